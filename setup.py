@@ -1,0 +1,54 @@
+"""ament_python package; also installs with plain pip into a virtual environment (see README)."""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "mmfusion_annotate"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "test.*", "bench"]),
+    package_data={PACKAGE: ["msgs/definitions/**/*.msg", "data/*.yaml"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+    ],
+    python_requires=">=3.10",
+    install_requires=[
+        "numpy>=1.24",
+        "scipy>=1.10",
+        "opencv-python-headless>=4.8",
+        "pyyaml>=6",
+        "pydantic>=2.5",
+        "tqdm>=4.66",
+        "numba>=0.59",
+        "open3d>=0.18",
+        "mcap>=1.1",
+        "lz4>=4",
+        "zstandard>=0.22",
+    ],
+    extras_require={
+        # ROS 2 Jazzy from PyPI wheels, for machines without a ROS install (not needed under colcon).
+        "ros": [
+            "ros-jazzy-rclpy",
+            "ros-jazzy-std-msgs",
+            "ros-jazzy-sensor-msgs",
+            "ros-jazzy-geometry-msgs",
+            "ros-jazzy-nav-msgs",
+            "ros-jazzy-visualization-msgs",
+            "ros-jazzy-diagnostic-msgs",
+            "ros-jazzy-rmw-fastrtps-cpp",
+        ],
+        "cuda": ["cupy-cuda12x>=13"],
+        "test": ["pytest>=7", "hypothesis>=6", "ruff>=0.4", "rosbags>=0.10", "mcap-ros2-support>=0.5"],
+    },
+    entry_points={
+        "console_scripts": [
+            "mmfusion = mmfusion_annotate.cli:main",
+        ],
+    },
+    zip_safe=True,
+)
