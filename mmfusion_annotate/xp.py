@@ -41,7 +41,9 @@ def select_backend(backend: Backend) -> tuple[Literal["cpu", "cuda"], ModuleType
         _log.info("array backend: cuda (CuPy %s)", cupy.__version__)
         return "cuda", cupy
     if backend == "cuda":
-        raise BackendError("backend 'cuda' requested but no CUDA device is usable (is cupy-cuda12x installed?)")
+        raise BackendError(
+            "backend 'cuda' requested but no CUDA device is usable (is cupy-cuda12x installed?)"
+        )
     _log.info("array backend: cpu (no CUDA device found)")
     return "cpu", np
 

@@ -1,0 +1,115 @@
+"""A bounded, drop-oldest work queue served by one thread: how node callbacks stay non-blocking.
+
+Callbacks only ``submit``; the worker thread does the heavy work. When the machine cannot keep up the
+oldest pending item is dropped and counted (never an unbounded queue), so latency stays bounded and the
+newest data wins, which is what a live vehicle pipeline wants. ROS-free so it is tested without DDS.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerStats:
+    """Counters for /diagnostics."""
+
+    submitted: int
+    processed: int
+    dropped_oldest: int
+    failed: int
+    depth: int
+    capacity: int
+
+
+class BoundedWorker(Generic[T]):
+    """Runs ``handler(item)`` on its own thread for every submitted item, dropping the oldest on overflow.
+
+    An exception in ``handler`` is logged and counted; the worker keeps running (one bad frame must not
+    stop the node).
+    """
+
+    def __init__(self, name: str, handler: Callable[[T], None], capacity: int = 4) -> None:
+        if capacity < 1:
+            raise ValueError(f"worker '{name}': capacity must be >= 1, got {capacity}")
+        self._name = name
+        self._handler = handler
+        self._capacity = capacity
+        self._queue: deque[T] = deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._busy = False
+        self._submitted = self._processed = self._dropped = self._failed = 0
+        self._thread = threading.Thread(target=self._run, name=f"mmfusion-{name}", daemon=True)
+        self._thread.start()
+
+    def submit(self, item: T) -> bool:
+        """Queue ``item`` without blocking; returns False when an older item had to be dropped."""
+        with self._cond:
+            if self._stopping:
+                return False
+            self._submitted += 1
+            dropped = False
+            if len(self._queue) >= self._capacity:
+                self._queue.popleft()
+                self._dropped += 1
+                dropped = True
+            self._queue.append(item)
+            self._cond.notify()
+        return not dropped
+
+    def stats(self) -> WorkerStats:
+        with self._cond:
+            return WorkerStats(
+                self._submitted,
+                self._processed,
+                self._dropped,
+                self._failed,
+                len(self._queue),
+                self._capacity,
+            )
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until the queue is empty and the handler idle; True if that happened in time."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
+
+    def stop(self, timeout: float = 5.0, *, drain: bool = True) -> None:
+        """Stop the thread, by default after finishing what is queued (bounded by ``timeout``)."""
+        if drain:
+            self.drain(timeout)
+        with self._cond:
+            self._stopping = True
+            self._queue.clear()
+            self._cond.notify_all()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._queue or self._stopping)
+                if self._stopping and not self._queue:
+                    return
+                item = self._queue.popleft()
+                self._busy = True
+            try:
+                self._handler(item)
+                ok = True
+            except Exception:  # isolate: log with traceback, count, keep serving
+                _log.exception("worker '%s': handler failed", self._name)
+                ok = False
+            with self._cond:
+                self._busy = False
+                if ok:
+                    self._processed += 1
+                else:
+                    self._failed += 1
+                self._cond.notify_all()

@@ -1,0 +1,53 @@
+import threading
+import time
+
+from mmfusion_annotate.nodes.worker import BoundedWorker
+
+
+def test_processes_in_order_and_drains():
+    seen: list[int] = []
+    worker = BoundedWorker("t", seen.append, capacity=100)
+    for i in range(50):
+        assert worker.submit(i)
+    assert worker.drain(5.0)
+    worker.stop()
+    assert seen == list(range(50))
+    stats = worker.stats()
+    assert stats.processed == 50 and stats.dropped_oldest == 0
+
+
+def test_overflow_drops_oldest_and_counts():
+    gate = threading.Event()
+    seen: list[int] = []
+
+    def handler(item: int) -> None:
+        gate.wait(5.0)
+        seen.append(item)
+
+    worker = BoundedWorker("t", handler, capacity=3)
+    worker.submit(0)
+    time.sleep(0.05)  # item 0 is now in the handler, blocked on the gate
+    results = [worker.submit(i) for i in range(1, 8)]
+    assert results == [True, True, True, False, False, False, False]
+    gate.set()
+    assert worker.drain(5.0)
+    worker.stop()
+    assert seen == [0, 5, 6, 7]
+    assert worker.stats().dropped_oldest == 4
+
+
+def test_handler_exception_is_isolated():
+    seen: list[int] = []
+
+    def handler(item: int) -> None:
+        if item == 1:
+            raise RuntimeError("bad frame")
+        seen.append(item)
+
+    worker = BoundedWorker("t", handler, capacity=10)
+    for i in range(3):
+        worker.submit(i)
+    assert worker.drain(5.0)
+    worker.stop()
+    assert seen == [0, 2]
+    assert worker.stats().failed == 1
