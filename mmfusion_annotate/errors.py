@@ -14,10 +14,15 @@ class MmfusionError(Exception):
 class ConfigError(MmfusionError):
     """A configuration or rig file is invalid; names the file and the key."""
 
-    def __init__(self, message: str, *, file: str | None = None, key: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, file: str | None = None, key: str | None = None, line: int | None = None
+    ) -> None:
         self.file = file
         self.key = key
-        where = ", ".join(part for part in (file, f"key '{key}'" if key else None) if part)
+        self.line = line
+        self.reason = message
+        place = f"{file}:{line}" if file and line else file
+        where = ", ".join(part for part in (place, f"key '{key}'" if key else None) if part)
         super().__init__(f"{where}: {message}" if where else message)
 
 
@@ -47,3 +52,7 @@ class SyncError(MmfusionError):
 
 class BagError(MmfusionError):
     """A bag cannot be read, written or recovered; names the file."""
+
+
+class FusionError(MmfusionError):
+    """A fused frame cannot be built (no LiDAR sample, no ego motion covering the sweep...); names the sensor."""

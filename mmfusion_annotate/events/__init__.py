@@ -1,0 +1,38 @@
+"""Critical-event tagging: driving events and sensor health from plain, typed observations.
+
+``EventTagger(load_rules())`` takes ``EgoState`` / ``TrackFrame`` / ``Arrival`` / ``ReviewCounts`` /
+``AlignmentFrame`` observations in time order and returns ``Event`` records; ``EgoEstimator`` builds
+``EgoState`` from IMU and odometry. Thresholds live in the rule file (``default_rules.yaml``).
+"""
+
+from mmfusion_annotate.events.config import EventRules, default_rules_path, load_rules
+from mmfusion_annotate.events.ego import EgoEstimator
+from mmfusion_annotate.events.model import (
+    AlignmentFrame,
+    Arrival,
+    Category,
+    EgoState,
+    Event,
+    ReviewCounts,
+    Severity,
+    TrackedObject,
+    TrackFrame,
+)
+from mmfusion_annotate.events.tagger import EventTagger
+
+__all__ = [
+    "AlignmentFrame",
+    "Arrival",
+    "Category",
+    "EgoEstimator",
+    "EgoState",
+    "Event",
+    "EventRules",
+    "EventTagger",
+    "ReviewCounts",
+    "Severity",
+    "TrackFrame",
+    "TrackedObject",
+    "default_rules_path",
+    "load_rules",
+]

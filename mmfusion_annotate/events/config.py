@@ -1,0 +1,246 @@
+"""EventRules: the rule file model (every threshold of the event tagger, with defaults).
+
+The defaults and where they come from are written next to each value in the shipped
+``default_rules.yaml`` (read with ``importlib.resources``); this model only states ranges and
+consistency (tiers ordered, release thresholds looser than entry thresholds) so a wrong file fails
+with one line naming the file and the key. ``version_of(rule)`` is a short hash of one rule's
+parameters: it goes into every event so a changed threshold is visible in the recording.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mmfusion_annotate.errors import ConfigError
+from mmfusion_annotate.events.model import Severity
+
+RULES_PACKAGE = "mmfusion_annotate.events"
+DEFAULT_RULES_FILE = "default_rules.yaml"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tier(_Model):
+    """A severity reached when the signal goes beyond ``at`` (below for decelerations/TTC, else above)."""
+
+    at: float
+    severity: Severity
+
+
+class EpisodeRule(_Model):
+    """Hysteresis and merging shared by every rule: one situation gives one event.
+
+    An episode starts when the entry condition holds, is confirmed once it held continuously for
+    ``min_duration_s``, continues while the looser ``release`` condition holds, and closes after it has
+    been false for ``merge_gap_s`` (a new confirmation inside the gap extends the same event).
+    """
+
+    enabled: bool = True
+    min_duration_s: float = Field(0.0, ge=0)
+    merge_gap_s: float = Field(1.0, ge=0)
+
+
+class TieredRule(EpisodeRule):
+    """A scalar signal against severity tiers; ``direction`` says which way is worse."""
+
+    direction: Literal["below", "above"]
+    tiers: tuple[Tier, ...] = Field(min_length=1)
+    release: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TieredRule:
+        sign = -1.0 if self.direction == "below" else 1.0
+        values = [sign * t.at for t in self.tiers]
+        if values != sorted(values):
+            raise ValueError("tiers must go from the mildest to the most extreme threshold")
+        if sign * self.release > values[0]:
+            raise ValueError("release must be milder than (or equal to) the first tier")
+        return self
+
+    @property
+    def enter(self) -> float:
+        return self.tiers[0].at
+
+    def beyond(self, value: float, threshold: float) -> bool:
+        return value <= threshold if self.direction == "below" else value >= threshold
+
+    def severity(self, peak: float) -> Severity:
+        """The most extreme tier the peak value reached."""
+        reached = [t.severity for t in self.tiers if self.beyond(peak, t.at)]
+        return reached[-1] if reached else self.tiers[0].severity
+
+
+class EgoGeometry(_Model):
+    """Ego footprint relative to ``base_link`` and the assumed lane (for in-path tests)."""
+
+    front_m: float = Field(3.6, gt=0, description="base_link origin to the front bumper")
+    half_width_m: float = Field(0.95, gt=0)
+    lane_half_width_m: float = Field(1.75, gt=0)
+    min_speed_mps: float = Field(1.0, ge=0, description="below this the path is straight ahead")
+
+
+class EgoFilterConfig(_Model):
+    """Causal Butterworth low-pass on the IMU accelerations and yaw rate (streaming == batch)."""
+
+    sample_rate_hz: float = Field(100.0, gt=0)
+    cutoff_hz: float = Field(2.0, gt=0)
+    order: int = Field(2, ge=1, le=6)
+
+    @model_validator(mode="after")
+    def _nyquist(self) -> EgoFilterConfig:
+        if self.cutoff_hz >= self.sample_rate_hz / 2:
+            raise ValueError("cutoff_hz must be below half the sample rate")
+        return self
+
+
+class TtcRule(TieredRule):
+    min_closing_mps: float = Field(0.5, gt=0)
+    max_range_m: float = Field(80.0, gt=0)
+
+
+class HeadwayRule(TieredRule):
+    min_speed_mps: float = Field(5.0, ge=0)
+    classes: tuple[str, ...] = ("car", "truck", "bus")
+
+
+class VruRule(TieredRule):
+    """Tiers are on TTC; ``path_margin_m`` is the distance to the ego path (corridor of its width)."""
+
+    path_margin_m: float = Field(2.0, ge=0)
+    classes: tuple[str, ...] = ("pedestrian", "cyclist")
+    min_closing_mps: float = Field(0.3, gt=0)
+
+
+class CutInRule(EpisodeRule):
+    max_gap_m: float = Field(30.0, gt=0)
+    min_lateral_speed_mps: float = Field(0.5, gt=0)
+    release_lateral_speed_mps: float = Field(0.3, ge=0)
+    entry_window_s: float = Field(3.0, gt=0, description="it must have been outside the lane this recently")
+    classes: tuple[str, ...] = ("car", "truck", "bus")
+    severity: Severity = Severity.WATCH
+
+
+class DropoutRule(EpisodeRule):
+    max_gap_periods: float = Field(3.0, gt=1)
+    severity: Severity = Severity.CRITICAL
+
+
+class RateDropRule(EpisodeRule):
+    window_s: float = Field(10.0, gt=0)
+    min_fraction: float = Field(0.8, gt=0, lt=1)
+    severity: Severity = Severity.WATCH
+
+
+class DisagreementRule(EpisodeRule):
+    window_s: float = Field(10.0, gt=0)
+    max_rate: float = Field(0.25, gt=0, description="review items per labelled object")
+    min_objects: int = Field(20, ge=1, description="objects in the window before the rate is judged")
+    severity: Severity = Severity.WATCH
+
+
+class EdgeConfig(_Model):
+    """Levinson & Thrun edge maps: image edges with an inverse distance transform, LiDAR depth edges."""
+
+    alpha: float = Field(1.0 / 3.0, ge=0, le=1, description="weight of the raw edge vs its spread")
+    gamma: float = Field(0.98, gt=0, lt=1, description="per-pixel decay of the spread edge")
+    edge_quantile: float = Field(0.97, gt=0, lt=1, description="image pixels above it seed the spread")
+    min_depth_jump_m: float = Field(0.5, gt=0, description="LiDAR range jump that makes a depth edge")
+    max_points: int = Field(6000, ge=100, description="strongest depth edges kept per frame")
+
+
+class SyncDriftRule(EpisodeRule):
+    """Camera-LiDAR time offset estimated from the data (edge alignment over time shifts)."""
+
+    cameras: tuple[str, ...] = ()
+    search_ms: float = Field(100.0, gt=0)
+    step_ms: float = Field(5.0, gt=0)
+    tolerance_ms: float = Field(10.0, gt=0)
+    max_off_fraction: float = Field(0.1, ge=0, lt=1)
+    window_s: float = Field(10.0, gt=0)
+    min_frames: int = Field(8, ge=1)
+    frame_group: int = Field(3, ge=1, description="frames pooled for one per-frame estimate")
+    min_speed_mps: float = Field(3.0, ge=0, description="a still vehicle says nothing about time")
+    expected_offset_ms: dict[str, float] = Field(default_factory=dict)
+    severity: Severity = Severity.CRITICAL
+
+
+class CalibrationDriftRule(EpisodeRule):
+    """The current extrinsic must be a local maximum of the edge score among small rotations."""
+
+    cameras: tuple[str, ...] = ()
+    step_deg: float = Field(0.25, gt=0, le=2)
+    margin: float = Field(0.01, ge=0, description="relative score gain a neighbour needs to count")
+    max_yaw_rate_dps: float = Field(2.0, gt=0)
+    window_frames: int = Field(10, ge=1)
+    min_speed_mps: float = Field(0.0, ge=0)
+    severity: Severity = Severity.CRITICAL
+
+
+class EventRules(_Model):
+    """The whole rule file."""
+
+    rules_version: str = "1"
+    ego: EgoGeometry = EgoGeometry()
+    ego_filter: EgoFilterConfig = EgoFilterConfig()
+    hard_braking: TieredRule
+    harsh_acceleration: TieredRule
+    harsh_lateral: TieredRule
+    high_jerk: TieredRule
+    low_ttc: TtcRule
+    short_headway: HeadwayRule
+    vru_proximity: VruRule
+    cut_in: CutInRule = CutInRule()
+    dropout: DropoutRule = DropoutRule()
+    rate_drop: RateDropRule = RateDropRule()
+    disagreement: DisagreementRule = DisagreementRule()
+    edges: EdgeConfig = EdgeConfig()
+    sync_drift: SyncDriftRule = SyncDriftRule()
+    calibration_drift: CalibrationDriftRule = CalibrationDriftRule()
+
+    def version_of(self, rule: str) -> str:
+        """``<rules_version>.<8 hex of the rule's parameters>``: changes whenever a threshold does."""
+        params = getattr(self, rule).model_dump_json()
+        return f"{self.rules_version}.{hashlib.sha1(params.encode()).hexdigest()[:8]}"
+
+
+def default_rules_path() -> Path:
+    """The rule file shipped inside the package."""
+    return Path(str(resources.files(RULES_PACKAGE) / DEFAULT_RULES_FILE))
+
+
+def load_rules(path: str | Path | None = None, overrides: dict | None = None) -> EventRules:
+    """Read and validate a rule file (the shipped default when ``path`` is None).
+
+    ``overrides`` is merged one level deep per rule (e.g. ``{"hard_braking": {"min_duration_s": 0.5}}``).
+    """
+    if path is None:
+        text = resources.files(RULES_PACKAGE).joinpath(DEFAULT_RULES_FILE).read_text(encoding="utf-8")
+        name = DEFAULT_RULES_FILE
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read rule file ({exc.strerror})", file=str(path)) from exc
+        name = str(path)
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML ({exc.__class__.__name__})", file=name) from exc
+    if not isinstance(data, dict):
+        raise ConfigError("the rule file must be a mapping", file=name)
+    for key, value in (overrides or {}).items():
+        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
+    try:
+        return EventRules.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(first["msg"], file=name, key=key or None) from exc

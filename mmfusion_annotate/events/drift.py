@@ -1,0 +1,162 @@
+"""Sync drift and calibration drift judged from the data, not the stamps.
+
+Both read the edge-alignment score of ``alignment``:
+- *sync drift*: while the vehicle moves, re-projecting the sweep with the motion compensation shifted by
+  dt moves its depth edges across the image; the score over dt peaks where the camera really exposed. A
+  camera whose clock runs 40 ms off is therefore found even when its stamps look perfectly regular. The
+  reported ``offset_ms`` is (true exposure - stamped time): positive when the stamp is early.
+- *calibration drift*: with the right extrinsic the score is a local maximum among small rotations of the
+  camera (Levinson & Thrun's criterion); when a neighbour scores higher over a window of frames the
+  extrinsic has moved. Only low yaw-rate frames count, where a timing error cannot pose as a rotation.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from mmfusion_annotate.events.alignment import (
+    alignment_scores,
+    depth_edges,
+    image_edge_map,
+    perturbations,
+    strongest,
+)
+from mmfusion_annotate.events.config import EdgeConfig, EventRules
+from mmfusion_annotate.events.episodes import Episode, identity
+from mmfusion_annotate.events.model import AlignmentFrame, Category, Event
+from mmfusion_annotate.types import Stamp, seconds_to_ns
+
+_NEIGHBOURS = 27  # identity + the 26 neighbours of the 3x3x3 rotation grid
+_SCAN_STEPS = 4
+
+
+@dataclass(frozen=True)
+class PreparedFrame:
+    """The parts of an ``AlignmentFrame`` every hypothesis reuses: edge map and depth edges in view."""
+
+    frame: AlignmentFrame
+    edge_map: np.ndarray
+    points: np.ndarray
+    dt_s: np.ndarray
+    weights: np.ndarray
+
+    @property
+    def speed(self) -> float:
+        return float(np.hypot(*self.frame.ego_velocity))
+
+    def scores(self, shifts_s: np.ndarray, rotations: np.ndarray) -> np.ndarray:
+        f = self.frame
+        return alignment_scores(self.edge_map, self.points, self.dt_s, self.weights, shifts_s, rotations,
+                                f.T_cam_base, f.model, f.ego_velocity, f.yaw_rate)
+
+
+def prepare(frame: AlignmentFrame, config: EdgeConfig) -> PreparedFrame:
+    """Edge map of the image and the strongest depth edges that fall in (or near) the camera's view."""
+    idx, weights = depth_edges(frame.points_base, frame.ring, np.asarray(frame.lidar_origin), config)
+    pts = np.asarray(frame.points_base, dtype=np.float64)[idx]
+    cam = pts @ frame.T_cam_base[:3, :3].T + frame.T_cam_base[:3, 3]
+    _, _, valid = frame.model.project(cam, np)
+    idx, weights = strongest(idx[valid], weights[valid], config.max_points)
+    dt_s = (frame.stamp - np.asarray(frame.point_stamps, dtype=np.int64)[idx]) * 1e-9
+    points = np.asarray(frame.points_base, dtype=np.float64)[idx]
+    return PreparedFrame(frame, image_edge_map(frame.image, config), points, dt_s, weights)
+
+
+def refine_peak(xs: np.ndarray, ys: np.ndarray) -> float:
+    """Argmax of a sampled curve refined by the parabola through it and its neighbours."""
+    i = int(np.argmax(ys))
+    if 0 < i < len(ys) - 1:
+        denom = ys[i - 1] - 2 * ys[i] + ys[i + 1]
+        if denom < 0:
+            return float(xs[i] + 0.5 * (ys[i - 1] - ys[i + 1]) / denom * (xs[1] - xs[0]))
+    return float(xs[i])
+
+
+class SyncDriftCheck:
+    """Per camera: the time shift that best aligns LiDAR and image edges, over a sliding window."""
+
+    def __init__(self, rules: EventRules, camera: str) -> None:
+        rule = self.rule = rules.sync_drift
+        self.camera = camera
+        half = int(round(rule.search_ms / rule.step_ms))
+        self._shifts_ms = np.arange(-half, half + 1) * rule.step_ms
+        self._expected = rule.expected_offset_ms.get(camera, 0.0)
+        self._window: deque[tuple[Stamp, np.ndarray, float]] = deque()
+        self._span = seconds_to_ns(rule.window_s)
+        self._episode = Episode(identity("sync_drift", Category.SENSOR_HEALTH, rules.version_of("sync_drift"),
+                                         rule.min_duration_s, rule.merge_gap_s, lower_is_worse=False,
+                                         severity=lambda _: rule.severity), camera, sensor=camera)
+
+    def on_frame(self, prepared: PreparedFrame) -> list[Event]:
+        stamp = prepared.frame.stamp
+        if prepared.speed < self.rule.min_speed_mps or len(prepared.points) == 0:
+            return []
+        curve = prepared.scores(self._shifts_ms * 1e-3, np.eye(3)[None])[:, 0]
+        if curve.max() <= 0:
+            return []
+        curve = curve / curve.max()
+        group = self.rule.frame_group - 1
+        recent = [c for _, c, _ in list(self._window)[len(self._window) - group:]] if group else []
+        own = refine_peak(self._shifts_ms, np.sum([*recent, curve], axis=0))
+        self._window.append((stamp, curve, own))
+        while self._window[0][0] <= stamp - self._span:
+            self._window.popleft()
+        offset = refine_peak(self._shifts_ms, np.sum([c for _, c, _ in self._window], axis=0))
+        tol = self.rule.tolerance_ms
+        off = float(np.mean([abs(e - self._expected) > tol for _, _, e in self._window]))
+        error = abs(offset - self._expected)
+        bad = len(self._window) >= self.rule.min_frames and off > self.rule.max_off_fraction and error > tol
+        event = self._episode.step(stamp, bad, bad, error, {"offset_ms": offset, "off_fraction": off,
+                                                            "frames": float(len(self._window))})
+        return [event] if event is not None else []
+
+    def flush(self, stamp: Stamp) -> list[Event]:
+        event = self._episode.flush(stamp)
+        return [event] if event is not None else []
+
+
+class CalibrationDriftCheck:
+    """Per camera: is the extrinsic still a local maximum of the edge score among small rotations?"""
+
+    def __init__(self, rules: EventRules, camera: str) -> None:
+        rule = self.rule = rules.calibration_drift
+        self.camera = camera
+        self._rotvecs, self._rotations = perturbations(rule.step_deg, scan_steps=_SCAN_STEPS)
+        self._window: deque[np.ndarray] = deque(maxlen=rule.window_frames)
+        self._episode = Episode(identity("calibration_drift", Category.SENSOR_HEALTH,
+                                         rules.version_of("calibration_drift"), rule.min_duration_s,
+                                         rule.merge_gap_s, lower_is_worse=False,
+                                         severity=lambda _: rule.severity), camera, sensor=camera)
+
+    def on_frame(self, prepared: PreparedFrame) -> list[Event]:
+        f = prepared.frame
+        turning = abs(np.degrees(f.yaw_rate)) > self.rule.max_yaw_rate_dps
+        if turning or prepared.speed < self.rule.min_speed_mps or len(prepared.points) == 0:
+            return []
+        self._window.append(prepared.scores(np.zeros(1), self._rotations)[0])
+        if len(self._window) < self.rule.window_frames:
+            return []
+        total = np.sum(self._window, axis=0)
+        current, neighbours = total[0], total[1:_NEIGHBOURS]
+        gain = float(neighbours.max() / current - 1.0) if current > 0 else 0.0
+        bad = gain > self.rule.margin
+        evidence = {"score_gain": gain, "fraction_lower": float(np.mean(neighbours < current)),
+                    **self._correction(total)}
+        event = self._episode.step(f.stamp, bad, bad, gain, evidence)
+        return [event] if event is not None else []
+
+    def _correction(self, total: np.ndarray) -> dict[str, float]:
+        """Per optical axis, the rotation (deg) that maximises the score along that axis' scan line."""
+        out = {}
+        for axis, name in enumerate(("rx", "ry", "rz")):
+            on_axis = np.flatnonzero(np.all(np.delete(self._rotvecs, axis, axis=1) == 0, axis=1))
+            order = on_axis[np.argsort(self._rotvecs[on_axis, axis])]
+            out[f"correction_{name}_deg"] = refine_peak(self._rotvecs[order, axis], total[order])
+        return out
+
+    def flush(self, stamp: Stamp) -> list[Event]:
+        event = self._episode.flush(stamp)
+        return [event] if event is not None else []

@@ -1,0 +1,115 @@
+"""Sensor-health rules from message stamps and pre-label review counts: dropout, rate drop, disagreement.
+
+A dropout is judged against the tagger's clock (the newest stamp of any input), so a sensor that goes
+silent, or never speaks at all, is noticed while the others keep talking. The rate is judged only when
+the sensor itself delivers (a silent sensor is one dropout event, not a dropout plus a rate drop).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+
+from mmfusion_annotate.events.config import EventRules
+from mmfusion_annotate.events.episodes import Episode, identity
+from mmfusion_annotate.events.model import Arrival, Category, Event, ReviewCounts
+from mmfusion_annotate.types import Stamp, seconds_to_ns
+
+PRELABEL_KEY = "prelabel"
+
+
+class StreamHealth:
+    """Dropout and rate-drop rules over the expected sensors (name -> nominal rate in Hz)."""
+
+    def __init__(self, rules: EventRules, nominal_rates_hz: Mapping[str, float]) -> None:
+        self.rules = rules
+        rates = sorted(nominal_rates_hz.items())
+        self._period = {name: seconds_to_ns(1.0 / hz) for name, hz in rates if hz > 0}
+        self._rate = dict(nominal_rates_hz)
+        drop, rate = rules.dropout, rules.rate_drop
+        drop_id = identity("dropout", Category.SENSOR_HEALTH, rules.version_of("dropout"),
+                           drop.min_duration_s, drop.merge_gap_s, lower_is_worse=False,
+                           severity=lambda _: drop.severity)
+        rate_id = identity("rate_drop", Category.SENSOR_HEALTH, rules.version_of("rate_drop"),
+                           rate.min_duration_s, rate.merge_gap_s, lower_is_worse=True,
+                           severity=lambda _: rate.severity)
+        self._dropout = {s: Episode(drop_id, s, sensor=s) for s in self._period} if drop.enabled else {}
+        self._ratedrop = {s: Episode(rate_id, s, sensor=s) for s in self._period} if rate.enabled else {}
+        self._last: dict[str, Stamp] = {}
+        self._arrivals: dict[str, deque[Stamp]] = {s: deque() for s in self._period}
+        self._origin: Stamp | None = None
+        self._window = seconds_to_ns(rate.window_s)
+
+    def on_clock(self, now: Stamp) -> list[Event]:
+        """Advance the clock: every expected sensor silent for too long is in dropout."""
+        if self._origin is None:
+            self._origin = now
+        out = []
+        limit = self.rules.dropout.max_gap_periods
+        for sensor, episode in self._dropout.items():
+            last = self._last.get(sensor, self._origin)
+            gap = now - last
+            in_gap = gap > limit * self._period[sensor]
+            evidence = {"gap_s": gap * 1e-9, "missed_periods": gap / self._period[sensor] - 1.0}
+            event = episode.step(now, in_gap, in_gap, gap * 1e-9, evidence, since=last)
+            if event is not None:
+                out.append(event)
+        return out
+
+    def on_arrival(self, arrival: Arrival) -> list[Event]:
+        sensor, stamp = arrival.sensor, arrival.stamp
+        if sensor not in self._period:
+            return []
+        self._last[sensor] = max(stamp, self._last.get(sensor, stamp))
+        out = self.on_clock(stamp)
+        episode = self._ratedrop.get(sensor)
+        if episode is None:
+            return out
+        window = self._arrivals[sensor]
+        window.append(stamp)
+        while window and window[0] <= stamp - self._window:
+            window.popleft()
+        if stamp - self._origin < self._window:
+            return out
+        ratio = len(window) / (self.rules.rate_drop.window_s * self._rate[sensor])
+        low = ratio < self.rules.rate_drop.min_fraction
+        event = episode.step(stamp, low, low, ratio,
+                             {"rate_fraction": ratio, "rate_hz": ratio * self._rate[sensor]})
+        return out + ([event] if event is not None else [])
+
+    def flush(self, stamp: Stamp) -> list[Event]:
+        episodes = [*self._dropout.values(), *self._ratedrop.values()]
+        return [e for ep in episodes if (e := ep.flush(stamp)) is not None]
+
+
+class DisagreementHealth:
+    """Cross-modal disagreement: review items per labelled object over a sliding window."""
+
+    def __init__(self, rules: EventRules) -> None:
+        rule = self.rule = rules.disagreement
+        self._episode = Episode(identity("cross_modal_disagreement", Category.SENSOR_HEALTH,
+                                         rules.version_of("disagreement"), rule.min_duration_s,
+                                         rule.merge_gap_s, lower_is_worse=False,
+                                         severity=lambda _: rule.severity), PRELABEL_KEY)
+        self._window: deque[ReviewCounts] = deque()
+        self._span = seconds_to_ns(rule.window_s)
+
+    def on_review(self, counts: ReviewCounts) -> list[Event]:
+        if not self.rule.enabled:
+            return []
+        self._window.append(counts)
+        while self._window[0].stamp <= counts.stamp - self._span:
+            self._window.popleft()
+        objects = sum(c.objects for c in self._window)
+        items = sum(c.review_items for c in self._window)
+        if objects < self.rule.min_objects:
+            return []
+        rate = items / objects
+        high = rate > self.rule.max_rate
+        event = self._episode.step(counts.stamp, high, high, rate,
+                                   {"disagreement_rate": rate, "review_items": items, "objects": objects})
+        return [event] if event is not None else []
+
+    def flush(self, stamp: Stamp) -> list[Event]:
+        event = self._episode.flush(stamp)
+        return [event] if event is not None else []

@@ -1,0 +1,102 @@
+"""EventTagger: one streaming entry point for every rule.
+
+Feed observations (``EgoState``, ``TrackFrame``, ``Arrival``, ``ReviewCounts``, ``AlignmentFrame``) in time
+order; ``update`` returns the events that closed with it, ``finish`` closes the rest. The tagger is
+single-threaded and keeps no wall-clock time, so the same observation sequence gives the same events,
+ids included, live or replayed from a bag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from mmfusion_annotate.events.config import EventRules, load_rules
+from mmfusion_annotate.events.drift import CalibrationDriftCheck, SyncDriftCheck, prepare
+from mmfusion_annotate.events.driving import DrivingRules
+from mmfusion_annotate.events.health import DisagreementHealth, StreamHealth
+from mmfusion_annotate.events.model import (
+    AlignmentFrame,
+    Arrival,
+    EgoState,
+    Event,
+    Observation,
+    ReviewCounts,
+    TrackFrame,
+)
+from mmfusion_annotate.types import Stamp
+
+
+def _ordered(events: list[Event]) -> list[Event]:
+    return sorted(events, key=lambda e: (e.start, e.type, e.id))
+
+
+class EventTagger:
+    """All rules of one rule file; ``nominal_rates_hz`` lists the sensors whose health is watched."""
+
+    def __init__(self, rules: EventRules | None = None, *, nominal_rates_hz: Mapping[str, float] | None = None
+                 ) -> None:
+        self.rules = rules or load_rules()
+        self._driving = DrivingRules(self.rules)
+        self._streams = StreamHealth(self.rules, nominal_rates_hz or {})
+        self._review = DisagreementHealth(self.rules)
+        self._sync: dict[str, SyncDriftCheck] = {}
+        self._calibration: dict[str, CalibrationDriftCheck] = {}
+        self._clock: Stamp | None = None
+
+    @classmethod
+    def for_rig(cls, rig: object, rules: EventRules | None = None) -> EventTagger:
+        """Watch every camera, LiDAR and radar of a ``rig.Rig`` at its nominal rate."""
+        sensors = [*rig.cameras(), *rig.lidars(), *rig.radars()]  # type: ignore[attr-defined]
+        return cls(rules, nominal_rates_hz={s.name: s.rate_hz for s in sensors})
+
+    def update(self, observation: Observation) -> list[Event]:
+        """Feed one observation; returns the events it closed (sorted by start, type, id)."""
+        stamp = observation.stamp
+        self._clock = stamp if self._clock is None else max(self._clock, stamp)
+        if isinstance(observation, Arrival):
+            return _ordered(self._streams.on_arrival(observation))
+        events = self._streams.on_clock(self._clock)
+        if isinstance(observation, EgoState):
+            events += self._driving.on_ego(observation)
+        elif isinstance(observation, TrackFrame):
+            events += self._driving.on_tracks(observation)
+        elif isinstance(observation, ReviewCounts):
+            events += self._review.on_review(observation)
+        elif isinstance(observation, AlignmentFrame):
+            events += self._alignment(observation)
+        else:
+            raise TypeError(f"EventTagger cannot read {type(observation).__name__}")
+        return _ordered(events)
+
+    def finish(self) -> list[Event]:
+        """Close every open episode at the last observed stamp (end of drive or bag)."""
+        if self._clock is None:
+            return []
+        now = self._clock
+        events = self._driving.flush(now) + self._streams.flush(now) + self._review.flush(now)
+        for check in [*self._sync.values(), *self._calibration.values()]:
+            events += check.flush(now)
+        return _ordered(events)
+
+    def run(self, observations: Iterable[Observation]) -> list[Event]:
+        """Offline convenience: every event of a whole observation sequence."""
+        events = [e for obs in observations for e in self.update(obs)]
+        return _ordered(events + self.finish())
+
+    def _alignment(self, frame: AlignmentFrame) -> list[Event]:
+        sync_rule, calib_rule = self.rules.sync_drift, self.rules.calibration_drift
+        want_sync = sync_rule.enabled and (not sync_rule.cameras or frame.camera in sync_rule.cameras)
+        want_calib = calib_rule.enabled and (not calib_rule.cameras or frame.camera in calib_rule.cameras)
+        if not (want_sync or want_calib):
+            return []
+        prepared = prepare(frame, self.rules.edges)
+        events = []
+        if want_sync:
+            if frame.camera not in self._sync:
+                self._sync[frame.camera] = SyncDriftCheck(self.rules, frame.camera)
+            events += self._sync[frame.camera].on_frame(prepared)
+        if want_calib:
+            if frame.camera not in self._calibration:
+                self._calibration[frame.camera] = CalibrationDriftCheck(self.rules, frame.camera)
+            events += self._calibration[frame.camera].on_frame(prepared)
+        return events

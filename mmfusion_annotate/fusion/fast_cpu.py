@@ -1,0 +1,345 @@
+"""Fast CPU backend: the reference pipeline fused into two numba kernels.
+
+Chosen by measurement (``bench/bench_fusion.py``): numpy spends its time allocating and streaming
+(N, 3) float64 temporaries through memory once per operation; here each point is read once, moved
+to the reference frame (motion compensation), and for every camera transformed, culled (depth range,
+lens field of view), distorted and tested against the image bounds in registers. A second kernel
+per camera fills the block z-buffer and samples colours. The float64 expressions repeat the
+reference ones (rig ``CameraModel.project``, ``compensation.track_points``, ``zbuffer``, ``sampling``)
+term by term; ``fastmath`` stays off so both paths round alike (test_backends checks 1e-3 px).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from mmfusion_annotate.fusion.backends import CameraJob, Projection
+from mmfusion_annotate.fusion.compensation import PoseTrack
+from mmfusion_annotate.fusion.config import FusionConfig
+from mmfusion_annotate.fusion.zbuffer import grid_shape
+
+_PINHOLE, _EQUIDISTANT = 0, 1
+
+
+@njit(cache=True, inline="always")
+def _knot(times: np.ndarray, stamp: np.int64) -> int:
+    """searchsorted(times, stamp, 'right') - 1 clipped to a valid interval index."""
+    lo, hi = 0, times.shape[0]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if times[mid] <= stamp:
+            lo = mid + 1
+        else:
+            hi = mid
+    return min(max(lo - 1, 0), times.shape[0] - 2)
+
+
+@njit(cache=True, inline="always")
+def _rodrigues_factors(theta2: float) -> tuple[float, float]:
+    """sin(t)/t and (1 - cos(t))/t^2 for t^2 = theta2; a series below 0.05 rad, where the per-point
+    turn of a sweep almost always is (~1e-3 rad), exact to the last bit and without sin/cos calls."""
+    if theta2 < 2.5e-3:
+        return (
+            1.0 - theta2 / 6.0 * (1.0 - theta2 / 20.0 * (1.0 - theta2 / 42.0)),
+            0.5 * (1.0 - theta2 / 12.0 * (1.0 - theta2 / 30.0 * (1.0 - theta2 / 56.0))),
+        )
+    theta = math.sqrt(theta2)
+    return math.sin(theta) / theta, (1.0 - math.cos(theta)) / theta2
+
+
+@njit(cache=True, parallel=True, fastmath=False)
+def _project_kernel(
+    points, base_rot, base_trans, t_ns, compensate, times, rotations, translations, steps,
+    cam_rot, cam_trans, model, dist, intr, limit, size, min_depth, max_depth, block, grid_cols, chunk,
+    out_base, out_ref, s_index, s_uv, s_depth, s_cell, counts,
+):  # fmt: skip
+    """Per chunk of points: deskew, then per camera cull/distort/bounds; in-image results are written
+    compactly from the chunk's start (``counts[c, j]`` of them), so memory traffic follows the hits."""
+    n = points.shape[0]
+    cameras = cam_rot.shape[0]
+    single = times.shape[0] == 1
+    for j in prange(counts.shape[1]):
+        start = j * chunk
+        for c in range(cameras):
+            counts[c, j] = 0
+        for i in range(start, min(start + chunk, n)):
+            px = np.float64(points[i, 0])
+            py = np.float64(points[i, 1])
+            pz = np.float64(points[i, 2])
+            x = base_rot[0, 0] * px + base_rot[0, 1] * py + base_rot[0, 2] * pz + base_trans[0]
+            y = base_rot[1, 0] * px + base_rot[1, 1] * py + base_rot[1, 2] * pz + base_trans[1]
+            z = base_rot[2, 0] * px + base_rot[2, 1] * py + base_rot[2, 2] * pz + base_trans[2]
+            out_base[i, 0] = x
+            out_base[i, 1] = y
+            out_base[i, 2] = z
+            if compensate:
+                k = 0
+                f = 0.0
+                tx, ty, tz = x, y, z
+                if not single:
+                    k = _knot(times, t_ns[i])
+                    f = np.float64(t_ns[i] - times[k]) / np.float64(times[k + 1] - times[k])
+                    rx = f * steps[k, 0]
+                    ry = f * steps[k, 1]
+                    rz = f * steps[k, 2]
+                    a, b = _rodrigues_factors(rx * rx + ry * ry + rz * rz)
+                    cx = ry * z - rz * y
+                    cy = rz * x - rx * z
+                    cz = rx * y - ry * x
+                    tx = x + a * cx + b * (ry * cz - rz * cy)
+                    ty = y + a * cy + b * (rz * cx - rx * cz)
+                    tz = z + a * cz + b * (rx * cy - ry * cx)
+                x = rotations[k, 0, 0] * tx + rotations[k, 0, 1] * ty + rotations[k, 0, 2] * tz
+                y = rotations[k, 1, 0] * tx + rotations[k, 1, 1] * ty + rotations[k, 1, 2] * tz
+                z = rotations[k, 2, 0] * tx + rotations[k, 2, 1] * ty + rotations[k, 2, 2] * tz
+                if single:
+                    x += translations[0, 0]
+                    y += translations[0, 1]
+                    z += translations[0, 2]
+                else:
+                    x += translations[k, 0] + f * (translations[k + 1, 0] - translations[k, 0])
+                    y += translations[k, 1] + f * (translations[k + 1, 1] - translations[k, 1])
+                    z += translations[k, 2] + f * (translations[k + 1, 2] - translations[k, 2])
+            out_ref[i, 0] = x
+            out_ref[i, 1] = y
+            out_ref[i, 2] = z
+            for c in range(cameras):
+                Z = cam_rot[c, 2, 0] * x + cam_rot[c, 2, 1] * y + cam_rot[c, 2, 2] * z + cam_trans[c, 2]
+                if Z < min_depth or Z > max_depth:  # frustum cull before any distortion work
+                    continue
+                X = cam_rot[c, 0, 0] * x + cam_rot[c, 0, 1] * y + cam_rot[c, 0, 2] * z + cam_trans[c, 0]
+                Y = cam_rot[c, 1, 0] * x + cam_rot[c, 1, 1] * y + cam_rot[c, 1, 2] * z + cam_trans[c, 1]
+                rxy = math.sqrt(X * X + Y * Y)
+                if model[c] == _EQUIDISTANT:
+                    theta = math.atan2(rxy, Z)
+                    if not theta < limit[c]:
+                        continue
+                    t2 = theta * theta
+                    k1, k2, k3, k4 = dist[c, 0], dist[c, 1], dist[c, 2], dist[c, 3]
+                    theta_d = theta * (1.0 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * k4))))
+                    if rxy <= 1e-12 * abs(Z):
+                        scale = 1.0 / Z
+                    else:
+                        scale = theta_d / rxy
+                    xd = X * scale
+                    yd = Y * scale
+                else:
+                    if not rxy < limit[c] * Z:
+                        continue
+                    xn = X / Z
+                    yn = Y / Z
+                    r2 = xn * xn + yn * yn
+                    num = 1.0 + r2 * (dist[c, 0] + r2 * (dist[c, 1] + r2 * dist[c, 4]))
+                    den = 1.0 + r2 * (dist[c, 5] + r2 * (dist[c, 6] + r2 * dist[c, 7]))
+                    g = num / den
+                    xy = xn * yn
+                    p1 = dist[c, 2]
+                    p2 = dist[c, 3]
+                    xd = xn * g + 2.0 * p1 * xy + p2 * (r2 + 2.0 * xn * xn)
+                    yd = yn * g + p1 * (r2 + 2.0 * yn * yn) + 2.0 * p2 * xy
+                u = intr[c, 0] * xd + intr[c, 1] * yd + intr[c, 2]
+                v = intr[c, 3] * yd + intr[c, 4]
+                if not (u >= 0.0 and u < size[c, 0] and v >= 0.0 and v < size[c, 1]):
+                    continue
+                w = start + counts[c, j]
+                counts[c, j] += 1
+                s_index[c, w] = i
+                s_uv[c, w, 0] = np.float32(u)
+                s_uv[c, w, 1] = np.float32(v)
+                s_depth[c, w] = np.float32(Z)
+                row = np.int64(math.floor(v)) // block
+                s_cell[c, w] = row * grid_cols[c] + np.int64(math.floor(u)) // block
+
+
+@njit(cache=True, parallel=True, fastmath=False)
+def _visibility_kernel(
+    counts, chunk, s_index, s_uv, s_depth, s_cell, image, has_image, bilinear, grid_rows, grid_cols,
+    radius, tol_abs, tol_rel,
+):  # fmt: skip
+    """One camera: gather the chunks' hits, fill the block z-buffer, test each hit against the
+    nearest depth of the cells around it, and colour the visible ones."""
+    chunks = counts.shape[0]
+    offsets = np.zeros(chunks + 1, dtype=np.int64)
+    for j in range(chunks):
+        offsets[j + 1] = offsets[j] + counts[j]
+    m = offsets[chunks]
+    index = np.empty(m, dtype=np.int32)
+    uv = np.empty((m, 2), dtype=np.float32)
+    depth = np.empty(m, dtype=np.float32)
+    cell = np.empty(m, dtype=np.int32)
+    for j in prange(chunks):
+        for q in range(counts[j]):
+            src = j * chunk + q
+            dst = offsets[j] + q
+            index[dst] = s_index[src]
+            uv[dst, 0] = s_uv[src, 0]
+            uv[dst, 1] = s_uv[src, 1]
+            depth[dst] = s_depth[src]
+            cell[dst] = s_cell[src]
+    grid = np.full(grid_rows * grid_cols, np.inf)
+    for i in range(m):
+        d = np.float64(depth[i])
+        if d < grid[cell[i]]:
+            grid[cell[i]] = d
+    visible = np.zeros(m, dtype=np.bool_)
+    colors = np.zeros((m, 3), dtype=np.uint8)
+    height = image.shape[0]
+    width = image.shape[1]
+    for i in prange(m):
+        d = np.float64(depth[i])
+        r, q = cell[i] // grid_cols, cell[i] % grid_cols
+        nearest = np.inf  # the nearest depth among the cells around this point's cell
+        for rr in range(max(r - radius, 0), min(r + radius + 1, grid_rows)):
+            for qq in range(max(q - radius, 0), min(q + radius + 1, grid_cols)):
+                nearest = min(nearest, grid[rr * grid_cols + qq])
+        if not d <= nearest + (tol_abs + tol_rel * d):
+            continue
+        visible[i] = True
+        if not has_image:
+            continue
+        u = np.float64(uv[i, 0])
+        v = np.float64(uv[i, 1])
+        if not bilinear:
+            col = min(np.int64(math.floor(u + 0.5)), width - 1)
+            row = min(np.int64(math.floor(v + 0.5)), height - 1)
+            for ch in range(3):
+                colors[i, ch] = image[row, col, ch]
+            continue
+        x0f = math.floor(u)
+        y0f = math.floor(v)
+        fx = u - x0f
+        fy = v - y0f
+        x0 = np.int64(x0f)
+        y0 = np.int64(y0f)
+        x1 = min(x0 + 1, width - 1)
+        y1 = min(y0 + 1, height - 1)
+        for ch in range(3):
+            top = np.float64(image[y0, x0, ch]) * (1.0 - fx) + np.float64(image[y0, x1, ch]) * fx
+            bottom = np.float64(image[y1, x0, ch]) * (1.0 - fx) + np.float64(image[y1, x1, ch]) * fx
+            colors[i, ch] = np.uint8(math.floor(top * (1.0 - fy) + bottom * fy + 0.5))
+    return index, uv, depth, visible, colors
+
+
+def _camera_params(models: Sequence) -> tuple[np.ndarray, ...]:
+    """Per-camera arrays for the kernel: model id, coefficients, intrinsics, FOV limit, image size."""
+    cams = len(models)
+    equidistant = [m.distortion_model == "equidistant" for m in models]
+    dist = np.zeros((cams, 8))
+    for c, m in enumerate(models):
+        dist[c, : len(m.D)] = m.D  # plumb_bob's 5 are the first 5 of the rational 8, zeros after
+    intrinsics = np.array([[m.K[0, 0], m.K[0, 1], m.K[0, 2], m.K[1, 1], m.K[1, 2]] for m in models])
+    # the same float the reference compares with: theta_max (fisheye) or tan(theta_max) (pinhole)
+    limit = np.array(
+        [m.theta_max if eq else math.tan(m.theta_max) for m, eq in zip(models, equidistant, strict=True)]
+    )
+    return (
+        np.array([_EQUIDISTANT if eq else _PINHOLE for eq in equidistant], dtype=np.int64),
+        dist,
+        intrinsics.reshape(cams, 5),
+        limit,
+        np.array([[m.width, m.height] for m in models], dtype=np.int64).reshape(cams, 2),
+    )
+
+
+_NO_IMAGE = np.zeros((1, 1, 3), dtype=np.uint8)
+
+
+class NumbaBackend:
+    """The fast CPU path; thread count follows numba (``NUMBA_NUM_THREADS`` / ``set_num_threads``).
+
+    Scratch buffers (one slot per point and camera) are kept between frames: only the hits are
+    written, and reusing the pages avoids faulting fresh memory in every frame.
+    """
+
+    name = "cpu"
+    chunk = 4096
+
+    def __init__(self) -> None:
+        self._scratch: tuple[np.ndarray, ...] = ()
+
+    def _buffers(self, cams: int, n: int) -> tuple[np.ndarray, ...]:
+        if not self._scratch or self._scratch[0].shape != (cams, n):
+            self._scratch = (
+                np.empty((cams, n), dtype=np.int32),
+                np.empty((cams, n, 2), dtype=np.float32),
+                np.empty((cams, n), dtype=np.float32),
+                np.empty((cams, n), dtype=np.int32),
+            )
+        return self._scratch
+
+    def project(
+        self,
+        points: np.ndarray,
+        base_from_sensor: np.ndarray,
+        t_ns: np.ndarray,
+        track: PoseTrack | None,
+        jobs: Sequence[CameraJob],
+        config: FusionConfig,
+    ) -> tuple[np.ndarray, np.ndarray, list[Projection]]:
+        n, cams = len(points), len(jobs)
+        block = config.zbuffer_block_px
+        models = [job.model for job in jobs]
+        grids = [grid_shape(m.width, m.height, block) for m in models]
+        transforms = np.stack([job.cam_from_ref for job in jobs]) if jobs else np.zeros((0, 4, 4))
+        pose_track = track or PoseTrack.from_poses(np.zeros(1, np.int64), np.eye(4)[None])
+        out_base = np.empty((n, 3), dtype=np.float32)
+        out_ref = np.empty((n, 3), dtype=np.float32)
+        s_index, s_uv, s_depth, s_cell = self._buffers(cams, n)
+        counts = np.empty((cams, -(-n // self.chunk)), dtype=np.int64)
+        _project_kernel(
+            np.ascontiguousarray(points),
+            np.ascontiguousarray(base_from_sensor[:3, :3], dtype=np.float64),
+            np.ascontiguousarray(base_from_sensor[:3, 3], dtype=np.float64),
+            np.ascontiguousarray(t_ns, dtype=np.int64),
+            track is not None,
+            pose_track.times_ns,
+            pose_track.rotations,
+            pose_track.translations,
+            pose_track.steps,
+            np.ascontiguousarray(transforms[:, :3, :3]),
+            np.ascontiguousarray(transforms[:, :3, 3]),
+            *_camera_params(models),
+            float(config.min_depth_m),
+            float(config.max_depth_m),
+            block,
+            np.array([g[1] for g in grids], dtype=np.int64),
+            self.chunk,
+            out_base,
+            out_ref,
+            s_index,
+            s_uv,
+            s_depth,
+            s_cell,
+            counts,
+        )
+        results = []
+        for c, job in enumerate(jobs):
+            image = _NO_IMAGE if job.image is None else np.ascontiguousarray(job.image[..., :3])
+            index, uv, depth, visible, colors = _visibility_kernel(
+                counts[c],
+                self.chunk,
+                s_index[c],
+                s_uv[c],
+                s_depth[c],
+                s_cell[c],
+                image,
+                job.image is not None,
+                config.color_sampling == "bilinear",
+                grids[c][0],
+                grids[c][1],
+                config.zbuffer_neighbourhood,
+                float(config.zbuffer_tolerance_m),
+                float(config.zbuffer_tolerance_rel),
+            )
+            results.append(Projection(index, uv, depth, visible, colors))
+        return out_base, out_ref, results
+
+
+def set_threads(count: int) -> None:
+    """Limit the fast CPU path to ``count`` threads (the benchmark measures 1 and 2)."""
+    numba.set_num_threads(count)

@@ -1,0 +1,177 @@
+"""FusionPipeline: a synchronized set of samples in, one FusedFrame out.
+
+Time is geometry here: every stamp is first corrected by the sensor's clock offset (the rig's known
+``time_offset_ns`` + a configured one + a measured one fed back at run time), then the ego motion
+around the sweep moves each point from its capture time to each camera's exposure time before the
+backend projects it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+
+from mmfusion_annotate.errors import FusionError
+from mmfusion_annotate.fusion.backends import CameraJob, ProjectionBackend, make_backend
+from mmfusion_annotate.fusion.compensation import PoseTrack, track_points
+from mmfusion_annotate.fusion.config import FusionConfig
+from mmfusion_annotate.fusion.ego import EgoMotionSource
+from mmfusion_annotate.fusion.frame import (
+    CameraView,
+    EgoState,
+    FusedFrame,
+    ProjectedDetections,
+    RadarView,
+    Sweep,
+)
+from mmfusion_annotate.fusion.poses import invert_pose
+from mmfusion_annotate.types import SensorSample, Stamp
+
+_log = logging.getLogger(__name__)
+
+
+class FusionPipeline:
+    """Projects one LiDAR sweep (and the radar scans) into every camera of a rig."""
+
+    def __init__(
+        self, rig, config: FusionConfig | None = None, backend: ProjectionBackend | None = None
+    ) -> None:
+        self.rig = rig
+        self.config = config or FusionConfig()
+        self.backend = backend or make_backend(self.config.backend)
+        lidars = rig.lidars()
+        if self.config.lidar is None and not lidars:
+            raise FusionError(f"rig '{rig.name}' has no LiDAR to build fused frames from")
+        self.lidar = rig.sensor(self.config.lidar).name if self.config.lidar else lidars[0].name
+        self._measured_offsets: dict[str, int] = {}
+        self._base_from = {s.name: rig.sensor_to_base(s.name) for s in rig.sensors.values()}
+        self._cam_from_base = {s.name: invert_pose(self._base_from[s.name]) for s in rig.cameras()}
+        _log.info(
+            "fusion: lidar '%s', %d cameras, backend %s", self.lidar, len(rig.cameras()), self.backend.name
+        )
+
+    def set_measured_offset(self, sensor: str, offset_ns: int) -> None:
+        """Feed back a clock offset measured at run time (replaces the previous measurement)."""
+        self.rig.sensor(sensor)  # RigError for an unknown name
+        self._measured_offsets[sensor] = int(offset_ns)
+
+    def clock_offset(self, sensor: str) -> int:
+        """Total offset (true time = stamp + offset): rig + configuration + measured."""
+        return (
+            self.rig.sensor(sensor).time_offset_ns
+            + self.config.clock_offsets_ns.get(sensor, 0)
+            + self._measured_offsets.get(sensor, 0)
+        )
+
+    def fuse(self, samples: Mapping[str, SensorSample | None], ego: EgoMotionSource | None) -> FusedFrame:
+        """Build the fused frame; cameras/radars absent from ``samples`` (or None) are left out."""
+        lidar_sample = samples.get(self.lidar)
+        if lidar_sample is None:
+            raise FusionError(f"{self.lidar}: no LiDAR sweep in the synchronized set")
+        sweep_raw, stamp = self._sweep(lidar_sample)
+        cameras = [(s, samples[s.name]) for s in self.rig.cameras() if samples.get(s.name) is not None]
+        radars = [(s, samples[s.name]) for s in self.rig.radars() if samples.get(s.name) is not None]
+        exposures = {s.name: sample.stamp + self.clock_offset(s.name) for s, sample in cameras}
+        radar_stamps = {s.name: sample.stamp + self.clock_offset(s.name) for s, sample in radars}
+
+        ego_state = None
+        track: PoseTrack | None = None
+        if ego is not None:
+            times = [stamp, *exposures.values(), *radar_stamps.values()]
+            if len(sweep_raw["t_ns"]):
+                times += [int(sweep_raw["t_ns"].min()), int(sweep_raw["t_ns"].max())]
+            pose = ego.pose(stamp)
+            full = ego.track(min(times), max(times)).relative_to(pose)
+            velocity, omega = ego.twist(stamp)
+            ego_state = EgoState(stamp, pose, np.asarray(velocity, float), np.asarray(omega, float), full)
+            track = full if self.config.motion_compensation else None
+        elif self.config.motion_compensation:
+            _log.debug("fusion: no ego motion for %d, projecting without motion compensation", stamp)
+
+        def ref_to_base_at(t: Stamp) -> np.ndarray:
+            return np.eye(4) if track is None else invert_pose(track.pose(t))
+
+        jobs = [
+            CameraJob(
+                s.name,
+                s.camera,
+                self._cam_from_base[s.name] @ ref_to_base_at(exposures[s.name]),
+                sample.payload.get("image"),
+            )
+            for s, sample in cameras
+        ]
+        base_points, ref_points, projections = self.backend.project(
+            sweep_raw["xyz"], self._base_from[self.lidar], sweep_raw["t_ns"], track, jobs, self.config
+        )
+        sweep = Sweep(
+            lidar=self.lidar,
+            stamp=stamp,
+            xyz=base_points,
+            xyz_deskewed=ref_points,
+            intensity=sweep_raw["intensity"],
+            ring=sweep_raw["ring"],
+            t_ns=sweep_raw["t_ns"],
+        )
+        views = {
+            job.name: CameraView(
+                name=job.name,
+                image=job.image,
+                exposure_stamp=exposures[job.name],
+                width=job.model.width,
+                height=job.model.height,
+                n_points=len(sweep),
+                index=p.index,
+                uv=p.uv,
+                depth=p.depth,
+                visible=p.visible,
+                colors=p.colors,
+            )
+            for job, p in zip(jobs, projections, strict=True)
+        }
+        radar_views = {
+            s.name: self._radar_view(s.name, sample, radar_stamps[s.name], track, jobs)
+            for s, sample in radars
+        }
+        return FusedFrame(stamp, sweep, views, radar_views, ego_state, self.rig, self.backend.name)
+
+    def _sweep(self, sample: SensorSample) -> tuple[dict[str, np.ndarray], Stamp]:
+        """The LiDAR payload (points still in the LiDAR frame) with clock-corrected absolute times."""
+        payload = sample.payload
+        if "xyz" not in payload:
+            raise FusionError(f"{sample.sensor}: LiDAR payload has no 'xyz' (keys {sorted(payload)})")
+        offset = self.clock_offset(self.lidar)
+        xyz = np.asarray(payload["xyz"]).reshape(-1, 3)
+        count = len(xyz)
+        t_ns = payload.get("t_ns")
+        return {
+            "xyz": xyz,
+            "t_ns": (np.full(count, sample.stamp, np.int64) if t_ns is None else np.asarray(t_ns, np.int64))
+            + offset,
+            "intensity": np.asarray(payload.get("intensity", np.zeros(count)), dtype=np.float32),
+            "ring": np.asarray(payload.get("ring", np.zeros(count)), dtype=np.uint16),
+        }, sample.stamp + offset
+
+    def _radar_view(
+        self, name: str, sample: SensorSample, stamp: Stamp, track: PoseTrack | None, jobs: list[CameraJob]
+    ) -> RadarView:
+        """Radar detections in base_link and in every camera (motion-compensated like the sweep)."""
+        if "xyz" not in sample.payload:
+            raise FusionError(f"{name}: radar payload has no 'xyz' (keys {sorted(sample.payload)})")
+        xyz = np.asarray(sample.payload["xyz"], dtype=np.float64).reshape(-1, 3)
+        base_from_radar = self._base_from[name]
+        base = xyz @ base_from_radar[:3, :3].T + base_from_radar[:3, 3]
+        times = np.full(len(base), stamp, dtype=np.int64)
+        ref = base if track is None else track_points(base, times, track, np)
+        projected = {}
+        for job in jobs:
+            cam = ref @ job.cam_from_ref[:3, :3].T + job.cam_from_ref[:3, 3]
+            uv, depth, valid = job.model.project(cam, np)
+            in_image = valid & (depth >= self.config.min_depth_m) & (depth <= self.config.max_depth_m)
+            projected[job.name] = ProjectedDetections(
+                np.where(in_image[:, None], uv, np.nan).astype(np.float32),
+                np.where(in_image, depth, np.nan).astype(np.float32),
+                in_image,
+            )
+        return RadarView(name, stamp, dict(sample.payload), base.astype(np.float32), projected)

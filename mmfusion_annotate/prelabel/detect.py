@@ -1,0 +1,99 @@
+"""Single-frame LiDAR detection: ground removal -> clustering -> L-shape cuboid -> size-based class.
+
+Works on plain arrays (points in ``base_link``), so it runs on any point source: a fused frame, a
+KITTI ``.bin`` file, a synthetic sweep.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+from mmfusion_annotate.prelabel.classify import PRIORS, decide, is_end_view, size_scores
+from mmfusion_annotate.prelabel.cluster import cluster_points
+from mmfusion_annotate.prelabel.config import PrelabelConfig
+from mmfusion_annotate.prelabel.fit import BevBox, complete_with_prior, fit_lshape, wrap_half
+from mmfusion_annotate.prelabel.ground import remove_ground
+from mmfusion_annotate.prelabel.model import ObjectClass
+from mmfusion_annotate.xp import to_numpy
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One cluster turned into a box: ``measured`` is the fit of the points, ``box`` the completed one."""
+
+    point_index: np.ndarray
+    measured: BevBox
+    box: BevBox
+    z_bottom: float
+    z_top: float
+    scores: np.ndarray
+    label: ObjectClass
+    confidence: float
+
+    @property
+    def center(self) -> tuple[float, float, float]:
+        return (self.box.cx, self.box.cy, (self.z_bottom + self.z_top) / 2)
+
+    @property
+    def size(self) -> tuple[float, float, float]:
+        return (self.box.length, self.box.width, self.z_top - self.z_bottom)
+
+
+def complete(measured: BevBox, label: ObjectClass, sensor_xy: tuple[float, float]) -> BevBox:
+    """The measured box grown to the class's typical footprint (unchanged for ``UNKNOWN``)."""
+    if label is ObjectClass.UNKNOWN:
+        return measured
+    length, width, _ = PRIORS[label].typical
+    if is_end_view(label, measured.length, measured.width):
+        # the longer visible side is the object's width: turn the box before growing it
+        measured = BevBox(
+            measured.cx, measured.cy, measured.width, measured.length, measured.yaw + math.pi / 2
+        )
+        measured = complete_with_prior(measured, length, width, sensor_xy)
+        return BevBox(measured.cx, measured.cy, measured.length, measured.width, wrap_half(measured.yaw))
+    return complete_with_prior(measured, length, width, sensor_xy)
+
+
+@dataclass(frozen=True)
+class Stages:
+    """Intermediate per-point results, kept for review checks and benchmarks."""
+
+    is_ground: np.ndarray
+    height: np.ndarray
+    labels: np.ndarray
+
+
+def detect(
+    xyz, cfg: PrelabelConfig, sensor_xy: tuple[float, float] = (0.0, 0.0), xp: ModuleType = np
+) -> tuple[list[Detection], Stages]:
+    """Detections in one sweep (``xyz`` (N,3) in base_link); heavy steps run on ``xp``."""
+    ground = remove_ground(xyz, cfg.ground, cfg.cluster.max_range_m + 5.0, xp=xp)
+    labels = to_numpy(cluster_points(xyz, ground.height, cfg.cluster, xp=xp))
+    height = to_numpy(ground.height)
+    pts = to_numpy(xyz)
+    stages = Stages(is_ground=to_numpy(ground.is_ground), height=height, labels=labels)
+    if labels.max(initial=-1) < 0:
+        return [], stages
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(labels.max() + 2))
+    out = []
+    for k in range(labels.max() + 1):
+        idx = order[bounds[k] : bounds[k + 1]]
+        p = pts[idx]
+        measured = fit_lshape(p[:, :2], cfg.fit.angle_step_deg, cfg.fit.max_fit_points, cfg.fit.min_size_m)
+        if measured.length > cfg.cluster.max_extent_m:
+            continue
+        z_bottom = float(np.median(p[:, 2] - height[idx]))
+        z_top = float(p[:, 2].max())
+        scores = size_scores(measured.length, measured.width, z_top - z_bottom)
+        label, conf = decide(scores)
+        out.append(
+            Detection(
+                idx, measured, complete(measured, label, sensor_xy), z_bottom, z_top, scores, label, conf
+            )
+        )
+    return out, stages

@@ -1,0 +1,22 @@
+"""Recording: rosbag2-compatible MCAP bags (``BagWriter``/``BagReader``), CDR codecs and the recorder.
+
+ROS-free except for ``cdr.serialize``/``deserialize`` of installed types, which import rclpy lazily.
+"""
+
+from mmfusion_annotate.recording.cdr import deserialize, message_class, new_message, serialize
+from mmfusion_annotate.recording.qos import QosProfile
+from mmfusion_annotate.recording.reader import BagMessage, BagReader, bag_files
+from mmfusion_annotate.recording.writer import EVENTS_RECORD, BagWriter
+
+__all__ = [
+    "EVENTS_RECORD",
+    "BagMessage",
+    "BagReader",
+    "BagWriter",
+    "QosProfile",
+    "bag_files",
+    "deserialize",
+    "message_class",
+    "new_message",
+    "serialize",
+]

@@ -1,0 +1,197 @@
+"""Camera rendering by casting each pixel's own ray (``CameraModel.pixel_to_ray``) into the scene.
+
+Casting the lens' rays gives its distortion and correct occlusion for free: every pixel shows the
+nearest of ground (road, markings) and boxes (per-class colour, shaded by face), or sky. Rays are cast
+on a grid ``render.scale`` times the image size and the result is upsampled to full size; the
+object-id buffer of the same cast yields each object's visible 2D box and occlusion.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from mmfusion_annotate.rig import Sensor
+from mmfusion_annotate.sim.config import RenderConfig
+from mmfusion_annotate.sim.ego import EgoMotion
+from mmfusion_annotate.sim.geometry import box_corners, ray_boxes, yaw_matrix
+from mmfusion_annotate.sim.world import CLASS_NAMES, CLASS_STYLES, GROUND_COLORS, World
+from mmfusion_annotate.types import Stamp
+
+CLASS_COLORS = np.array([CLASS_STYLES[c].color for c in CLASS_NAMES], dtype=np.float32)
+SKY_HORIZON = np.array([200, 220, 245], dtype=np.float32)
+SKY_ZENITH = np.array([110, 150, 215], dtype=np.float32)
+SUN_WORLD = np.array([0.35, 0.25, 0.90]) / np.linalg.norm([0.35, 0.25, 0.90])
+AMBIENT = 0.45
+_FACE_SAMPLES = 5
+
+
+@dataclass(frozen=True)
+class VisibleBox:
+    """An object's visible 2D box in full-resolution pixels [x0, y0, x1, y1) and how much of it is hidden."""
+
+    object_id: int
+    cls: str
+    box: tuple[float, float, float, float]
+    visible_pixels: int
+    occlusion: float
+    """Fraction of the object's in-image silhouette hidden behind nearer objects."""
+    truncation: float
+    """Fraction of the object's camera-facing surface outside the image."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    image: np.ndarray
+    """RGB uint8 at the camera's full resolution."""
+    object_ids: np.ndarray
+    """Object id per internal pixel (0: ground or sky), shape (h, w) at the render scale."""
+    boxes: tuple[VisibleBox, ...]
+
+
+class CameraRenderer:
+    """Renders one rig camera; ``T_base_sensor`` is the true mount (a calibration fault rotates it)."""
+
+    def __init__(self, sensor: Sensor, T_base_sensor: np.ndarray, world: World, ego: EgoMotion,
+                 render: RenderConfig) -> None:
+        cam = sensor.camera
+        assert cam is not None
+        self.sensor, self.model = sensor, cam
+        self._world, self._ego, self._render = world, ego, render
+        self.w = max(1, int(round(cam.width * render.scale)))
+        self.h = max(1, int(round(cam.height * render.scale)))
+        self._sx, self._sy = cam.width / self.w, cam.height / self.h
+        u = (np.arange(self.w) + 0.5) * self._sx - 0.5
+        v = (np.arange(self.h) + 0.5) * self._sy - 0.5
+        uu, vv = np.meshgrid(u, v)
+        rays = cam.pixel_to_ray(np.stack([uu.ravel(), vv.ravel()], axis=1)).reshape(self.h, self.w, 3)
+        self._has_ray = np.isfinite(rays[..., 0])
+        rays = np.where(self._has_ray[..., None], rays, np.array([0.0, 0.0, 1.0]))
+        self._R_cam = T_base_sensor[:3, :3]
+        self._origin = T_base_sensor[:3, 3].copy()
+        self._rays_base = rays @ self._R_cam.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tg = np.where(self._rays_base[..., 2] < -1e-9, -self._origin[2] / self._rays_base[..., 2], np.inf)
+        tg[tg > render.max_distance_m] = np.inf
+        self._ground_t = tg
+        self._ground = np.isfinite(tg)
+        self._ground_xy = self._origin[:2] + self._rays_base[..., :2] * np.where(self._ground, tg, 0.0)[..., None]
+        fade = np.clip(np.where(self._ground, tg, 0.0) / render.max_distance_m, 0.0, 1.0)[..., None]
+        self._ground_fade = fade.astype(np.float32)
+        up = np.clip(self._rays_base[..., 2], 0.0, 1.0)[..., None]
+        self._sky = (SKY_HORIZON * (1 - up) + SKY_ZENITH * up).astype(np.float32)
+        # normalized-plane extents of each pixel column / row, for conservative box culling
+        with np.errstate(divide="ignore", invalid="ignore"):
+            nx = np.where(rays[..., 2] > 0, rays[..., 0] / rays[..., 2], np.nan)
+            ny = np.where(rays[..., 2] > 0, rays[..., 1] / rays[..., 2], np.nan)
+        self._col_lo, self._col_hi = np.nanmin(nx, axis=0), np.nanmax(nx, axis=0)
+        self._row_lo, self._row_hi = np.nanmin(ny, axis=1), np.nanmax(ny, axis=1)
+
+    def render(self, t_ns: Stamp) -> Rendered:
+        """The image at ``t_ns`` with its id buffer and visible boxes."""
+        state = self._ego.state(t_ns)
+        ex, ey, eyaw = float(state.position[0, 0]), float(state.position[0, 1]), float(state.yaw[0])
+        c, s = math.cos(eyaw), math.sin(eyaw)
+        gx = ex + c * self._ground_xy[..., 0] - s * self._ground_xy[..., 1]
+        gy = ey + s * self._ground_xy[..., 0] + c * self._ground_xy[..., 1]
+        ground_color = GROUND_COLORS[self._world.road.material(gx, gy)]
+        ground_color = ground_color * (1 - 0.5 * self._ground_fade) + SKY_HORIZON * 0.5 * self._ground_fade
+        image = np.where(self._ground[..., None], ground_color, self._sky)
+        image[~self._has_ray] = 0.0
+        depth = self._ground_t.copy()
+        ids = np.zeros((self.h, self.w), dtype=np.int32)
+        sun_base = np.array([c * SUN_WORLD[0] + s * SUN_WORLD[1], -s * SUN_WORLD[0] + c * SUN_WORLD[1], SUN_WORLD[2]])
+        drawn: list[tuple[int, int, tuple[slice, slice], np.ndarray, float]] = []
+        boxes = self._world.boxes(np.array([t_ns], dtype=np.int64))
+        for k in range(len(self._world)):
+            center_w = boxes.center[k, 0]
+            dx, dy = center_w[0] - ex, center_w[1] - ey
+            center_b = np.array([c * dx + s * dy, -s * dx + c * dy, center_w[2]])
+            yaw_b = float(boxes.yaw[k, 0]) - eyaw
+            rel_cam = self._R_cam.T @ (center_b - self._origin)
+            radius = self._world.radius[k]
+            if rel_cam[2] < -radius or np.linalg.norm(rel_cam) - radius > self._render.max_distance_m:
+                continue
+            block = self._block(center_b, yaw_b, self._world.sizes[k])
+            if block is None:
+                continue
+            t, normal = ray_boxes(self._origin, self._rays_base[block], center_b, yaw_b, self._world.sizes[k] / 2)
+            full = int(np.isfinite(t).sum())
+            if full == 0:
+                continue
+            closer = t < depth[block]
+            shade = AMBIENT + (1 - AMBIENT) * np.clip(normal @ sun_base, 0.0, 1.0)
+            color = CLASS_COLORS[self._world.class_index[k]] * shade[..., None]
+            depth[block] = np.where(closer, t, depth[block])
+            ids[block] = np.where(closer, self._world.ids[k], ids[block])
+            image[block] = np.where(closer[..., None], color, image[block])
+            drawn.append((k, full, block, center_b, yaw_b))
+        visible = tuple(vb for args in drawn if (vb := self._visible_box(*args, ids)) is not None)
+        small = np.clip(image + 0.5, 0, 255).astype(np.uint8)
+        full_image = cv2.resize(small, (self.model.width, self.model.height), interpolation=cv2.INTER_LINEAR)
+        return Rendered(full_image, ids, visible)
+
+    def _block(self, center_b: np.ndarray, yaw_b: float, size: np.ndarray) -> tuple[slice, slice] | None:
+        """Rows x columns of the internal grid whose rays may hit the box (all when it reaches behind)."""
+        corners = (box_corners(center_b, yaw_b, size) - self._origin) @ self._R_cam
+        z = corners[:, 2]
+        if z.min() <= 0.05:
+            return (slice(0, self.h), slice(0, self.w)) if z.max() > 0 else None
+        nx, ny = corners[:, 0] / z, corners[:, 1] / z
+        cols = np.nonzero((self._col_hi >= nx.min()) & (self._col_lo <= nx.max()))[0]
+        rows = np.nonzero((self._row_hi >= ny.min()) & (self._row_lo <= ny.max()))[0]
+        if cols.size == 0 or rows.size == 0:
+            return None
+        return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+    def _visible_box(self, k: int, full: int, block: tuple[slice, slice], center_b: np.ndarray, yaw_b: float,
+                     ids: np.ndarray) -> VisibleBox | None:
+        mask = ids[block] == self._world.ids[k]
+        count = int(mask.sum())
+        if count == 0:
+            return None
+        rows = np.nonzero(mask.any(axis=1))[0] + block[0].start
+        cols = np.nonzero(mask.any(axis=0))[0] + block[1].start
+        box = (float(cols[0] * self._sx), float(rows[0] * self._sy),
+               float((cols[-1] + 1) * self._sx), float((rows[-1] + 1) * self._sy))
+        return VisibleBox(
+            object_id=int(self._world.ids[k]),
+            cls=CLASS_NAMES[self._world.class_index[k]],
+            box=box,
+            visible_pixels=int(round(count * self._sx * self._sy)),
+            occlusion=1.0 - count / full,
+            truncation=self._truncation(k, center_b, yaw_b),
+        )
+
+    def _truncation(self, k: int, center_b: np.ndarray, yaw_b: float) -> float:
+        """Share of sample points on the camera-facing faces that fall outside the image."""
+        points = _facing_samples(center_b, yaw_b, self._world.sizes[k], self._origin)
+        _, _, valid = self.model.project((points - self._origin) @ self._R_cam)
+        return float(1.0 - valid.mean()) if len(valid) else 0.0
+
+
+def _facing_samples(center: np.ndarray, yaw: float, size: np.ndarray, eye: np.ndarray) -> np.ndarray:
+    """Grid points on the faces of a box that face ``eye`` (all frames the same)."""
+    g = (np.arange(_FACE_SAMPLES) + 0.5) / _FACE_SAMPLES - 0.5
+    a, b = np.meshgrid(g, g)
+    a, b = a.ravel(), b.ravel()
+    R = yaw_matrix(yaw)
+    eye_local = R.T @ (eye - center)
+    half = np.asarray(size) / 2
+    faces = []
+    for axis in range(3):
+        for sign in (-1.0, 1.0):
+            if sign * eye_local[axis] <= half[axis]:
+                continue
+            others = [i for i in range(3) if i != axis]
+            pts = np.zeros((a.size, 3))
+            pts[:, axis] = sign * half[axis]
+            pts[:, others[0]] = a * 2 * half[others[0]]
+            pts[:, others[1]] = b * 2 * half[others[1]]
+            faces.append(pts)
+    if not faces:
+        return np.zeros((0, 3))
+    return np.concatenate(faces) @ R.T + center

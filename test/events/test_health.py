@@ -1,0 +1,67 @@
+"""Sensor-health rules from stamps and review counts on constructed streams."""
+
+import numpy as np
+
+from mmfusion_annotate.events import Arrival, EventTagger, ReviewCounts, Severity, load_rules
+from mmfusion_annotate.types import seconds_to_ns
+
+RULES = load_rules()
+RATES = {"cam": 12.0, "lidar": 10.0, "radar": 13.0}
+
+
+def _arrivals(duration_s=30.0, seed=0, drop=lambda name, t: False, jitter_ms=2.0):
+    """Time-ordered arrivals of every sensor with jitter; ``drop(name, t)`` removes messages."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for name, hz in RATES.items():
+        for k in range(int(duration_s * hz)):
+            t = k / hz + rng.normal(0, jitter_ms * 1e-3) + 0.01
+            if not drop(name, t):
+                out.append(Arrival(name, seconds_to_ns(t)))
+    return sorted(out, key=lambda a: (a.stamp, a.sensor))
+
+
+def test_fault_free_streams_raise_nothing():
+    for seed in range(3):
+        assert EventTagger(RULES, nominal_rates_hz=RATES).run(_arrivals(seed=seed)) == []
+
+
+def test_gap_of_a_second_is_one_dropout_from_the_last_message():
+    arrivals = _arrivals(drop=lambda n, t: n == "cam" and 12.0 <= t < 13.0)
+    events = EventTagger(RULES, nominal_rates_hz=RATES).run(arrivals)
+    assert [(e.type, e.sensor) for e in events] == [("dropout", "cam")]
+    (event,) = events
+    last_before = max(a.stamp for a in arrivals if a.sensor == "cam" and a.stamp < seconds_to_ns(12.0))
+    assert event.start == last_before and event.severity is Severity.CRITICAL
+    assert abs(event.end - seconds_to_ns(13.0)) < seconds_to_ns(0.1)
+    assert event.detected - event.start > 3 * seconds_to_ns(1 / 12)
+
+
+def test_two_missing_frames_are_not_a_dropout():
+    arrivals = _arrivals(drop=lambda n, t: n == "cam" and 12.0 <= t < 12.17)
+    assert EventTagger(RULES, nominal_rates_hz=RATES).run(arrivals) == []
+
+
+def test_silent_from_the_start_is_one_dropout_until_the_end():
+    arrivals = _arrivals(duration_s=5.0, drop=lambda n, t: n == "radar")
+    events = EventTagger(RULES, nominal_rates_hz=RATES).run(arrivals)
+    assert [(e.type, e.sensor) for e in events] == [("dropout", "radar")]
+    assert events[0].start == arrivals[0].stamp and events[0].end == arrivals[-1].stamp
+
+
+def test_every_third_frame_lost_is_a_rate_drop_not_a_dropout():
+    arrivals = _arrivals(drop=lambda n, t: n == "lidar" and t > 15.0 and int(round(t * 10)) % 3 == 0)
+    events = EventTagger(RULES, nominal_rates_hz=RATES).run(arrivals)
+    assert [(e.type, e.sensor) for e in events] == [("rate_drop", "lidar")]
+    assert 0.6 < events[0].evidence_dict()["rate_fraction"] < 0.8
+
+
+def test_disagreement_rate_above_threshold():
+    calm = [ReviewCounts(seconds_to_ns(k / 10), 1 if k % 10 == 0 else 0, 5) for k in range(300)]
+    assert EventTagger(RULES).run(calm) == []
+    bad = [ReviewCounts(c.stamp, 3 if 100 <= k < 200 else c.review_items, 5) for k, c in enumerate(calm)]
+    events = EventTagger(RULES).run(bad)
+    assert [e.type for e in events] == ["cross_modal_disagreement"]
+    # 0.6 items/object from t=10 s pushes the 10 s window average past 0.25 after ~4 s
+    assert seconds_to_ns(13.0) <= events[0].start <= seconds_to_ns(14.5)
+    assert events[0].evidence_dict()["disagreement_rate"] > 0.25

@@ -1,0 +1,66 @@
+import math
+
+import numpy as np
+from prelabel_scenes import box_surface, ground_height, ground_points
+
+from mmfusion_annotate.prelabel.config import GroundConfig, PrelabelConfig
+from mmfusion_annotate.prelabel.detect import detect
+from mmfusion_annotate.prelabel.ground import remove_ground
+from mmfusion_annotate.prelabel.model import ObjectClass
+
+
+def _axis_error(a: float, b: float) -> float:
+    d = (a - b) % math.pi
+    return min(d, math.pi - d)
+
+
+def test_ground_filter_follows_a_ramp_and_keeps_objects_on_it():
+    rng = np.random.default_rng(0)
+    ground = ground_points(rng)
+    car = box_surface(rng, (25.0, 3.0), (4.5, 1.8, 1.5), 0.3)
+    xyz = np.vstack([ground, car]).astype(np.float32)
+    result = remove_ground(xyz, GroundConfig(), 65.0)
+    is_ground = np.asarray(result.is_ground)
+    assert is_ground[: len(ground)].mean() > 0.98
+    # object points higher than the tolerance above the ramp stay object points
+    high = car[:, 2] - ground_height(car[:, 0]) > 0.45  # point + step tolerance
+    assert not is_ground[len(ground) :][high].any()
+    heights = np.asarray(result.height)[len(ground) :]
+    np.testing.assert_allclose(heights, car[:, 2] - ground_height(car[:, 0]), atol=0.25)
+
+
+def test_car_on_a_ramp_becomes_one_car_cuboid_with_its_heading():
+    rng = np.random.default_rng(1)
+    yaw = 0.4
+    xyz = np.vstack([ground_points(rng), box_surface(rng, (24.0, -4.0), (4.6, 1.9, 1.5), yaw)])
+    dets, _ = detect(xyz.astype(np.float32), PrelabelConfig())
+    cars = [d for d in dets if d.label is ObjectClass.CAR]
+    assert len(cars) == 1
+    car = cars[0]
+    assert _axis_error(car.box.yaw, yaw) < math.radians(5)
+    assert abs(car.box.length - 4.6) < 0.3 and abs(car.box.width - 1.9) < 0.3
+    assert math.hypot(car.box.cx - 24.0, car.box.cy + 4.0) < 0.3
+    # the ground under the car is extrapolated from the ramp below it: within 0.3 m on 8 degrees
+    assert abs(car.z_bottom - ground_height(np.array([24.0]))[0]) < 0.3
+
+
+def test_partly_seen_car_is_completed_away_from_the_sensor():
+    rng = np.random.default_rng(2)
+    # only the rear (1.8 m wide) and 1.5 m of one side are hit: far side is hidden
+    rear = box_surface(rng, (10.0, 0.0), (1.5, 1.8, 1.4), 0.0)
+    xyz = np.vstack([ground_points(rng), rear]).astype(np.float32)
+    cars = [d for d in detect(xyz, PrelabelConfig())[0] if d.label is ObjectClass.CAR]
+    assert len(cars) == 1
+    box = cars[0].box
+    assert box.length > 4.0
+    assert box.cx > 10.5  # grown away from the sensor at the origin
+
+
+def test_pedestrian_and_pole_are_told_apart_by_height():
+    rng = np.random.default_rng(3)
+    ped = box_surface(rng, (8.0, 2.0), (0.5, 0.5, 1.75), 0.0, n=300)
+    pole = box_surface(rng, (8.0, -4.0), (0.3, 0.3, 3.9), 0.0, n=300)
+    dets, _ = detect(np.vstack([ground_points(rng), ped, pole]).astype(np.float32), PrelabelConfig())
+    labels = {round(d.box.cy): d.label for d in dets}
+    assert labels[2] is ObjectClass.PEDESTRIAN
+    assert labels[-4] is ObjectClass.UNKNOWN
