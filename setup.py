@@ -20,7 +20,7 @@ setup(
     install_requires=[
         "numpy>=1.24",
         "scipy>=1.10",
-        "opencv-python-headless>=4.8",
+        "opencv-python-headless>=4.8,<5",  # 5.x dropped HOGDescriptor (camera evidence)
         "pyyaml>=6",
         "pydantic>=2.5",
         "tqdm>=4.66",

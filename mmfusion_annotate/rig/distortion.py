@@ -29,8 +29,17 @@ def padded_rational(D: Sequence[float]) -> tuple[float, ...]:
     return tuple(float(c) for c in D) + (0.0,) * (8 - len(D))
 
 
-def _radial(r2: Any, c: tuple[float, ...]) -> tuple[Any, Any]:
-    """Radial factor g(r²) and its derivative dg/d(r²)."""
+def _radial(r2: Any, c: tuple[float, ...]) -> Any:
+    """Radial factor g(r²); the rational denominator is skipped when k4 = k5 = k6 = 0 (plumb_bob)."""
+    k1, k2, _, _, k3, k4, k5, k6 = c
+    num = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    if k4 == k5 == k6 == 0.0:
+        return num
+    return num / (1.0 + r2 * (k4 + r2 * (k5 + r2 * k6)))
+
+
+def _radial_with_derivative(r2: Any, c: tuple[float, ...]) -> tuple[Any, Any]:
+    """g(r²) and dg/d(r²), for Newton steps."""
     k1, k2, _, _, k3, k4, k5, k6 = c
     num = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
     den = 1.0 + r2 * (k4 + r2 * (k5 + r2 * k6))
@@ -44,7 +53,9 @@ def distort_pinhole(x: Any, y: Any, D: Sequence[float]) -> tuple[Any, Any]:
     c = padded_rational(D)
     p1, p2 = c[2], c[3]
     r2 = x * x + y * y
-    g, _ = _radial(r2, c)
+    g = _radial(r2, c)
+    if p1 == p2 == 0.0:
+        return x * g, y * g
     xy = x * y
     return x * g + 2.0 * p1 * xy + p2 * (r2 + 2.0 * x * x), y * g + p1 * (r2 + 2.0 * y * y) + 2.0 * p2 * xy
 
@@ -61,7 +72,7 @@ def undistort_pinhole(xd: Any, yd: Any, D: Sequence[float], r_max: float, xp: Mo
     x, y = xd, yd
     for _ in range(_NEWTON_STEPS):
         r2 = x * x + y * y
-        g, dg = _radial(r2, c)
+        g, dg = _radial_with_derivative(r2, c)
         xy = x * y
         ex = x * g + 2.0 * p1 * xy + p2 * (r2 + 2.0 * x * x) - xd
         ey = y * g + p1 * (r2 + 2.0 * y * y) + 2.0 * p2 * xy - yd
@@ -112,7 +123,7 @@ def max_incidence_angle(model: str, D: Sequence[float], samples: int = 20000) ->
             rd = distort_equidistant(theta, D)
         else:
             r = np.tan(theta)
-            g, _ = _radial(r * r, padded_rational(D))
+            g = _radial(r * r, padded_rational(D))
             rd = r * g
     ok = np.isfinite(rd) & (rd > 0)
     rising = ok[1:] & ok[:-1] & (np.diff(rd) > 0)

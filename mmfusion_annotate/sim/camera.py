@@ -17,7 +17,8 @@ import numpy as np
 from mmfusion_annotate.rig import Sensor
 from mmfusion_annotate.sim.config import RenderConfig
 from mmfusion_annotate.sim.ego import EgoMotion
-from mmfusion_annotate.sim.geometry import box_corners, ray_boxes, yaw_matrix
+from mmfusion_annotate.sim.geometry import box_corners, yaw_matrix
+from mmfusion_annotate.sim.raycast import cast
 from mmfusion_annotate.sim.world import CLASS_NAMES, CLASS_STYLES, GROUND_COLORS, World
 from mmfusion_annotate.types import Stamp
 
@@ -72,7 +73,8 @@ class CameraRenderer:
         rays = np.where(self._has_ray[..., None], rays, np.array([0.0, 0.0, 1.0]))
         self._R_cam = T_base_sensor[:3, :3]
         self._origin = T_base_sensor[:3, 3].copy()
-        self._rays_base = rays @ self._R_cam.T
+        self._rays_base = np.ascontiguousarray(rays @ self._R_cam.T)
+        self._origins = np.broadcast_to(T_base_sensor[:3, 3], (self.h, 3))
         with np.errstate(divide="ignore", invalid="ignore"):
             tg = np.where(self._rays_base[..., 2] < -1e-9, -self._origin[2] / self._rays_base[..., 2], np.inf)
         tg[tg > render.max_distance_m] = np.inf
@@ -99,13 +101,8 @@ class CameraRenderer:
         gy = ey + s * self._ground_xy[..., 0] + c * self._ground_xy[..., 1]
         ground_color = GROUND_COLORS[self._world.road.material(gx, gy)]
         ground_color = ground_color * (1 - 0.5 * self._ground_fade) + SKY_HORIZON * 0.5 * self._ground_fade
-        image = np.where(self._ground[..., None], ground_color, self._sky)
-        image[~self._has_ray] = 0.0
-        depth = self._ground_t.copy()
-        ids = np.zeros((self.h, self.w), dtype=np.int32)
-        sun_base = np.array([c * SUN_WORLD[0] + s * SUN_WORLD[1], -s * SUN_WORLD[0] + c * SUN_WORLD[1], SUN_WORLD[2]])
-        drawn: list[tuple[int, int, tuple[slice, slice], np.ndarray, float]] = []
         boxes = self._world.boxes(np.array([t_ns], dtype=np.int64))
+        drawn, blocks, centers, yaws = [], [], [], []
         for k in range(len(self._world)):
             center_w = boxes.center[k, 0]
             dx, dy = center_w[0] - ex, center_w[1] - ey
@@ -116,20 +113,34 @@ class CameraRenderer:
             if rel_cam[2] < -radius or np.linalg.norm(rel_cam) - radius > self._render.max_distance_m:
                 continue
             block = self._block(center_b, yaw_b, self._world.sizes[k])
-            if block is None:
-                continue
-            t, normal = ray_boxes(self._origin, self._rays_base[block], center_b, yaw_b, self._world.sizes[k] / 2)
-            full = int(np.isfinite(t).sum())
-            if full == 0:
-                continue
-            closer = t < depth[block]
-            shade = AMBIENT + (1 - AMBIENT) * np.clip(normal @ sun_base, 0.0, 1.0)
-            color = CLASS_COLORS[self._world.class_index[k]] * shade[..., None]
-            depth[block] = np.where(closer, t, depth[block])
-            ids[block] = np.where(closer, self._world.ids[k], ids[block])
-            image[block] = np.where(closer[..., None], color, image[block])
-            drawn.append((k, full, block, center_b, yaw_b))
-        visible = tuple(vb for args in drawn if (vb := self._visible_box(*args, ids)) is not None)
+            if block is not None:
+                drawn.append(k)
+                blocks.append(block)
+                centers.append(center_b)
+                yaws.append(yaw_b)
+        n = len(drawn)
+        row_ok = np.zeros((n, self.h), dtype=bool)
+        for b, (rows, _) in enumerate(blocks):
+            row_ok[b, rows] = True
+        col_lo = np.array([cols.start for _, cols in blocks], dtype=np.int64)
+        col_hi = np.array([cols.stop for _, cols in blocks], dtype=np.int64)
+        center = np.broadcast_to(np.array(centers).reshape(n, 1, 3), (n, self.h, 3))
+        yaw = np.broadcast_to(np.array(yaws, dtype=np.float64).reshape(n, 1), (n, self.h))
+        drawn_idx = np.array(drawn, dtype=np.int64)
+        _, which, normal, full = cast(self._origins, self._rays_base, self._ground_t, center, yaw,
+                                      self._world.sizes[drawn_idx] / 2, row_ok, col_lo, col_hi)
+        on_box = which >= 0
+        sun_base = np.array([c * SUN_WORLD[0] + s * SUN_WORLD[1], -s * SUN_WORLD[0] + c * SUN_WORLD[1], SUN_WORLD[2]])
+        shade = (AMBIENT + (1 - AMBIENT) * np.clip(normal @ sun_base, 0.0, 1.0)).astype(np.float32)
+        box_class = self._world.class_index[drawn_idx][np.maximum(which, 0)] if n else np.zeros(which.shape, int)
+        image = np.where(self._ground[..., None], ground_color, self._sky)
+        image = np.where(on_box[..., None], CLASS_COLORS[box_class] * shade[..., None], image)
+        image[~self._has_ray] = 0.0
+        ids = np.where(on_box, self._world.ids[drawn_idx][np.maximum(which, 0)] if n else 0, 0).astype(np.int32)
+        visible = tuple(
+            vb for b, k in enumerate(drawn)
+            if full[b] and (vb := self._visible_box(k, int(full[b]), blocks[b], centers[b], yaws[b], ids)) is not None
+        )
         small = np.clip(image + 0.5, 0, 255).astype(np.uint8)
         full_image = cv2.resize(small, (self.model.width, self.model.height), interpolation=cv2.INTER_LINEAR)
         return Rendered(full_image, ids, visible)

@@ -84,8 +84,6 @@ class Drive:
             boxes = rendered.boxes
         elif sensor.kind == "radar":
             payload, object_ids = model.scan(tick.true_ns, tick.index)
-        elif sensor.kind == "imu":
-            payload = model.read(tick.true_ns, tick.index)
         else:
             payload = model.read(tick.index)
         self.truth.frames[(tick.sensor, tick.stamp)] = FrameTruth(
@@ -161,5 +159,5 @@ class Drive:
         if sensor.kind == "radar":
             return RadarModel(sensor, mount, self.world, self.ego, cfg.noise, self.seed)
         if sensor.kind == "imu":
-            return ImuModel(self.ego, mount[:3, :3], cfg.noise, self.seed, sensor.name)
+            return ImuModel(self.ego, mount[:3, :3], self._true[sensor.name], cfg.noise, self.seed, sensor.name)
         return OdometryModel(self.ego, self._true[sensor.name], cfg.noise, self.seed, sensor.name)

@@ -63,25 +63,23 @@ class EgoMotion:
 
 
 class ImuModel:
-    """IMU readings in the IMU frame (specific force and body rates) with noise and bias."""
+    """IMU readings in the IMU frame (specific force and body rates) with white noise and a constant bias,
+    computed for all the IMU's measurement times at once."""
 
-    def __init__(self, ego: EgoMotion, R_base_imu: np.ndarray, noise: NoiseConfig, seed: int, name: str) -> None:
-        self._ego = ego
-        self._R = R_base_imu
-        self._noise = noise
-        self._seed = seed
-        self._name = name
-        rng = rng_for(seed, name, "bias")
-        self._accel_bias = rng.normal(0.0, noise.imu_accel_bias_mps2, 3)
-        self._gyro_bias = rng.normal(0.0, noise.imu_gyro_bias_rps, 3)
+    def __init__(self, ego: EgoMotion, R_base_imu: np.ndarray, times_ns: np.ndarray, noise: NoiseConfig, seed: int,
+                 name: str) -> None:
+        rng = rng_for(seed, name)
+        accel_bias = rng.normal(0.0, noise.imu_accel_bias_mps2, 3)
+        gyro_bias = rng.normal(0.0, noise.imu_gyro_bias_rps, 3)
+        n = len(times_ns)
+        accel_base = ego.body_acceleration(times_ns) + np.array([0.0, 0.0, GRAVITY])
+        gyro_base = np.zeros((n, 3))
+        gyro_base[:, 2] = ego.state(times_ns).yaw_rate
+        self._accel = accel_base @ R_base_imu + accel_bias + rng.normal(0.0, noise.imu_accel_mps2, (n, 3))
+        self._gyro = gyro_base @ R_base_imu + gyro_bias + rng.normal(0.0, noise.imu_gyro_rps, (n, 3))
 
-    def read(self, t_ns: Stamp, index: int) -> dict[str, np.ndarray]:
-        rng = rng_for(self._seed, self._name, index)
-        accel_base = self._ego.body_acceleration(np.array([t_ns]))[0] + np.array([0.0, 0.0, GRAVITY])
-        gyro_base = np.array([0.0, 0.0, float(self._ego.state(t_ns).yaw_rate[0])])
-        accel = self._R.T @ accel_base + self._accel_bias + rng.normal(0.0, self._noise.imu_accel_mps2, 3)
-        gyro = self._R.T @ gyro_base + self._gyro_bias + rng.normal(0.0, self._noise.imu_gyro_rps, 3)
-        return {"accel": accel, "gyro": gyro}
+    def read(self, index: int) -> dict[str, np.ndarray]:
+        return {"accel": self._accel[index].copy(), "gyro": self._gyro[index].copy()}
 
 
 class OdometryModel:

@@ -16,11 +16,12 @@ import numpy as np
 from mmfusion_annotate.rig import Sensor
 from mmfusion_annotate.sim.config import NoiseConfig, TimingConfig
 from mmfusion_annotate.sim.ego import EgoMotion, rng_for
-from mmfusion_annotate.sim.geometry import ray_boxes
+from mmfusion_annotate.sim.raycast import cast
 from mmfusion_annotate.sim.world import CLASS_STYLES, CLASS_NAMES, GROUND_REFLECTIVITY, World
 from mmfusion_annotate.types import Stamp
 
 _AZIMUTH_MARGIN = math.radians(1.5)
+_CORNER_SIGNS = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]], dtype=np.float64)
 _CLASS_REFLECTIVITY = np.array([CLASS_STYLES[c].reflectivity for c in CLASS_NAMES], dtype=np.float32)
 
 
@@ -66,33 +67,21 @@ class LidarModel:
         dirs = np.stack([c[:, None] * d[..., 0] - s[:, None] * d[..., 1],
                          s[:, None] * d[..., 0] + c[:, None] * d[..., 1], d[..., 2]], axis=-1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            best = np.where(dirs[..., 2] < 0, -origin[:, None, 2] / dirs[..., 2], np.inf)
-        best[best > self.max_range] = np.inf
-        object_id = np.zeros(best.shape, dtype=np.int32)
-        cos_incidence = np.abs(dirs[..., 2]).astype(np.float32)
-        reflectivity = np.zeros(best.shape, dtype=np.float32)
-        for k, cols in self._candidates(start_ns, origin, ego.yaw):
-            boxes = self._world.boxes(t_col[cols], rows=np.array([k]))
-            t, normal = ray_boxes(origin[cols][:, None, :], dirs[cols], boxes.center[0][:, None, :],
-                                  boxes.yaw[0][:, None], self._world.sizes[k] / 2)
-            closer = t < best[cols]
-            if not closer.any():
-                continue
-            sub_best = best[cols]
-            sub_best[closer] = t[closer]
-            best[cols] = sub_best
-            sub_id = object_id[cols]
-            sub_id[closer] = self._world.ids[k]
-            object_id[cols] = sub_id
-            sub_cos = cos_incidence[cols]
-            sub_cos[closer] = np.abs(np.einsum("mbi,mbi->mb", dirs[cols], normal))[closer]
-            cos_incidence[cols] = sub_cos
-            sub_refl = reflectivity[cols]
-            sub_refl[closer] = _CLASS_REFLECTIVITY[self._world.class_index[k]]
-            reflectivity[cols] = sub_refl
+            ground_t = np.where(dirs[..., 2] < 0, -origin[:, None, 2] / dirs[..., 2], np.inf)
+        ground_t[ground_t > self.max_range] = np.inf
+        near, row_ok = self._candidates(start_ns, origin, ego.yaw)
+        boxes = self._world.boxes(t_col, rows=near)
+        columns = np.zeros(len(near), dtype=np.int64)
+        best, which, normal, _ = cast(origin, dirs, ground_t, boxes.center, boxes.yaw, self._world.sizes[near] / 2,
+                                      row_ok, columns, columns + dirs.shape[1])
+        on_box = which >= 0
+        object_id = np.where(on_box, self._world.ids[near][np.maximum(which, 0)], 0).astype(np.int32)
+        cos_incidence = np.where(on_box, np.abs(np.einsum("mbi,mbi->mb", dirs, normal)), np.abs(dirs[..., 2]))
+        reflectivity = _CLASS_REFLECTIVITY[self._world.class_index[near][np.maximum(which, 0)]] if len(near) else (
+            np.zeros(best.shape, np.float32))
         rng = rng_for(self._seed, self.sensor.name, index)
         keep = np.isfinite(best) & (best >= self.min_range) & (rng.random(best.shape) >= self._noise.lidar_dropout)
-        ground = keep & (object_id == 0)
+        ground = keep & ~on_box
         hit = origin[:, None, :] + dirs * np.where(ground, best, 0.0)[..., None]
         material = self._world.road.material(hit[..., 0][ground], hit[..., 1][ground])
         reflectivity[ground] = GROUND_REFLECTIVITY[material]
@@ -109,34 +98,24 @@ class LidarModel:
             "object_id": object_id[keep],
         }
 
-    def _candidates(self, start_ns: Stamp, origin: np.ndarray, yaw: np.ndarray):
-        """(object index, columns whose rays may hit it), culled by range and azimuth over the sweep."""
+    def _candidates(self, start_ns: Stamp, origin: np.ndarray, yaw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Objects in range and, per object, the columns whose rays may hit it (azimuth over the sweep)."""
         world = self._world
         ends = np.array([start_ns, start_ns + self.period_ns], dtype=np.int64)
         boxes = world.boxes(ends)
-        centers = boxes.center[..., :2]  # (K, 2, 2)
-        o = origin[[0, -1], :2]  # (2, 2)
-        rel = centers - o[None]
+        o = origin[[0, -1], :2]  # (2, 2): sensor at sweep start and end
+        rel = boxes.center[..., :2] - o[None]  # (K, 2, 2)
         dist = np.linalg.norm(rel, axis=-1).min(axis=1)
         near = np.nonzero(dist - world.radius <= self.max_range)[0]
-        column_azimuth = yaw + self._azimuth_base
-        signs = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]], dtype=np.float64)
-        for k in near:
-            if dist[k] <= world.radius[k] + 0.5:
-                yield k, np.arange(self.columns)
-                continue
-            half = world.sizes[k, :2] / 2
-            angles = []
-            for e in range(2):
-                cy, sy = math.cos(boxes.yaw[k, e]), math.sin(boxes.yaw[k, e])
-                local = signs * half
-                corners = centers[k, e] + local @ np.array([[cy, sy], [-sy, cy]])
-                angles.append(np.arctan2(corners[:, 1] - o[e, 1], corners[:, 0] - o[e, 0]))
-            angles = np.concatenate(angles)
-            mid = math.atan2(rel[k, 0, 1], rel[k, 0, 0])
-            spread = _wrap(angles - mid)
-            lo, hi = spread.min() - _AZIMUTH_MARGIN, spread.max() + _AZIMUTH_MARGIN
-            offset = _wrap(column_azimuth - mid)
-            cols = np.nonzero((offset >= lo) & (offset <= hi))[0]
-            if cols.size:
-                yield k, cols
+        half = world.sizes[near, None, None, :2] / 2 * _CORNER_SIGNS[None, None]  # (Kn, 1, 4, 2)
+        c, s = np.cos(boxes.yaw[near]), np.sin(boxes.yaw[near])  # (Kn, 2)
+        cx = rel[near, :, None, 0] + c[..., None] * half[..., 0] - s[..., None] * half[..., 1]
+        cy = rel[near, :, None, 1] + s[..., None] * half[..., 0] + c[..., None] * half[..., 1]
+        mid = np.arctan2(rel[near, 0, 1], rel[near, 0, 0])  # (Kn,)
+        spread = _wrap(np.arctan2(cy, cx).reshape(len(near), -1) - mid[:, None])
+        lo = spread.min(axis=1) - _AZIMUTH_MARGIN
+        hi = spread.max(axis=1) + _AZIMUTH_MARGIN
+        offset = _wrap((yaw + self._azimuth_base)[None, :] - mid[:, None])  # (Kn, columns)
+        row_ok = (offset >= lo[:, None]) & (offset <= hi[:, None])
+        row_ok |= (dist[near] <= world.radius[near] + 0.5)[:, None]  # the sensor is (almost) inside: all columns
+        return near, row_ok

@@ -58,27 +58,25 @@ class RadarModel:
         centers = boxes.center[:, 0]
         dist = np.linalg.norm(centers - origin, axis=1)
         near = np.nonzero((dist - world.radius <= spec.max_range_m) & (dist + world.radius >= spec.min_range_m))[0]
-        points, velocities, ids, rcs = [], [], [], []
-        for k in near:
+        local_c = (centers[near] - origin) @ R
+        angular = np.arcsin(np.clip(world.radius[near] / np.maximum(dist[near], 1e-9), 0.0, 1.0))
+        in_view = np.abs(np.arctan2(local_c[:, 1], local_c[:, 0])) <= math.radians(spec.hfov_deg) / 2 + angular
+        points, owners, rcs = [], [], []
+        for j in np.nonzero(in_view)[0]:
+            k = near[j]
             style = CLASS_STYLES[CLASS_NAMES[world.class_index[k]]]
             pts = _facing_points(centers[k], float(boxes.yaw[k, 0]), world.sizes[k], origin, style.scatterers, rng)
-            if len(pts) == 0:
-                continue
-            pts = pts[_unoccluded(origin, pts, centers[near], boxes.yaw[near, 0], world.sizes[near] / 2, near == k)]
-            if len(pts) == 0:
-                continue
-            v = boxes.velocity[k, 0] + _cross_z(np.full(len(pts), boxes.yaw_rate[k, 0]), pts - centers[k])
             points.append(pts)
-            velocities.append(v)
-            ids.append(np.full(len(pts), world.ids[k], dtype=np.int32))
+            owners.append(np.full(len(pts), j))
             rcs.append(np.full(len(pts), style.rcs_dbsm - 10 * math.log10(style.scatterers)))
-        if points:
-            pts_w = np.concatenate(points)
-            vel_w = np.concatenate(velocities)
-            obj = np.concatenate(ids)
-            rcs_true = np.concatenate(rcs)
-        else:
-            pts_w, vel_w, obj, rcs_true = np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0, np.int32), np.zeros(0)
+        pts_w = np.concatenate(points) if points else np.zeros((0, 3))
+        owner = np.concatenate(owners) if owners else np.zeros(0, np.int64)
+        rcs_true = np.concatenate(rcs) if rcs else np.zeros(0)
+        seen = _unoccluded(origin, pts_w, owner, centers[near], boxes.yaw[near, 0], world.sizes[near] / 2)
+        pts_w, owner, rcs_true = pts_w[seen], owner[seen], rcs_true[seen]
+        k_of = near[owner]
+        vel_w = boxes.velocity[k_of, 0] + _cross_z(boxes.yaw_rate[k_of, 0], pts_w - centers[k_of])
+        obj = world.ids[k_of].astype(np.int32)
         local = (pts_w - origin) @ R
         rng_true = np.linalg.norm(local, axis=1)
         az = np.arctan2(local[:, 1], local[:, 0])
@@ -118,14 +116,15 @@ class RadarModel:
         payload["xyz"] = np.stack([r * np.cos(e) * np.cos(a), r * np.cos(e) * np.sin(a), r * np.sin(e)], axis=1)
         return {"xyz": payload["xyz"], **{k: payload[k] for k in _FIELDS}}, obj[order]
 
-def _unoccluded(origin: np.ndarray, pts: np.ndarray, centers: np.ndarray, yaw: np.ndarray, half: np.ndarray,
-                own: np.ndarray) -> np.ndarray:
-    """Per scatterer: no other box lies between the radar and it."""
-    if own.all():
-        return np.ones(len(pts), dtype=bool)
+def _unoccluded(origin: np.ndarray, pts: np.ndarray, owner: np.ndarray, centers: np.ndarray, yaw: np.ndarray,
+                half: np.ndarray) -> np.ndarray:
+    """Per scatterer: no box other than its own lies between the radar and it."""
+    if len(pts) == 0:
+        return np.zeros(0, dtype=bool)
     d = pts - origin
     length = np.linalg.norm(d, axis=1)
-    t, _ = ray_boxes(origin, (d / length[:, None])[:, None, :], centers[~own][None], yaw[~own][None], half[~own][None])
+    t, _ = ray_boxes(origin, (d / length[:, None])[:, None, :], centers[None], yaw[None], half[None])
+    t[np.arange(len(pts)), owner] = np.inf
     return t.min(axis=1) >= length - 0.05
 
 

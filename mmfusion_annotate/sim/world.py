@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from mmfusion_annotate.sim.motion import Tracks, TrackStates
@@ -42,26 +43,39 @@ GROUND_COLORS = np.array([[95, 120, 80], [85, 85, 90], [235, 235, 235]], dtype=n
 GROUND_REFLECTIVITY = np.array([0.2, 0.1, 0.7], dtype=np.float32)
 
 
+@numba.njit(cache=True, nogil=True)
+def material_at(x: float, y: float, road: np.ndarray) -> int:  # pragma: no cover - compiled
+    """Material code at a world point; ``road`` = [right edge y, lane width, lanes, marking half width,
+    dash length, dash + gap]. Solid edge lines, dashed lane lines."""
+    right, lane_w, lanes, half, dash, period = road[0], road[1], road[2], road[3], road[4], road[5]
+    code = ASPHALT if right <= y <= right + lanes * lane_w else OFFROAD
+    nearest = min(max(round((y - right) / lane_w), 0.0), lanes)
+    if abs(y - (right + nearest * lane_w)) <= half:
+        if nearest == 0 or nearest == lanes or (x % period) < dash:
+            code = PAINT
+    return code
+
+
+@numba.njit(cache=True, nogil=True)
+def _material_many(x: np.ndarray, y: np.ndarray, road: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    out = np.empty(x.shape, np.uint8)
+    for i in range(x.size):
+        out.flat[i] = material_at(x.flat[i], y.flat[i], road)
+    return out
+
+
 class Road:
     """Straight road along world x: asphalt between the outer edges, solid edge lines, dashed lane lines."""
 
     def __init__(self, spec: RoadSpec) -> None:
         self.spec = spec
-        self.boundaries = np.array(spec.boundaries_y())
+        self.params = np.array([spec.boundaries_y()[0], spec.lane_width_m, spec.lanes, spec.marking_width_m / 2,
+                                spec.dash_m, spec.dash_m + spec.gap_m], dtype=np.float64)
 
     def material(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Material code at world (x, y) points."""
-        spec = self.spec
-        on_road = (y >= self.boundaries[0]) & (y <= self.boundaries[-1])
-        code = np.where(on_road, ASPHALT, OFFROAD).astype(np.uint8)
-        half = spec.marking_width_m / 2
-        # distance to the nearest boundary, computed on the regular lane grid
-        rel = (y - self.boundaries[0]) / spec.lane_width_m
-        nearest = np.clip(np.rint(rel), 0, spec.lanes)
-        near_line = np.abs(y - (self.boundaries[0] + nearest * spec.lane_width_m)) <= half
-        edge = (nearest == 0) | (nearest == spec.lanes)
-        dashed_on = np.mod(x, spec.dash_m + spec.gap_m) < spec.dash_m
-        return np.where(near_line & (edge | dashed_on), PAINT, code).astype(np.uint8)
+        x, y = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(y, np.float64))
+        return _material_many(np.ascontiguousarray(x), np.ascontiguousarray(y), self.params)
 
 
 @dataclass(frozen=True)

@@ -197,18 +197,18 @@ def test_events_mirrored_into_the_files_they_touch(tmp_path):
 
 def test_split_by_size_keeps_files_near_the_limit(tmp_path, readers):
     bag = tmp_path / "sized"
-    written, _, writer = write_sample_bag(bag, "none", split_duration_ns=None)
-    total = sum(f.stat().st_size for f in bag.glob("*.mcap"))
-    bag2 = tmp_path / "sized2"
-    with BagWriter(bag2, split_size_bytes=total // 4, chunk_size=4096) as split_writer:
-        for topic, msgtype in writer.topics.items():
-            split_writer.add_topic(topic, msgtype)
-        for topic, msgtype, data, ns in BagReader(bag):
-            split_writer.write(topic, data, ns)
-    sizes = [f.stat().st_size for f in sorted(bag2.glob("*.mcap"))]
-    assert len(sizes) >= 4
-    assert max(sizes) < total // 4 + 64 * 1024
-    assert readers.rosbags(bag2)["message_count"] == readers.rosbags(bag)["message_count"]
+    rng = np.random.default_rng(5)
+    limit, count = 1_000_000, 60
+    with BagWriter(bag, split_size_bytes=limit, chunk_size=256 * 1024) as writer:
+        writer.add_topic("/cam/image_raw", "sensor_msgs/msg/Image", "sensor_data")
+        for i in range(count):
+            image = Image(height=100, width=300, encoding="rgb8", step=900,
+                          data=rng.integers(0, 255, 90_000, dtype=np.uint8).tobytes())  # fmt: skip
+            writer.write("/cam/image_raw", serialize("sensor_msgs/msg/Image", image), i * NS // 12)
+    sizes = [f.stat().st_size for f in sorted(bag.glob("*.mcap"))]
+    assert len(sizes) == len(writer.files) >= 5
+    assert max(sizes) < limit + 90_000 + 64 * 1024  # at most one message past the limit, plus the summary
+    assert readers.rosbags(bag)["message_count"] == count
 
 
 def test_bag_reader_yields_time_order_across_files(tmp_path):

@@ -38,6 +38,8 @@ def opencv_undistort(cam: CameraModel, uv: np.ndarray, R=None, P=None) -> np.nda
     K, D = cam.K, np.array(cam.D)
     if cam.distortion_model == "equidistant":
         return cv2.fisheye.undistortPoints(uv[:, None], K, D, R=R, P=P, criteria=criteria)[:, 0]
+    if hasattr(cv2, "undistortPointsIter"):  # OpenCV 4.x; 5.x folded the criteria into undistortPoints
+        return cv2.undistortPointsIter(uv[:, None], K, D, R, P, criteria)[:, 0]
     return cv2.undistortPoints(uv[:, None], K, D, R=R, P=P, criteria=criteria)[:, 0]
 
 
