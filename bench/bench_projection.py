@@ -64,7 +64,7 @@ def main() -> None:
 
     print(f"rig: {default_rig_path().name}, {len(cameras)} cameras, sweep of {args.points:,} points "
           f"(best of {args.repeat})")
-    print(f"points landing in at least one camera view (summed over cameras): {ours(sweep64):,}")
+    print(f"valid projections, summed over the cameras: {ours(sweep64):,}")
     rows = [
         ("CameraModel.project, float64 (reference numpy)", best_ms(lambda: ours(sweep64), args.repeat)),
         ("CameraModel.project, float32", best_ms(lambda: ours(sweep64.astype(np.float32)), args.repeat)),

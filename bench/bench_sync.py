@@ -33,12 +33,13 @@ class Msg:
 
 
 def arrivals(rates_hz: list[float], seconds: float, seed: int = 0) -> list[tuple[int, Msg]]:
-    """(input, message) in arrival order: stamps at each rate +-3 ms jitter, 0-20 ms transport delay."""
+    """(input, message) in arrival order: sensors started together (+-5 ms), stamps at each rate with
+    +-3 ms jitter, 0-20 ms transport delay."""
     rng = random.Random(seed)
     items = []
     for lane, hz in enumerate(rates_hz):
         period = int(1e9 / hz)
-        phase = rng.randint(0, period)
+        phase = rng.randint(0, 10 * MS)
         for k in range(int(seconds * hz)):
             stamp = phase + k * period + rng.randint(-3 * MS, 3 * MS)
             items.append((stamp + rng.randint(0, 20 * MS), lane, Msg(stamp)))
@@ -94,8 +95,8 @@ def adversarial(n_inputs: int = 5, queue: int = 20) -> tuple[float, float]:
                                          time_getter=lambda m: m)
     port = UpstreamGreedy(n_inputs, queue, slop, lambda *m: None)
     for lane in range(1, n_inputs):
-        for k in range(queue):
-            stamp = 10_000 + (-1 if lane % 2 else 1) * (501 + k)
+        for k in range(queue):  # odd inputs just before, even ones just after: pairs fit, the whole never
+            stamp = 10_000 + (-(520 - k) if lane % 2 else 501 + k)
             greedy.add(stamp, lane)
             port.add(lane, stamp, stamp)
     t0 = time.perf_counter()

@@ -177,7 +177,7 @@ class CalibrationDriftRule(EpisodeRule):
 
     cameras: tuple[str, ...] = ()
     step_deg: float = Field(0.25, gt=0, le=2)
-    margin: float = Field(0.01, ge=0, description="relative score gain a neighbour needs to count")
+    margin: float = Field(0.03, ge=0, description="relative score gain a neighbour needs to count")
     max_yaw_rate_dps: float = Field(2.0, gt=0)
     window_frames: int = Field(10, ge=1)
     min_speed_mps: float = Field(0.0, ge=0)

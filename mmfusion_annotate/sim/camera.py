@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 import cv2
+import numba
 import numpy as np
 
 from mmfusion_annotate.rig import Sensor
@@ -19,7 +20,7 @@ from mmfusion_annotate.sim.config import RenderConfig
 from mmfusion_annotate.sim.ego import EgoMotion
 from mmfusion_annotate.sim.geometry import box_corners, yaw_matrix
 from mmfusion_annotate.sim.raycast import cast
-from mmfusion_annotate.sim.world import CLASS_NAMES, CLASS_STYLES, GROUND_COLORS, World
+from mmfusion_annotate.sim.world import CLASS_NAMES, CLASS_STYLES, GROUND_COLORS, World, material_at
 from mmfusion_annotate.types import Stamp
 
 CLASS_COLORS = np.array([CLASS_STYLES[c].color for c in CLASS_NAMES], dtype=np.float32)
@@ -81,8 +82,7 @@ class CameraRenderer:
         self._ground_t = tg
         self._ground = np.isfinite(tg)
         self._ground_xy = self._origin[:2] + self._rays_base[..., :2] * np.where(self._ground, tg, 0.0)[..., None]
-        fade = np.clip(np.where(self._ground, tg, 0.0) / render.max_distance_m, 0.0, 1.0)[..., None]
-        self._ground_fade = fade.astype(np.float32)
+        self._ground_fade = np.clip(np.where(self._ground, tg, 0.0) / render.max_distance_m, 0.0, 1.0)
         up = np.clip(self._rays_base[..., 2], 0.0, 1.0)[..., None]
         self._sky = (SKY_HORIZON * (1 - up) + SKY_ZENITH * up).astype(np.float32)
         # normalized-plane extents of each pixel column / row, for conservative box culling
@@ -97,10 +97,6 @@ class CameraRenderer:
         state = self._ego.state(t_ns)
         ex, ey, eyaw = float(state.position[0, 0]), float(state.position[0, 1]), float(state.yaw[0])
         c, s = math.cos(eyaw), math.sin(eyaw)
-        gx = ex + c * self._ground_xy[..., 0] - s * self._ground_xy[..., 1]
-        gy = ey + s * self._ground_xy[..., 0] + c * self._ground_xy[..., 1]
-        ground_color = GROUND_COLORS[self._world.road.material(gx, gy)]
-        ground_color = ground_color * (1 - 0.5 * self._ground_fade) + SKY_HORIZON * 0.5 * self._ground_fade
         boxes = self._world.boxes(np.array([t_ns], dtype=np.int64))
         drawn, blocks, centers, yaws = [], [], [], []
         for k in range(len(self._world)):
@@ -129,19 +125,16 @@ class CameraRenderer:
         drawn_idx = np.array(drawn, dtype=np.int64)
         _, which, normal, full = cast(self._origins, self._rays_base, self._ground_t, center, yaw,
                                       self._world.sizes[drawn_idx] / 2, row_ok, col_lo, col_hi)
-        on_box = which >= 0
         sun_base = np.array([c * SUN_WORLD[0] + s * SUN_WORLD[1], -s * SUN_WORLD[0] + c * SUN_WORLD[1], SUN_WORLD[2]])
-        shade = (AMBIENT + (1 - AMBIENT) * np.clip(normal @ sun_base, 0.0, 1.0)).astype(np.float32)
-        box_class = self._world.class_index[drawn_idx][np.maximum(which, 0)] if n else np.zeros(which.shape, int)
-        image = np.where(self._ground[..., None], ground_color, self._sky)
-        image = np.where(on_box[..., None], CLASS_COLORS[box_class] * shade[..., None], image)
-        image[~self._has_ray] = 0.0
-        ids = np.where(on_box, self._world.ids[drawn_idx][np.maximum(which, 0)] if n else 0, 0).astype(np.int32)
+        small = np.empty((self.h, self.w, 3), dtype=np.uint8)
+        _compose(self._ground_t, self._ground_xy, self._ground_fade, self._sky, self._has_ray,
+                 np.array([ex, ey, c, s]), self._world.road.params, which,
+                 normal, CLASS_COLORS[self._world.class_index[drawn_idx]], sun_base, small)
+        ids = np.where(which >= 0, self._world.ids[drawn_idx][np.maximum(which, 0)] if n else 0, 0).astype(np.int32)
         visible = tuple(
             vb for b, k in enumerate(drawn)
             if full[b] and (vb := self._visible_box(k, int(full[b]), blocks[b], centers[b], yaws[b], ids)) is not None
         )
-        small = np.clip(image + 0.5, 0, 255).astype(np.uint8)
         full_image = cv2.resize(small, (self.model.width, self.model.height), interpolation=cv2.INTER_LINEAR)
         return Rendered(full_image, ids, visible)
 
@@ -182,6 +175,32 @@ class CameraRenderer:
         points = _facing_samples(center_b, yaw_b, self._world.sizes[k], self._origin)
         _, _, valid = self.model.project((points - self._origin) @ self._R_cam)
         return float(1.0 - valid.mean()) if len(valid) else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _compose(ground_t, ground_xy, fade, sky, has_ray, pose, road, which, normal, box_colors, sun, out):
+    """Colour every internal pixel: its box face (class colour, sun shading), the ground material at its
+    world point (hazed with distance), or sky."""  # pragma: no cover - compiled
+    ex, ey, c, s = pose[0], pose[1], pose[2], pose[3]
+    h, w = ground_t.shape
+    for i in range(h):
+        for j in range(w):
+            if not has_ray[i, j]:
+                out[i, j, :] = 0
+                continue
+            b = which[i, j]
+            for ch in range(3):
+                if b >= 0:
+                    lit = normal[i, j, 0] * sun[0] + normal[i, j, 1] * sun[1] + normal[i, j, 2] * sun[2]
+                    value = box_colors[b, ch] * (AMBIENT + (1.0 - AMBIENT) * max(lit, 0.0))
+                elif ground_t[i, j] < np.inf:
+                    gx = ex + c * ground_xy[i, j, 0] - s * ground_xy[i, j, 1]
+                    gy = ey + s * ground_xy[i, j, 0] + c * ground_xy[i, j, 1]
+                    f = 0.5 * fade[i, j]
+                    value = GROUND_COLORS[material_at(gx, gy, road), ch] * (1.0 - f) + SKY_HORIZON[ch] * f
+                else:
+                    value = sky[i, j, ch]
+                out[i, j, ch] = min(value + 0.5, 255.0)
 
 
 def _facing_samples(center: np.ndarray, yaw: float, size: np.ndarray, eye: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ def streams(draw, max_inputs: int = 4, max_len: int = 7):
     """Per-input sorted stamps (distinct across inputs), and an arrival order keeping each input's order."""
     n = draw(st.integers(2, max_inputs))
     lengths = [draw(st.integers(1, max_len)) for _ in range(n)]
-    top = draw(st.sampled_from([40, 2000]))  # a dense range makes equal spans (ties) common
+    top = draw(st.sampled_from([max(40, sum(lengths)), 2000]))  # dense: equal spans (ties) are common
     pool = draw(st.lists(st.integers(0, top), min_size=sum(lengths), max_size=sum(lengths), unique=True))
     per_input, k = [], 0
     for length in lengths:

@@ -1,0 +1,57 @@
+"""The one place where the stage configurations are assembled into the pipeline's configuration.
+
+Each stage owns its pydantic model (``SyncConfig``, ``FusionConfig``, ``PrelabelConfig``, the event rule
+file); ``PipelineConfig`` groups them with the few choices that span stages. ROS parameters and CLI
+flags map onto this model; nothing else reads YAML on its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mmfusion_annotate.errors import ConfigError
+from mmfusion_annotate.fusion.config import FusionConfig
+from mmfusion_annotate.prelabel.config import PrelabelConfig
+from mmfusion_annotate.sync.config import SyncConfig
+
+
+class PipelineConfig(BaseModel):
+    """sync -> fusion -> prelabel -> events, as one validated model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sync: SyncConfig = Field(default_factory=SyncConfig)
+    fusion: FusionConfig = Field(default_factory=FusionConfig)
+    prelabel: PrelabelConfig = Field(default_factory=PrelabelConfig)
+    rules_file: str | None = Field(None, description="event rule file; None: the shipped defaults")
+    cameras_required: bool = Field(
+        False,
+        description="False: a silent camera is left out of sets after its deadline (no stall)",
+    )
+    sync_slack_periods: float = Field(
+        0.6, gt=0, le=5, description="optimal policy: largest set span, in LiDAR periods"
+    )
+    alignment_every: int = Field(
+        5, ge=1, le=1000, description="run the LiDAR-image edge checks on every N-th image of each camera"
+    )
+
+
+def load_pipeline_config(path: str | Path | None) -> PipelineConfig:
+    """Read a pipeline YAML (stage sections ``sync``, ``fusion``, ``prelabel``...); defaults when None."""
+    if path is None:
+        return PipelineConfig()
+    try:
+        data: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read ({exc.strerror})", file=str(path)) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}".splitlines()[0], file=str(path)) from exc
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(err["msg"], file=str(path), key=".".join(str(p) for p in err["loc"])) from None
