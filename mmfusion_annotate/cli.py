@@ -1,56 +1,356 @@
 """The ``mmfusion`` command: parses arguments, calls the packages, prints results.
 
 argparse (stdlib) rather than typer/click: no extra dependency on the car, sub-commands with their own
-``--help`` and epilog examples, and exit codes under our control. Each sub-command imports its package
-lazily so ``mmfusion --help`` stays instant. Errors a user can cause (``MmfusionError``) print as one line
-and exit 2; a bad command line exits 2 too (argparse's convention); success is 0; a command that found
-problems (e.g. ``bag recover`` that lost data) exits 1.
+``--help`` and examples, and exit codes under our control. Handlers import their package lazily so
+``mmfusion --help`` stays instant. Exit codes: 0 success; 1 the command ran but found a problem (e.g. a
+recovered bag lost data); 2 a usage or configuration error (one line on stderr, never a traceback);
+130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 
 from mmfusion_annotate.errors import MmfusionError
 
-Command = Callable[[argparse.Namespace], int]
-_COMMANDS: list[tuple[str, str, str, Callable[[argparse.ArgumentParser], None], str]] = []
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
 
-def command(name: str, help_text: str, epilog: str = "") -> Callable[[Callable], Callable]:
-    """Register ``func(parser)`` as the argument builder of sub-command ``name``; the handler is
-    ``module:function`` set by the builder through ``parser.set_defaults(handler=...)``."""
+def _add(sub, name: str, help_text: str, epilog: str, handler) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        name, help=help_text, description=help_text, epilog=epilog, formatter_class=_formatter
+    )
+    parser.set_defaults(handler=handler)
+    return parser
 
-    def register(builder: Callable[[argparse.ArgumentParser], None]) -> Callable:
-        _COMMANDS.append((name, help_text, epilog, builder, builder.__doc__ or help_text))
-        return builder
 
-    return register
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _existing_path(text: str) -> Path:
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"'{text}' does not exist")
+    return path
+
+
+def _load_rig(path: Path | None):
+    from mmfusion_annotate.rig import default_rig_path, load_rig  # noqa: PLC0415
+
+    return load_rig(path or default_rig_path())
+
+
+# --- handlers ---------------------------------------------------------------------------------------
+
+
+def cmd_rig(args: argparse.Namespace) -> int:
+    rig = _load_rig(args.rig)
+    print(
+        f"rig '{rig.name}' ({args.rig or 'default'}): {len(rig.sensors)} sensors, base frame {rig.base_frame}"
+    )
+    for s in rig.sensors.values():
+        extra = (
+            f" {s.camera.width}x{s.camera.height} {s.camera.distortion_model}" if s.kind == "camera" else ""
+        )
+        flag = " optional" if s.optional else ""
+        print(f"  {s.name:<18} {s.kind:<9} {s.topic:<36} {s.rate_hz:6.1f} Hz{flag}{extra}")
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.sim import Drive, builtin_scenarios, load_scenario  # noqa: PLC0415
+    from mmfusion_annotate.sim.bag import write_bag  # noqa: PLC0415
+
+    if args.list:
+        for name in builtin_scenarios():
+            scenario = load_scenario(name)
+            print(f"{name:<22} {scenario.duration_s:5.1f} s  {scenario.description}")
+        return 0
+    rig = _load_rig(args.rig)
+    drive = Drive(rig, load_scenario(args.scenario), seed=args.seed, duration_s=args.duration)
+    summary = write_bag(drive, args.output, compression=args.compression, progress=True)
+    print(f"wrote {summary.messages} messages ({summary.duration_s:.1f} s of drive) to {args.output}")
+    if args.contact_sheet:
+        from mmfusion_annotate.sim.contact_sheet import render_contact_sheet  # noqa: PLC0415
+
+        render_contact_sheet(drive, args.contact_sheet)
+        print(f"contact sheet: {args.contact_sheet}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.bagtools.replay import format_replay_summary, replay_bag  # noqa: PLC0415
+    from mmfusion_annotate.config import load_pipeline_config  # noqa: PLC0415
+
+    rig = _load_rig(args.rig)
+    summary = replay_bag(
+        args.bag,
+        args.output,
+        rig,
+        load_pipeline_config(args.config),
+        compression=args.compression,
+        progress=True,
+    )
+    print(format_replay_summary(summary))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.bagtools.info import bag_info, format_info  # noqa: PLC0415
+
+    info = bag_info(args.bag)
+    print(json.dumps(info.to_dict(), indent=2) if args.json else format_info(info))
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.bagtools.events import format_events, list_events  # noqa: PLC0415
+
+    events = list_events(args.bag, types=args.type, min_severity=args.min_severity)
+    print(json.dumps(events, indent=2) if args.json else format_events(events))
+    return 0
+
+
+def cmd_clip(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.bagtools.clip import clip_bag, format_clips  # noqa: PLC0415
+
+    clips = clip_bag(
+        args.bag,
+        args.output,
+        event_id=args.event,
+        event_type=args.type,
+        before_s=args.before,
+        after_s=args.after,
+        progress=True,
+    )
+    print(format_clips(clips))
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.bagtools.recover import format_recovery, recover_bag  # noqa: PLC0415
+
+    report = recover_bag(args.bag)
+    print(format_recovery(report))
+    return 0 if report.complete else 1
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.bagtools.evaluate import evaluate_kitti, format_report  # noqa: PLC0415
+
+    report = evaluate_kitti(args.dataset, images_dir=args.images, progress=not args.json)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
+    return 0
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.bagtools.play import play_bag  # noqa: PLC0415
+
+    summary = play_bag(args.bag, rate=args.rate, loop=args.loop, clock=not args.no_clock)
+    print(f"played {summary.messages} messages")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.nodes.composition import run_vehicle  # noqa: PLC0415
+
+    return run_vehicle(
+        rig_file=args.rig, bag_dir=args.bag_dir, record=not args.no_record, extra_args=args.ros_args
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.demo import format_demo_summary, run_demo  # noqa: PLC0415
+
+    summary = run_demo(
+        scenario=args.scenario,
+        duration_s=args.duration,
+        out_dir=args.output,
+        rig_file=args.rig,
+        rate=args.rate,
+    )
+    print(format_demo_summary(summary))
+    return 0
+
+
+# --- parser -------------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mmfusion",
         description="Multimodal fusion, cross-modal pre-labels, event tags and MCAP bags for AV test cars.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Run 'mmfusion COMMAND --help' for the options and examples of each command.",
+        formatter_class=_formatter,
+        epilog=(
+            "Typical session:\n"
+            "  mmfusion demo                    # synthetic drive through the live nodes, bag + summary\n"
+            "  mmfusion events demo_out/bag     # what the event tagger found\n"
+            "  mmfusion clip demo_out/bag --type cut_in --before 3 --after 3 -o clips/\n"
+            "Run 'mmfusion COMMAND --help' for each command's options and examples."
+        ),
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    from mmfusion_annotate import cli_commands  # noqa: F401, PLC0415 - registers the sub-commands
+    rig_help = "rig file (default: the shipped nuScenes-like rig)"
 
-    for name, help_text, epilog, builder, doc in _COMMANDS:
-        p = sub.add_parser(
-            name,
-            help=help_text,
-            description=doc,
-            epilog=epilog,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        builder(p)
+    p = _add(
+        sub,
+        "demo",
+        "run the synthetic drive through sim -> fusion -> recorder over DDS, then summarize",
+        "Example: mmfusion demo --scenario hard_braking --duration 12 -o demo_out",
+        cmd_demo,
+    )
+    p.add_argument(
+        "--scenario", default="cut_in", help="built-in scenario name or scenario YAML (default cut_in)"
+    )
+    p.add_argument(
+        "--duration", type=_positive_float, default=None, help="seconds of drive (default: scenario's)"
+    )
+    p.add_argument(
+        "--rate", type=_positive_float, default=1.0, help="playback speed vs real time (default 1.0)"
+    )
+    p.add_argument("--rig", type=_existing_path, help=rig_help)
+    p.add_argument("-o", "--output", type=Path, default=Path("demo_out"), help="output folder (bag, PNGs)")
+
+    p = _add(
+        sub,
+        "run",
+        "run fusion_node + recorder_node for a real car in one process (no ros2 launch)",
+        "Example: mmfusion run --rig config/rig_nuscenes_like.yaml --bag-dir /data/bags",
+        cmd_run,
+    )
+    p.add_argument("--rig", type=_existing_path, help=rig_help)
+    p.add_argument("--bag-dir", type=Path, default=Path("recordings"), help="where bags are written")
+    p.add_argument("--no-record", action="store_true", help="fusion only, no recorder")
+    p.add_argument("ros_args", nargs=argparse.REMAINDER, help="extra arguments after --ros-args")
+
+    p = _add(
+        sub,
+        "replay",
+        "run the pipeline offline over a recorded bag: raw sensor topics in, annotated bag out",
+        "Example: mmfusion replay drive_bag -o drive_annotated",
+        cmd_replay,
+    )
+    p.add_argument("bag", type=_existing_path, help="bag directory or .mcap file")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output bag directory (must not exist)")
+    p.add_argument("--rig", type=_existing_path, help=rig_help)
+    p.add_argument("--config", type=_existing_path, help="pipeline YAML (sections sync, fusion, prelabel)")
+    p.add_argument("--compression", choices=["none", "lz4", "zstd"], default="lz4")
+
+    p = _add(
+        sub,
+        "play",
+        "publish a bag's messages on their topics at the recorded pace (with /clock)",
+        "Example: mmfusion play drive_bag --rate 0.5 --loop",
+        cmd_play,
+    )
+    p.add_argument("bag", type=_existing_path)
+    p.add_argument("--rate", type=_positive_float, default=1.0, help="speed factor (default 1.0)")
+    p.add_argument("--loop", action="store_true", help="start again at the end (the sync resets on the jump)")
+    p.add_argument("--no-clock", action="store_true", help="do not publish /clock")
+
+    p = _add(
+        sub,
+        "info",
+        "summarize a bag: files, duration, topics, rates, QoS, drops, events",
+        "Example: mmfusion info drive_bag --json",
+        cmd_info,
+    )
+    p.add_argument("bag", type=_existing_path)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = _add(
+        sub,
+        "events",
+        "list the events tagged in a bag (from the files' metadata; no message is decoded)",
+        "Example: mmfusion events drive_bag --type low_ttc --min-severity critical --json",
+        cmd_events,
+    )
+    p.add_argument("bag", type=_existing_path)
+    p.add_argument("--type", action="append", help="only this event type (repeatable)")
+    p.add_argument("--min-severity", help="lowest severity to list (e.g. watch, warning, critical, severe)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = _add(
+        sub,
+        "clip",
+        "cut self-contained scenario clips (static TF, camera infos copied in) around events",
+        "Examples:\n  mmfusion clip drive_bag --event 3f2a9c --before 5 --after 5 -o clips/\n"
+        "  mmfusion clip drive_bag --type hard_braking -o clips/",
+        cmd_clip,
+    )
+    p.add_argument("bag", type=_existing_path)
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--event", help="event id (see 'mmfusion events')")
+    target.add_argument("--type", help="every event of this type")
+    p.add_argument("--before", type=_non_negative_float, default=5.0, help="seconds before the event start")
+    p.add_argument("--after", type=_non_negative_float, default=5.0, help="seconds after the event end")
+    p.add_argument("-o", "--output", type=Path, required=True, help="folder for the clip bags")
+
+    bag = sub.add_parser("bag", help="bag maintenance (recover)", description="bag maintenance")
+    bag_sub = bag.add_subparsers(dest="bag_command", metavar="BAG_COMMAND", required=True)
+    p = _add(
+        bag_sub,
+        "recover",
+        "make a bag left by a crash complete again (every completed chunk kept, metadata.yaml rebuilt)",
+        "Example: mmfusion bag recover recordings/drive_2026_11_22",
+        cmd_recover,
+    )
+    p.add_argument("bag", type=_existing_path, help="bag directory or .mcap file")
+
+    p = _add(
+        sub,
+        "evaluate",
+        "pre-label a KITTI-layout dataset and score it against its labels",
+        "Example: mmfusion evaluate ../shared/data/kitti/training --images eval_png/",
+        cmd_evaluate,
+    )
+    p.add_argument("dataset", type=_existing_path, help="folder with velodyne/, image_2/, calib/, label_2/")
+    p.add_argument("--images", type=Path, help="write one side-by-side PNG per frame here")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = _add(
+        sub,
+        "sim",
+        "write a synthetic drive (with ground truth) to a bag, or list the scenarios",
+        "Examples:\n  mmfusion sim --list\n  mmfusion sim cut_in -o cut_in_bag --contact-sheet cut_in.png",
+        cmd_sim,
+    )
+    p.add_argument("scenario", nargs="?", default="calm", help="built-in scenario or scenario YAML")
+    p.add_argument("-o", "--output", type=Path, default=Path("sim_bag"), help="bag directory to write")
+    p.add_argument("--list", action="store_true", help="list the built-in scenarios and exit")
+    p.add_argument("--rig", type=_existing_path, help=rig_help)
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
+    p.add_argument("--duration", type=_positive_float, default=None, help="seconds (default: the scenario's)")
+    p.add_argument("--compression", choices=["none", "lz4", "zstd"], default="lz4")
+    p.add_argument("--contact-sheet", type=Path, help="also render a contact sheet PNG")
+
+    p = _add(
+        sub,
+        "rig",
+        "validate a rig file and list its sensors",
+        "Example: mmfusion rig config/rig_kitti_like.yaml",
+        cmd_rig,
+    )
+    p.add_argument("rig", nargs="?", type=_existing_path, help=rig_help)
     return parser
 
 
@@ -58,12 +358,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    handler: Command = args.handler
     try:
-        return int(handler(args) or 0)
+        return int(args.handler(args) or 0)
     except MmfusionError as exc:
         print(f"mmfusion {args.command}: error: {exc}", file=sys.stderr)
         return 2

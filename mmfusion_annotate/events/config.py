@@ -82,6 +82,7 @@ class EgoGeometry(_Model):
     """Ego footprint relative to ``base_link`` and the assumed lane (for in-path tests)."""
 
     front_m: float = Field(3.6, gt=0, description="base_link origin to the front bumper")
+    rear_m: float = Field(0.9, ge=0, description="base_link origin to the rear bumper")
     half_width_m: float = Field(0.95, gt=0)
     lane_half_width_m: float = Field(1.75, gt=0)
     min_speed_mps: float = Field(1.0, ge=0, description="below this the path is straight ahead")
@@ -111,8 +112,19 @@ class HeadwayRule(TieredRule):
     classes: tuple[str, ...] = ("car", "truck", "bus")
 
 
+class LeadBrakingRule(TieredRule):
+    """Tiers on the in-path lead vehicle's acceleration, differenced over ``span_s`` of track frames."""
+
+    span_s: float = Field(0.2, gt=0)
+    classes: tuple[str, ...] = ("car", "truck", "bus")
+
+
 class VruRule(TieredRule):
-    """Tiers are on TTC; ``path_margin_m`` is the distance to the ego path (corridor of its width)."""
+    """Tiers are on TTC; ``path_margin_m`` is the clearance to the ego corridor (its width along the path).
+
+    A VRU alongside the ego body (no TTC) within the margin keeps the event open: a close pass is one
+    event from the moment the TTC fell below the entry tier until the VRU is behind the ego.
+    """
 
     path_margin_m: float = Field(2.0, ge=0)
     classes: tuple[str, ...] = ("pedestrian", "cyclist")
@@ -123,7 +135,7 @@ class CutInRule(EpisodeRule):
     max_gap_m: float = Field(30.0, gt=0)
     min_lateral_speed_mps: float = Field(0.5, gt=0)
     release_lateral_speed_mps: float = Field(0.3, ge=0)
-    entry_window_s: float = Field(3.0, gt=0, description="it must have been outside the lane this recently")
+    entry_window_s: float = Field(3.0, gt=0, description="its centre was outside the lane this recently")
     classes: tuple[str, ...] = ("car", "truck", "bus")
     severity: Severity = Severity.WATCH
 
@@ -195,6 +207,7 @@ class EventRules(_Model):
     harsh_lateral: TieredRule
     high_jerk: TieredRule
     low_ttc: TtcRule
+    lead_braking: LeadBrakingRule
     short_headway: HeadwayRule
     vru_proximity: VruRule
     cut_in: CutInRule = CutInRule()

@@ -6,12 +6,14 @@ its footprint overlaps the ego corridor (ego half-width + object half-width from
 measured from the ego front bumper to the object's near face; time-to-collision is the constant-velocity
 TTC (gap / closing speed, Hayward 1972). Closing speeds use the tracked velocity, or the radar's
 ego-compensated radial velocity where the track has one (in-path TTC only, where the line of sight is
-nearly longitudinal).
+nearly longitudinal). A cut-in is a vehicle whose centre crosses into the ego lane ahead while moving
+towards the ego's path; a lead vehicle's braking is differenced from its track velocity.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 from mmfusion_annotate.events.config import EventRules, TieredRule
@@ -34,6 +36,8 @@ class Relation:
     """longitudinal distance from the ego front bumper to the object's near face"""
     closing: float
     """longitudinal closing speed (positive: getting closer)"""
+    alongside: bool
+    """the object overlaps the ego body longitudinally"""
 
     @property
     def ttc(self) -> float:
@@ -48,12 +52,13 @@ def relate(obj: TrackedObject, ego: EgoState, rules: EventRules, *, use_radar: b
     offset = y - 0.5 * k * x * x
     corridor_gap = abs(offset) - geo.half_width_m - 0.5 * width
     gap = x - 0.5 * length - geo.front_m
+    alongside = gap <= 0 and x + 0.5 * length >= -geo.rear_m
     if use_radar and obj.radial_velocity is not None and x > 0:
         cos_los = x / math.hypot(x, y)
         closing = ego.speed - obj.radial_velocity / cos_los
     else:
         closing = ego.speed - obj.velocity[0]
-    return Relation(offset, corridor_gap, gap, closing)
+    return Relation(offset, corridor_gap, gap, closing, alongside)
 
 
 def _kinematic(rule: TieredRule, type_: str, version: str) -> EpisodeSet:
@@ -74,7 +79,7 @@ class DrivingRules:
         }
         self._track_sets = {
             name: _kinematic(getattr(rules, name), name, v(name))
-            for name in ("low_ttc", "short_headway", "vru_proximity")
+            for name in ("low_ttc", "lead_braking", "short_headway", "vru_proximity")
             if getattr(rules, name).enabled
         }
         cut = rules.cut_in
@@ -83,6 +88,7 @@ class DrivingRules:
                                            severity=lambda _: cut.severity)) if cut.enabled else None
         self._ego: EgoState | None = None
         self._last_outside: dict[int, Stamp] = {}
+        self._lead_speeds: dict[int, deque[tuple[Stamp, float]]] = {}
 
     def on_ego(self, ego: EgoState) -> list[Event]:
         self._ego = ego
@@ -111,6 +117,8 @@ class DrivingRules:
         ids = {str(o.track_id): (o.track_id,) for o in frame.objects}
         if "low_ttc" in self._track_sets:
             out += self._track_sets["low_ttc"].step(frame.stamp, self._ttc(frame, ego), ids)
+        if "lead_braking" in self._track_sets:
+            out += self._track_sets["lead_braking"].step(frame.stamp, self._lead_braking(frame, ego), ids)
         if "short_headway" in self._track_sets:
             out += self._track_sets["short_headway"].step(frame.stamp, self._headway(frame, ego), ids)
         if "vru_proximity" in self._track_sets:
@@ -136,16 +144,41 @@ class DrivingRules:
                                            "speed_mps": ego.speed})
         return updates
 
-    def _headway(self, frame: TrackFrame, ego: EgoState) -> dict:
-        rule = self.rules.short_headway
-        if ego.speed < rule.min_speed_mps:
-            return {}
-        leads = [(rel.gap, obj) for obj in frame.objects if obj.cls in rule.classes
+    def _lead(self, frame: TrackFrame, ego: EgoState, classes: tuple[str, ...]
+              ) -> tuple[float, TrackedObject] | None:
+        """The nearest in-path object ahead of one of ``classes`` and its gap (ties by track id)."""
+        leads = [(rel.gap, obj) for obj in frame.objects if obj.cls in classes
                  for rel in [relate(obj, ego, self.rules, use_radar=False)]
                  if rel.corridor_gap <= 0 and rel.gap > 0]
-        if not leads:
+        return min(leads, key=lambda item: (item[0], item[1].track_id)) if leads else None
+
+    def _lead_braking(self, frame: TrackFrame, ego: EgoState) -> dict:
+        rule = self.rules.lead_braking
+        for obj in frame.objects:
+            history = self._lead_speeds.setdefault(obj.track_id, deque())
+            history.append((frame.stamp, obj.velocity[0]))
+            while len(history) > 2 and frame.stamp - history[1][0] >= seconds_to_ns(rule.span_s):
+                history.popleft()
+        for gone in set(self._lead_speeds) - {o.track_id for o in frame.objects}:
+            del self._lead_speeds[gone]
+        found = self._lead(frame, ego, rule.classes)
+        if found is None:
             return {}
-        gap, lead = min(leads, key=lambda item: (item[0], item[1].track_id))
+        gap, lead = found
+        (t0, v0), (t1, v1) = self._lead_speeds[lead.track_id][0], self._lead_speeds[lead.track_id][-1]
+        if t1 - t0 < seconds_to_ns(rule.span_s):
+            return {}
+        accel = (v1 - v0) / ((t1 - t0) * 1e-9)
+        evidence = {"lead_accel_mps2": accel, "gap_m": gap, "lead_speed_mps": v1, "speed_mps": ego.speed}
+        return {str(lead.track_id): (rule.beyond(accel, rule.enter), rule.beyond(accel, rule.release), accel,
+                                     evidence)}
+
+    def _headway(self, frame: TrackFrame, ego: EgoState) -> dict:
+        rule = self.rules.short_headway
+        found = self._lead(frame, ego, rule.classes) if ego.speed >= rule.min_speed_mps else None
+        if found is None:
+            return {}
+        gap, lead = found
         headway = gap / ego.speed
         evidence = {"min_headway_s": headway, "gap_m": gap, "speed_mps": ego.speed}
         update = (rule.beyond(headway, rule.enter), rule.beyond(headway, rule.release), headway, evidence)
@@ -158,12 +191,13 @@ class DrivingRules:
             if obj.cls not in rule.classes:
                 continue
             rel = relate(obj, ego, self.rules, use_radar=False)
-            if rel.corridor_gap > rule.path_margin_m or rel.closing < rule.min_closing_mps:
+            if rel.corridor_gap > rule.path_margin_m:
                 continue
-            ttc = rel.ttc
-            updates[str(obj.track_id)] = (rule.beyond(ttc, rule.enter), rule.beyond(ttc, rule.release), ttc,
-                                          {"min_ttc_s": ttc, "path_distance_m": max(rel.corridor_gap, 0.0),
-                                           "gap_m": rel.gap, "speed_mps": ego.speed})
+            ttc = rel.ttc if rel.closing >= rule.min_closing_mps else math.inf
+            evidence = {"min_ttc_s": ttc, "path_distance_m": max(rel.corridor_gap, 0.0),
+                        "speed_mps": ego.speed}
+            updates[str(obj.track_id)] = (rule.beyond(ttc, rule.enter),
+                                          rule.beyond(ttc, rule.release) or rel.alongside, ttc, evidence)
         return updates
 
     def _cut_ins(self, frame: TrackFrame, ego: EgoState) -> dict:
@@ -177,8 +211,7 @@ class DrivingRules:
                 continue
             seen.add(obj.track_id)
             rel = relate(obj, ego, self.rules, use_radar=False)
-            edge = abs(rel.offset) - 0.5 * obj.size[1]
-            if edge >= lane:
+            if abs(rel.offset) >= lane:
                 self._last_outside[obj.track_id] = frame.stamp
                 continue
             toward = -math.copysign(1.0, rel.offset) * obj.velocity[1]

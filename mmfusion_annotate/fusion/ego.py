@@ -20,7 +20,7 @@ from scipy.spatial.transform import Rotation, Slerp
 
 from mmfusion_annotate.errors import FusionError
 from mmfusion_annotate.fusion.compensation import PoseTrack
-from mmfusion_annotate.fusion.poses import exp_se3, invert_pose, make_pose
+from mmfusion_annotate.fusion.poses import exp_se3, invert_pose, log_se3, make_pose
 from mmfusion_annotate.types import NS_PER_S, SensorSample, Stamp
 
 
@@ -136,8 +136,8 @@ class EgoMotion:
         first, second = (index - 1, index) if index > 0 else (0, 1)
         a, b = self._odometry[first], self._odometry[second]
         dt = (b.stamp - a.stamp) / NS_PER_S
-        delta = invert_pose(a.pose) @ b.pose
-        return delta[:3, 3] / dt, Rotation.from_matrix(delta[:3, :3]).as_rotvec() / dt
+        translation_step, rotation_step = log_se3(invert_pose(a.pose) @ b.pose)
+        return translation_step / dt, rotation_step / dt
 
     def _nearest(self, stamp: Stamp) -> int:
         return 0 if stamp < self._odometry_stamps[0] else len(self._odometry) - 1

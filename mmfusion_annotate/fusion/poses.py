@@ -20,17 +20,25 @@ def invert_pose(pose: np.ndarray) -> np.ndarray:
     return make_pose(rot_t, -rot_t @ pose[:3, 3])
 
 
-def exp_se3(translation_step: np.ndarray, rotation_step: np.ndarray) -> np.ndarray:
-    """Pose reached after a constant body twist: ``v*dt`` (translation_step) and ``w*dt`` (rotation_step)."""
-    phi = np.asarray(rotation_step, dtype=np.float64)
+def _left_jacobian(phi: np.ndarray) -> np.ndarray:
+    """V(phi): the translation of exp(v, phi) is V(phi) @ v (SE(3) left Jacobian of SO(3))."""
     theta = float(np.linalg.norm(phi))
     hat = np.array([[0.0, -phi[2], phi[1]], [phi[2], 0.0, -phi[0]], [-phi[1], phi[0], 0.0]])
     if theta < 1e-9:
-        v_matrix = np.eye(3) + 0.5 * hat
-    else:
-        v_matrix = (
-            np.eye(3)
-            + (1.0 - np.cos(theta)) / theta**2 * hat
-            + (theta - np.sin(theta)) / theta**3 * (hat @ hat)
-        )
-    return make_pose(Rotation.from_rotvec(phi).as_matrix(), v_matrix @ np.asarray(translation_step, float))
+        return np.eye(3) + 0.5 * hat
+    return (
+        np.eye(3) + (1.0 - np.cos(theta)) / theta**2 * hat + (theta - np.sin(theta)) / theta**3 * (hat @ hat)
+    )
+
+
+def exp_se3(translation_step: np.ndarray, rotation_step: np.ndarray) -> np.ndarray:
+    """Pose reached after a constant body twist: ``v*dt`` (translation_step) and ``w*dt`` (rotation_step)."""
+    phi = np.asarray(rotation_step, dtype=np.float64)
+    translation = _left_jacobian(phi) @ np.asarray(translation_step, dtype=np.float64)
+    return make_pose(Rotation.from_rotvec(phi).as_matrix(), translation)
+
+
+def log_se3(pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`exp_se3`: the (translation_step, rotation_step) of the constant twist."""
+    phi = Rotation.from_matrix(pose[:3, :3]).as_rotvec()
+    return np.linalg.solve(_left_jacobian(phi), pose[:3, 3]), phi

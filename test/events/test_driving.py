@@ -148,7 +148,7 @@ def test_cut_in_from_adjacent_lane():
     events = EventTagger(RULES).run(_follow(car, duration_s=9.0))
     assert [(e.type, e.object_ids) for e in events] == [("cut_in", (5,))]
     ys = {t: car(t)[0].position[1] for t in np.arange(3.0, 6.0, 0.001)}
-    crossing = min(t for t, y in ys.items() if y - 0.95 < RULES.ego.lane_half_width_m)
+    crossing = min(t for t, y in ys.items() if y < RULES.ego.lane_half_width_m)
     assert abs(events[0].start - seconds_to_ns(crossing)) <= seconds_to_ns(0.3)
 
 
@@ -163,3 +163,25 @@ def test_same_input_same_events(seed):
     states = _imu_drive(lambda t: -7.0 if 3.0 <= t < 5.0 else 0.0, seed=seed, duration_s=8.0)
     a, b = EventTagger(RULES).run(states), EventTagger(RULES).run(states)
     assert a == b and a
+
+
+def test_lead_vehicle_braking_from_track_velocity():
+    def lead(t):
+        v = 15.0 if t < 4.0 else max(0.0, 15.0 - 6.0 * (t - 4.0))
+        return [TrackedObject(9, "car", (30.0, 0.0), (v, 0.0))]
+
+    events = [e for e in EventTagger(RULES).run(_follow(lead, duration_s=8.0)) if e.type == "lead_braking"]
+    assert [(e.object_ids, e.severity) for e in events] == [((9,), Severity.CRITICAL)]
+    assert abs(events[0].start - seconds_to_ns(4.0)) <= seconds_to_ns(0.3)
+
+
+def test_cyclist_alongside_keeps_one_close_pass_event():
+    # Cyclist 1.15 m beside the ego's right side, ego 7 m/s faster: TTC < 3 s ahead, then alongside.
+    def cyclist(t):
+        return [TrackedObject(2, "cyclist", (30.0 - 7.0 * t, -2.4), (8.0, 0.0), (1.8, 0.6))]
+
+    events = EventTagger(RULES).run(_follow(cyclist, duration_s=7.0))
+    events = [e for e in events if e.type == "vru_proximity"]
+    assert len(events) == 1 and events[0].object_ids == (2,)
+    side_by_side = seconds_to_ns(30.0 / 7.0)
+    assert events[0].start < side_by_side < events[0].end

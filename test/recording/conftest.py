@@ -31,7 +31,9 @@ def canonical(value: Any) -> Any:
         return {name: canonical(getattr(value, name)) for name in value.get_fields_and_field_types()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         # ROS field names are lower case; rosbags' generated classes also list constants and __msgtype__
-        names = [f.name for f in dataclasses.fields(value) if f.name.islower() and not f.name.startswith("__")]
+        names = [
+            f.name for f in dataclasses.fields(value) if f.name.islower() and not f.name.startswith("__")
+        ]
         return {name: canonical(getattr(value, name)) for name in names}
     if isinstance(value, np.ndarray):
         return _b64(value.tobytes()) if value.dtype == np.uint8 else [canonical(v) for v in value.tolist()]
@@ -70,7 +72,9 @@ def read_with_rosbags(bag_dir: Path) -> dict:
             for c in reader.connections
         }
         for connection, stamp, raw in reader.messages():
-            by_topic[connection.topic].append((stamp, canonical(store.deserialize_cdr(raw, connection.msgtype))))
+            by_topic[connection.topic].append(
+                (stamp, canonical(store.deserialize_cdr(raw, connection.msgtype)))
+            )
         count = reader.message_count
     return {"messages": dict(by_topic), "topics": topics, "message_count": count}
 

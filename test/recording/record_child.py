@@ -16,7 +16,9 @@ from mmfusion_annotate.recording import serialize
 from mmfusion_annotate.recording.config import RecorderConfig
 from mmfusion_annotate.recording.recorder import Recorder
 
-recorder = Recorder(sys.argv[1], RecorderConfig(flush_interval_s=0.5, fsync_interval_s=2.0, compression="lz4"))
+recorder = Recorder(
+    sys.argv[1], RecorderConfig(flush_interval_s=0.5, fsync_interval_s=2.0, compression="lz4")
+)
 recorder.add_topic("/cam/image_raw", "sensor_msgs/msg/Image", "sensor_data")
 
 

@@ -99,8 +99,9 @@ def event_message(ns: int):
     )  # fmt: skip
 
 
-def write_sample_bag(bag_dir, compression: str, steps: int = 30, period_ns: int = NS // 10,
-                     split_duration_ns: int | None = NS) -> tuple[dict[str, list], dict[str, object], BagWriter]:
+def write_sample_bag(
+    bag_dir, compression: str, steps: int = 30, period_ns: int = NS // 10, split_duration_ns: int | None = NS
+) -> tuple[dict[str, list], dict[str, object], BagWriter]:
     """A 3 s drive at 10 Hz split every second; returns what was written by topic, and the statics."""
     rng = np.random.default_rng(3)
     written: dict[str, list] = {}

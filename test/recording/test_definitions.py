@@ -21,7 +21,11 @@ def test_carried_hash_computation_reproduces_the_installed_hashes():
     hashes rosidl generated for the installed types the carried ones depend on."""
     store = carried_typestore()
     installed = {dep for name in carried_types() for dep in dependencies(name) if not is_carried(dep)}
-    assert {"geometry_msgs/msg/Pose", "std_msgs/msg/Header", "geometry_msgs/msg/TransformStamped"} <= installed
+    assert {
+        "geometry_msgs/msg/Pose",
+        "std_msgs/msg/Header",
+        "geometry_msgs/msg/TransformStamped",
+    } <= installed
     for name in sorted(installed):
         assert msg_path(name).with_suffix(".json").is_file()
         assert store.hash_rihs01(name) == type_hash(name), name

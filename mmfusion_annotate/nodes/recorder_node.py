@@ -1,0 +1,203 @@
+"""``recorder_node``: the ROS face of ``recording.Recorder``.
+
+Subscribes raw (``raw=True``: callbacks get the serialized bytes, so a 4 MB image is never deserialized
+in Python) to the rig's sensor and camera-info topics, plus topics matching ``recorder.include`` found
+while running; writes ``/tf_static`` and the camera infos from the rig as static messages; publishes the
+recorder's counters on ``/diagnostics`` once a second; and closes the bag within ``close_timeout_s`` on
+SIGINT/SIGTERM. Parameters: ``rig`` (rig file), ``bag_dir`` (default ``bags/<name>_<UTC time>``) and
+``recorder.*`` (every field of ``RecorderConfig``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+
+from mmfusion_annotate.nodes.params import declare_config
+from mmfusion_annotate.recording.config import RecorderConfig
+from mmfusion_annotate.recording.qos import (
+    BEST_EFFORT,
+    RELIABLE,
+    TRANSIENT_LOCAL,
+    VOLATILE,
+    QosProfile,
+    qos_profile,
+)
+from mmfusion_annotate.recording.recorder import Recorder
+from mmfusion_annotate.recording.rig_topics import (
+    CAMERA_INFO_TYPE,
+    TF_STATIC,
+    TF_TYPE,
+    camera_info_messages,
+    rig_topics,
+    tf_static_message,
+)
+from mmfusion_annotate.rig import default_rig_path, load_rig
+
+
+def _message_class(msgtype: str) -> type | None:
+    """The installed rclpy class (subscriptions need its type support), or None if not installed."""
+    package, _, name = msgtype.split("/")
+    try:
+        return getattr(importlib.import_module(f"{package}.msg"), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+class RecorderNode(Node):
+    """Records the rig's topics (and discovered ones) into a rosbag2-compatible MCAP bag."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("recorder", **kwargs)
+        rig_path = self.declare_parameter("rig", str(default_rig_path())).value
+        bag_dir = self.declare_parameter("bag_dir", "").value
+        self.config = declare_config(self, RecorderConfig, prefix="recorder.")
+        self.rig = load_rig(rig_path)
+        if not bag_dir:
+            bag_dir = f"bags/{self.rig.name}_{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}"
+        self.recorder = Recorder(Path(bag_dir), self.config)
+        self._subscriptions: dict[str, object] = {}
+        self._last_bytes, self._last_time = 0, time.monotonic()
+
+        now = self.get_clock().now().nanoseconds
+        self.recorder.add_topic(TF_STATIC, TF_TYPE, "latched")
+        self.recorder.set_static(TF_STATIC, TF_TYPE, tf_static_message(self.rig, now), now, replace=False)
+        infos = camera_info_messages(self.rig, now)
+        for entry in rig_topics(self.rig):
+            if self.config.excluded(entry.topic):
+                continue
+            self.recorder.add_topic(entry.topic, entry.msgtype, entry.qos)
+            if entry.topic in infos:
+                self.recorder.set_static(entry.topic, CAMERA_INFO_TYPE, infos[entry.topic], now)
+            self._subscribe(entry.topic, entry.msgtype, qos_profile_sensor_data, static=entry.static)
+        if _message_class(TF_TYPE) is not None:  # a full ROS install: also keep other publishers' statics
+            latched = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+            self._subscribe(TF_STATIC, TF_TYPE, latched, static=True)
+
+        self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(1.0, self._publish_diagnostics)
+        if self.config.include:
+            self.create_timer(self.config.discovery_period_s, self._discover)
+        self.get_logger().info(f"recording {len(self._subscriptions)} topics into {bag_dir}")
+
+    def _subscribe(self, topic: str, msgtype: str, qos: QoSProfile, *, static: bool = False) -> None:
+        cls = _message_class(msgtype)
+        if cls is None:
+            self.get_logger().warning(f"{topic}: type {msgtype} is not installed, not recorded")
+            return
+        recorder, clock = self.recorder, self.get_clock()
+        replace = topic != TF_STATIC
+
+        if static:
+
+            def callback(data: bytes) -> None:
+                recorder.set_static(topic, msgtype, data, clock.now().nanoseconds, replace=replace)
+        else:
+
+            def callback(data: bytes) -> None:
+                recorder.enqueue(topic, msgtype, data, clock.now().nanoseconds)
+
+        self._subscriptions[topic] = self.create_subscription(cls, topic, callback, qos, raw=True)
+
+    def _discover(self) -> None:
+        """Subscribe to new topics matching ``include``, with a QoS compatible with their publishers."""
+        for topic, types in self.get_topic_names_and_types():
+            if topic in self._subscriptions or not self.config.discovers(topic) or len(types) != 1:
+                continue
+            offered = self._offered_qos(topic)
+            if offered is None:
+                continue
+            self.recorder.add_topic(topic, types[0], offered)
+            self._subscribe(topic, types[0], QoSProfile(
+                history=HistoryPolicy.KEEP_LAST, depth=max(10, offered.depth),
+                reliability=ReliabilityPolicy.RELIABLE if offered.reliability == RELIABLE
+                else ReliabilityPolicy.BEST_EFFORT,
+                durability=DurabilityPolicy.TRANSIENT_LOCAL if offered.durability == TRANSIENT_LOCAL
+                else DurabilityPolicy.VOLATILE,
+            ))  # fmt: skip
+            self.get_logger().info(f"discovered {topic} ({types[0]}), recording it")
+
+    def _offered_qos(self, topic: str) -> QosProfile | None:
+        """The strongest QoS every publisher of ``topic`` offers (reliable/latched only if all do)."""
+        publishers = self.get_publishers_info_by_topic(topic)
+        if not publishers:
+            return None
+        reliable = all(p.qos_profile.reliability == ReliabilityPolicy.RELIABLE for p in publishers)
+        latched = all(p.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for p in publishers)
+        base = qos_profile("reliable")
+        return QosProfile(
+            history=base.history, depth=base.depth,
+            reliability=RELIABLE if reliable else BEST_EFFORT,
+            durability=TRANSIENT_LOCAL if latched else VOLATILE,
+        )  # fmt: skip
+
+    def _publish_diagnostics(self) -> None:
+        stats = self.recorder.stats()
+        now = time.monotonic()
+        rate = (stats.bytes_written - self._last_bytes) / max(now - self._last_time, 1e-9) / 1e6
+        self._last_bytes, self._last_time = stats.bytes_written, now
+        level = DiagnosticStatus.OK
+        message = "recording"
+        if stats.dropped_total:
+            level, message = DiagnosticStatus.WARN, f"{stats.dropped_total} messages dropped"
+        if not stats.healthy:
+            level, message = DiagnosticStatus.ERROR, f"disk error, retrying: {stats.last_error}"
+        values = [
+            KeyValue(key="written_messages", value=str(sum(stats.written.values()))),
+            KeyValue(key="written_mb", value=f"{stats.bytes_written / 1e6:.1f}"),
+            KeyValue(key="write_rate_mb_s", value=f"{rate:.1f}"),
+            KeyValue(key="queue_mb", value=f"{stats.queue_bytes / 1e6:.1f}"),
+            KeyValue(key="queue_peak_mb", value=f"{stats.queue_peak_bytes / 1e6:.1f}"),
+            KeyValue(key="io_errors", value=str(stats.io_errors)),
+            KeyValue(key="files", value=str(len(stats.files))),
+        ]
+        values += [KeyValue(key=f"dropped_queue {t}", value=str(n)) for t, n in stats.dropped_queue.items()]
+        values += [KeyValue(key=f"dropped_io {t}", value=str(n)) for t, n in stats.dropped_io.items()]
+        status = DiagnosticStatus(level=level, name="mmfusion recorder", message=message,
+                                  hardware_id=str(self.recorder.bag_dir), values=values)  # fmt: skip
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics.publish(array)
+
+    def close(self) -> bool:
+        """Stop recording: write what is queued, close the bag (bounded by ``close_timeout_s``)."""
+        clean = self.recorder.close(self.config.close_timeout_s)
+        stats = self.recorder.stats()
+        self.get_logger().info(
+            f"bag {self.recorder.bag_dir}: {sum(stats.written.values())} messages, "
+            f"{stats.bytes_written / 1e6:.1f} MB, {stats.dropped_total} dropped, clean={clean}"
+        )
+        return clean
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point: spin until SIGINT/SIGTERM (rclpy turns both into a shutdown), then close the bag."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = RecorderNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
