@@ -9,7 +9,14 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(exclude=["test", "test.*", "bench"]),
-    package_data={PACKAGE: ["msgs/definitions/**/*.msg", "data/*.yaml"]},
+    package_data={
+        PACKAGE: [
+            "msgs/definitions/*/msg/*.msg",
+            "msgs/definitions/PROVENANCE.md",
+            "sim/scenarios/*.yaml",
+            "events/*.yaml",
+        ]
+    },
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -27,6 +34,7 @@ setup(
         "numba>=0.59",
         "open3d>=0.18",
         "mcap>=1.1",
+        "rosbags>=0.10",  # CDR + type hashes of the carried message types (foxglove_msgs, tf2_msgs)
         "lz4>=4",
         "zstandard>=0.22",
     ],
@@ -43,11 +51,14 @@ setup(
             "ros-jazzy-rmw-fastrtps-cpp",
         ],
         "cuda": ["cupy-cuda12x>=13"],
-        "test": ["pytest>=7", "hypothesis>=6", "ruff>=0.4", "rosbags>=0.10", "mcap-ros2-support>=0.5"],
+        "test": ["pytest>=7", "hypothesis>=6", "ruff>=0.4", "mcap-ros2-support>=0.5", "psutil>=5"],
     },
     entry_points={
         "console_scripts": [
             "mmfusion = mmfusion_annotate.cli:main",
+            "fusion_node = mmfusion_annotate.nodes.fusion_node:main",
+            "recorder_node = mmfusion_annotate.nodes.recorder_node:main",
+            "sim_node = mmfusion_annotate.nodes.sim_node:main",
         ],
     },
     zip_safe=True,

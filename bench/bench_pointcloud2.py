@@ -26,9 +26,14 @@ from sensor_msgs.msg import PointCloud2, PointField
 from mmfusion_annotate.msgs import pointcloud2 as pc
 
 STAMP_NS = 1_700_000_000_000_000_000
-FIELDS = [("x", 0, PointField.FLOAT32), ("y", 4, PointField.FLOAT32), ("z", 8, PointField.FLOAT32),
-          ("intensity", 12, PointField.FLOAT32), ("ring", 16, PointField.UINT16),
-          ("t", 20, PointField.UINT32)]
+FIELDS = [
+    ("x", 0, PointField.FLOAT32),
+    ("y", 4, PointField.FLOAT32),
+    ("z", 8, PointField.FLOAT32),
+    ("intensity", 12, PointField.FLOAT32),
+    ("ring", 16, PointField.UINT16),
+    ("t", 20, PointField.UINT32),
+]
 POINT_STEP = 32
 
 
@@ -37,19 +42,29 @@ def make_sweep(beams: int, columns: int) -> tuple[PointCloud2, dict[str, np.ndar
     rng = np.random.default_rng(0)
     n = beams * columns
     xyz = rng.normal(scale=20.0, size=(n, 3)).astype(np.float32)
-    cols = {"xyz": xyz, "intensity": rng.random(n, dtype=np.float32) * 255,
-            "ring": np.repeat(np.arange(beams, dtype=np.uint16), columns),
-            "t_ns": STAMP_NS + np.tile(np.linspace(0, 99_900_000, columns).astype(np.int64), beams)}
-    dtype = np.dtype({"names": [f[0] for f in FIELDS], "offsets": [f[1] for f in FIELDS],
-                      "formats": ["<f4", "<f4", "<f4", "<f4", "<u2", "<u4"], "itemsize": POINT_STEP})
+    cols = {
+        "xyz": xyz,
+        "intensity": rng.random(n, dtype=np.float32) * 255,
+        "ring": np.repeat(np.arange(beams, dtype=np.uint16), columns),
+        "t_ns": STAMP_NS + np.tile(np.linspace(0, 99_900_000, columns).astype(np.int64), beams),
+    }
+    dtype = np.dtype(
+        {
+            "names": [f[0] for f in FIELDS],
+            "offsets": [f[1] for f in FIELDS],
+            "formats": ["<f4", "<f4", "<f4", "<f4", "<u2", "<u4"],
+            "itemsize": POINT_STEP,
+        }
+    )
     points = np.zeros(n, dtype)
     for i, axis in enumerate("xyz"):
         points[axis] = xyz[:, i]
     points["intensity"], points["ring"] = cols["intensity"], cols["ring"]
     points["t"] = cols["t_ns"] - STAMP_NS
     fields = [PointField(name=name, offset=off, datatype=dt, count=1) for name, off, dt in FIELDS]
-    msg = PointCloud2(height=1, width=n, point_step=POINT_STEP, row_step=POINT_STEP * n, is_dense=True,
-                      fields=fields)
+    msg = PointCloud2(
+        height=1, width=n, point_step=POINT_STEP, row_step=POINT_STEP * n, is_dense=True, fields=fields
+    )
     msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(STAMP_NS, 1_000_000_000)
     data = array.array("B")
     data.frombytes(points.view(np.uint8))
@@ -74,8 +89,13 @@ def baseline_encode(cols: dict[str, np.ndarray]) -> bytearray:
     """ROS 1 create_cloud: one struct.pack_into per point into a bytearray."""
     packer = struct.Struct("<ffffHI")
     buf = bytearray(packer.size * len(cols["ring"]))
-    rows = zip(cols["xyz"].tolist(), cols["intensity"].tolist(), cols["ring"].tolist(),
-               (cols["t_ns"] - STAMP_NS).tolist(), strict=True)
+    rows = zip(
+        cols["xyz"].tolist(),
+        cols["intensity"].tolist(),
+        cols["ring"].tolist(),
+        (cols["t_ns"] - STAMP_NS).tolist(),
+        strict=True,
+    )
     for i, ((x, y, z), intensity, ring, t) in enumerate(rows):
         packer.pack_into(buf, i * packer.size, x, y, z, intensity, ring, t)
     return buf
@@ -113,8 +133,13 @@ def main() -> None:
         ("decode: view + t_ns + points_xyz", lambda: pc.points_xyz(pc.decode(msg)), False),
         ("decode: view + drop_nan + t_ns", lambda: pc.decode(msg, drop_nan=True), False),
         (base, lambda: baseline_decode(msg), True),
-        (encode, lambda: pc.encode_xyzirt(cols["xyz"], cols["intensity"], cols["ring"], cols["t_ns"],
-                                          "lidar", STAMP_NS), False),
+        (
+            encode,
+            lambda: pc.encode_xyzirt(
+                cols["xyz"], cols["intensity"], cols["ring"], cols["t_ns"], "lidar", STAMP_NS
+            ),
+            False,
+        ),
         (encode_base, lambda: baseline_encode(cols), True),
     ]
     print(f"PointCloud2 {n:,} points, point_step {POINT_STEP}, fields x y z intensity ring t (padded)")
@@ -125,9 +150,11 @@ def main() -> None:
         ms = best_ms(fn, 3 if slow else args.repeats)
         results[name] = ms
         print(f"{name:<40} {ms:>10.3f} {n / ms / 1e3:>11.1f}")
-    print(f"speed-up vs baseline: decode with t_ns {results[base] / results[timed]:.0f}x, "
-          f"zero-copy view {results[base] / results[view]:.0f}x, "
-          f"encode {results[encode_base] / results[encode]:.0f}x")
+    print(
+        f"speed-up vs baseline: decode with t_ns {results[base] / results[timed]:.0f}x, "
+        f"zero-copy view {results[base] / results[view]:.0f}x, "
+        f"encode {results[encode_base] / results[encode]:.0f}x"
+    )
 
 
 if __name__ == "__main__":

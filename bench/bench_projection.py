@@ -62,8 +62,10 @@ def main() -> None:
             rvec = cv2.Rodrigues(T[:3, :3])[0]
             cv2.projectPoints(sweep, rvec, T[:3, 3], cam.camera.K, np.array(cam.camera.D))
 
-    print(f"rig: {default_rig_path().name}, {len(cameras)} cameras, sweep of {args.points:,} points "
-          f"(best of {args.repeat})")
+    print(
+        f"rig: {default_rig_path().name}, {len(cameras)} cameras, sweep of {args.points:,} points "
+        f"(best of {args.repeat})"
+    )
     print(f"valid projections, summed over the cameras: {ours(sweep64):,}")
     rows = [
         ("CameraModel.project, float64 (reference numpy)", best_ms(lambda: ours(sweep64), args.repeat)),
@@ -72,8 +74,10 @@ def main() -> None:
     ]
     projections = args.points * len(cameras)
     for label, ms in rows:
-        print(f"{label:50s} {ms:8.1f} ms/frame  {args.points / ms * 1e3 / 1e6:6.2f} M sweep points/s  "
-              f"{projections / ms * 1e3 / 1e6:6.1f} M point-camera projections/s")
+        print(
+            f"{label:50s} {ms:8.1f} ms/frame  {args.points / ms * 1e3 / 1e6:6.2f} M sweep points/s  "
+            f"{projections / ms * 1e3 / 1e6:6.1f} M point-camera projections/s"
+        )
 
 
 if __name__ == "__main__":

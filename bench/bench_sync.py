@@ -91,8 +91,9 @@ def _measure(stream, feed, register) -> dict:
 def adversarial(n_inputs: int = 5, queue: int = 20) -> tuple[float, float]:
     """Seconds for one arrival when every queued stamp is within slop but no combination fits."""
     slop = 1000
-    greedy = ApproximateTimeSynchronizer([SimpleFilter() for _ in range(n_inputs)], queue, slop / 1e9,
-                                         time_getter=lambda m: m)
+    greedy = ApproximateTimeSynchronizer(
+        [SimpleFilter() for _ in range(n_inputs)], queue, slop / 1e9, time_getter=lambda m: m
+    )
     port = UpstreamGreedy(n_inputs, queue, slop, lambda *m: None)
     for lane in range(1, n_inputs):
         for k in range(queue):  # odd inputs just before, even ones just after: pairs fit, the whole never
@@ -127,11 +128,15 @@ def main() -> None:
         }
         for name, r in runs.items():
             lat, span, wait = r["latency_us"], r["span_ms"], r["wait_ms"]
-            print(f"{name:<22}{r['msgs_per_s']:>10.0f}{r['sets']:>7}{lat[0]:>9.1f}/{lat[1]:<7.1f}"
-                  f"{span[0]:>9.2f}/{span[1]:.2f}/{span[2]:<6.2f}{wait[0]:>9.1f}/{wait[1]:.1f}")
+            print(
+                f"{name:<22}{r['msgs_per_s']:>10.0f}{r['sets']:>7}{lat[0]:>9.1f}/{lat[1]:<7.1f}"
+                f"{span[0]:>9.2f}/{span[1]:.2f}/{span[2]:<6.2f}{wait[0]:>9.1f}/{wait[1]:.1f}"
+            )
     ours, upstream = adversarial()
-    print(f"\nno-match arrival, 5 inputs x queue 20: pruned greedy {ours * 1e3:.2f} ms, "
-          f"upstream port {upstream * 1e3:.0f} ms (x{upstream / max(ours, 1e-9):.0f})")
+    print(
+        f"\nno-match arrival, 5 inputs x queue 20: pruned greedy {ours * 1e3:.2f} ms, "
+        f"upstream port {upstream * 1e3:.0f} ms (x{upstream / max(ours, 1e-9):.0f})"
+    )
 
 
 if __name__ == "__main__":

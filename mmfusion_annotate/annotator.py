@@ -62,9 +62,9 @@ class Annotator:
         rules = load_rules(self.config.rules_file)
         self.inputs = sync_inputs(rig, self.config)
         self._lane = {spec.name: i for i, spec in enumerate(self.inputs)}
+        self.fusion = FusionPipeline(rig, self.config.fusion)  # before the sync: it picks the reference LiDAR
         self.sync = SyncCore(self.inputs, self._sync_config(), policy="optimal")
         self.ego = EgoMotion()
-        self.fusion = FusionPipeline(rig, self.config.fusion)
         self.prelabeler = Prelabeler(rig, self.config.prelabel)
         self.tagger = EventTagger.for_rig(rig, rules)
         self._observations = SampleFeed(

@@ -33,7 +33,7 @@ class PipelineConfig(BaseModel):
         description="False: a silent camera is left out of sets after its deadline (no stall)",
     )
     sync_slack_periods: float = Field(
-        0.6, gt=0, le=5, description="optimal policy: largest set span, in LiDAR periods"
+        1.0, gt=0, le=5, description="optimal policy: largest set span, in LiDAR periods"
     )
     alignment_every: int = Field(
         5, ge=1, le=1000, description="run the LiDAR-image edge checks on every N-th image of each camera"

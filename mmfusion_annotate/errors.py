@@ -55,4 +55,4 @@ class BagError(MmfusionError):
 
 
 class FusionError(MmfusionError):
-    """A fused frame cannot be built (no LiDAR sample, no ego motion covering the sweep...); names the sensor."""
+    """A fused frame cannot be built (no LiDAR sweep, ego motion not covering it...); names the sensor."""

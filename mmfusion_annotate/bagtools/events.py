@@ -81,7 +81,9 @@ def event_message_fields(event: Any, topic: str) -> dict[str, Any]:
         "end_ns": ns(event.end),
         "object_ids": [int(t) for t in event.track_ids],
         "sensors": list(event.sensors),
-        "evidence": {str(k): float(v) for k, v in zip(event.evidence_names, event.evidence_values, strict=False)},
+        "evidence": {
+            str(k): float(v) for k, v in zip(event.evidence_names, event.evidence_values, strict=False)
+        },
         "rule": event.rule,
         "rule_version": event.rule_version,
         "frame_id": event.header.frame_id,
@@ -105,7 +107,8 @@ def filter_events(
     kept = [
         e
         for e in events
-        if (not types or e.get("type") in types) and (floor is None or severity_rank(e.get("severity")) >= floor)
+        if (not types or e.get("type") in types)
+        and (floor is None or severity_rank(e.get("severity")) >= floor)
     ]
     return sorted(kept, key=lambda e: (int(e.get("start_ns", 0)), str(e["id"])))
 
@@ -154,4 +157,6 @@ def format_events(events: Sequence[dict[str, Any]], origin_ns: int | None = None
             f"{ns_to_seconds(end - start):.3f}",
         ))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )

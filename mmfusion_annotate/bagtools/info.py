@@ -12,6 +12,7 @@ import json
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ class FileSummary:
 
 @dataclass(frozen=True)
 class BagSummary:
-    """``bag_summary``'s answer; ``to_dict`` gives the JSON-ready form."""
+    """``bag_info``'s answer; ``to_dict`` gives the JSON-ready form."""
 
     path: str
     files: tuple[FileSummary, ...]
@@ -83,10 +84,14 @@ class BagSummary:
         return sum(sum(per_topic.values()) for per_topic in self.drops.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "duration_ns": self.duration_ns, "incomplete_files": list(self.incomplete_files)}
+        return {
+            **asdict(self),
+            "duration_ns": self.duration_ns,
+            "incomplete_files": list(self.incomplete_files),
+        }
 
 
-def bag_summary(path: str | os.PathLike) -> BagSummary:
+def bag_info(path: str | os.PathLike) -> BagSummary:
     """Summarize a bag directory or one ``.mcap`` file."""
     path = Path(path)
     files = open_bag(path)
@@ -186,15 +191,22 @@ def _drops(custom: dict[str, str]) -> dict[str, dict[str, int]]:
 
 def format_info(summary: BagSummary) -> str:
     """Human-readable report, ``ros2 bag info``-like."""
+
     def stamp(ns: int | None) -> str:
         return "-" if ns is None else f"{ns_to_seconds(ns):.3f}"
 
+    def when(ns: int | None) -> str:
+        if ns is None:
+            return "-"
+        utc = datetime.fromtimestamp(ns_to_seconds(ns), tz=timezone.utc)
+        return f"{stamp(ns)} ({utc.isoformat(timespec='milliseconds')})"
+
     lines = [
         f"Bag:          {summary.path}",
-        f"Files:        {len(summary.files)} ({_size(summary.size_bytes)}, compression {summary.compression})",
+        f"Files:        {len(summary.files)} ({_size(summary.size_bytes)}, {summary.compression})",
         f"Duration:     {ns_to_seconds(summary.duration_ns):.3f} s",
-        f"Start:        {stamp(summary.start_ns)}",
-        f"End:          {stamp(summary.end_ns)}",
+        f"Start:        {when(summary.start_ns)}",
+        f"End:          {when(summary.end_ns)}",
         f"Messages:     {summary.message_count}",
         f"Events:       {summary.event_count}",
         f"Dropped:      {summary.dropped_total}" + _drop_detail(summary.drops),

@@ -61,7 +61,9 @@ class BagFile:
 
     def require_complete(self) -> Summary:
         if self.summary is None:
-            raise BagError(f"{self.path}: incomplete MCAP file (no summary); run `mmfusion bag recover` first")
+            raise BagError(
+                f"{self.path}: incomplete MCAP file (no summary); run `mmfusion bag recover` first"
+            )
         return self.summary
 
 

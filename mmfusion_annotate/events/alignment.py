@@ -94,6 +94,13 @@ def perturbations(step_deg: float, *, scan_steps: int = 0) -> tuple[np.ndarray, 
     return rotvecs, Rotation.from_rotvec(np.radians(rotvecs)).as_matrix()
 
 
+def perturbations_about(axis: int, angles_deg: np.ndarray) -> np.ndarray:
+    """Rotation matrices (K, 3, 3) about one camera optical axis (0: x tilt, 1: y pan, 2: z roll)."""
+    rotvecs = np.zeros((len(angles_deg), 3))
+    rotvecs[:, axis] = angles_deg
+    return Rotation.from_rotvec(np.radians(rotvecs)).as_matrix()
+
+
 def alignment_scores(
     edge_map: Any,
     points_base: Any,

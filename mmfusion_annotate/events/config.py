@@ -166,6 +166,9 @@ class EdgeConfig(_Model):
     edge_quantile: float = Field(0.97, gt=0, lt=1, description="image pixels above it seed the spread")
     min_depth_jump_m: float = Field(0.5, gt=0, description="LiDAR range jump that makes a depth edge")
     max_points: int = Field(6000, ge=100, description="strongest depth edges kept per frame")
+    min_points: int = Field(50, ge=1, description="fewer static depth edges in view: frame skipped")
+    mover_speed_mps: float = Field(0.5, ge=0, description="tracks faster than this are moving objects")
+    mover_margin_m: float = Field(1.0, ge=0, description="added to a mover's half-diagonal")
 
 
 class SyncDriftRule(EpisodeRule):
@@ -179,6 +182,7 @@ class SyncDriftRule(EpisodeRule):
     window_s: float = Field(10.0, gt=0)
     min_frames: int = Field(8, ge=1)
     frame_group: int = Field(3, ge=1, description="frames pooled for one per-frame estimate")
+    pan_steps: int = Field(4, ge=0, description="pans searched jointly, in calibration_drift steps each side")
     min_speed_mps: float = Field(3.0, ge=0, description="a still vehicle says nothing about time")
     expected_offset_ms: dict[str, float] = Field(default_factory=dict)
     severity: Severity = Severity.CRITICAL

@@ -4,10 +4,18 @@ Both read the edge-alignment score of ``alignment``:
 - *sync drift*: while the vehicle moves, re-projecting the sweep with the motion compensation shifted by
   dt moves its depth edges across the image; the score over dt peaks where the camera really exposed. A
   camera whose clock runs 40 ms off is therefore found even when its stamps look perfectly regular. The
-  reported ``offset_ms`` is (true exposure - stamped time): positive when the stamp is early.
+  reported ``offset_ms`` is (true exposure - stamped time): positive when the stamp is early. Driving
+  forward, a pan (yaw) error of a camera also shifts edges sideways and can pose as a time offset, so dt
+  is searched jointly with small pans and the offset is the peak of the profile (best pan per dt):
+  time moves edges by their depth, a rotation moves them all alike, and the data choose.
 - *calibration drift*: with the right extrinsic the score is a local maximum among small rotations of the
   camera (Levinson & Thrun's criterion); when a neighbour scores higher over a window of frames the
-  extrinsic has moved. Only low yaw-rate frames count, where a timing error cannot pose as a rotation.
+  extrinsic has moved. Only low yaw-rate frames count, and the rotations are scored at the camera's
+  current time-offset estimate, so that a clock error (which moves edges while driving) does not pose
+  as a rotation.
+Moving objects break the static-world motion compensation; cameras that see mostly traffic and little
+static structure (e.g. a rear camera at the start of a drive) give biased estimates, so the rule file
+can restrict both checks to chosen cameras.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from mmfusion_annotate.events.alignment import (
     depth_edges,
     image_edge_map,
     perturbations,
+    perturbations_about,
     strongest,
 )
 from mmfusion_annotate.events.config import EdgeConfig, EventRules
@@ -53,12 +62,22 @@ class PreparedFrame:
                                 f.T_cam_base, f.model, f.ego_velocity, f.yaw_rate)
 
 
-def prepare(frame: AlignmentFrame, config: EdgeConfig) -> PreparedFrame:
-    """Edge map of the image and the strongest depth edges that fall in (or near) the camera's view."""
+def prepare(frame: AlignmentFrame, config: EdgeConfig, movers: np.ndarray | None = None) -> PreparedFrame:
+    """Edge map of the image and the strongest depth edges that fall in the camera's view.
+
+    ``movers`` (K, 3) are discs (x, y, radius in base_link) around tracked moving objects: their points
+    break the static-world motion compensation, so their depth edges are left out. A frame with fewer
+    than ``config.min_points`` edges left keeps no points (and is skipped by the checks).
+    """
     idx, weights = depth_edges(frame.points_base, frame.ring, np.asarray(frame.lidar_origin), config)
     pts = np.asarray(frame.points_base, dtype=np.float64)[idx]
     cam = pts @ frame.T_cam_base[:3, :3].T + frame.T_cam_base[:3, 3]
     _, _, valid = frame.model.project(cam, np)
+    if movers is not None and len(movers):
+        d2 = (pts[:, None, 0] - movers[None, :, 0]) ** 2 + (pts[:, None, 1] - movers[None, :, 1]) ** 2
+        valid &= ~np.any(d2 <= movers[None, :, 2] ** 2, axis=1)
+    if np.count_nonzero(valid) < config.min_points:
+        valid[:] = False
     idx, weights = strongest(idx[valid], weights[valid], config.max_points)
     dt_s = (frame.stamp - np.asarray(frame.point_stamps, dtype=np.int64)[idx]) * 1e-9
     points = np.asarray(frame.points_base, dtype=np.float64)[idx]
@@ -83,9 +102,13 @@ class SyncDriftCheck:
         self.camera = camera
         half = int(round(rule.search_ms / rule.step_ms))
         self._shifts_ms = np.arange(-half, half + 1) * rule.step_ms
+        pans = np.arange(-rule.pan_steps, rule.pan_steps + 1) * rules.calibration_drift.step_deg
+        self._pans = perturbations_about(1, pans)
         self._expected = rule.expected_offset_ms.get(camera, 0.0)
         self._window: deque[tuple[Stamp, np.ndarray, float]] = deque()
         self._span = seconds_to_ns(rule.window_s)
+        self.offset_ms: float | None = None
+        """The current windowed estimate (true exposure - stamp), once ``min_frames`` frames were seen."""
         self._episode = Episode(identity("sync_drift", Category.SENSOR_HEALTH, rules.version_of("sync_drift"),
                                          rule.min_duration_s, rule.merge_gap_s, lower_is_worse=False,
                                          severity=lambda _: rule.severity), camera, sensor=camera)
@@ -94,24 +117,30 @@ class SyncDriftCheck:
         stamp = prepared.frame.stamp
         if prepared.speed < self.rule.min_speed_mps or len(prepared.points) == 0:
             return []
-        curve = prepared.scores(self._shifts_ms * 1e-3, np.eye(3)[None])[:, 0]
-        if curve.max() <= 0:
+        scores = prepared.scores(self._shifts_ms * 1e-3, self._pans)
+        if scores.max() <= 0:
             return []
-        curve = curve / curve.max()
+        scores = scores / scores.max()
         group = self.rule.frame_group - 1
-        recent = [c for _, c, _ in list(self._window)[len(self._window) - group:]] if group else []
-        own = refine_peak(self._shifts_ms, np.sum([*recent, curve], axis=0))
-        self._window.append((stamp, curve, own))
+        recent = [s for _, s, _ in list(self._window)[len(self._window) - group:]] if group else []
+        own = self._peak(np.sum([*recent, scores], axis=0))
+        self._window.append((stamp, scores, own))
         while self._window[0][0] <= stamp - self._span:
             self._window.popleft()
-        offset = refine_peak(self._shifts_ms, np.sum([c for _, c, _ in self._window], axis=0))
+        offset = self._peak(np.sum([s for _, s, _ in self._window], axis=0))
+        enough = len(self._window) >= self.rule.min_frames
+        self.offset_ms = offset if enough else None
         tol = self.rule.tolerance_ms
         off = float(np.mean([abs(e - self._expected) > tol for _, _, e in self._window]))
         error = abs(offset - self._expected)
-        bad = len(self._window) >= self.rule.min_frames and off > self.rule.max_off_fraction and error > tol
+        bad = enough and off > self.rule.max_off_fraction and error > tol
         event = self._episode.step(stamp, bad, bad, error, {"offset_ms": offset, "off_fraction": off,
                                                             "frames": float(len(self._window))})
         return [event] if event is not None else []
+
+    def _peak(self, scores: np.ndarray) -> float:
+        """Offset (ms) at the peak of the profile: each time shift with its best pan."""
+        return refine_peak(self._shifts_ms, scores.max(axis=1))
 
     def flush(self, stamp: Stamp) -> list[Event]:
         event = self._episode.flush(stamp)
@@ -131,12 +160,14 @@ class CalibrationDriftCheck:
                                          rule.merge_gap_s, lower_is_worse=False,
                                          severity=lambda _: rule.severity), camera, sensor=camera)
 
-    def on_frame(self, prepared: PreparedFrame) -> list[Event]:
+    def on_frame(self, prepared: PreparedFrame, offset_ms: float | None = None) -> list[Event]:
+        """Score the rotations of one frame (at ``offset_ms``, the camera's estimated time offset)."""
         f = prepared.frame
         turning = abs(np.degrees(f.yaw_rate)) > self.rule.max_yaw_rate_dps
         if turning or prepared.speed < self.rule.min_speed_mps or len(prepared.points) == 0:
             return []
-        self._window.append(prepared.scores(np.zeros(1), self._rotations)[0])
+        shift = np.array([0.0 if offset_ms is None else offset_ms * 1e-3])
+        self._window.append(prepared.scores(shift, self._rotations)[0])
         if len(self._window) < self.rule.window_frames:
             return []
         total = np.sum(self._window, axis=0)

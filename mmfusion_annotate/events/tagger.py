@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import numpy as np
+
 from mmfusion_annotate.events.config import EventRules, load_rules
 from mmfusion_annotate.events.drift import CalibrationDriftCheck, SyncDriftCheck, prepare
 from mmfusion_annotate.events.driving import DrivingRules
@@ -42,6 +44,7 @@ class EventTagger:
         self._sync: dict[str, SyncDriftCheck] = {}
         self._calibration: dict[str, CalibrationDriftCheck] = {}
         self._clock: Stamp | None = None
+        self._tracks: TrackFrame | None = None
 
     @classmethod
     def for_rig(cls, rig: object, rules: EventRules | None = None) -> EventTagger:
@@ -59,6 +62,7 @@ class EventTagger:
         if isinstance(observation, EgoState):
             events += self._driving.on_ego(observation)
         elif isinstance(observation, TrackFrame):
+            self._tracks = observation
             events += self._driving.on_tracks(observation)
         elif isinstance(observation, ReviewCounts):
             events += self._review.on_review(observation)
@@ -83,13 +87,25 @@ class EventTagger:
         events = [e for obs in observations for e in self.update(obs)]
         return _ordered(events + self.finish())
 
+    def _movers(self, frame: AlignmentFrame) -> np.ndarray | None:
+        """Discs around the last tracked moving objects, moved to the frame's stamp (relative motion)."""
+        if self._tracks is None:
+            return None
+        edges = self.rules.edges
+        dt = (frame.stamp - self._tracks.stamp) * 1e-9
+        vx, vy = frame.ego_velocity
+        discs = [(o.position[0] + (o.velocity[0] - vx) * dt, o.position[1] + (o.velocity[1] - vy) * dt,
+                  0.5 * float(np.hypot(*o.size)) + edges.mover_margin_m)
+                 for o in self._tracks.objects if np.hypot(*o.velocity) > edges.mover_speed_mps]
+        return np.array(discs, dtype=np.float64).reshape(-1, 3)
+
     def _alignment(self, frame: AlignmentFrame) -> list[Event]:
         sync_rule, calib_rule = self.rules.sync_drift, self.rules.calibration_drift
         want_sync = sync_rule.enabled and (not sync_rule.cameras or frame.camera in sync_rule.cameras)
         want_calib = calib_rule.enabled and (not calib_rule.cameras or frame.camera in calib_rule.cameras)
         if not (want_sync or want_calib):
             return []
-        prepared = prepare(frame, self.rules.edges)
+        prepared = prepare(frame, self.rules.edges, self._movers(frame))
         events = []
         if want_sync:
             if frame.camera not in self._sync:
@@ -98,5 +114,7 @@ class EventTagger:
         if want_calib:
             if frame.camera not in self._calibration:
                 self._calibration[frame.camera] = CalibrationDriftCheck(self.rules, frame.camera)
-            events += self._calibration[frame.camera].on_frame(prepared)
+            sync = self._sync.get(frame.camera)
+            offset = sync.offset_ms if sync is not None else None
+            events += self._calibration[frame.camera].on_frame(prepared, offset)
         return events

@@ -193,7 +193,7 @@ def _visibility_kernel(
     for i in prange(m):
         d = np.float64(depth[i])
         r, q = cell[i] // grid_cols, cell[i] % grid_cols
-        nearest = np.inf  # the nearest depth among the cells around this point's cell
+        nearest = np.inf  # the nearest depth among the cells around this point's cell (zbuffer.py)
         for rr in range(max(r - radius, 0), min(r + radius + 1, grid_rows)):
             for qq in range(max(q - radius, 0), min(q + radius + 1, grid_cols)):
                 nearest = min(nearest, grid[rr * grid_cols + qq])

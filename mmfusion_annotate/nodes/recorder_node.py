@@ -23,7 +23,6 @@ from rclpy.qos import (
     HistoryPolicy,
     QoSProfile,
     ReliabilityPolicy,
-    qos_profile_sensor_data,
 )
 
 from mmfusion_annotate.nodes.params import declare_config
@@ -47,6 +46,9 @@ from mmfusion_annotate.recording.rig_topics import (
 )
 from mmfusion_annotate.rig import default_rig_path, load_rig
 
+SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100, reliability=ReliabilityPolicy.BEST_EFFORT)
+"""Best effort matches every publisher; a deep history absorbs bursts while the callback enqueues."""
+
 
 def _message_class(msgtype: str) -> type | None:
     """The installed rclpy class (subscriptions need its type support), or None if not installed."""
@@ -69,7 +71,7 @@ class RecorderNode(Node):
         if not bag_dir:
             bag_dir = f"bags/{self.rig.name}_{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}"
         self.recorder = Recorder(Path(bag_dir), self.config)
-        self._subscriptions: dict[str, object] = {}
+        self._recorded: dict[str, object] = {}
         self._last_bytes, self._last_time = 0, time.monotonic()
 
         now = self.get_clock().now().nanoseconds
@@ -82,7 +84,7 @@ class RecorderNode(Node):
             self.recorder.add_topic(entry.topic, entry.msgtype, entry.qos)
             if entry.topic in infos:
                 self.recorder.set_static(entry.topic, CAMERA_INFO_TYPE, infos[entry.topic], now)
-            self._subscribe(entry.topic, entry.msgtype, qos_profile_sensor_data, static=entry.static)
+            self._subscribe(entry.topic, entry.msgtype, SENSOR_QOS, static=entry.static)
         if _message_class(TF_TYPE) is not None:  # a full ROS install: also keep other publishers' statics
             latched = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL)
             self._subscribe(TF_STATIC, TF_TYPE, latched, static=True)
@@ -91,7 +93,7 @@ class RecorderNode(Node):
         self.create_timer(1.0, self._publish_diagnostics)
         if self.config.include:
             self.create_timer(self.config.discovery_period_s, self._discover)
-        self.get_logger().info(f"recording {len(self._subscriptions)} topics into {bag_dir}")
+        self.get_logger().info(f"recording {len(self._recorded)} topics into {bag_dir}")
 
     def _subscribe(self, topic: str, msgtype: str, qos: QoSProfile, *, static: bool = False) -> None:
         cls = _message_class(msgtype)
@@ -110,12 +112,12 @@ class RecorderNode(Node):
             def callback(data: bytes) -> None:
                 recorder.enqueue(topic, msgtype, data, clock.now().nanoseconds)
 
-        self._subscriptions[topic] = self.create_subscription(cls, topic, callback, qos, raw=True)
+        self._recorded[topic] = self.create_subscription(cls, topic, callback, qos, raw=True)
 
     def _discover(self) -> None:
         """Subscribe to new topics matching ``include``, with a QoS compatible with their publishers."""
         for topic, types in self.get_topic_names_and_types():
-            if topic in self._subscriptions or not self.config.discovers(topic) or len(types) != 1:
+            if topic in self._recorded or not self.config.discovers(topic) or len(types) != 1:
                 continue
             offered = self._offered_qos(topic)
             if offered is None:

@@ -34,14 +34,22 @@ class BoundedWorker(Generic[T]):
     """Runs ``handler(item)`` on its own thread for every submitted item, dropping the oldest on overflow.
 
     An exception in ``handler`` is logged and counted; the worker keeps running (one bad frame must not
-    stop the node).
+    stop the node). ``on_drop`` sees each dropped item (under the queue lock: keep it trivial), so a
+    caller can count drops per source.
     """
 
-    def __init__(self, name: str, handler: Callable[[T], None], capacity: int = 4) -> None:
+    def __init__(
+        self,
+        name: str,
+        handler: Callable[[T], None],
+        capacity: int = 4,
+        on_drop: Callable[[T], None] | None = None,
+    ) -> None:
         if capacity < 1:
             raise ValueError(f"worker '{name}': capacity must be >= 1, got {capacity}")
         self._name = name
         self._handler = handler
+        self._on_drop = on_drop
         self._capacity = capacity
         self._queue: deque[T] = deque()
         self._cond = threading.Condition()
@@ -59,8 +67,10 @@ class BoundedWorker(Generic[T]):
             self._submitted += 1
             dropped = False
             if len(self._queue) >= self._capacity:
-                self._queue.popleft()
+                oldest = self._queue.popleft()
                 self._dropped += 1
+                if self._on_drop is not None:
+                    self._on_drop(oldest)
                 dropped = True
             self._queue.append(item)
             self._cond.notify()

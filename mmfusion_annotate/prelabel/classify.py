@@ -38,6 +38,7 @@ PRIORS: dict[ObjectClass, SizePrior] = {
 CLASSES: tuple[ObjectClass, ...] = tuple(PRIORS)
 UNKNOWN_SCORE = 0.3  # a detection whose best class scores below this stays "unknown"
 _PARTIAL_FLOOR = 0.3  # score of a zero-length side: partial views are allowed, not free
+_HEIGHT_SOFT_M = 0.2  # fall-off of the height score outside a class's range
 
 
 def _range_score(value: float, lo: float, hi: float, soft: float, partial: bool) -> float:
@@ -50,11 +51,18 @@ def _range_score(value: float, lo: float, hi: float, soft: float, partial: bool)
     return 1.0
 
 
-def size_scores(length: float, width: float, height: float) -> np.ndarray:
+def _at_least_score(value: float, lo: float, hi: float, soft: float) -> float:
+    """Share of the (softened) range [lo, hi + soft] compatible with a true value >= ``value``."""
+    return float(np.clip((hi + soft - max(value, lo)) / (hi + soft - lo), 0.0, 1.0))
+
+
+def size_scores(length: float, width: float, height: float, height_cut: bool = False) -> np.ndarray:
     """Score per class in ``CLASSES`` order for a measured box (length >= width).
 
     The longer measured side is a whole visible face, so it must fit either the class's length (side
     view) or its width (end view); the other measured side may fall short (the far side is hidden).
+    ``height_cut``: the object reaches the LiDAR's top beam, so its true height is only known to be at
+    least ``height`` (a pole cut at 2.2 m is no pedestrian).
     """
     out = np.empty(len(CLASSES))
     for i, cls in enumerate(CLASSES):
@@ -66,7 +74,11 @@ def size_scores(length: float, width: float, height: float) -> np.ndarray:
         end_view = _range_score(length, *p.width, soft_w, False) * _range_score(
             width, *p.length, soft_l, True
         )
-        out[i] = p.prior * max(side_view, end_view) * _range_score(height, *p.height, 0.2, False)
+        if height_cut:
+            h = _at_least_score(height, *p.height, _HEIGHT_SOFT_M)
+        else:
+            h = _range_score(height, *p.height, _HEIGHT_SOFT_M, False)
+        out[i] = p.prior * max(side_view, end_view) * h
     return out
 
 

@@ -38,6 +38,11 @@ class ClusterConfig(_Model):
     max_range_m: float = Field(80.0, gt=0)
     min_range_m: float = Field(1.5, ge=0, description="drops the ego vehicle's own returns")
     min_points: int = Field(5, ge=1)
+    merge_radial_gap_m: float = Field(
+        1.2,
+        ge=0,
+        description="components this close along the line of sight are one object (grazing views); 0: off",
+    )
     max_extent_m: float = Field(18.0, gt=0, description="longer clusters are walls, fences, buildings")
 
 

@@ -67,14 +67,60 @@ class Stages:
     labels: np.ndarray
 
 
+@dataclass(frozen=True)
+class LidarGeometry:
+    """Where the LiDAR sits in base_link and the elevation of its top beam.
+
+    An object the top beam hits continues above the field of view: its measured height is only a lower
+    bound. ``tolerance_deg`` (half the top beam spacing) absorbs per-beam calibration scatter.
+    """
+
+    origin: tuple[float, float, float]
+    top_elevation_deg: float | None = None
+    tolerance_deg: float = 0.0
+
+    @classmethod
+    def from_rig(cls, rig, lidar: str) -> LidarGeometry:
+        origin = tuple(float(v) for v in rig.sensor_to_base(lidar)[:3, 3])
+        spec = getattr(rig.sensor(lidar), "lidar", None)
+        if spec is None or not spec.vertical_angles_deg:
+            return cls(origin)
+        angles = sorted(spec.vertical_angles_deg)
+        spacing = angles[-1] - angles[-2] if len(angles) > 1 else 0.0
+        return cls(origin, angles[-1], 0.5 * spacing)
+
+    @property
+    def xy(self) -> tuple[float, float]:
+        return self.origin[0], self.origin[1]
+
+
+def _reaches_top_beam(p: np.ndarray, lidar: LidarGeometry | None) -> bool:
+    """True when a point of the cluster (capture-time base_link coordinates) lies on the top beam."""
+    if lidar is None or lidar.top_elevation_deg is None:
+        return False
+    d = p - np.asarray(lidar.origin)
+    elevation = np.degrees(np.arctan2(d[:, 2], np.hypot(d[:, 0], d[:, 1])))
+    return bool(elevation.max() >= lidar.top_elevation_deg - lidar.tolerance_deg)
+
+
 def detect(
-    xyz, cfg: PrelabelConfig, sensor_xy: tuple[float, float] = (0.0, 0.0), xp: ModuleType = np
+    xyz,
+    cfg: PrelabelConfig,
+    lidar: LidarGeometry | None = None,
+    xp: ModuleType = np,
+    capture_xyz: np.ndarray | None = None,
 ) -> tuple[list[Detection], Stages]:
-    """Detections in one sweep (``xyz`` (N,3) in base_link); heavy steps run on ``xp``."""
+    """Detections in one sweep (``xyz`` (N,3) in base_link); heavy steps run on ``xp``.
+
+    ``capture_xyz`` are the same points where they were at their own capture time (before deskewing):
+    the top-beam test needs their true elevation from the sensor; ``xyz`` is used when not given.
+    """
+    sensor_xy = lidar.xy if lidar is not None else (0.0, 0.0)
     ground = remove_ground(xyz, cfg.ground, cfg.cluster.max_range_m + 5.0, xp=xp)
-    labels = to_numpy(cluster_points(xyz, ground.height, cfg.cluster, xp=xp))
+    labels = to_numpy(cluster_points(xyz, ground.height, cfg.cluster, sensor_xy, xp=xp))
     height = to_numpy(ground.height)
     pts = to_numpy(xyz)
+    raw = pts if capture_xyz is None else np.asarray(capture_xyz)
     stages = Stages(is_ground=to_numpy(ground.is_ground), height=height, labels=labels)
     if labels.max(initial=-1) < 0:
         return [], stages
@@ -89,7 +135,7 @@ def detect(
             continue
         z_bottom = float(np.median(p[:, 2] - height[idx]))
         z_top = float(p[:, 2].max())
-        scores = size_scores(measured.length, measured.width, z_top - z_bottom)
+        scores = size_scores(measured.length, measured.width, z_top - z_bottom, _reaches_top_beam(raw[idx], lidar))
         label, conf = decide(scores)
         out.append(
             Detection(

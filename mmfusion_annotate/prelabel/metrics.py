@@ -111,7 +111,7 @@ class Evaluator:
         self.counts = {(g, r): _Counts() for g in GROUPS for r in self.ranges}
         self.heading_err: list[float] = []
         self.velocity_err: list[float] = []
-        self.box_iou: list[float] = []
+        self.box_iou: dict[str, list[float]] = {}
         self._last_pred_for_gt: dict[int, int] = {}
         self.id_switches = 0
         self._tracked_gt: set[int] = set()
@@ -166,7 +166,7 @@ class Evaluator:
                 self._last_pred_for_gt[g.object_id] = p.object_id
                 for b in boxes2d:
                     if b.object_id == p.object_id and b.camera in g.boxes2d:
-                        self.box_iou.append(box_iou(b.box, g.boxes2d[b.camera]))
+                        self.box_iou.setdefault(b.camera, []).append(box_iou(b.box, g.boxes2d[b.camera]))
 
     @staticmethod
     def _near_ignored(p: Cuboid, gts: Sequence[GtObject]) -> bool:
@@ -182,6 +182,7 @@ class Evaluator:
         def mean(v):
             return float(np.mean(v)) if v else None
 
+        all_iou = [v for values in self.box_iou.values() for v in values]
         return {
             "frames": self.frames,
             "detection": {
@@ -193,8 +194,9 @@ class Evaluator:
             "id_switches_per_100_objects": 100.0 * self.id_switches / len(self._tracked_gt)
             if self._tracked_gt
             else None,
-            "box2d_iou_mean": mean(self.box_iou),
-            "box2d_pairs": len(self.box_iou),
+            "box2d_iou_mean": mean(all_iou),
+            "box2d_pairs": len(all_iou),
+            "box2d_iou_per_camera": {cam: mean(v) for cam, v in sorted(self.box_iou.items())},
         }
 
 
@@ -215,4 +217,6 @@ def format_report(report: dict) -> str:
         f"id switches: {report['id_switches']} ({f(report['id_switches_per_100_objects'])} per 100 objects)"
     )
     lines.append(f"2D box IoU (mean of {report['box2d_pairs']}): {f(report['box2d_iou_mean'])}")
+    for cam, iou in report.get("box2d_iou_per_camera", {}).items():
+        lines.append(f"  {cam:<20} {f(iou)}")
     return "\n".join(lines)

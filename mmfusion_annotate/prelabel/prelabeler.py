@@ -15,7 +15,7 @@ from mmfusion_annotate.prelabel import review
 from mmfusion_annotate.prelabel.boxes2d import cuboid_corners, project_cuboid, transform_points
 from mmfusion_annotate.prelabel.classify import CLASSES, motion_factor
 from mmfusion_annotate.prelabel.config import PrelabelConfig
-from mmfusion_annotate.prelabel.detect import Detection, complete, detect
+from mmfusion_annotate.prelabel.detect import Detection, LidarGeometry, complete, detect
 from mmfusion_annotate.prelabel.evidence import ImageEvidence
 from mmfusion_annotate.prelabel.model import (
     Box2D,
@@ -240,9 +240,9 @@ class Prelabeler:
     # ------------------------------------------------------------------ the one call
     def process(self, frame) -> PrelabelResult:
         """Pre-label one fused frame (``mmfusion_annotate.fusion.FusedFrame``)."""
-        lidar = frame.sweep.lidar
-        sensor_xy = tuple(self.rig.sensor_to_base(lidar)[:2, 3]) if lidar in self.rig.sensors else (0.0, 0.0)
-        detections, _ = detect(frame.sweep.xyz_deskewed, self.cfg, sensor_xy)
+        lidar = LidarGeometry.from_rig(self.rig, frame.sweep.lidar) if frame.sweep.lidar in self.rig.sensors else None
+        sensor_xy = lidar.xy if lidar is not None else (0.0, 0.0)
+        detections, _ = detect(frame.sweep.xyz_deskewed, self.cfg, lidar, capture_xyz=frame.sweep.xyz)
         objects, flips, retired = self._objects(frame, detections, sensor_xy)
         objects, candidates, radar_mismatch = self._radar(frame, objects)
         boxes, observed = self._boxes(frame, objects)

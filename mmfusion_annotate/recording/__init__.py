@@ -4,8 +4,10 @@ ROS-free except for ``cdr.serialize``/``deserialize`` of installed types, which 
 """
 
 from mmfusion_annotate.recording.cdr import deserialize, message_class, new_message, serialize
+from mmfusion_annotate.recording.config import RecorderConfig
 from mmfusion_annotate.recording.qos import QosProfile
 from mmfusion_annotate.recording.reader import BagMessage, BagReader, bag_files
+from mmfusion_annotate.recording.recorder import Recorder, RecorderStats
 from mmfusion_annotate.recording.writer import EVENTS_RECORD, BagWriter
 
 __all__ = [
@@ -14,6 +16,9 @@ __all__ = [
     "BagReader",
     "BagWriter",
     "QosProfile",
+    "Recorder",
+    "RecorderConfig",
+    "RecorderStats",
     "bag_files",
     "deserialize",
     "message_class",

@@ -1,17 +1,18 @@
 """What the recorder takes from the rig: each sensor's topic and type, and the static messages it owns.
 
-``/tf_static`` is built from the rig's extrinsics (a bag must carry its frame tree even when no
+``/tf_static`` is built from the rig's frame tree (a bag must carry it even when no
 ``static_transform_publisher`` runs, and ``tf2_msgs`` is a carried type here), and each camera's
-``CameraInfo`` from its model; both are repeated at the start of every split file.
+``CameraInfo`` from its model (both by ``msgs.static``); both are repeated at the start of every split.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmfusion_annotate.recording.cdr import new_message, serialize
+from mmfusion_annotate.msgs import static
+from mmfusion_annotate.recording.cdr import serialize
 from mmfusion_annotate.rig import Rig, Sensor
-from mmfusion_annotate.types import NS_PER_S, Stamp
+from mmfusion_annotate.types import Stamp
 
 SENSOR_TYPES = {
     "lidar": "sensor_msgs/msg/PointCloud2",
@@ -48,29 +49,14 @@ def rig_topics(rig: Rig) -> list[RigTopic]:
     return topics
 
 
-def _time(stamp: Stamp) -> dict[str, int]:
-    return {"sec": stamp // NS_PER_S, "nanosec": stamp % NS_PER_S}
-
-
 def tf_static_message(rig: Rig, stamp: Stamp) -> bytes:
-    """CDR of a ``tf2_msgs/TFMessage`` holding every sensor's ``parent_frame -> frame_id`` transform."""
-    transforms = []
-    for sensor in rig.sensors.values():
-        x, y, z = sensor.translation
-        qx, qy, qz, qw = sensor.rotation_xyzw
-        transforms.append({
-            "header": {"stamp": _time(stamp), "frame_id": sensor.parent_frame},
-            "child_frame_id": sensor.frame_id,
-            "transform": {"translation": {"x": x, "y": y, "z": z},
-                          "rotation": {"x": qx, "y": qy, "z": qz, "w": qw}},
-        })  # fmt: skip
-    return serialize(TF_TYPE, new_message(TF_TYPE, transforms=transforms))
+    """CDR of the rig's frame tree as ``tf2_msgs/TFMessage`` (built by ``msgs.static``)."""
+    return serialize(TF_TYPE, static.tf_static_message(rig, stamp))
 
 
 def camera_info_messages(rig: Rig, stamp: Stamp) -> dict[str, bytes]:
     """Info topic -> CDR of the camera's ``CameraInfo`` from the rig's model."""
     return {
-        s.info_topic: serialize(CAMERA_INFO_TYPE, s.camera.to_camera_info(s.frame_id, stamp))
-        for s in rig.cameras()
-        if s.camera is not None
+        topic: serialize(CAMERA_INFO_TYPE, msg)
+        for topic, msg in static.camera_info_messages(rig, stamp).items()
     }

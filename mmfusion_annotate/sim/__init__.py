@@ -5,8 +5,9 @@
 Everything here is ROS-free except the message conversion, which imports message types lazily.
 """
 
+from mmfusion_annotate.sim.bag import write_bag
 from mmfusion_annotate.sim.config import SimConfig
 from mmfusion_annotate.sim.drive import Drive
 from mmfusion_annotate.sim.scenario import Scenario, builtin_scenarios, load_scenario
 
-__all__ = ["Drive", "Scenario", "SimConfig", "builtin_scenarios", "load_scenario"]
+__all__ = ["Drive", "Scenario", "SimConfig", "builtin_scenarios", "load_scenario", "write_bag"]

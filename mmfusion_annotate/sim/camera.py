@@ -57,8 +57,9 @@ class Rendered:
 class CameraRenderer:
     """Renders one rig camera; ``T_base_sensor`` is the true mount (a calibration fault rotates it)."""
 
-    def __init__(self, sensor: Sensor, T_base_sensor: np.ndarray, world: World, ego: EgoMotion,
-                 render: RenderConfig) -> None:
+    def __init__(
+        self, sensor: Sensor, T_base_sensor: np.ndarray, world: World, ego: EgoMotion, render: RenderConfig
+    ) -> None:
         cam = sensor.camera
         assert cam is not None
         self.sensor, self.model = sensor, cam
@@ -81,7 +82,9 @@ class CameraRenderer:
         tg[tg > render.max_distance_m] = np.inf
         self._ground_t = tg
         self._ground = np.isfinite(tg)
-        self._ground_xy = self._origin[:2] + self._rays_base[..., :2] * np.where(self._ground, tg, 0.0)[..., None]
+        self._ground_xy = (
+            self._origin[:2] + self._rays_base[..., :2] * np.where(self._ground, tg, 0.0)[..., None]
+        )
         self._ground_fade = np.clip(np.where(self._ground, tg, 0.0) / render.max_distance_m, 0.0, 1.0)
         up = np.clip(self._rays_base[..., 2], 0.0, 1.0)[..., None]
         self._sky = (SKY_HORIZON * (1 - up) + SKY_ZENITH * up).astype(np.float32)
@@ -123,17 +126,43 @@ class CameraRenderer:
         center = np.broadcast_to(np.array(centers).reshape(n, 1, 3), (n, self.h, 3))
         yaw = np.broadcast_to(np.array(yaws, dtype=np.float64).reshape(n, 1), (n, self.h))
         drawn_idx = np.array(drawn, dtype=np.int64)
-        _, which, normal, full = cast(self._origins, self._rays_base, self._ground_t, center, yaw,
-                                      self._world.sizes[drawn_idx] / 2, row_ok, col_lo, col_hi)
-        sun_base = np.array([c * SUN_WORLD[0] + s * SUN_WORLD[1], -s * SUN_WORLD[0] + c * SUN_WORLD[1], SUN_WORLD[2]])
+        _, which, normal, full = cast(
+            self._origins,
+            self._rays_base,
+            self._ground_t,
+            center,
+            yaw,
+            self._world.sizes[drawn_idx] / 2,
+            row_ok,
+            col_lo,
+            col_hi,
+        )
+        sun_base = np.array(
+            [c * SUN_WORLD[0] + s * SUN_WORLD[1], -s * SUN_WORLD[0] + c * SUN_WORLD[1], SUN_WORLD[2]]
+        )
         small = np.empty((self.h, self.w, 3), dtype=np.uint8)
-        _compose(self._ground_t, self._ground_xy, self._ground_fade, self._sky, self._has_ray,
-                 np.array([ex, ey, c, s]), self._world.road.params, which,
-                 normal, CLASS_COLORS[self._world.class_index[drawn_idx]], sun_base, small)
-        ids = np.where(which >= 0, self._world.ids[drawn_idx][np.maximum(which, 0)] if n else 0, 0).astype(np.int32)
+        _compose(
+            self._ground_t,
+            self._ground_xy,
+            self._ground_fade,
+            self._sky,
+            self._has_ray,
+            np.array([ex, ey, c, s]),
+            self._world.road.params,
+            which,
+            normal,
+            CLASS_COLORS[self._world.class_index[drawn_idx]],
+            sun_base,
+            small,
+        )
+        ids = np.where(which >= 0, self._world.ids[drawn_idx][np.maximum(which, 0)] if n else 0, 0).astype(
+            np.int32
+        )
         visible = tuple(
-            vb for b, k in enumerate(drawn)
-            if full[b] and (vb := self._visible_box(k, int(full[b]), blocks[b], centers[b], yaws[b], ids)) is not None
+            vb
+            for b, k in enumerate(drawn)
+            if full[b]
+            and (vb := self._visible_box(k, int(full[b]), blocks[b], centers[b], yaws[b], ids)) is not None
         )
         full_image = cv2.resize(small, (self.model.width, self.model.height), interpolation=cv2.INTER_LINEAR)
         return Rendered(full_image, ids, visible)
@@ -151,16 +180,27 @@ class CameraRenderer:
             return None
         return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
-    def _visible_box(self, k: int, full: int, block: tuple[slice, slice], center_b: np.ndarray, yaw_b: float,
-                     ids: np.ndarray) -> VisibleBox | None:
+    def _visible_box(
+        self,
+        k: int,
+        full: int,
+        block: tuple[slice, slice],
+        center_b: np.ndarray,
+        yaw_b: float,
+        ids: np.ndarray,
+    ) -> VisibleBox | None:
         mask = ids[block] == self._world.ids[k]
         count = int(mask.sum())
         if count == 0:
             return None
         rows = np.nonzero(mask.any(axis=1))[0] + block[0].start
         cols = np.nonzero(mask.any(axis=0))[0] + block[1].start
-        box = (float(cols[0] * self._sx), float(rows[0] * self._sy),
-               float((cols[-1] + 1) * self._sx), float((rows[-1] + 1) * self._sy))
+        box = (
+            float(cols[0] * self._sx),
+            float(rows[0] * self._sy),
+            float((cols[-1] + 1) * self._sx),
+            float((rows[-1] + 1) * self._sy),
+        )
         return VisibleBox(
             object_id=int(self._world.ids[k]),
             cls=CLASS_NAMES[self._world.class_index[k]],

@@ -24,7 +24,7 @@ class TimingConfig(_Strict):
     imu_jitter_ms: Annotated[float, Field(ge=0)] = 0.0
     camera_trigger: Literal["free", "lidar"] = "free"
     lidar_start_azimuth_deg: float = 180.0
-    """Azimuth (lidar frame, +left of forward) of the first column of each sweep; the sweep turns clockwise."""
+    """Azimuth (lidar frame, +left of forward) of each sweep's first column; the sweep turns clockwise."""
 
 
 class NoiseConfig(_Strict):
@@ -84,7 +84,7 @@ class ClockDrift(_Strict):
 
 
 class CalibrationError(_Strict):
-    """``sensor`` is mounted rotated by (roll, pitch, yaw) deg about base_link axes; the rig file says nominal."""
+    """``sensor`` is mounted rotated by (roll, pitch, yaw) deg (base_link axes); the rig says nominal."""
 
     type: Literal["calibration_error"]
     sensor: str
@@ -102,7 +102,9 @@ class Silent(_Strict):
     end_s: float | None = None
 
 
-Fault = Annotated[FrameDrop | ClockOffset | ClockDrift | CalibrationError | Silent, Field(discriminator="type")]
+Fault = Annotated[
+    FrameDrop | ClockOffset | ClockDrift | CalibrationError | Silent, Field(discriminator="type")
+]
 
 
 class SimConfig(_Strict):

@@ -32,12 +32,22 @@ ImageFormat = Literal["jpeg", "raw"]
 
 
 class Drive:
-    """A synthetic drive of ``scenario`` recorded by ``rig`` (all of its sensors unless ``config.sensors``)."""
+    """A synthetic drive of ``scenario`` seen by ``rig`` (all its sensors unless ``config.sensors``)."""
 
-    def __init__(self, rig: Rig, scenario: Scenario | str | Path, *, faults: Iterable[Fault | Mapping] | None = None,
-                 seed: int | None = None, image_format: ImageFormat = "jpeg", config: SimConfig | None = None) -> None:
+    def __init__(
+        self,
+        rig: Rig,
+        scenario: Scenario | str | Path,
+        *,
+        faults: Iterable[Fault | Mapping] | None = None,
+        seed: int | None = None,
+        image_format: ImageFormat = "jpeg",
+        config: SimConfig | None = None,
+    ) -> None:
         if image_format not in ("jpeg", "raw"):
-            raise ConfigError(f"image_format must be 'jpeg' or 'raw', not '{image_format}'", key="image_format")
+            raise ConfigError(
+                f"image_format must be 'jpeg' or 'raw', not '{image_format}'", key="image_format"
+            )
         self.rig = rig
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         config = config or SimConfig()
@@ -87,8 +97,8 @@ class Drive:
         else:
             payload = model.read(tick.index)
         self.truth.frames[(tick.sensor, tick.stamp)] = FrameTruth(
-            tick.sensor, sensor.kind, tick.stamp, tick.true_ns, self.truth.sensor_pose(tick.sensor, tick.true_ns),
-            object_ids, boxes)
+            tick.sensor, sensor.kind, tick.stamp, tick.true_ns, object_ids, boxes
+        )
         return SensorSample(tick.sensor, tick.stamp, payload)
 
     def messages(self) -> Iterator[tuple[str, str, Any, Stamp]]:
@@ -105,8 +115,9 @@ class Drive:
             return dict(rig.sensors)
         unknown = [n for n in names if n not in rig.sensors]
         if unknown:
-            raise ConfigError(f"unknown sensor(s) {', '.join(unknown)} (rig has {', '.join(rig.sensors)})",
-                              key="sensors")
+            raise ConfigError(
+                f"unknown sensor(s) {', '.join(unknown)} (rig has {', '.join(rig.sensors)})", key="sensors"
+            )
         return {n: s for n, s in rig.sensors.items() if n in names}
 
     def _true_times(self) -> dict[str, np.ndarray]:
@@ -115,20 +126,29 @@ class Drive:
         lidars = [s for s in self.sensors.values() if s.kind == "lidar"]
         for sensor in self.sensors.values():
             if sensor.kind == "lidar":
-                times[sensor.name] = lidar_sweep_starts(sensor.rate_hz, duration, timing.lidar_jitter_ms, seed,
-                                                        sensor.name)
+                times[sensor.name] = lidar_sweep_starts(
+                    sensor.rate_hz, duration, timing.lidar_jitter_ms, seed, sensor.name
+                )
             elif sensor.kind == "camera" and timing.camera_trigger == "lidar" and lidars:
                 lidar = lidars[0]
                 starts = lidar_sweep_starts(lidar.rate_hz, duration, timing.lidar_jitter_ms, seed, lidar.name)
                 axis = self.rig.transform(lidar.frame_id, sensor.frame_id)[:3, :3] @ np.array([0.0, 0.0, 1.0])
                 fraction = sweep_fraction_at(math.atan2(axis[1], axis[0]), timing)
-                times[sensor.name] = triggered(starts, lidar.period_ns, fraction, timing.camera_jitter_ms, seed,
-                                               sensor.name)
+                times[sensor.name] = triggered(
+                    starts, lidar.period_ns, fraction, timing.camera_jitter_ms, seed, sensor.name
+                )
             else:
                 jitter = {"camera": timing.camera_jitter_ms, "radar": timing.radar_jitter_ms}.get(
-                    sensor.kind, timing.imu_jitter_ms)
-                times[sensor.name] = free_running(sensor.rate_hz, duration, jitter, seed, sensor.name,
-                                                  phase=sensor.kind in ("camera", "radar"))
+                    sensor.kind, timing.imu_jitter_ms
+                )
+                times[sensor.name] = free_running(
+                    sensor.rate_hz,
+                    duration,
+                    jitter,
+                    seed,
+                    sensor.name,
+                    phase=sensor.kind in ("camera", "radar"),
+                )
         return times
 
     def _schedule(self):
@@ -159,5 +179,7 @@ class Drive:
         if sensor.kind == "radar":
             return RadarModel(sensor, mount, self.world, self.ego, cfg.noise, self.seed)
         if sensor.kind == "imu":
-            return ImuModel(self.ego, mount[:3, :3], self._true[sensor.name], cfg.noise, self.seed, sensor.name)
+            return ImuModel(
+                self.ego, mount[:3, :3], self._true[sensor.name], cfg.noise, self.seed, sensor.name
+            )
         return OdometryModel(self.ego, self._true[sensor.name], cfg.noise, self.seed, sensor.name)

@@ -23,7 +23,9 @@ GRAVITY = 9.80665
 
 def rng_for(seed: int, *keys: str | int) -> np.random.Generator:
     """An independent random stream per (seed, sensor, frame...) so output never depends on call order."""
-    words = [seed & 0xFFFFFFFF] + [k & 0xFFFFFFFF if isinstance(k, int) else zlib.crc32(k.encode()) for k in keys]
+    words = [seed & 0xFFFFFFFF] + [
+        k & 0xFFFFFFFF if isinstance(k, int) else zlib.crc32(k.encode()) for k in keys
+    ]
     return np.random.default_rng(np.random.SeedSequence(words))
 
 
@@ -66,8 +68,15 @@ class ImuModel:
     """IMU readings in the IMU frame (specific force and body rates) with white noise and a constant bias,
     computed for all the IMU's measurement times at once."""
 
-    def __init__(self, ego: EgoMotion, R_base_imu: np.ndarray, times_ns: np.ndarray, noise: NoiseConfig, seed: int,
-                 name: str) -> None:
+    def __init__(
+        self,
+        ego: EgoMotion,
+        R_base_imu: np.ndarray,
+        times_ns: np.ndarray,
+        noise: NoiseConfig,
+        seed: int,
+        name: str,
+    ) -> None:
         rng = rng_for(seed, name)
         accel_bias = rng.normal(0.0, noise.imu_accel_bias_mps2, 3)
         gyro_bias = rng.normal(0.0, noise.imu_gyro_bias_rps, 3)
@@ -85,7 +94,9 @@ class ImuModel:
 class OdometryModel:
     """Wheel odometry: dead-reckoning from noisy speed and yaw rate at the given stamps (pre-integrated)."""
 
-    def __init__(self, ego: EgoMotion, times_ns: np.ndarray, noise: NoiseConfig, seed: int, name: str) -> None:
+    def __init__(
+        self, ego: EgoMotion, times_ns: np.ndarray, noise: NoiseConfig, seed: int, name: str
+    ) -> None:
         rng = rng_for(seed, name)
         st = ego.state(times_ns)
         c, s = np.cos(st.yaw), np.sin(st.yaw)

@@ -37,8 +37,10 @@ class FaultTruth:
 def check_sensors(faults: tuple[Fault, ...], known: set[str]) -> None:
     for i, fault in enumerate(faults):
         if fault.sensor not in known:
-            raise ConfigError(f"unknown sensor '{fault.sensor}' (simulated: {', '.join(sorted(known))})",
-                              key=f"faults[{i}].sensor")
+            raise ConfigError(
+                f"unknown sensor '{fault.sensor}' (simulated: {', '.join(sorted(known))})",
+                key=f"faults[{i}].sensor",
+            )
 
 
 def mount_error(faults: tuple[Fault, ...], sensor: str) -> np.ndarray:
@@ -46,9 +48,12 @@ def mount_error(faults: tuple[Fault, ...], sensor: str) -> np.ndarray:
     T = np.eye(4)
     for fault in faults:
         if isinstance(fault, CalibrationError) and fault.sensor == sensor:
-            T[:3, :3] = Rotation.from_euler(
-                "xyz", [fault.roll_deg, fault.pitch_deg, fault.yaw_deg], degrees=True
-            ).as_matrix() @ T[:3, :3]
+            T[:3, :3] = (
+                Rotation.from_euler(
+                    "xyz", [fault.roll_deg, fault.pitch_deg, fault.yaw_deg], degrees=True
+                ).as_matrix()
+                @ T[:3, :3]
+            )
     return T
 
 
@@ -97,5 +102,11 @@ def fault_truth(fault: Fault, duration_ns: int, removed_ns: np.ndarray) -> Fault
     end = getattr(fault, "end_s", None)
     if isinstance(fault, FrameDrop):
         start = 0
-    return FaultTruth(fault.type, fault.sensor, start, duration_ns if end is None else seconds_to_ns(end), params,
-                      tuple(int(t) for t in removed_ns))
+    return FaultTruth(
+        fault.type,
+        fault.sensor,
+        start,
+        duration_ns if end is None else seconds_to_ns(end),
+        params,
+        tuple(int(t) for t in removed_ns),
+    )

@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 
 
-def ray_boxes(origin: Any, direction: Any, center: Any, yaw: Any, half: Any, xp: ModuleType = np) -> tuple[Any, Any]:
+def ray_boxes(
+    origin: Any, direction: Any, center: Any, yaw: Any, half: Any, xp: ModuleType = np
+) -> tuple[Any, Any]:
     """Entry distance of rays into boxes (slab test); ``inf`` where a ray misses or starts inside.
 
     All arguments broadcast against each other: origin/direction/center (..., 3), yaw (...), half (..., 3).
@@ -51,7 +53,9 @@ def ray_boxes(origin: Any, direction: Any, center: Any, yaw: Any, half: Any, xp:
     return t, normal
 
 
-def points_in_box(points: Any, center: Any, yaw: Any, half: Any, margin: float = 0.0, xp: ModuleType = np) -> Any:
+def points_in_box(
+    points: Any, center: Any, yaw: Any, half: Any, margin: float = 0.0, xp: ModuleType = np
+) -> Any:
     """True where points (..., 3) lie inside the boxes (broadcast), grown by ``margin`` metres."""
     c, s = xp.cos(yaw), xp.sin(yaw)
     rel = points - center

@@ -17,7 +17,7 @@ from mmfusion_annotate.rig import Sensor
 from mmfusion_annotate.sim.config import NoiseConfig, TimingConfig
 from mmfusion_annotate.sim.ego import EgoMotion, rng_for
 from mmfusion_annotate.sim.raycast import cast
-from mmfusion_annotate.sim.world import CLASS_STYLES, CLASS_NAMES, GROUND_REFLECTIVITY, World
+from mmfusion_annotate.sim.world import CLASS_NAMES, CLASS_STYLES, GROUND_REFLECTIVITY, World
 from mmfusion_annotate.types import Stamp
 
 _AZIMUTH_MARGIN = math.radians(1.5)
@@ -32,8 +32,16 @@ def _wrap(angle: np.ndarray) -> np.ndarray:
 class LidarModel:
     """Ray caster of one rig LiDAR (columns spin clockwise from ``timing.lidar_start_azimuth_deg``)."""
 
-    def __init__(self, sensor: Sensor, T_base_sensor: np.ndarray, world: World, ego: EgoMotion,
-                 timing: TimingConfig, noise: NoiseConfig, seed: int) -> None:
+    def __init__(
+        self,
+        sensor: Sensor,
+        T_base_sensor: np.ndarray,
+        world: World,
+        ego: EgoMotion,
+        timing: TimingConfig,
+        noise: NoiseConfig,
+        seed: int,
+    ) -> None:
         spec = sensor.lidar
         assert spec is not None
         self.sensor = sensor
@@ -42,10 +50,16 @@ class LidarModel:
         self.period_ns = sensor.period_ns
         self.min_range, self.max_range = spec.min_range_m, spec.max_range_m
         elevation = np.radians(np.sort(np.asarray(spec.vertical_angles_deg, dtype=np.float64)))
-        azimuth = math.radians(timing.lidar_start_azimuth_deg) - 2 * np.pi * np.arange(self.columns) / self.columns
+        azimuth = (
+            math.radians(timing.lidar_start_azimuth_deg) - 2 * np.pi * np.arange(self.columns) / self.columns
+        )
         ce = np.cos(elevation)
         self._dirs = np.stack(
-            [np.cos(azimuth)[:, None] * ce, np.sin(azimuth)[:, None] * ce, np.broadcast_to(np.sin(elevation), (self.columns, len(elevation)))],
+            [
+                np.cos(azimuth)[:, None] * ce,
+                np.sin(azimuth)[:, None] * ce,
+                np.broadcast_to(np.sin(elevation), (self.columns, len(elevation))),
+            ],
             axis=-1,
         )  # (columns, beams, 3) in the lidar frame
         R = T_base_sensor[:3, :3]
@@ -53,34 +67,61 @@ class LidarModel:
         self._origin_base = T_base_sensor[:3, 3].copy()
         flat = R @ np.stack([np.cos(azimuth), np.sin(azimuth), np.zeros_like(azimuth)])
         self._azimuth_base = np.arctan2(flat[1], flat[0])
-        self.column_offsets_ns = np.round(np.arange(self.columns) * (self.period_ns / self.columns)).astype(np.int64)
-        self._ring = np.broadcast_to(np.arange(len(elevation), dtype=np.uint16), (self.columns, len(elevation)))
+        self.column_offsets_ns = np.round(np.arange(self.columns) * (self.period_ns / self.columns)).astype(
+            np.int64
+        )
+        self._ring = np.broadcast_to(
+            np.arange(len(elevation), dtype=np.uint16), (self.columns, len(elevation))
+        )
 
     def sweep(self, start_ns: Stamp, index: int) -> dict[str, np.ndarray]:
-        """One sweep starting at ``start_ns``: xyz (lidar frame, per-point time), intensity, ring, t_ns, object_id."""
+        """One sweep starting at ``start_ns``: xyz (lidar frame at each point's time), intensity,
+        ring, t_ns, object_id."""
         t_col = start_ns + self.column_offsets_ns
         ego = self._ego.state(t_col)
         c, s = np.cos(ego.yaw), np.sin(ego.yaw)
         ox, oy, oz = self._origin_base
         origin = ego.position + np.stack([c * ox - s * oy, s * ox + c * oy, np.full_like(c, oz)], axis=-1)
         d = self._dirs_base
-        dirs = np.stack([c[:, None] * d[..., 0] - s[:, None] * d[..., 1],
-                         s[:, None] * d[..., 0] + c[:, None] * d[..., 1], d[..., 2]], axis=-1)
+        dirs = np.stack(
+            [
+                c[:, None] * d[..., 0] - s[:, None] * d[..., 1],
+                s[:, None] * d[..., 0] + c[:, None] * d[..., 1],
+                d[..., 2],
+            ],
+            axis=-1,
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
             ground_t = np.where(dirs[..., 2] < 0, -origin[:, None, 2] / dirs[..., 2], np.inf)
         ground_t[ground_t > self.max_range] = np.inf
         near, row_ok = self._candidates(start_ns, origin, ego.yaw)
         boxes = self._world.boxes(t_col, rows=near)
         columns = np.zeros(len(near), dtype=np.int64)
-        best, which, normal, _ = cast(origin, dirs, ground_t, boxes.center, boxes.yaw, self._world.sizes[near] / 2,
-                                      row_ok, columns, columns + dirs.shape[1])
+        best, which, normal, _ = cast(
+            origin,
+            dirs,
+            ground_t,
+            boxes.center,
+            boxes.yaw,
+            self._world.sizes[near] / 2,
+            row_ok,
+            columns,
+            columns + dirs.shape[1],
+        )
         on_box = which >= 0
         object_id = np.where(on_box, self._world.ids[near][np.maximum(which, 0)], 0).astype(np.int32)
         cos_incidence = np.where(on_box, np.abs(np.einsum("mbi,mbi->mb", dirs, normal)), np.abs(dirs[..., 2]))
-        reflectivity = _CLASS_REFLECTIVITY[self._world.class_index[near][np.maximum(which, 0)]] if len(near) else (
-            np.zeros(best.shape, np.float32))
+        reflectivity = (
+            _CLASS_REFLECTIVITY[self._world.class_index[near][np.maximum(which, 0)]]
+            if len(near)
+            else (np.zeros(best.shape, np.float32))
+        )
         rng = rng_for(self._seed, self.sensor.name, index)
-        keep = np.isfinite(best) & (best >= self.min_range) & (rng.random(best.shape) >= self._noise.lidar_dropout)
+        keep = (
+            np.isfinite(best)
+            & (best >= self.min_range)
+            & (rng.random(best.shape) >= self._noise.lidar_dropout)
+        )
         ground = keep & ~on_box
         hit = origin[:, None, :] + dirs * np.where(ground, best, 0.0)[..., None]
         material = self._world.road.material(hit[..., 0][ground], hit[..., 1][ground])
@@ -98,7 +139,9 @@ class LidarModel:
             "object_id": object_id[keep],
         }
 
-    def _candidates(self, start_ns: Stamp, origin: np.ndarray, yaw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _candidates(
+        self, start_ns: Stamp, origin: np.ndarray, yaw: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Objects in range and, per object, the columns whose rays may hit it (azimuth over the sweep)."""
         world = self._world
         ends = np.array([start_ns, start_ns + self.period_ns], dtype=np.int64)
@@ -117,5 +160,7 @@ class LidarModel:
         hi = spread.max(axis=1) + _AZIMUTH_MARGIN
         offset = _wrap((yaw + self._azimuth_base)[None, :] - mid[:, None])  # (Kn, columns)
         row_ok = (offset >= lo[:, None]) & (offset <= hi[:, None])
-        row_ok |= (dist[near] <= world.radius[near] + 0.5)[:, None]  # the sensor is (almost) inside: all columns
+        row_ok |= (dist[near] <= world.radius[near] + 0.5)[
+            :, None
+        ]  # the sensor is (almost) inside: all columns
         return near, row_ok

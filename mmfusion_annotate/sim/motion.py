@@ -84,7 +84,9 @@ class Tracks:
         n = int(math.ceil((duration_s + 1.0) * NS_PER_S / GRID_STEP_NS)) + 1
         t = np.arange(n) * (GRID_STEP_NS / NS_PER_S)
         dt = GRID_STEP_NS / NS_PER_S
-        rows: dict[str, list[np.ndarray]] = {k: [] for k in ("x", "y", "yaw", "vx", "vy", "yaw_rate", "ax", "ay")}
+        rows: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("x", "y", "yaw", "vx", "vy", "yaw_rate", "ax", "ay")
+        }
         for spec in specs:
             bt, bv = _speed_breakpoints(spec, duration_s)
             v_long = np.interp(t, bt, bv)
@@ -124,7 +126,9 @@ class Tracks:
         idx, frac = self._weights(np.atleast_1d(t_ns))
         return TrackStates(*(self._at(k, idx, frac, rows) for k in ("x", "y", "yaw", "vx", "vy", "yaw_rate")))
 
-    def acceleration(self, t_ns: np.ndarray, rows: np.ndarray | slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+    def acceleration(
+        self, t_ns: np.ndarray, rows: np.ndarray | slice = slice(None)
+    ) -> tuple[np.ndarray, np.ndarray]:
         """World-frame acceleration (ax, ay), each (K, M)."""
         idx, frac = self._weights(np.atleast_1d(t_ns))
         return self._at("ax", idx, frac, rows), self._at("ay", idx, frac, rows)

@@ -31,8 +31,15 @@ def _cross_z(omega: np.ndarray, r: np.ndarray) -> np.ndarray:
 class RadarModel:
     """Detections of one rig radar."""
 
-    def __init__(self, sensor: Sensor, T_base_sensor: np.ndarray, world: World, ego: EgoMotion,
-                 noise: NoiseConfig, seed: int) -> None:
+    def __init__(
+        self,
+        sensor: Sensor,
+        T_base_sensor: np.ndarray,
+        world: World,
+        ego: EgoMotion,
+        noise: NoiseConfig,
+        seed: int,
+    ) -> None:
         spec = sensor.radar
         assert spec is not None
         self.sensor, self.spec = sensor, spec
@@ -50,22 +57,29 @@ class RadarModel:
         return Rz @ self._R, st.position[0] + lever, velocity
 
     def scan(self, t_ns: Stamp, index: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Detections at ``t_ns`` (payload arrays in the radar frame) and the object id of each (0: false alarm)."""
+        """Detections at ``t_ns`` (payload arrays, radar frame) and each one's object id
+        (0: false alarm)."""
         rng = rng_for(self._seed, self.sensor.name, index)
         noise, spec, world = self._noise, self.spec, self._world
         R, origin, v_radar = self.pose_world(t_ns)
         boxes = world.boxes(np.array([t_ns], dtype=np.int64))
         centers = boxes.center[:, 0]
         dist = np.linalg.norm(centers - origin, axis=1)
-        near = np.nonzero((dist - world.radius <= spec.max_range_m) & (dist + world.radius >= spec.min_range_m))[0]
+        near = np.nonzero(
+            (dist - world.radius <= spec.max_range_m) & (dist + world.radius >= spec.min_range_m)
+        )[0]
         local_c = (centers[near] - origin) @ R
         angular = np.arcsin(np.clip(world.radius[near] / np.maximum(dist[near], 1e-9), 0.0, 1.0))
-        in_view = np.abs(np.arctan2(local_c[:, 1], local_c[:, 0])) <= math.radians(spec.hfov_deg) / 2 + angular
+        in_view = (
+            np.abs(np.arctan2(local_c[:, 1], local_c[:, 0])) <= math.radians(spec.hfov_deg) / 2 + angular
+        )
         points, owners, rcs = [], [], []
         for j in np.nonzero(in_view)[0]:
             k = near[j]
             style = CLASS_STYLES[CLASS_NAMES[world.class_index[k]]]
-            pts = _facing_points(centers[k], float(boxes.yaw[k, 0]), world.sizes[k], origin, style.scatterers, rng)
+            pts = _facing_points(
+                centers[k], float(boxes.yaw[k, 0]), world.sizes[k], origin, style.scatterers, rng
+            )
             points.append(pts)
             owners.append(np.full(len(pts), j))
             rcs.append(np.full(len(pts), style.rcs_dbsm - 10 * math.log10(style.scatterers)))
@@ -84,8 +98,10 @@ class RadarModel:
         los = (pts_w - origin) / np.maximum(rng_true, 1e-9)[:, None]
         rr = np.einsum("ij,ij->i", vel_w - v_radar, los)
         in_fov = (
-            (np.abs(az) <= math.radians(spec.hfov_deg) / 2) & (np.abs(el) <= math.radians(spec.vfov_deg) / 2)
-            & (rng_true >= spec.min_range_m) & (rng_true <= spec.max_range_m)
+            (np.abs(az) <= math.radians(spec.hfov_deg) / 2)
+            & (np.abs(el) <= math.radians(spec.vfov_deg) / 2)
+            & (rng_true >= spec.min_range_m)
+            & (rng_true <= spec.max_range_m)
         )
         p_detect = noise.radar_detection_probability * (1.0 - 0.3 * rng_true / spec.max_range_m)
         detected = in_fov & (rng.random(len(rng_true)) < p_detect)
@@ -113,11 +129,20 @@ class RadarModel:
         order = np.argsort(measured["azimuth"], kind="stable")
         payload = {k: v[order].astype(np.float32) for k, v in measured.items()}
         r, a, e = payload["range"], payload["azimuth"], payload["elevation"]
-        payload["xyz"] = np.stack([r * np.cos(e) * np.cos(a), r * np.cos(e) * np.sin(a), r * np.sin(e)], axis=1)
+        payload["xyz"] = np.stack(
+            [r * np.cos(e) * np.cos(a), r * np.cos(e) * np.sin(a), r * np.sin(e)], axis=1
+        )
         return {"xyz": payload["xyz"], **{k: payload[k] for k in _FIELDS}}, obj[order]
 
-def _unoccluded(origin: np.ndarray, pts: np.ndarray, owner: np.ndarray, centers: np.ndarray, yaw: np.ndarray,
-                half: np.ndarray) -> np.ndarray:
+
+def _unoccluded(
+    origin: np.ndarray,
+    pts: np.ndarray,
+    owner: np.ndarray,
+    centers: np.ndarray,
+    yaw: np.ndarray,
+    half: np.ndarray,
+) -> np.ndarray:
     """Per scatterer: no box other than its own lies between the radar and it."""
     if len(pts) == 0:
         return np.zeros(0, dtype=bool)
@@ -128,8 +153,9 @@ def _unoccluded(origin: np.ndarray, pts: np.ndarray, owner: np.ndarray, centers:
     return t.min(axis=1) >= length - 0.05
 
 
-def _facing_points(center: np.ndarray, yaw: float, size: np.ndarray, eye: np.ndarray, count: int,
-                   rng: np.random.Generator) -> np.ndarray:
+def _facing_points(
+    center: np.ndarray, yaw: float, size: np.ndarray, eye: np.ndarray, count: int, rng: np.random.Generator
+) -> np.ndarray:
     """``count`` random points on the vertical faces of a box that face ``eye`` (area-weighted)."""
     c, s = math.cos(yaw), math.sin(yaw)
     rel = eye - center

@@ -98,7 +98,7 @@ class StaticSpec(_Strict):
 
 
 class RoadSpec(_Strict):
-    """A straight road along world x; lane 0 is the rightmost, the ego starts on the centre of ``ego_lane``."""
+    """A straight road along world x; lane 0 is the rightmost; the ego starts centred in ``ego_lane``."""
 
     lanes: Annotated[int, Field(ge=1)] = 2
     lane_width_m: Annotated[float, Field(gt=0)] = 3.5

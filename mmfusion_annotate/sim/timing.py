@@ -29,7 +29,9 @@ class Tick:
     """Position of the sensor in the rig (ties between equal stamps break on it)."""
 
 
-def lidar_sweep_starts(rate_hz: float, duration_ns: int, jitter_ms: float, seed: int, name: str) -> np.ndarray:
+def lidar_sweep_starts(
+    rate_hz: float, duration_ns: int, jitter_ms: float, seed: int, name: str
+) -> np.ndarray:
     """Start times of complete sweeps inside the drive."""
     period = NS_PER_S / rate_hz
     count = int(math.floor(duration_ns / period))
@@ -38,7 +40,9 @@ def lidar_sweep_starts(rate_hz: float, duration_ns: int, jitter_ms: float, seed:
     return starts[starts + int(period) <= duration_ns]
 
 
-def free_running(rate_hz: float, duration_ns: int, jitter_ms: float, seed: int, name: str, phase: bool) -> np.ndarray:
+def free_running(
+    rate_hz: float, duration_ns: int, jitter_ms: float, seed: int, name: str, phase: bool
+) -> np.ndarray:
     """Measurement times of a free-running sensor: random phase (if ``phase``) plus per-frame jitter."""
     period = NS_PER_S / rate_hz
     rng = rng_for(seed, name, "clock")
@@ -49,10 +53,16 @@ def free_running(rate_hz: float, duration_ns: int, jitter_ms: float, seed: int, 
     return np.sort(times[(times >= 0) & (times < duration_ns)])
 
 
-def triggered(sweep_starts: np.ndarray, sweep_ns: int, fraction: float, jitter_ms: float, seed: int, name: str):
+def triggered(
+    sweep_starts: np.ndarray, sweep_ns: int, fraction: float, jitter_ms: float, seed: int, name: str
+):
     """Camera times when the LiDAR beam passes the camera's azimuth (``fraction`` of the sweep)."""
     rng = rng_for(seed, name, "clock")
-    times = sweep_starts + round(fraction * sweep_ns) + np.round(rng.normal(0.0, jitter_ms * 1e6, len(sweep_starts)))
+    times = (
+        sweep_starts
+        + round(fraction * sweep_ns)
+        + np.round(rng.normal(0.0, jitter_ms * 1e6, len(sweep_starts)))
+    )
     return times.astype(np.int64)
 
 

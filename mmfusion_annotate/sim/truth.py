@@ -52,13 +52,12 @@ class EventTruth:
 class FrameTruth:
     """Truth of one generated frame. ``true_ns`` is when it was measured (``stamp`` may be off by a clock
     fault); ``object_ids`` labels each LiDAR point / radar detection (0: ground, clutter);
-    ``boxes_2d`` are a camera's visible objects; ``sensor_pose`` is the true world pose at ``true_ns``."""
+    ``boxes_2d`` are a camera's visible objects (true pose: ``DriveTruth.sensor_pose``)."""
 
     sensor: str
     kind: str
     stamp: Stamp
     true_ns: Stamp
-    sensor_pose: np.ndarray
     object_ids: np.ndarray | None = None
     boxes_2d: tuple[VisibleBox, ...] = ()
 
@@ -103,12 +102,18 @@ class DriveTruth:
             center = boxes.center[k, 0]
             velocity = boxes.velocity[k, 0]
             yaw = float(boxes.yaw[k, 0])
-            out.append(ObjectTruth(
-                id=obj.id, cls=obj.cls, size=obj.size,
-                center_world=center.copy(), yaw_world=yaw, velocity_world=velocity.copy(),
-                yaw_rate=float(boxes.yaw_rate[k, 0]),
-                center_base=(to_base @ np.append(center, 1.0))[:3],
-                yaw_base=math.remainder(yaw - eyaw, 2 * math.pi),
-                velocity_base=to_base[:3, :3] @ velocity,
-            ))
+            out.append(
+                ObjectTruth(
+                    id=obj.id,
+                    cls=obj.cls,
+                    size=obj.size,
+                    center_world=center.copy(),
+                    yaw_world=yaw,
+                    velocity_world=velocity.copy(),
+                    yaw_rate=float(boxes.yaw_rate[k, 0]),
+                    center_base=(to_base @ np.append(center, 1.0))[:3],
+                    yaw_base=math.remainder(yaw - eyaw, 2 * math.pi),
+                    velocity_base=to_base[:3, :3] @ velocity,
+                )
+            )
         return tuple(out)

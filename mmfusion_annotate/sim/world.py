@@ -57,7 +57,9 @@ def material_at(x: float, y: float, road: np.ndarray) -> int:  # pragma: no cove
 
 
 @numba.njit(cache=True, nogil=True)
-def _material_many(x: np.ndarray, y: np.ndarray, road: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+def _material_many(
+    x: np.ndarray, y: np.ndarray, road: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
     out = np.empty(x.shape, np.uint8)
     for i in range(x.size):
         out.flat[i] = material_at(x.flat[i], y.flat[i], road)
@@ -69,8 +71,17 @@ class Road:
 
     def __init__(self, spec: RoadSpec) -> None:
         self.spec = spec
-        self.params = np.array([spec.boundaries_y()[0], spec.lane_width_m, spec.lanes, spec.marking_width_m / 2,
-                                spec.dash_m, spec.dash_m + spec.gap_m], dtype=np.float64)
+        self.params = np.array(
+            [
+                spec.boundaries_y()[0],
+                spec.lane_width_m,
+                spec.lanes,
+                spec.marking_width_m / 2,
+                spec.dash_m,
+                spec.dash_m + spec.gap_m,
+            ],
+            dtype=np.float64,
+        )
 
     def material(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Material code at world (x, y) points."""
@@ -108,8 +119,11 @@ class World:
         specs: list[MotionSpec] = []
         for static in scenario.statics:
             for k in range(static.repeat):
-                pose = Pose2D(x_m=static.pose.x_m + k * static.spacing_m, y_m=static.pose.y_m,
-                              yaw_deg=static.pose.yaw_deg)
+                pose = Pose2D(
+                    x_m=static.pose.x_m + k * static.spacing_m,
+                    y_m=static.pose.y_m,
+                    yaw_deg=static.pose.yaw_deg,
+                )
                 object_id = static.id if k == 0 else static.id * 1000 + k
                 objects.append(WorldObject(object_id, static.cls, static.size_m, moving=False))
                 specs.append(MotionSpec(start=pose))

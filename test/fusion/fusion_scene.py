@@ -13,10 +13,13 @@ from mmfusion_annotate.rig import rig_from_dict
 CAR_RGB = np.array([200, 30, 30], dtype=np.uint8)
 GROUND_RGB = np.array([110, 110, 110], dtype=np.uint8)
 SKY_RGB = np.array([120, 170, 230], dtype=np.uint8)
-# the car: axis-aligned box in base_link, 12-16.5 m ahead, 1.9 m wide, 1.5 m high
+WALL_RGB = np.array([40, 140, 60], dtype=np.uint8)
+# the car: axis-aligned box in base_link, 12-16.5 m ahead, 1.9 m wide, 1.4 m high; a wall behind it
 CAR_MIN = np.array([12.0, -0.95, 0.0])
-CAR_MAX = np.array([16.5, 0.95, 1.5])
-LIDAR_HEIGHT = 1.9
+CAR_MAX = np.array([16.5, 0.95, 1.4])
+WALL_MIN = np.array([30.0, -8.0, 0.0])
+WALL_MAX = np.array([30.6, 8.0, 4.0])
+LIDAR_XYZ = [0.0, 0.5, 2.4]  # roof LiDAR, higher than the cameras and off-centre: parallax
 
 
 def _camera(name, yaw_deg, model, D, width=800, height=450, f=600.0):
@@ -58,7 +61,7 @@ def small_rig():
                     "topic": "/lidar/points",
                     "frame_id": "lidar",
                     "rate_hz": 10.0,
-                    "extrinsic": {"parent": "base_link", "translation": [0.0, 0.0, LIDAR_HEIGHT]},
+                    "extrinsic": {"parent": "base_link", "translation": LIDAR_XYZ},
                     "lidar": {"beams": 64, "vertical_range_deg": [-25.0, 3.0], "azimuth_resolution_deg": 0.2},
                 },
                 {
@@ -75,7 +78,7 @@ def small_rig():
     )
 
 
-def ray_box(origin: np.ndarray, directions: np.ndarray, lo=CAR_MIN, hi=CAR_MAX) -> np.ndarray:
+def ray_box(origin: np.ndarray, directions: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Distance along each unit ray to the box (inf where it misses), slab method."""
     with np.errstate(divide="ignore", invalid="ignore"):
         t1 = (lo - origin) / directions
@@ -93,23 +96,30 @@ def ray_ground(origin: np.ndarray, directions: np.ndarray) -> np.ndarray:
 
 
 def scan_scene(beams=64, azimuth_steps=1800, max_range=80.0):
-    """LiDAR points in the LiDAR frame and whether each one lies on the car."""
+    """LiDAR points in the LiDAR frame and what each one hit: 0 ground, 1 car, 2 wall."""
     azimuth = np.repeat(np.linspace(-np.pi, np.pi, azimuth_steps, endpoint=False), beams)
     elevation = np.tile(np.radians(np.linspace(-25.0, 3.0, beams)), azimuth_steps)
     directions = np.stack(
         [np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)], axis=1
     )
-    origin = np.array([0.0, 0.0, LIDAR_HEIGHT])
-    car = ray_box(origin, directions)
-    ground = ray_ground(origin, directions)
-    distance = np.minimum(car, ground)
+    origin = np.array(LIDAR_XYZ)
+    hits = np.stack(
+        [
+            ray_ground(origin, directions),
+            ray_box(origin, directions, CAR_MIN, CAR_MAX),
+            ray_box(origin, directions, WALL_MIN, WALL_MAX),
+        ],
+        axis=1,
+    )
+    label = np.argmin(hits, axis=1)
+    distance = hits[np.arange(len(hits)), label]
     keep = distance < max_range
-    xyz = directions[keep] * distance[keep, None]
-    return xyz.astype(np.float32), (car <= ground)[keep]
+    xyz = directions[keep] * distance[keep, None]  # the LiDAR frame is base_link shifted to LIDAR_XYZ
+    return xyz.astype(np.float32), label[keep]
 
 
 def render(rig, camera_name):
-    """The camera's image by ray casting: car red, ground grey, sky blue."""
+    """The camera's image by ray casting: car red, wall green, ground grey, sky blue."""
     sensor = rig.sensor(camera_name)
     model = sensor.camera
     v, u = np.mgrid[0 : model.height, 0 : model.width]
@@ -119,18 +129,23 @@ def render(rig, camera_name):
     origin = base_from_cam[:3, 3]
     ok = np.isfinite(rays).all(axis=1)
     rays = np.where(ok[:, None], rays, [0.0, 0.0, 1.0])
-    car = ray_box(origin, rays)
-    ground = ray_ground(origin, rays)
-    image = np.where(
-        (car < ground)[:, None], CAR_RGB, np.where(np.isfinite(ground)[:, None], GROUND_RGB, SKY_RGB)
+    hits = np.stack(
+        [
+            ray_ground(origin, rays),
+            ray_box(origin, rays, CAR_MIN, CAR_MAX),
+            ray_box(origin, rays, WALL_MIN, WALL_MAX),
+        ],
+        axis=1,
     )
+    palette = np.stack([GROUND_RGB, CAR_RGB, WALL_RGB, SKY_RGB])
+    image = palette[np.where(np.isfinite(hits).any(axis=1), np.argmin(hits, axis=1), 3)]
     return image.reshape(model.height, model.width, 3).astype(np.uint8)
 
 
 def hidden_from(rig, camera_name, points_base: np.ndarray) -> np.ndarray:
-    """Truth occlusion: the camera's ray to the point meets the car first (points on the car excluded)."""
+    """Truth occlusion: the camera's ray to the point (base_link) meets the car first."""
     origin = rig.sensor_to_base(camera_name)[:3, 3]
     offset = points_base - origin
     distance = np.linalg.norm(offset, axis=1)
-    car = ray_box(origin, offset / distance[:, None])
+    car = ray_box(origin, offset / distance[:, None], CAR_MIN, CAR_MAX)
     return car < distance - 0.05

@@ -80,7 +80,7 @@ def read_with_rosbags(bag_dir: Path) -> dict:
 
 
 def read_with_node(files: list[Path]) -> dict:
-    """Messages by topic and each file's header (channels, metadata records) as test/js/verify_bag.mjs reads them."""
+    """Messages by topic, and each file's channels and metadata records, as verify_bag.mjs reads them."""
     node = shutil.which("node")
     if node is None or not (JS_DIR / "node_modules" / "@mcap" / "core").is_dir():
         pytest.fail(

@@ -31,41 +31,97 @@ def header(ns: int, frame: str) -> Header:
 def sensor_messages(ns: int, rng: np.random.Generator) -> list[tuple[str, str, object]]:
     """One time step of a small rig: raw and JPEG camera, lidar, imu, prelabels, markers, diagnostics."""
     cloud = PointCloud2(
-        header=header(ns, "lidar_top"), height=1, width=40, is_bigendian=False, point_step=16, row_step=640,
-        fields=[PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1)
-                for i, n in enumerate("xyzi")],
-        data=rng.integers(0, 255, 640, dtype=np.uint8).tobytes(), is_dense=True,
-    )  # fmt: skip
-    image = Image(header=header(ns, "cam_front_optical"), height=3, width=4, encoding="rgb8", step=12,
-                  data=rng.integers(0, 255, 36, dtype=np.uint8).tobytes())  # fmt: skip
-    jpeg = CompressedImage(header=header(ns, "cam_front_optical"), format="jpeg",
-                           data=rng.integers(0, 255, 300, dtype=np.uint8).tobytes())  # fmt: skip
+        header=header(ns, "lidar_top"),
+        height=1,
+        width=40,
+        is_bigendian=False,
+        point_step=16,
+        row_step=640,
+        fields=[
+            PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1)
+            for i, n in enumerate("xyzi")
+        ],
+        data=rng.integers(0, 255, 640, dtype=np.uint8).tobytes(),
+        is_dense=True,
+    )
+    image = Image(
+        header=header(ns, "cam_front_optical"),
+        height=3,
+        width=4,
+        encoding="rgb8",
+        step=12,
+        data=rng.integers(0, 255, 36, dtype=np.uint8).tobytes(),
+    )
+    jpeg = CompressedImage(
+        header=header(ns, "cam_front_optical"),
+        format="jpeg",
+        data=rng.integers(0, 255, 300, dtype=np.uint8).tobytes(),
+    )
     imu = Imu(header=header(ns, "imu"), linear_acceleration=Vector3(x=0.1 * ns / NS, y=-2.5, z=9.81))
     box = Pose(position=Point(x=12.5, y=-1.25, z=0.75), orientation=Quaternion(z=0.5, w=0.75))
     scene = new_message(
         "foxglove_msgs/msg/SceneUpdate",
-        entities=[{
-            "timestamp": stamp(ns), "frame_id": "base_link", "id": "track-7",
-            "metadata": [{"key": "class", "value": "car"}, {"key": "confidence", "value": "0.87"}],
-            "cubes": [{"pose": box, "size": {"x": 4.5, "y": 1.9, "z": 1.6},
-                       "color": {"r": 1.0, "g": 0.5, "b": 0.0, "a": 0.5}}],
-        }],
-    )  # fmt: skip
+        entities=[
+            {
+                "timestamp": stamp(ns),
+                "frame_id": "base_link",
+                "id": "track-7",
+                "metadata": [{"key": "class", "value": "car"}, {"key": "confidence", "value": "0.87"}],
+                "cubes": [
+                    {
+                        "pose": box,
+                        "size": {"x": 4.5, "y": 1.9, "z": 1.6},
+                        "color": {"r": 1.0, "g": 0.5, "b": 0.0, "a": 0.5},
+                    }
+                ],
+            }
+        ],
+    )
     annotations = new_message(
         "foxglove_msgs/msg/ImageAnnotations",
-        points=[{"timestamp": stamp(ns), "type": 2, "thickness": 2.0,
-                 "points": [{"x": 10.0, "y": 20.0}, {"x": 110.0, "y": 20.0}, {"x": 110.0, "y": 80.0}],
-                 "outline_color": {"r": 0.0, "g": 1.0, "b": 0.0, "a": 1.0}}],
-        texts=[{"timestamp": stamp(ns), "position": {"x": 10.0, "y": 18.0}, "text": "car 0.87",
-                "font_size": 12.0}],
-    )  # fmt: skip
-    markers = MarkerArray(markers=[Marker(
-        header=header(ns, "base_link"), ns="prelabels", id=7, type=Marker.CUBE, pose=box,
-        scale=Vector3(x=4.5, y=1.9, z=1.6), color=ColorRGBA(r=1.0, g=0.5, b=0.0, a=0.5), text="car",
-    )])  # fmt: skip
-    diagnostics = DiagnosticArray(header=header(ns, ""), status=[DiagnosticStatus(
-        level=DiagnosticStatus.OK, name="recorder", message="ok", values=[KeyValue(key="drops", value="0")]
-    )])  # fmt: skip
+        points=[
+            {
+                "timestamp": stamp(ns),
+                "type": 2,
+                "thickness": 2.0,
+                "points": [{"x": 10.0, "y": 20.0}, {"x": 110.0, "y": 20.0}, {"x": 110.0, "y": 80.0}],
+                "outline_color": {"r": 0.0, "g": 1.0, "b": 0.0, "a": 1.0},
+            }
+        ],
+        texts=[
+            {
+                "timestamp": stamp(ns),
+                "position": {"x": 10.0, "y": 18.0},
+                "text": "car 0.87",
+                "font_size": 12.0,
+            }
+        ],
+    )
+    markers = MarkerArray(
+        markers=[
+            Marker(
+                header=header(ns, "base_link"),
+                ns="prelabels",
+                id=7,
+                type=Marker.CUBE,
+                pose=box,
+                scale=Vector3(x=4.5, y=1.9, z=1.6),
+                color=ColorRGBA(r=1.0, g=0.5, b=0.0, a=0.5),
+                text="car",
+            )
+        ]
+    )
+    diagnostics = DiagnosticArray(
+        header=header(ns, ""),
+        status=[
+            DiagnosticStatus(
+                level=DiagnosticStatus.OK,
+                name="recorder",
+                message="ok",
+                values=[KeyValue(key="drops", value="0")],
+            )
+        ],
+    )
     return [
         ("/lidar_top/points", "sensor_msgs/msg/PointCloud2", cloud),
         ("/cam_front/image_raw", "sensor_msgs/msg/Image", image),
@@ -81,22 +137,42 @@ def sensor_messages(ns: int, rng: np.random.Generator) -> list[tuple[str, str, o
 def static_messages() -> list[tuple[str, str, object, bool]]:
     transform = TransformStamped(header=header(0, "base_link"), child_frame_id="lidar_top")
     transform.transform.translation = Vector3(x=0.9, y=0.0, z=1.8)
-    info = CameraInfo(header=header(0, "cam_front_optical"), width=1600, height=900,
-                      distortion_model="plumb_bob", d=[0.0] * 5, k=[1266.0, 0, 816.0, 0, 1266.0, 491.0, 0, 0, 1])  # fmt: skip
+    info = CameraInfo(
+        header=header(0, "cam_front_optical"),
+        width=1600,
+        height=900,
+        distortion_model="plumb_bob",
+        d=[0.0] * 5,
+        k=[1266.0, 0, 816.0, 0, 1266.0, 491.0, 0, 0, 1],
+    )
     return [
-        ("/tf_static", "tf2_msgs/msg/TFMessage", new_message("tf2_msgs/msg/TFMessage", transforms=[transform]),
-         False),
+        (
+            "/tf_static",
+            "tf2_msgs/msg/TFMessage",
+            new_message("tf2_msgs/msg/TFMessage", transforms=[transform]),
+            False,
+        ),
         ("/cam_front/camera_info", "sensor_msgs/msg/CameraInfo", info, True),
-    ]  # fmt: skip
+    ]
 
 
 def event_message(ns: int):
     return new_message(
-        "mmfusion_annotate/msg/Event", header={"stamp": stamp(ns), "frame_id": "base_link"}, id="ev-1",
-        type="hard_braking", severity="critical", start=stamp(ns - NS // 2), peak=stamp(ns),
-        end=stamp(ns + NS // 2), track_ids=[7, 2**40], sensors=[], evidence_names=["peak_decel_mps2"],
-        evidence_values=[-6.5], rule="hard_braking", rule_version="1",
-    )  # fmt: skip
+        "mmfusion_annotate/msg/Event",
+        header={"stamp": stamp(ns), "frame_id": "base_link"},
+        id="ev-1",
+        type="hard_braking",
+        severity="critical",
+        start=stamp(ns - NS // 2),
+        peak=stamp(ns),
+        end=stamp(ns + NS // 2),
+        track_ids=[7, 2**40],
+        sensors=[],
+        evidence_names=["peak_decel_mps2"],
+        evidence_values=[-6.5],
+        rule="hard_braking",
+        rule_version="1",
+    )
 
 
 def write_sample_bag(
@@ -134,8 +210,10 @@ def test_both_readers_decode_every_message(tmp_path, readers, compression):
     files = sorted(bag.glob("*.mcap"))
     assert [f.name for f in files] == ["drive_0.mcap", "drive_1.mcap", "drive_2.mcap"]
 
-    expected = {topic: readers.normalized([(ns, readers.canonical(m)) for ns, m in msgs])
-                for topic, msgs in written.items()}  # fmt: skip
+    expected = {
+        topic: readers.normalized([(ns, readers.canonical(m)) for ns, m in msgs])
+        for topic, msgs in written.items()
+    }
     by_rosbags = readers.rosbags(bag)
     by_node = readers.node(files)
     for topic, messages in expected.items():
@@ -180,8 +258,13 @@ def test_schema_text_lists_every_dependency_once():
     sections = text.split("=" * 80 + "\n")
     names = [s.splitlines()[0] for s in sections[1:]]
     assert all(n.startswith("MSG: ") for n in names) and len(names) == len(set(names))
-    assert {"MSG: foxglove_msgs/SceneEntity", "MSG: geometry_msgs/Pose", "MSG: builtin_interfaces/Time",
-            "MSG: foxglove_msgs/CubePrimitive", "MSG: geometry_msgs/Quaternion"} <= set(names)  # fmt: skip
+    assert {
+        "MSG: foxglove_msgs/SceneEntity",
+        "MSG: geometry_msgs/Pose",
+        "MSG: builtin_interfaces/Time",
+        "MSG: foxglove_msgs/CubePrimitive",
+        "MSG: geometry_msgs/Quaternion",
+    } <= set(names)
     assert sections[0].startswith("# foxglove_msgs/msg/SceneUpdate")
 
 
@@ -203,8 +286,13 @@ def test_split_by_size_keeps_files_near_the_limit(tmp_path, readers):
     with BagWriter(bag, split_size_bytes=limit, chunk_size=256 * 1024) as writer:
         writer.add_topic("/cam/image_raw", "sensor_msgs/msg/Image", "sensor_data")
         for i in range(count):
-            image = Image(height=100, width=300, encoding="rgb8", step=900,
-                          data=rng.integers(0, 255, 90_000, dtype=np.uint8).tobytes())  # fmt: skip
+            image = Image(
+                height=100,
+                width=300,
+                encoding="rgb8",
+                step=900,
+                data=rng.integers(0, 255, 90_000, dtype=np.uint8).tobytes(),
+            )
             writer.write("/cam/image_raw", serialize("sensor_msgs/msg/Image", image), i * NS // 12)
     sizes = [f.stat().st_size for f in sorted(bag.glob("*.mcap"))]
     assert len(sizes) == len(writer.files) >= 5

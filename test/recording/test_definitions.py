@@ -1,4 +1,4 @@
-"""Definitions: dependency parsing, and the RIHS01 computation used for carried types checked on installed ones."""
+"""Definitions: dependency parsing; the RIHS01 computation for carried types checked on installed ones."""
 
 from __future__ import annotations
 

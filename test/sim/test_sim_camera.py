@@ -39,13 +39,13 @@ def test_visible_boxes_agree_with_rendered_colours(rig, scenario, at_s):
         near_any = np.zeros(image.shape[:2], dtype=bool)
         for b in boxes:
             x0, y0, x1, y1 = (int(round(v)) for v in b.box)
-            near_any[max(y0 - 3, 0):y1 + 3, max(x0 - 3, 0):x1 + 3] = True
+            near_any[max(y0 - 3, 0) : y1 + 3, max(x0 - 3, 0) : x1 + 3] = True
         for cls in {b.cls for b in boxes}:
             mask = _class_mask(image, cls)
             covered = np.zeros(mask.shape, dtype=bool)
             for b in (b for b in boxes if b.cls == cls):
                 x0, y0, x1, y1 = (int(round(v)) for v in b.box)
-                covered[max(y0 - 2, 0):y1 + 2, max(x0 - 2, 0):x1 + 2] = True
+                covered[max(y0 - 2, 0) : y1 + 2, max(x0 - 2, 0) : x1 + 2] = True
                 inner = mask[y0:y1, x0:x1]
                 if b.visible_pixels > 400 and b.occlusion < 0.2:
                     assert inner.mean() > 0.5, f"{cls} {b.object_id} fills only {inner.mean():.0%} of its box"
@@ -76,8 +76,12 @@ def test_calibration_yaw_error_shifts_the_image(rig):
     boxes = []
     for faults in (None, fault):
         drive, [(tick, _)] = _frames(rig, "cut_in", 8.0, 1, faults=faults)
-        boxes.append((drive, next(b for b in drive.truth.frames[("cam_front", tick.stamp)].boxes_2d
-                                  if b.object_id == 1)))
+        boxes.append(
+            (
+                drive,
+                next(b for b in drive.truth.frames[("cam_front", tick.stamp)].boxes_2d if b.object_id == 1),
+            )
+        )
     (drive_ok, box_ok), (drive_bad, box_bad) = boxes
     expected = 1266.4 * np.tan(np.radians(0.5))
     shift = (box_bad.box[0] + box_bad.box[2]) / 2 - (box_ok.box[0] + box_ok.box[2]) / 2

@@ -27,7 +27,9 @@ def _to_world(drive, sensor, xyz, t_ns):
 
 
 def test_labelled_points_lie_in_their_box_at_their_time(light_rig, exact):
-    drive, sweeps = _sweeps(light_rig, "cut_in", exact, 2, start_s=7.5)  # during the cut-in: moving, turning box
+    drive, sweeps = _sweeps(
+        light_rig, "cut_in", exact, 2, start_s=7.5
+    )  # during the cut-in: moving, turning box
     for _, sample in sweeps:
         p = sample.payload
         world = _to_world(drive, "lidar_top", p["xyz"], p["t_ns"])
@@ -38,8 +40,12 @@ def test_labelled_points_lie_in_their_box_at_their_time(light_rig, exact):
             sel = ids == object_id
             k = index[int(object_id)]
             boxes = drive.world.boxes(p["t_ns"][sel], rows=np.array([k]))
-            inside = points_in_box(world[sel], boxes.center[0], boxes.yaw[0], drive.world.sizes[k] / 2, margin=1e-3)
-            assert inside.all(), f"object {object_id}: {(~inside).sum()} of {sel.sum()} points outside its box"
+            inside = points_in_box(
+                world[sel], boxes.center[0], boxes.yaw[0], drive.world.sizes[k] / 2, margin=1e-3
+            )
+            assert inside.all(), (
+                f"object {object_id}: {(~inside).sum()} of {sel.sum()} points outside its box"
+            )
         ground = world[ids == 0]
         assert np.abs(ground[:, 2]).max() < 1e-3  # unlabelled returns are the ground plane
 
@@ -54,16 +60,20 @@ def test_points_are_timed_column_by_column_over_one_period(light_rig, exact):
 
 
 def test_sweep_skew_matches_ego_motion(light_rig, exact):
-    """Static points mapped with the single sweep-start pose are off by exactly the ego's travel since then."""
+    """Static points mapped with the single sweep-start pose are off by exactly the ego's travel since."""
     drive, [(tick, sample)] = _sweeps(light_rig, "calm", exact, 1, start_s=3.0)
     p = sample.payload
-    static = np.isin(p["object_id"], [o.id for o in drive.world.objects if not o.moving]) & (p["object_id"] > 0)
+    static = np.isin(p["object_id"], [o.id for o in drive.world.objects if not o.moving]) & (
+        p["object_id"] > 0
+    )
     xyz, t_ns = p["xyz"][static].astype(np.float64), p["t_ns"][static]
     exact_world = _to_world(drive, "lidar_top", xyz, t_ns)
     T0 = drive.truth.sensor_pose("lidar_top", tick.true_ns)
     naive_world = xyz @ T0[:3, :3].T + T0[:3, 3]
-    travel = np.array([drive.truth.ego_state(int(t)).position[0] for t in t_ns]) - drive.truth.ego_state(
-        tick.true_ns).position[0]
+    travel = (
+        np.array([drive.truth.ego_state(int(t)).position[0] for t in t_ns])
+        - drive.truth.ego_state(tick.true_ns).position[0]
+    )
     # the ego goes straight, so the skew is a pure translation by its travel (up to 1.3 m in 0.1 s)
     assert np.abs(travel[:, 0]).max() > 1.0
     np.testing.assert_allclose(exact_world - naive_world, travel, atol=2e-3)
@@ -79,10 +89,20 @@ def test_compiled_caster_matches_numpy_reference():
     yaw = rng.uniform(-3, 3, (b, m))
     half = rng.uniform(0.5, 3, (b, 3))
     ground = np.full((m, n), np.inf)
-    t, which, normal, full = cast(origin, dirs, ground, center, yaw, half, np.ones((b, m), bool),
-                                  np.zeros(b, np.int64), np.full(b, n, np.int64))
-    ref_t, ref_n = ray_boxes(origin[None, :, None], dirs[None], center[:, :, None], yaw[:, :, None],
-                             half[:, None, None])
+    t, which, normal, full = cast(
+        origin,
+        dirs,
+        ground,
+        center,
+        yaw,
+        half,
+        np.ones((b, m), bool),
+        np.zeros(b, np.int64),
+        np.full(b, n, np.int64),
+    )
+    ref_t, ref_n = ray_boxes(
+        origin[None, :, None], dirs[None], center[:, :, None], yaw[:, :, None], half[:, None, None]
+    )
     expected = ref_t.min(axis=0)
     assert np.isfinite(expected).sum() > 20
     np.testing.assert_allclose(t, expected, rtol=1e-12)
@@ -96,8 +116,9 @@ def test_compiled_caster_matches_numpy_reference():
 
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 def test_dropout_and_range_noise(light_rig, exact, dropout):
-    noisy = exact.model_copy(update={"noise": exact.noise.model_copy(update={"lidar_dropout": dropout,
-                                                                          "lidar_range_m": 0.05})})
+    noisy = exact.model_copy(
+        update={"noise": exact.noise.model_copy(update={"lidar_dropout": dropout, "lidar_range_m": 0.05})}
+    )
     _, [(_, clean)] = _sweeps(light_rig, "calm", exact, 1, start_s=2.0)
     _, [(_, sample)] = _sweeps(light_rig, "calm", noisy, 1, start_s=2.0)
     ratio = len(sample.payload["xyz"]) / len(clean.payload["xyz"])

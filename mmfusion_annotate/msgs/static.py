@@ -1,0 +1,48 @@
+"""Static messages a bag or a review needs alone: the rig's frame tree as ``/tf_static`` and each
+camera's ``CameraInfo``; the recorder repeats them at the start of every split file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scipy.spatial.transform import Rotation
+
+from mmfusion_annotate.msgs.time import make_header
+from mmfusion_annotate.recording.cdr import new_message
+from mmfusion_annotate.rig import Rig
+from mmfusion_annotate.types import Stamp
+
+TF_MESSAGE = "tf2_msgs/msg/TFMessage"
+
+
+def tf_static_message(rig: Rig, stamp_ns: Stamp) -> Any:
+    """Carried ``tf2_msgs/TFMessage``: every frame of the rig's tree relative to its parent.
+
+    Built from the tree (not the sensor list), so intermediate frames and sensors mounted on other
+    sensors come out as the file defines them; ``Rig.transform(parent, child)`` gives each transform.
+    """
+    from geometry_msgs.msg import Quaternion, Transform, TransformStamped, Vector3
+
+    transforms = []
+    for frame in rig.frames():
+        parent = rig.tree.parent(frame)
+        if parent is None:
+            continue
+        T = rig.transform(parent, frame)
+        qx, qy, qz, qw = (float(v) for v in Rotation.from_matrix(T[:3, :3]).as_quat())
+        x, y, z = (float(v) for v in T[:3, 3])
+        transform = Transform(translation=Vector3(x=x, y=y, z=z), rotation=Quaternion(x=qx, y=qy, z=qz, w=qw))
+        transforms.append(
+            TransformStamped(header=make_header(parent, stamp_ns), child_frame_id=frame, transform=transform)
+        )
+    return new_message(TF_MESSAGE, transforms=transforms)
+
+
+def camera_info_messages(rig: Rig, stamp_ns: Stamp) -> dict[str, Any]:
+    """Info topic -> ``sensor_msgs/CameraInfo`` (rclpy) of every camera with a model, in rig order."""
+    return {
+        s.info_topic: s.camera.to_camera_info(s.frame_id, stamp_ns)
+        for s in rig.cameras()
+        if s.camera is not None
+    }

@@ -1,0 +1,65 @@
+"""The topics the suite publishes and records its results on, with their types and QoS.
+
+``OUTPUT_TOPICS`` lists the fixed ones; ``output_topics(rig)`` adds the per-camera ones
+(``<camera ns>/annotations`` next to the image, and each camera's info topic). The nodes publish and the
+recorder records exactly these, so a review tool finds the same topics live and in a bag. Carried types
+(``recording.definitions.is_carried``: ``foxglove_msgs``, ``tf2_msgs``, the project's ``Event``) have no
+compiled type support, so rclpy cannot publish them live: the recorder and ``mmfusion replay`` write them
+into bags as CDR (``recording.serialize``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mmfusion_annotate.rig import Rig, Sensor
+from mmfusion_annotate.rig.rig import default_info_topic
+
+
+@dataclass(frozen=True)
+class OutputTopic:
+    """One output topic: type, QoS profile name (``recording.qos``) and what renders it."""
+
+    topic: str
+    msgtype: str
+    qos: str
+    renders_in: str
+
+
+OUTPUT_TOPICS: tuple[OutputTopic, ...] = (
+    OutputTopic("/prelabels/scene", "foxglove_msgs/msg/SceneUpdate", "reliable",
+                "Foxglove 3D panel: cuboids, labels, radar-only candidates; metadata per entity"),
+    OutputTopic("/prelabels/markers", "visualization_msgs/msg/MarkerArray", "reliable",
+                "RViz MarkerArray display (and Foxglove 3D)"),
+    OutputTopic("/prelabels/review", "foxglove_msgs/msg/SceneUpdate", "reliable",
+                "Foxglove 3D panel: review outlines; metadata = the review queue"),
+    OutputTopic("/events", "mmfusion_annotate/msg/Event", "reliable",
+                "Foxglove Raw Messages / plots; also listed by `mmfusion events`"),
+    OutputTopic("/fusion/colored_cloud", "sensor_msgs/msg/PointCloud2", "sensor_data",
+                "RViz PointCloud2 (colour transformer RGB8), Foxglove 3D (colour field rgb)"),
+    OutputTopic("/tf_static", "tf2_msgs/msg/TFMessage", "latched", "frame tree for RViz and Foxglove"),
+)  # fmt: skip
+"""The fixed output topics (see the README's topics table)."""
+
+ANNOTATIONS_TYPE = "foxglove_msgs/msg/ImageAnnotations"
+CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+
+
+def annotations_topic(camera: Sensor) -> str:
+    """``<camera ns>/annotations``: next to the image and its camera_info, where Foxglove offers it."""
+    return default_info_topic(camera.topic).removesuffix("camera_info") + "annotations"
+
+
+def output_topics(rig: Rig) -> tuple[OutputTopic, ...]:
+    """Fixed topics, then each camera's annotations, then each camera's info topic (rig order)."""
+    cameras = rig.cameras()
+    annotations = tuple(
+        OutputTopic(annotations_topic(c), ANNOTATIONS_TYPE, "reliable", f"Foxglove Image panel on {c.topic}")
+        for c in cameras
+    )
+    infos = tuple(
+        OutputTopic(c.info_topic, CAMERA_INFO_TYPE, "reliable", "camera model: RViz Camera, Foxglove Image")
+        for c in cameras
+        if c.camera is not None
+    )
+    return OUTPUT_TOPICS + annotations + infos

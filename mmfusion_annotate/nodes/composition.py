@@ -1,0 +1,161 @@
+"""Several nodes in one process on one executor, with a clean stop on SIGINT/SIGTERM.
+
+Why not ``rclpy.spin``: rclpy's own signal handler shuts the context down at once, so a node could no
+longer publish its last frames and events, nor could the recorder in the same process still receive
+them. Here the context is created without rclpy's handlers; a signal only sets a stop flag, then each
+node's ``close()`` runs in order while the executor keeps spinning, so what one node emits on closing
+still reaches the next one (fusion before recorder). A second signal interrupts as usual.
+
+Used by every node's ``main`` (``main_nodes``), ``mmfusion run`` and ``mmfusion demo``.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from enum import Enum
+
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+from mmfusion_annotate.errors import MmfusionError
+
+NodeFactory = Callable[[Context], Node]
+"""Builds one node in the given context (``lambda ctx: FusionNode(context=ctx)``)."""
+
+EXIT_OK, EXIT_CONFIG = 0, 2
+
+
+class StopReason(str, Enum):
+    SIGNAL = "signal"  # SIGINT / SIGTERM, or the ``stop`` event was set
+    UNTIL = "until"  # the ``until`` predicate became true
+    TIMEOUT = "timeout"
+    SHUTDOWN = "shutdown"  # the context was shut down from elsewhere
+
+
+def init_context(args: Sequence[str] | None = None, domain_id: int | None = None) -> Context:
+    """A fresh rclpy context that leaves SIGINT/SIGTERM to ``run_nodes`` (see the module docstring)."""
+    context = Context()
+    rclpy.init(
+        args=list(args) if args is not None else None,
+        context=context,
+        domain_id=domain_id,
+        signal_handler_options=SignalHandlerOptions.NO,
+    )
+    return context
+
+
+def _install_stop_handlers(stop: threading.Event) -> Callable[[], None]:
+    """First SIGINT/SIGTERM sets ``stop`` and restores the previous handlers; returns the restorer."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+        restore()
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    return restore
+
+
+def _spin_until(executor: MultiThreadedExecutor, done: Callable[[], bool], poll_s: float) -> None:
+    while not done() and executor.context.ok():
+        executor.spin_once(timeout_sec=poll_s)
+
+
+def run_nodes(
+    nodes: Sequence[Node],
+    *,
+    until: Callable[[], bool] | None = None,
+    timeout_s: float | None = None,
+    stop: threading.Event | None = None,
+    num_threads: int | None = None,
+    grace_s: float = 0.5,
+    poll_s: float = 0.05,
+) -> StopReason:
+    """Spin ``nodes`` (same context) on one MultiThreadedExecutor until a stop, then close them in order.
+
+    Stops on SIGINT/SIGTERM (when called from the main thread), ``stop`` set, ``until()`` true,
+    ``timeout_s`` elapsed, or the context shut down. Then, for each node in the given order, its
+    ``close()`` (if it has one) runs on a helper thread while the executor keeps spinning, followed by
+    ``grace_s`` of spinning so its last messages are delivered. Nodes are removed from the executor but
+    not destroyed (the caller owns them).
+    """
+    if not nodes:
+        raise ValueError("run_nodes needs at least one node")
+    executor = MultiThreadedExecutor(num_threads=num_threads, context=nodes[0].context)
+    for node in nodes:
+        executor.add_node(node)
+    stop = stop or threading.Event()
+    restore = _install_stop_handlers(stop)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    try:
+        while True:
+            if stop.is_set():
+                reason = StopReason.SIGNAL
+            elif until is not None and until():
+                reason = StopReason.UNTIL
+            elif deadline is not None and time.monotonic() >= deadline:
+                reason = StopReason.TIMEOUT
+            elif not executor.context.ok():
+                reason = StopReason.SHUTDOWN
+            else:
+                executor.spin_once(timeout_sec=poll_s)
+                continue
+            break
+        for node in nodes:
+            close = getattr(node, "close", None)
+            if callable(close):
+                closer = threading.Thread(target=close, name=f"close-{node.get_name()}", daemon=True)
+                closer.start()
+                _spin_until(executor, lambda t=closer: not t.is_alive(), poll_s)
+                closer.join()
+            end = time.monotonic() + grace_s
+            _spin_until(executor, lambda e=end: time.monotonic() >= e, poll_s)
+        return reason
+    finally:
+        restore()
+        for node in nodes:
+            executor.remove_node(node)
+        executor.shutdown()
+
+
+def main_nodes(
+    factories: Sequence[NodeFactory],
+    args: Sequence[str] | None = None,
+    *,
+    program: str = "mmfusion",
+    **run_kwargs: object,
+) -> int:
+    """Entry-point body: init, build the nodes, ``run_nodes``, clean up; returns the exit code.
+
+    A configuration problem while building (bad parameter, bad rig, any ``MmfusionError``) prints one
+    line ``<program>: <message>`` on stderr and returns 2, without a traceback.
+    """
+    context = init_context(sys.argv if args is None else args)
+    nodes: list[Node] = []
+    try:
+        try:
+            for factory in factories:
+                nodes.append(factory(context))
+        except MmfusionError as exc:
+            print(f"{program}: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        run_nodes(nodes, **run_kwargs)  # type: ignore[arg-type]
+        return EXIT_OK
+    finally:
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown(context=context)

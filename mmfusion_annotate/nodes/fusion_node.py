@@ -1,0 +1,293 @@
+"""``fusion_node``: the rig's sensor topics in, coloured cloud, pre-label markers, events and diagnostics out.
+
+Threading: subscription callbacks (one mutually exclusive group, so each topic's messages stay in
+order) only decode the message into a ``SensorSample`` and submit it to one ``BoundedWorker``; the
+worker thread feeds the ROS-free ``Annotator`` (sync -> fusion -> pre-labels -> events) in arrival
+order and publishes what it completes. When the worker cannot keep up, the oldest queued samples are
+dropped, counted per sensor and reported on ``/diagnostics`` (never an unbounded queue). Every decision
+uses message stamps, never the wall clock, so ``use_sim_time`` and replay give the same results.
+
+Live topics use installed message types only: rclpy needs compiled type support to publish, which the
+carried ``foxglove_msgs`` and ``mmfusion_annotate/msg/Event`` lack. So pre-labels go out as
+``visualization_msgs/MarkerArray`` and events as ``diagnostic_msgs/DiagnosticArray`` on ``/events``
+(one status per event); the Foxglove ``SceneUpdate`` / ``ImageAnnotations`` and the ``Event`` messages
+are written into bags by the recorder and by ``mmfusion replay`` (``recording.serialize``).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from nav_msgs.msg import Odometry
+from pydantic import BaseModel, ConfigDict, Field
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CompressedImage, Image, Imu, PointCloud2
+from visualization_msgs.msg import MarkerArray
+
+from mmfusion_annotate.annotator import AnnotatedFrame, Annotator, AnnotatorOutput
+from mmfusion_annotate.config import load_pipeline_config
+from mmfusion_annotate.errors import CodecError
+from mmfusion_annotate.fusion.overlay import depth_overlay
+from mmfusion_annotate.msgs.image import encode_image
+from mmfusion_annotate.msgs.labels import colored_cloud
+from mmfusion_annotate.msgs.markers import marker_array
+from mmfusion_annotate.msgs.samples import decode_sample
+from mmfusion_annotate.nodes import diagnostics as diag
+from mmfusion_annotate.nodes.composition import main_nodes
+from mmfusion_annotate.nodes.params import declare_config
+from mmfusion_annotate.nodes.worker import BoundedWorker
+from mmfusion_annotate.rig import Sensor, default_rig_path, load_rig
+from mmfusion_annotate.types import NS_PER_S, SensorSample
+
+COLORED_CLOUD = "/fusion/colored_cloud"
+MARKERS = "/prelabels/markers"
+EVENTS = "/events"
+DIAGNOSTICS = "/diagnostics"
+LATENCY_WINDOW = 256
+"""Frames the latency percentiles on /diagnostics are taken over."""
+
+
+def overlay_topic(camera: str) -> str:
+    return f"/fusion/{camera}/overlay"
+
+
+class FusionNodeConfig(BaseModel):
+    """The node's own parameters (the pipeline's are in ``pipeline_file``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rig_file: str = Field(
+        default_factory=lambda: str(default_rig_path()),
+        description="rig YAML: sensors, topics, calibration (default: the shipped nuScenes-like rig)",
+    )
+    pipeline_file: str = Field(
+        "", description="pipeline YAML with sync/fusion/prelabel sections and rules_file (empty: defaults)"
+    )
+    qos: Literal["sensor_data", "reliable"] = Field(
+        "sensor_data", description="QoS of the sensor subscriptions: sensor_data (best effort) or reliable"
+    )
+    queue_depth: int = Field(
+        256, ge=1, le=100000,
+        description="decoded samples waiting for the pipeline; beyond it the oldest are dropped and counted",
+    )  # fmt: skip
+    publish_overlays: bool = Field(False, description="publish per-camera depth overlays (costly)")
+    overlay_rate_hz: float = Field(
+        1.0, gt=0.0, le=30.0, description="overlays per camera per second of sensor time, at most"
+    )
+    diagnostics_period_s: float = Field(1.0, ge=0.05, le=60.0, description="period of /diagnostics, seconds")
+
+
+def _message_type(sensor: Sensor) -> type:
+    if sensor.kind == "camera":
+        return CompressedImage if getattr(sensor, "compressed", False) else Image
+    return {"lidar": PointCloud2, "radar": PointCloud2, "imu": Imu, "odometry": Odometry}[sensor.kind]
+
+
+class FusionNode(Node):
+    """Live face of ``Annotator``; see the module docstring for threading and topics."""
+
+    def __init__(self, node_name: str = "fusion_node", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        self.config = declare_config(self, FusionNodeConfig)
+        self.rig = load_rig(self.config.rig_file)
+        pipeline = load_pipeline_config(self.config.pipeline_file or None)
+        self.annotator = Annotator(self.rig, pipeline)
+        self._lock = threading.Lock()  # guards the annotator and the pipeline figures (worker vs diagnostics)
+        self._intake_lock = threading.Lock()  # guards the intake counters; never held during heavy work
+        self._received: Counter[str] = Counter()
+        self._decode_errors: Counter[str] = Counter()
+        self._queue_drops: Counter[str] = Counter()
+        self._rates = {name: diag.RateMeter() for name in self.rig.sensors}
+        self._arrivals: OrderedDict[tuple[str, int], float] = OrderedDict()
+        self._latency_ms: list[float] = []
+        self._stage_ms: dict[str, list[float]] = {}
+        self._events = 0
+        self._last_overlay: dict[str, int] = {}
+        self._listeners: list[Callable[[AnnotatorOutput], None]] = []
+        self._closed = False
+        self._worker: BoundedWorker[tuple[SensorSample, float]] = BoundedWorker(
+            "fusion", self._process, capacity=self.config.queue_depth, on_drop=self._count_drop
+        )
+
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self._cloud_pub = self.create_publisher(PointCloud2, COLORED_CLOUD, qos_profile_sensor_data)
+        self._markers_pub = self.create_publisher(MarkerArray, MARKERS, reliable)
+        self._events_pub = self.create_publisher(DiagnosticArray, EVENTS, reliable)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS, reliable)
+        self._overlay_pubs = {}
+        if self.config.publish_overlays:
+            self._overlay_pubs = {
+                c.name: self.create_publisher(Image, overlay_topic(c.name), qos_profile_sensor_data)
+                for c in self.rig.cameras()
+            }
+
+        qos = qos_profile_sensor_data if self.config.qos == "sensor_data" else reliable
+        sensors_group = MutuallyExclusiveCallbackGroup()
+        for sensor in self.rig.sensors.values():
+            self.create_subscription(
+                _message_type(sensor), sensor.topic,
+                lambda msg, s=sensor: self._on_message(s, msg), qos, callback_group=sensors_group,
+            )  # fmt: skip
+        # Diagnostics are not a decision: a steady clock keeps them coming when /clock is paused or absent.
+        self.create_timer(
+            self.config.diagnostics_period_s, self.publish_diagnostics,
+            callback_group=MutuallyExclusiveCallbackGroup(), clock=Clock(clock_type=ClockType.STEADY_TIME),
+        )  # fmt: skip
+        self.get_logger().info(
+            f"rig '{self.rig.name}' ({len(self.rig.sensors)} sensors, {self.config.qos} QoS), "
+            f"backend {self.annotator.fusion.backend.name}"
+        )
+
+    # ------------------------------------------------------------------ intake (executor threads)
+    def _on_message(self, sensor: Sensor, msg: object) -> None:
+        with self._intake_lock:
+            self._received[sensor.name] += 1
+        try:
+            sample = decode_sample(sensor, msg)
+        except CodecError as exc:
+            with self._intake_lock:
+                self._decode_errors[sensor.name] += 1
+            self.get_logger().warning(f"dropped: {exc}", throttle_duration_sec=5.0)
+            return
+        with self._intake_lock:
+            self._rates[sensor.name].add(sample.stamp)
+        self._worker.submit((sample, time.monotonic()))
+
+    def _count_drop(self, item: tuple[SensorSample, float]) -> None:
+        self._queue_drops[item[0].sensor] += 1  # called under the worker's queue lock: keep it this small
+
+    # ------------------------------------------------------------------ pipeline (worker thread)
+    def _process(self, item: tuple[SensorSample, float]) -> None:
+        sample, arrived = item
+        with self._lock:
+            self._arrivals[(sample.sensor, sample.stamp)] = arrived
+            while len(self._arrivals) > 4096:
+                self._arrivals.popitem(last=False)
+            out = self.annotator.feed(sample)
+            self._account(out)
+        self._publish(out)
+
+    def _account(self, out: AnnotatorOutput) -> None:
+        now = time.monotonic()
+        for annotated in out.frames:
+            arrivals = [self._arrivals.get(key) for key in annotated.header_stamps.items()]
+            known = [t for t in arrivals if t is not None]
+            if known:
+                self._latency_ms = (self._latency_ms + [(now - max(known)) * 1e3])[-LATENCY_WINDOW:]
+            for stage, ms in annotated.stage_ms.items():
+                self._stage_ms[stage] = (self._stage_ms.get(stage, []) + [ms])[-LATENCY_WINDOW:]
+        self._events += len(out.events)
+
+    def _publish(self, out: AnnotatorOutput) -> None:
+        base = self.rig.base_frame
+        for annotated in out.frames:
+            self._cloud_pub.publish(colored_cloud(annotated.frame))
+            self._markers_pub.publish(marker_array(annotated.labels, annotated.frame.stamp, base))
+            self._publish_overlays(annotated)
+        if out.events:
+            stamp = max(e.peak for e in out.events)
+            self._events_pub.publish(diag.diagnostic_array(stamp, (diag.event_status(e) for e in out.events)))
+        for listener in self._listeners:
+            listener(out)
+
+    def _publish_overlays(self, annotated: AnnotatedFrame) -> None:
+        period_ns = int(NS_PER_S / self.config.overlay_rate_hz)
+        for name, view in annotated.frame.cameras.items():
+            pub = self._overlay_pubs.get(name)
+            last = self._last_overlay.get(name)
+            stamp = annotated.header_stamps.get(name, annotated.frame.stamp)
+            if pub is None or (last is not None and 0 <= stamp - last < period_ns):
+                continue
+            self._last_overlay[name] = stamp
+            pub.publish(encode_image(depth_overlay(view), "rgb8", self.rig.sensor(name).frame_id, stamp))
+
+    # ------------------------------------------------------------------ public
+    def add_listener(self, listener: Callable[[AnnotatorOutput], None]) -> None:
+        """Call ``listener`` (on the worker thread) with every non-empty or empty ``AnnotatorOutput``.
+
+        For consumers in the same process (``mmfusion demo`` summaries, tests) that want the frames and
+        events themselves rather than their messages.
+        """
+        self._listeners.append(listener)
+
+    def idle(self) -> bool:
+        """True when no sample is queued or being processed."""
+        return self._worker.drain(timeout=0)
+
+    def stats(self) -> dict[str, dict[str, object]]:
+        """Everything /diagnostics reports, as flat dicts per status (also what tests read)."""
+        worker = self._worker.stats()
+        with self._intake_lock:
+            sensors = {}
+            for name in self.rig.sensors:
+                sensors[f"{name}.rate_hz"] = self._rates[name].rate_hz()
+                sensors[f"{name}.received"] = self._received[name]
+                sensors[f"{name}.decode_errors"] = self._decode_errors[name]
+                sensors[f"{name}.queue_drops"] = self._queue_drops[name]
+        with self._lock:
+            sync = self.annotator.sync.stats.snapshot()
+            counters = self.annotator.counters
+            pipeline: dict[str, object] = {
+                "backend": self.annotator.fusion.backend.name,
+                "frames": counters.frames,
+                "failed_frames": counters.failed_frames,
+                "ignored_samples": counters.ignored_samples,
+                "events": self._events,
+                "queue_depth": worker.depth,
+                "queue_capacity": worker.capacity,
+                "queue_dropped": worker.dropped_oldest,
+                "worker_failed": worker.failed,
+            }
+            series = {"latency_ms": self._latency_ms, **{f"{k}_ms": v for k, v in self._stage_ms.items()}}
+            for key, values in series.items():
+                if values:
+                    p50, p99 = np.percentile(values, [50, 99])
+                    pipeline[f"{key}.p50"], pipeline[f"{key}.p99"] = float(p50), float(p99)
+        return {"sensors": sensors, "sync": sync, "pipeline": pipeline}
+
+    def publish_diagnostics(self) -> None:
+        stats = self.stats()
+        pipeline, sensors = stats["pipeline"], stats["sensors"]
+        drops = int(pipeline["queue_dropped"]) + int(pipeline["failed_frames"])
+        errors = sum(int(v) for k, v in sensors.items() if k.endswith(".decode_errors"))
+        level = diag.WARN if drops or errors else diag.OK
+        message = f"{pipeline['frames']} frames, {drops} dropped, {errors} undecodable messages"
+        statuses = [
+            diag.status("mmfusion fusion: pipeline", pipeline, level=level, message=message,
+                        hardware_id=self.rig.name),
+            diag.status("mmfusion fusion: sensors", sensors, level=diag.WARN if errors else diag.OK,
+                        hardware_id=self.rig.name),
+            diag.status("mmfusion fusion: sync", stats["sync"], hardware_id=self.rig.name),
+        ]  # fmt: skip
+        self._diagnostics_pub.publish(diag.diagnostic_array(self.get_clock().now().nanoseconds, statuses))
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Finish queued samples, flush the synchronizer and close open events, publishing the results."""
+        if self._closed:
+            return
+        self._closed = True
+        self._worker.stop(timeout_s)
+        with self._lock:
+            out = self.annotator.finish()
+            self._account(out)
+        self._publish(out)
+        self.publish_diagnostics()
+
+
+def main(args: list[str] | None = None) -> int:
+    """``ros2 run mmfusion_annotate fusion_node``; exit code 2 with one line on a bad parameter or rig."""
+    return main_nodes([lambda ctx: FusionNode(context=ctx)], args, program="fusion_node")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

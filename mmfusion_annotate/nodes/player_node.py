@@ -1,0 +1,186 @@
+"""``player_node``: publish a bag's messages on their topics at the recorded pace, with ``/clock``.
+
+For machines without ``ros2 bag play``. Messages are published as their stored CDR bytes (rclpy's
+``Publisher.publish`` accepts ``bytes`` and hands them to ``publish_raw``), so nothing is deserialized.
+A publisher still needs the type's compiled type support, so a topic is played only when its message
+package is installed (``<pkg>.msg`` imports, which is what ``rosidl_runtime_py``'s ``get_message`` does);
+other topics (``foxglove_msgs``, the project's own event type, ``tf2_msgs`` where it is not installed)
+are skipped with a warning and listed in the result. Each topic is offered with the QoS it was recorded
+with (``offered_qos_profiles``); ``/clock`` is reliable (compatible with rclpy's best-effort time source).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from mmfusion_annotate.bagtools.play import Pacer, play_messages
+from mmfusion_annotate.bagtools.source import Channel, channels, open_bag, parse_qos, read_messages
+from mmfusion_annotate.errors import BagError, MmfusionError
+from mmfusion_annotate.recording.qos import QosProfile
+from mmfusion_annotate.recording.reader import BagMessage
+from mmfusion_annotate.types import NS_PER_S
+
+
+@dataclass(frozen=True)
+class PlayResult:
+    """``play_bag``'s answer: messages published (total and per topic), topics skipped and why."""
+
+    messages: int
+    per_topic: dict[str, int]
+    skipped: dict[str, str] = field(default_factory=dict)
+    clock_messages: int = 0
+    loops: int = 0
+    wall_s: float = 0.0
+
+
+def installed_message_class(msgtype: str) -> type | None:
+    """The generated rclpy class of ``pkg/msg/Type`` when its package is installed, else None."""
+    package, _, name = msgtype.split("/")
+    try:
+        cls = getattr(importlib.import_module(f"{package}.msg"), name)
+    except (ImportError, AttributeError):
+        return None
+    return cls if hasattr(cls, "_TYPE_SUPPORT") else None
+
+
+def rclpy_qos(profile: QosProfile):
+    """An rclpy ``QoSProfile`` from the recorded one (both use rmw's integer enums)."""
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(
+        history=HistoryPolicy(profile.history),
+        depth=profile.depth,
+        reliability=ReliabilityPolicy(profile.reliability),
+        durability=DurabilityPolicy(profile.durability),
+    )
+
+
+def play_bag(
+    path: str | os.PathLike,
+    rate: float = 1.0,
+    loop: bool = False,
+    *,
+    clock: bool = True,
+    clock_hz: float = 100.0,
+    topics: Collection[str] | None = None,
+    wait_for_subscribers_s: float = 0.0,
+    stop: threading.Event | None = None,
+    context=None,
+) -> PlayResult:
+    """Play a bag (directory or ``.mcap``) until its end (or ``stop``, or Ctrl-C when looping).
+
+    ``topics`` limits playback to those topics; ``wait_for_subscribers_s`` waits up to that long for every
+    publisher to be matched before the first message (late-joining volatile subscribers miss messages, as
+    with ``ros2 bag play``). ``context`` is an initialised rclpy context, or None to use (and, if needed,
+    initialise and then shut down) the default one.
+    """
+    import rclpy
+    from builtin_interfaces.msg import Time
+    from rclpy.qos import QoSProfile
+    from rosgraph_msgs.msg import Clock
+
+    pacer = Pacer(rate, clock_period_s=1.0 / clock_hz)
+    files = open_bag(path)
+    for bag_file in files:
+        bag_file.require_complete()
+    wanted = [c for c in channels(files).values() if topics is None or c.topic in topics]
+    if topics is not None and not wanted:
+        raise BagError(f"{path}: none of the topics {sorted(topics)} is in the bag")
+    owns_context = context is None and not rclpy.ok()
+    if owns_context:
+        rclpy.init()
+    node = rclpy.create_node("mmfusion_player", context=context)
+    try:
+        publishers, skipped = _publishers(node, wanted)
+        for topic, reason in skipped.items():
+            node.get_logger().warning(f"{topic}: not played ({reason})")
+        clock_pub = node.create_publisher(Clock, "/clock", QoSProfile(depth=10)) if clock else None
+        _wait_for_subscribers(
+            [*publishers.values(), *([clock_pub] if clock_pub else [])], wait_for_subscribers_s
+        )
+
+        def publish(message: BagMessage) -> None:
+            publishers[message.topic].publish(message.data)
+
+        def tick(bag_ns: int) -> None:
+            clock_pub.publish(Clock(clock=Time(sec=bag_ns // NS_PER_S, nanosec=bag_ns % NS_PER_S)))
+
+        started = time.monotonic()
+        stats = play_messages(
+            lambda: read_messages(files, topics=list(publishers)),
+            publish,
+            pacer,
+            clock=tick if clock_pub else None,
+            loop=loop,
+            stop=stop,
+        )
+        return PlayResult(
+            stats.messages, dict(stats.per_topic), skipped, stats.clock_ticks, stats.loops,
+            time.monotonic() - started,
+        )  # fmt: skip
+    finally:
+        node.destroy_node()
+        if owns_context:
+            rclpy.shutdown()
+
+
+def _publishers(node, wanted: list[Channel]) -> tuple[dict, dict[str, str]]:
+    publishers, skipped = {}, {}
+    for channel in wanted:
+        cls = installed_message_class(channel.msgtype)
+        if cls is None:
+            skipped[channel.topic] = f"message type {channel.msgtype} is not installed"
+            continue
+        publishers[channel.topic] = node.create_publisher(
+            cls, channel.topic, rclpy_qos(parse_qos(channel.qos_yaml))
+        )
+    return publishers, skipped
+
+
+def _wait_for_subscribers(publishers: list, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(p.get_subscription_count() == 0 for p in publishers):
+        time.sleep(0.02)
+
+
+def format_play(result: PlayResult) -> str:
+    """One line of totals, then one line per skipped topic."""
+    lines = [
+        f"played {result.messages} messages on {len(result.per_topic)} topics in {result.wall_s:.1f} s"
+        f" ({result.loops} pass{'es' if result.loops != 1 else ''}, {result.clock_messages} /clock)"
+    ]
+    lines += [f"skipped {topic}: {reason}" for topic, reason in sorted(result.skipped.items())]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``ros2 run mmfusion_annotate player_node BAG [--rate R] [--loop]``; ``argv`` without the program."""
+    from rclpy.utilities import remove_ros_args
+
+    parser = argparse.ArgumentParser(prog="player_node", description="publish a bag at its recorded pace")
+    parser.add_argument("bag", help="bag directory or .mcap file")
+    parser.add_argument("--rate", type=float, default=1.0, help="speed vs real time (default 1.0)")
+    parser.add_argument("--loop", action="store_true", help="start again at the end (the clock jumps back)")
+    parser.add_argument("--no-clock", action="store_true", help="do not publish /clock")
+    parser.add_argument("--topics", nargs="+", help="play only these topics")
+    args = parser.parse_args(remove_ros_args(sys.argv[1:] if argv is None else argv))
+    try:
+        result = play_bag(args.bag, args.rate, args.loop, clock=not args.no_clock, topics=args.topics)
+    except MmfusionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(format_play(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

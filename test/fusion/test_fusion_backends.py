@@ -1,0 +1,72 @@
+"""Every backend agrees with the reference: 1e-3 px, identical visibility, same colours."""
+
+import numpy as np
+import pytest
+from fusion_scene import render, scan_scene
+
+from mmfusion_annotate.errors import BackendError
+from mmfusion_annotate.fusion import FusionConfig, FusionPipeline, XpBackend, make_backend, sampled_track
+from mmfusion_annotate.fusion.fast_cpu import NumbaBackend
+from mmfusion_annotate.fusion.measure import arc_pose
+from mmfusion_annotate.types import SensorSample
+from mmfusion_annotate.xp import cuda_available
+
+CAMERAS = ("front", "left", "right")  # plumb_bob, rational_polynomial, equidistant
+
+
+class ArcEgo:
+    """Truth ego motion at 30 m/s and 0.3 rad/s, as an EgoMotionSource."""
+
+    def pose(self, stamp):
+        return arc_pose(stamp, 30.0, 0.3)
+
+    def twist(self, stamp):
+        return np.array([30.0, 0, 0]), np.array([0, 0, 0.3])
+
+    def track(self, start, end):
+        return sampled_track(self, start, end, 10_000_000)
+
+
+@pytest.fixture(scope="module")
+def samples(small_rig):
+    xyz, _ = scan_scene()
+    rng = np.random.default_rng(0)
+    noisy = xyz + rng.normal(0, 0.5, xyz.shape).astype(np.float32)  # more variety than the clean scene
+    t_ns = np.sort(rng.integers(0, 100_000_000, len(noisy)))
+    out = {"lidar": SensorSample("lidar", 50_000_000, {"xyz": noisy, "t_ns": t_ns})}
+    for k, name in enumerate(CAMERAS):
+        out[name] = SensorSample(name, 20_000_000 + 30_000_000 * k, {"image": render(small_rig, name)})
+    return out
+
+
+@pytest.mark.parametrize("sampling", ["bilinear", "nearest"])
+@pytest.mark.parametrize("compensate", [True, False])
+def test_fast_cpu_agrees_with_the_reference(small_rig, samples, sampling, compensate):
+    config = FusionConfig(motion_compensation=compensate, color_sampling=sampling)
+    reference = FusionPipeline(small_rig, config, XpBackend(np, "reference")).fuse(samples, ArcEgo())
+    fast = FusionPipeline(small_rig, config, NumbaBackend()).fuse(samples, ArcEgo())
+    assert fast.backend == "cpu" and reference.backend == "reference"
+    np.testing.assert_allclose(fast.sweep.xyz, reference.sweep.xyz, atol=1e-5)
+    np.testing.assert_allclose(fast.sweep.xyz_deskewed, reference.sweep.xyz_deskewed, atol=1e-5)
+    for name in CAMERAS:
+        a, b = reference.cameras[name], fast.cameras[name]
+        assert len(a.index) > 1000, name
+        np.testing.assert_array_equal(a.index, b.index, err_msg=name)
+        assert np.abs(a.uv.astype(np.float64) - b.uv).max() < 1e-3, name
+        np.testing.assert_allclose(a.depth, b.depth, rtol=1e-6)
+        np.testing.assert_array_equal(a.visible, b.visible, err_msg=name)
+        assert np.abs(a.colors.astype(int) - b.colors).max() <= 1, name
+
+
+def test_backend_selection_falls_back_without_a_gpu(caplog):
+    caplog.set_level("INFO")
+    backend = make_backend("auto")
+    if cuda_available():
+        assert backend.name == "cuda"
+    else:
+        assert backend.name == "cpu"
+        assert "fast CPU" in caplog.text
+        with pytest.raises(BackendError, match="no CUDA device"):
+            make_backend("cuda")
+    with pytest.raises(BackendError):
+        make_backend("tpu")
