@@ -59,6 +59,7 @@ setup(
             "fusion_node = mmfusion_annotate.nodes.fusion_node:main",
             "recorder_node = mmfusion_annotate.nodes.recorder_node:main",
             "sim_node = mmfusion_annotate.nodes.sim_node:main",
+            "player_node = mmfusion_annotate.nodes.player_node:main",
         ],
     },
     zip_safe=True,

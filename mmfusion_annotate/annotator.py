@@ -72,6 +72,10 @@ class Annotator:
             alignment_every=self.config.alignment_every,
         )
         self.counters = AnnotatorCounters()
+        self._waiting: list[SyncedSet] = []
+        self._latest: Stamp = -(2**62)
+        self._ego_until: Stamp = -(2**62)
+        self._lidar_period = int(NS_PER_S / rig.sensor(self.fusion.lidar).rate_hz)
 
     def _sync_config(self):
         lidar_period = int(NS_PER_S / self.rig.sensor(self.fusion.lidar).rate_hz)
@@ -88,23 +92,42 @@ class Annotator:
         if sensor is None:
             self.counters.ignored_samples += 1
             return out
+        self._latest = max(self._latest, sample.stamp)
+        if sensor.kind == "odometry":
+            self._ego_until = max(self._ego_until, sample.stamp)
         if sensor.kind in ("odometry", "imu"):
             self.ego.feed(sample)
         for observation in self._observations.feed(sample):
             out.events += self.tagger.update(observation)
         lane = self._lane.get(sample.sensor)
         if lane is not None:
-            for synced in self.sync.feed(lane, sample.stamp, sample):
-                self._process(synced, out)
+            self._waiting += self.sync.feed(lane, sample.stamp, sample)
+        self._process_ready(out, flush=False)
         return out
 
     def finish(self) -> AnnotatorOutput:
         """Flush the synchronizer and close every open event (end of bag or shutdown)."""
         out = AnnotatorOutput()
-        for synced in self.sync.flush():
-            self._process(synced, out)
+        self._waiting += self.sync.flush()
+        self._process_ready(out, flush=True)
         out.events += self.tagger.finish()
         return out
+
+    def _process_ready(self, out: AnnotatorOutput, *, flush: bool) -> None:
+        """Fuse the waiting sets whose ego motion has arrived (odometry past the set's last instant).
+
+        Topics arrive in any order live, so a set can complete before the odometry covering its sweep;
+        waiting for it (at most ``ego_wait_ns`` of stream time) keeps live results equal to replay ones.
+        """
+        while self._waiting:
+            needed = self._needed_until(self._waiting[0])
+            if not (flush or needed <= self._ego_until or self._latest - needed > self.config.ego_wait_ns):
+                return
+            self._process(self._waiting.pop(0), out)
+
+    def _needed_until(self, synced: SyncedSet) -> Stamp:
+        last = max(s for s in synced.stamps if s is not None)
+        return last + self._lidar_period
 
     def _process(self, synced: SyncedSet, out: AnnotatorOutput) -> None:
         samples = {spec.name: s for spec, s in zip(self.inputs, synced.slots, strict=True)}

@@ -123,9 +123,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_events(args: argparse.Namespace) -> int:
     from mmfusion_annotate.bagtools.events import format_events, list_events  # noqa: PLC0415
+    from mmfusion_annotate.bagtools.info import bag_info  # noqa: PLC0415
 
     events = list_events(args.bag, types=args.type, min_severity=args.min_severity)
-    print(json.dumps(events, indent=2) if args.json else format_events(events))
+    origin = bag_info(args.bag).start_ns
+    print(json.dumps(events, indent=2) if args.json else format_events(events, origin_ns=origin))
     return 0
 
 
@@ -162,10 +164,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    from mmfusion_annotate.bagtools.play import play_bag  # noqa: PLC0415
+    from mmfusion_annotate.nodes.player_node import format_play, play_bag  # noqa: PLC0415
 
-    summary = play_bag(args.bag, rate=args.rate, loop=args.loop, clock=not args.no_clock)
-    print(f"played {summary.messages} messages")
+    print(format_play(play_bag(args.bag, rate=args.rate, loop=args.loop, clock=not args.no_clock)))
     return 0
 
 
@@ -369,6 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mmfusion {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `mmfusion info BAG | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -35,6 +35,9 @@ class PipelineConfig(BaseModel):
     sync_slack_periods: float = Field(
         1.0, gt=0, le=5, description="optimal policy: largest set span, in LiDAR periods"
     )
+    ego_wait_ns: int = Field(
+        300_000_000, ge=0, description="longest wait (stream time) for odometry covering a set before fusing"
+    )
     alignment_every: int = Field(
         5, ge=1, le=1000, description="run the LiDAR-image edge checks on every N-th image of each camera"
     )

@@ -2,8 +2,10 @@
 
 Layout: ``velodyne/*.bin`` (float32 x, y, z, reflectance), ``image_2/*.png``, ``calib/*.txt`` (P2,
 R0_rect, Tr_velo_to_cam), ``label_2/*.txt``. Each frame is pre-labelled on its own (KITTI object frames
-are not consecutive), with ``base_link`` = the LiDAR frame and one camera ``image_2`` whose model comes
-from P2. Labels are converted from rectified cam-0 (bottom centre, rotation_y) to the LiDAR frame.
+are not consecutive): the rig comes from its calibration file (``rig.kitti.kitti_rig``: ``base_link`` on
+the ground under the Velodyne, camera ``image_2`` from P2) and the frame is fused by the same
+``FusionPipeline`` as live data. Labels are converted from rectified cam-0 (bottom centre, rotation_y)
+to base_link.
 Only objects inside the camera's field of view are labelled in KITTI, so predictions are scored only
 when their projected box lands in the image and not mostly inside a DontCare region.
 Nothing here is tuned to a particular dataset: image size, LiDAR, ranges all come from the files.
@@ -17,15 +19,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
-from mmfusion_annotate.errors import CalibrationError, MmfusionError
-from mmfusion_annotate.fusion.frame import CameraView, FusedFrame, Sweep
-from mmfusion_annotate.fusion.zbuffer import visible_mask
+from mmfusion_annotate.errors import MmfusionError
+from mmfusion_annotate.fusion import FusedFrame, FusionPipeline
+from mmfusion_annotate.fusion.config import FusionConfig
 from mmfusion_annotate.prelabel import PrelabelConfig, Prelabeler, PrelabelResult
 from mmfusion_annotate.prelabel.boxes2d import cuboid_corners, transform_points
-from mmfusion_annotate.prelabel.metrics import Evaluator, GtObject, format_report
+from mmfusion_annotate.prelabel.metrics import Evaluator, GtObject, format_metrics
 from mmfusion_annotate.prelabel.model import ObjectClass
-from mmfusion_annotate.rig.camera_model import CameraModel
+from mmfusion_annotate.rig import Rig
+from mmfusion_annotate.rig.kitti import kitti_rig, read_kitti_calib
+from mmfusion_annotate.types import SensorSample
 
 CAMERA = "image_2"
 LIDAR = "velodyne"
@@ -39,46 +44,29 @@ _KITTI_CLASS = {
     "Tram": (ObjectClass.UNKNOWN, True),
     "Misc": (ObjectClass.UNKNOWN, True),
 }
-_ZBUFFER = {"block": 4, "radius": 1, "tol_abs": 0.3, "tol_rel": 0.05}  # FusionConfig defaults
 _DONTCARE_OVERLAP = 0.5
 
 
 @dataclass(frozen=True)
-class KittiCalib:
-    """P2 camera model and T_cam2_velo (rectified cam-2 optical frame <- LiDAR)."""
+class KittiFrame:
+    """One KITTI sample: its rig (from ``calib/``), the fused frame, and the labels in base_link."""
 
-    camera: CameraModel
-    T_cam_velo: np.ndarray
-    T_rect_velo: np.ndarray
+    name: str
+    rig: Rig
+    frame: FusedFrame
+    gts: list[GtObject]
+    dontcare: list[tuple]
 
-
-def read_calib(path: Path, width: int, height: int) -> KittiCalib:
-    """Parse a KITTI ``calib/*.txt``; CalibrationError naming the file and key on a missing/bad entry."""
-    values: dict[str, np.ndarray] = {}
-    for line in path.read_text().splitlines():
-        if ":" in line:
-            key, rest = line.split(":", 1)
-            values[key.strip()] = np.array(rest.split(), dtype=np.float64)
-    need = {"P2": 12, "R0_rect": 9, "Tr_velo_to_cam": 12}
-    for key, n in need.items():
-        if key not in values or values[key].size != n:
-            raise CalibrationError(f"needs {n} numbers", file=str(path), key=key)
-    P2 = values["P2"].reshape(3, 4)
-    R0 = np.eye(4)
-    R0[:3, :3] = values["R0_rect"].reshape(3, 3)
-    Tr = np.eye(4)
-    Tr[:3, :] = values["Tr_velo_to_cam"].reshape(3, 4)
-    K = P2[:, :3]
-    T_cam2_rect = np.eye(4)
-    T_cam2_rect[:3, 3] = np.linalg.solve(K, P2[:, 3])  # the baseline term of P2
-    T_rect_velo = R0 @ Tr
-    camera = CameraModel(width=width, height=height, K=K, P=P2)
-    return KittiCalib(camera, T_cam2_rect @ T_rect_velo, T_rect_velo)
+    @property
+    def image(self) -> np.ndarray:
+        return self.frame.cameras[CAMERA].image
 
 
-def read_labels(path: Path, T_rect_velo: np.ndarray) -> tuple[list[GtObject], list[tuple]]:
-    """(3D objects in the LiDAR frame, DontCare 2D regions) from a ``label_2`` file."""
-    T_velo_rect = np.linalg.inv(T_rect_velo)
+def read_labels(path: Path, T_base_rect: np.ndarray) -> tuple[list[GtObject], list[tuple]]:
+    """(3D objects in base_link, DontCare 2D regions) from a ``label_2`` file.
+
+    ``T_base_rect`` maps the rectified cam-0 frame of the labels into base_link.
+    """
     objects, dontcare = [], []
     for n, line in enumerate(path.read_text().splitlines()):
         f = line.split()
@@ -94,8 +82,8 @@ def read_labels(path: Path, T_rect_velo: np.ndarray) -> tuple[list[GtObject], li
         bottom = np.array([float(v) for v in f[11:14]])
         ry = float(f[14])
         centre_rect = bottom - np.array([0.0, h / 2, 0.0])
-        centre = T_velo_rect[:3, :3] @ centre_rect + T_velo_rect[:3, 3]
-        heading = T_velo_rect[:3, :3] @ np.array([math.cos(ry), 0.0, -math.sin(ry)])
+        centre = T_base_rect[:3, :3] @ centre_rect + T_base_rect[:3, 3]
+        heading = T_base_rect[:3, :3] @ np.array([math.cos(ry), 0.0, -math.sin(ry)])
         label, ignore = _KITTI_CLASS[f[0]]
         objects.append(
             GtObject(
@@ -111,68 +99,32 @@ def read_labels(path: Path, T_rect_velo: np.ndarray) -> tuple[list[GtObject], li
     return objects, dontcare
 
 
-class _KittiRig:
-    """The two sensors of a KITTI frame, with the few Rig methods the pre-labeller uses."""
-
-    base_frame = LIDAR
-
-    def __init__(self, calib: KittiCalib) -> None:
-        self._calib = calib
-        self.sensors = {
-            LIDAR: _Sensor(LIDAR, LIDAR, None),
-            CAMERA: _Sensor(CAMERA, CAMERA, calib.camera),
-        }
-
-    def sensor(self, name: str):
-        return self.sensors[name]
-
-    def sensor_to_base(self, name: str) -> np.ndarray:
-        return np.eye(4) if name == LIDAR else np.linalg.inv(self._calib.T_cam_velo)
-
-    def transform(self, target: str, source: str) -> np.ndarray:
-        return self.sensor_to_base(source) if target == LIDAR else np.linalg.inv(self.sensor_to_base(target))
-
-
-@dataclass(frozen=True)
-class _Sensor:
-    name: str
-    frame_id: str
-    camera: CameraModel | None
-
-
-def kitti_frame(velodyne: Path, image: np.ndarray, calib: KittiCalib) -> tuple[FusedFrame, _KittiRig]:
-    """A FusedFrame of one KITTI sample (stamp 0, no ego motion, no radar)."""
+def load_frame(root: Path, name: str, fusion_config: FusionConfig | None = None) -> KittiFrame:
+    """Read one sample of a KITTI object folder and fuse it (stamp 0, no ego motion, no radar)."""
+    image_path = root / "image_2" / f"{name}.png"
+    bgr = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise MmfusionError(f"{image_path}: cannot read image")
+    image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    calib_path = root / "calib" / f"{name}.txt"
+    rig = kitti_rig(calib_path, image_wh=(image.shape[1], image.shape[0]))
+    calib = read_kitti_calib(calib_path)
+    R0 = np.eye(4)
+    R0[:3, :3] = calib["R0_rect"]
+    T_rect_velo = R0 @ np.vstack([calib["Tr_velo_to_cam"], [0.0, 0.0, 0.0, 1.0]])
+    T_base_rect = rig.sensor_to_base(LIDAR) @ np.linalg.inv(T_rect_velo)
+    gts, dontcare = read_labels(root / "label_2" / f"{name}.txt", T_base_rect)
+    velodyne = root / "velodyne" / f"{name}.bin"
     scan = np.fromfile(velodyne, dtype=np.float32)
     if scan.size % 4:
         raise MmfusionError(f"{velodyne}: size is not a multiple of 4 float32")
     scan = scan.reshape(-1, 4)
-    xyz = np.ascontiguousarray(scan[:, :3])
-    n = len(xyz)
-    sweep = Sweep(LIDAR, 0, xyz, xyz, scan[:, 3].copy(), np.zeros(n, np.uint16), np.zeros(n, np.int64))
-    cam = transform_points(calib.T_cam_velo, xyz.astype(np.float64))
-    uv, depth, in_image = calib.camera.project(cam)
-    inside = np.flatnonzero(in_image)
-    uv_in, depth_in = uv[inside], depth[inside].astype(np.float64)
-    width, height = calib.camera.width, calib.camera.height
-    visible = visible_mask(uv_in, depth_in, width, height, xp=np, **_ZBUFFER)
-    colors = np.zeros((len(inside), 3), np.uint8)
-    px = np.floor(uv_in[visible]).astype(np.int64)
-    colors[visible] = image[px[:, 1], px[:, 0]]
-    view = CameraView(
-        CAMERA,
-        image,
-        0,
-        width,
-        height,
-        n,
-        inside.astype(np.int32),
-        uv_in.astype(np.float32),
-        depth_in.astype(np.float32),
-        visible,
-        colors,
-    )
-    rig = _KittiRig(calib)
-    return FusedFrame(0, sweep, {CAMERA: view}, {}, None, rig, "cpu"), rig
+    samples = {
+        LIDAR: SensorSample(LIDAR, 0, {"xyz": np.ascontiguousarray(scan[:, :3]), "intensity": scan[:, 3].copy()}),
+        CAMERA: SensorSample(CAMERA, 0, {"image": image}),
+    }
+    frame = FusionPipeline(rig, fusion_config or FusionConfig(backend="cpu")).fuse(samples, None)
+    return KittiFrame(name, rig, frame, gts, dontcare)
 
 
 def _scored(result: PrelabelResult, dontcare: list[tuple]):
@@ -198,51 +150,50 @@ def _scored(result: PrelabelResult, dontcare: list[tuple]):
 
 
 @dataclass(frozen=True)
-class FrameOutcome:
-    frame: str
-    image: np.ndarray
-    calib: KittiCalib
-    gts: list[GtObject]
-    result: PrelabelResult
+class EvaluationReport:
+    """What ``mmfusion evaluate`` prints: the ``Evaluator`` figures of a whole KITTI-layout folder."""
+
+    dataset: str
+    params_version: str
+    frames: tuple[str, ...]
+    metrics: dict
+
+    def to_dict(self) -> dict:
+        return {"dataset": self.dataset, "params_version": self.params_version, **self.metrics}
 
 
 def evaluate_kitti(
-    dataset_dir: str | Path, cfg: PrelabelConfig | None = None, images_out: str | Path | None = None
-) -> dict:
-    """Pre-label every frame of a KITTI-layout folder, score against ``label_2``; returns the report dict.
+    dataset_dir: str | Path,
+    images_dir: str | Path | None = None,
+    progress: bool = False,
+    cfg: PrelabelConfig | None = None,
+) -> EvaluationReport:
+    """Pre-label every frame of a KITTI-layout folder and score it against ``label_2``.
 
-    With ``images_out`` a side-by-side PNG per frame (labels left, pre-labels right) is written there.
+    With ``images_dir`` a side-by-side PNG per frame (labels left, pre-labels right) is written there;
+    ``progress`` shows a progress bar on stderr.
     """
     root = Path(dataset_dir)
     for sub in ("velodyne", "image_2", "calib", "label_2"):
         if not (root / sub).is_dir():
             raise MmfusionError(f"{root}: not a KITTI object layout (missing {sub}/)")
-    frames = sorted(p.stem for p in (root / "velodyne").glob("*.bin"))
-    if not frames:
+    names = sorted(p.stem for p in (root / "velodyne").glob("*.bin"))
+    if not names:
         raise MmfusionError(f"{root / 'velodyne'}: no .bin files")
     cfg = cfg or PrelabelConfig()
     evaluator = Evaluator()
-    for name in frames:
-        image_path = root / "image_2" / f"{name}.png"
-        bgr = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise MmfusionError(f"{image_path}: cannot read image")
-        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        calib = read_calib(root / "calib" / f"{name}.txt", image.shape[1], image.shape[0])
-        gts, dontcare = read_labels(root / "label_2" / f"{name}.txt", calib.T_rect_velo)
-        frame, rig = kitti_frame(root / "velodyne" / f"{name}.bin", image, calib)
-        result = Prelabeler(rig, cfg).process(frame)
-        cuboids, boxes = _scored(result, dontcare)
-        evaluator.add_frame(gts, cuboids, boxes)
-        if images_out is not None:
-            out = Path(images_out)
+    for name in tqdm(names, desc="evaluate", unit="frame", disable=not progress):
+        sample = load_frame(root, name)
+        # KITTI object frames are not consecutive: each one is pre-labelled on its own
+        result = Prelabeler(sample.rig, cfg).process(sample.frame)
+        cuboids, boxes = _scored(result, sample.dontcare)
+        evaluator.add_frame(sample.gts, cuboids, boxes)
+        if images_dir is not None:
+            out = Path(images_dir)
             out.mkdir(parents=True, exist_ok=True)
-            side = write_side_by_side(FrameOutcome(name, image, calib, gts, result))
+            side = write_side_by_side(sample, result)
             cv2.imwrite(str(out / f"{name}.png"), cv2.cvtColor(side, cv2.COLOR_RGB2BGR))
-    report = evaluator.report()
-    report["dataset"] = str(root)
-    report["params_version"] = cfg.params_version
-    return report
+    return EvaluationReport(str(root), cfg.params_version, tuple(names), evaluator.report())
 
 
 _COLOURS = {
@@ -256,30 +207,31 @@ _COLOURS = {
 _EDGE_PAIRS = ((0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7))
 
 
-def _draw_cuboid(img: np.ndarray, calib: KittiCalib, center, size, yaw, colour) -> None:
-    corners = transform_points(calib.T_cam_velo, cuboid_corners(center, size, yaw))
+def _draw_cuboid(img: np.ndarray, rig: Rig, center, size, yaw, colour) -> None:
+    camera = rig.sensor(CAMERA)
+    corners = transform_points(rig.transform(camera.frame_id, rig.base_frame), cuboid_corners(center, size, yaw))
     if (corners[:, 2] < 0.5).any():
         return
-    uv, _, _ = calib.camera.project(corners)
+    uv, _, _ = camera.camera.project(corners)
     if not np.isfinite(uv).all():
         return
     for a, b in _EDGE_PAIRS:
         cv2.line(img, tuple(int(v) for v in uv[a]), tuple(int(v) for v in uv[b]), colour, 1, cv2.LINE_AA)
 
 
-def write_side_by_side(outcome: FrameOutcome) -> np.ndarray:
+def write_side_by_side(sample: KittiFrame, result: PrelabelResult) -> np.ndarray:
     """RGB image: labels (left) and pre-labels with confidences (right), 3D boxes and 2D boxes drawn."""
-    left, right = outcome.image.copy(), outcome.image.copy()
-    for g in outcome.gts:
+    left, right = sample.image.copy(), sample.image.copy()
+    for g in sample.gts:
         colour = _COLOURS[g.label]
-        _draw_cuboid(left, outcome.calib, g.center, g.size, g.yaw, colour)
+        _draw_cuboid(left, sample.rig, g.center, g.size, g.yaw, colour)
         if CAMERA in g.boxes2d:
             x1, y1, x2, y2 = (int(v) for v in g.boxes2d[CAMERA])
             cv2.rectangle(left, (x1, y1), (x2, y2), colour, 1)
-    boxes = {b.object_id: b for b in outcome.result.boxes2d}
-    for c in outcome.result.cuboids:
+    boxes = {b.object_id: b for b in result.boxes2d}
+    for c in result.cuboids:
         colour = _COLOURS[c.label]
-        _draw_cuboid(right, outcome.calib, c.center, c.size, c.yaw, colour)
+        _draw_cuboid(right, sample.rig, c.center, c.size, c.yaw, colour)
         if c.object_id in boxes:
             x1, y1, x2, y2 = (int(v) for v in boxes[c.object_id].box)
             cv2.rectangle(right, (x1, y1), (x2, y2), colour, 1)
@@ -292,6 +244,7 @@ def write_side_by_side(outcome: FrameOutcome) -> np.ndarray:
     return np.hstack([left, right])
 
 
-def print_report(report: dict) -> str:
-    """The text the CLI prints for ``mmfusion evaluate``."""
-    return f"dataset: {report['dataset']} (params {report['params_version']})\n" + format_report(report)
+def format_report(report: EvaluationReport) -> str:
+    """The text ``mmfusion evaluate`` prints."""
+    head = f"dataset: {report.dataset} (params {report.params_version})\n"
+    return head + format_metrics(report.metrics)

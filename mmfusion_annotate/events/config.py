@@ -116,7 +116,7 @@ class LeadBrakingRule(TieredRule):
     """Tiers on the in-path lead vehicle's acceleration, differenced over ``span_s`` of track frames."""
 
     span_s: float = Field(0.2, gt=0)
-    classes: tuple[str, ...] = ("car", "truck", "bus")
+    classes: tuple[str, ...] = ("car", "truck", "bus", "cyclist")
 
 
 class VruRule(TieredRule):

@@ -62,14 +62,18 @@ class PreparedFrame:
                                 f.T_cam_base, f.model, f.ego_velocity, f.yaw_rate)
 
 
-def prepare(frame: AlignmentFrame, config: EdgeConfig, movers: np.ndarray | None = None) -> PreparedFrame:
+def prepare(frame: AlignmentFrame, config: EdgeConfig, movers: np.ndarray | None = None,
+            edges: tuple[np.ndarray, np.ndarray] | None = None) -> PreparedFrame:
     """Edge map of the image and the strongest depth edges that fall in the camera's view.
 
     ``movers`` (K, 3) are discs (x, y, radius in base_link) around tracked moving objects: their points
     break the static-world motion compensation, so their depth edges are left out. A frame with fewer
-    than ``config.min_points`` edges left keeps no points (and is skipped by the checks).
+    than ``config.min_points`` edges left keeps no points (and is skipped by the checks). ``edges`` are the
+    sweep's ``depth_edges`` when already computed for another camera.
     """
-    idx, weights = depth_edges(frame.points_base, frame.ring, np.asarray(frame.lidar_origin), config)
+    if edges is None:
+        edges = depth_edges(frame.points_base, frame.ring, np.asarray(frame.lidar_origin), config)
+    idx, weights = edges
     pts = np.asarray(frame.points_base, dtype=np.float64)[idx]
     cam = pts @ frame.T_cam_base[:3, :3].T + frame.T_cam_base[:3, 3]
     _, _, valid = frame.model.project(cam, np)
@@ -142,8 +146,8 @@ class SyncDriftCheck:
         """Offset (ms) at the peak of the profile: each time shift with its best pan."""
         return refine_peak(self._shifts_ms, scores.max(axis=1))
 
-    def flush(self, stamp: Stamp) -> list[Event]:
-        event = self._episode.flush(stamp)
+    def flush(self) -> list[Event]:
+        event = self._episode.flush()
         return [event] if event is not None else []
 
 
@@ -188,6 +192,6 @@ class CalibrationDriftCheck:
             out[f"correction_{name}_deg"] = refine_peak(self._rotvecs[order, axis], total[order])
         return out
 
-    def flush(self, stamp: Stamp) -> list[Event]:
-        event = self._episode.flush(stamp)
+    def flush(self) -> list[Event]:
+        event = self._episode.flush()
         return [event] if event is not None else []

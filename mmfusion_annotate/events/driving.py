@@ -127,9 +127,9 @@ class DrivingRules:
             out += self._cut_in.step(frame.stamp, self._cut_ins(frame, ego), ids)
         return out
 
-    def flush(self, stamp: Stamp) -> list[Event]:
+    def flush(self) -> list[Event]:
         sets = [*self._ego_sets.values(), *self._track_sets.values(), self._cut_in]
-        return [e for s in sets if s is not None for e in s.flush(stamp)]
+        return [e for s in sets if s is not None for e in s.flush()]
 
     def _ttc(self, frame: TrackFrame, ego: EgoState) -> dict:
         rule = self.rules.low_ttc

@@ -93,8 +93,8 @@ class Episode:
         if self.rule.worse(value, self._peak_value):
             self._peak_stamp, self._peak_value, self._evidence = stamp, value, dict(evidence or {})
 
-    def flush(self, stamp: Stamp) -> Event | None:
-        """Close an open event at the end of the input (``stamp`` is the last observation time)."""
+    def flush(self) -> Event | None:
+        """Close an open event at the end of the input (it ends at the last stamp its condition held)."""
         self._candidate = None
         return self._close() if self._open else None
 
@@ -144,10 +144,7 @@ class EpisodeSet:
                 del self._episodes[key]
         return out
 
-    def open_keys(self) -> list[str]:
-        return sorted(k for k, e in self._episodes.items() if e.is_open)
-
-    def flush(self, stamp: Stamp) -> list[Event]:
-        events = [e for k in sorted(self._episodes) if (e := self._episodes[k].flush(stamp)) is not None]
+    def flush(self) -> list[Event]:
+        events = [e for k in sorted(self._episodes) if (e := self._episodes[k].flush()) is not None]
         self._episodes.clear()
         return events

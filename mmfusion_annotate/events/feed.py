@@ -79,18 +79,18 @@ class SampleFeed:
 
 
 def track_frame(result: object) -> TrackFrame:
-    """Confirmed tracks of a ``prelabel.PrelabelResult`` with their cuboid sizes and radar velocity."""
-    cuboids = {c.object_id: c for c in result.cuboids}  # type: ignore[attr-defined]
-    objects = []
-    for track in result.tracks:  # type: ignore[attr-defined]
-        if not track.confirmed:
-            continue
-        cuboid = cuboids.get(track.object_id)
-        size = (cuboid.size[0], cuboid.size[1]) if cuboid is not None else (4.5, 1.9)
-        radial = cuboid.radial_velocity if cuboid is not None else None
-        objects.append(TrackedObject(track.object_id, str(track.label.value), tuple(track.position),
-                                     tuple(track.velocity), size, radial))
-    return TrackFrame(result.stamp, tuple(objects))  # type: ignore[attr-defined]
+    """The cuboids of confirmed tracks in one ``prelabel.PrelabelResult``.
+
+    Cuboids are in ``base_link`` at the sweep stamp with the tracker's velocity in base_link axes (the
+    tracks themselves live in the world frame), so they are what the rules read.
+    """
+    confirmed = {t.object_id for t in result.tracks if t.confirmed}  # type: ignore[attr-defined]
+    objects = tuple(
+        TrackedObject(c.object_id, str(c.label.value), (c.center[0], c.center[1]), tuple(c.velocity),
+                      (c.size[0], c.size[1]), c.radial_velocity)
+        for c in result.cuboids if c.object_id in confirmed  # type: ignore[attr-defined]
+    )
+    return TrackFrame(result.stamp, objects)  # type: ignore[attr-defined]
 
 
 def review_counts(result: object) -> ReviewCounts:

@@ -77,9 +77,9 @@ class StreamHealth:
                              {"rate_fraction": ratio, "rate_hz": ratio * self._rate[sensor]})
         return out + ([event] if event is not None else [])
 
-    def flush(self, stamp: Stamp) -> list[Event]:
+    def flush(self) -> list[Event]:
         episodes = [*self._dropout.values(), *self._ratedrop.values()]
-        return [e for ep in episodes if (e := ep.flush(stamp)) is not None]
+        return [e for ep in episodes if (e := ep.flush()) is not None]
 
 
 class DisagreementHealth:
@@ -110,6 +110,6 @@ class DisagreementHealth:
                                    {"disagreement_rate": rate, "review_items": items, "objects": objects})
         return [event] if event is not None else []
 
-    def flush(self, stamp: Stamp) -> list[Event]:
-        event = self._episode.flush(stamp)
+    def flush(self) -> list[Event]:
+        event = self._episode.flush()
         return [event] if event is not None else []

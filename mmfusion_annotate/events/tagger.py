@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from mmfusion_annotate.events.alignment import depth_edges
 from mmfusion_annotate.events.config import EventRules, load_rules
 from mmfusion_annotate.events.drift import CalibrationDriftCheck, SyncDriftCheck, prepare
 from mmfusion_annotate.events.driving import DrivingRules
@@ -45,6 +46,7 @@ class EventTagger:
         self._calibration: dict[str, CalibrationDriftCheck] = {}
         self._clock: Stamp | None = None
         self._tracks: TrackFrame | None = None
+        self._sweep_edges: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None = None
 
     @classmethod
     def for_rig(cls, rig: object, rules: EventRules | None = None) -> EventTagger:
@@ -73,13 +75,10 @@ class EventTagger:
         return _ordered(events)
 
     def finish(self) -> list[Event]:
-        """Close every open episode at the last observed stamp (end of drive or bag)."""
-        if self._clock is None:
-            return []
-        now = self._clock
-        events = self._driving.flush(now) + self._streams.flush(now) + self._review.flush(now)
+        """Close every open episode (end of drive or bag); each ends at the last stamp it held."""
+        events = self._driving.flush() + self._streams.flush() + self._review.flush()
         for check in [*self._sync.values(), *self._calibration.values()]:
-            events += check.flush(now)
+            events += check.flush()
         return _ordered(events)
 
     def run(self, observations: Iterable[Observation]) -> list[Event]:
@@ -105,7 +104,12 @@ class EventTagger:
         want_calib = calib_rule.enabled and (not calib_rule.cameras or frame.camera in calib_rule.cameras)
         if not (want_sync or want_calib):
             return []
-        prepared = prepare(frame, self.rules.edges, self._movers(frame))
+        if self._sweep_edges is None or self._sweep_edges[0] is not frame.points_base:
+            # every camera paired with one sweep shares its depth edges (the sweep array is the same object)
+            origin = np.asarray(frame.lidar_origin)
+            self._sweep_edges = (frame.points_base, depth_edges(frame.points_base, frame.ring, origin,
+                                                                self.rules.edges))
+        prepared = prepare(frame, self.rules.edges, self._movers(frame), self._sweep_edges[1])
         events = []
         if want_sync:
             if frame.camera not in self._sync:

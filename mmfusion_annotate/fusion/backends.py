@@ -123,15 +123,26 @@ class XpBackend:
         return to_numpy(base.astype(xp.float32)), to_numpy(ref.astype(xp.float32)), results
 
 
-def make_backend(name: str) -> ProjectionBackend:
-    """``auto``: CUDA when usable else the fast CPU path (logged); ``cpu``: numba; ``cuda``: CuPy."""
+def numba_thread_limit() -> int:
+    """Threads numba was started with (``NUMBA_NUM_THREADS``, default: the cores)."""
+    import numba  # noqa: PLC0415
+
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+def make_backend(name: str, *, cpu_threads: int | None = None) -> ProjectionBackend:
+    """``auto``: CUDA when usable else the fast CPU path (logged); ``cpu``: numba; ``cuda``: CuPy.
+
+    ``cpu_threads`` limits the fast CPU path's threads (numba's setting is process-wide)."""
     if name == "reference":
         return XpBackend(np, "reference")
     resolved, xp = select_backend(name)  # raises BackendError for an unknown name or a missing GPU
     if resolved == "cuda":
         return XpBackend(xp, "cuda")
-    from mmfusion_annotate.fusion.fast_cpu import NumbaBackend  # noqa: PLC0415 - numba import is slow
+    from mmfusion_annotate.fusion.fast_cpu import NumbaBackend, set_threads  # noqa: PLC0415 - slow import
 
+    if cpu_threads is not None:
+        set_threads(min(cpu_threads, numba_thread_limit()))
     if name == "auto":
         _log.info("fusion backend: fast CPU (numba)")
     return NumbaBackend()

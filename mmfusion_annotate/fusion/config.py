@@ -37,6 +37,13 @@ class FusionConfig(BaseModel):
         default_factory=dict,
         description="extra clock offset per sensor added to the rig's time_offset_ns (true = stamp + offset)",
     )
+    cpu_threads: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="threads of the fast CPU path; 1 by default: numba's worker threads spin when the cores "
+        "are shared with decoding and recording (30-40 ms per camera at 2 threads on 2 loaded cores)",
+    )
     max_extrapolation_ns: int = Field(
         200_000_000, ge=0, description="how far ego motion may be extrapolated past the odometry/IMU history"
     )

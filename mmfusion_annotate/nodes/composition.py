@@ -84,6 +84,7 @@ def run_nodes(
     num_threads: int | None = None,
     grace_s: float = 0.5,
     poll_s: float = 0.05,
+    handle_signals: bool = True,
 ) -> StopReason:
     """Spin ``nodes`` (same context) on one MultiThreadedExecutor until a stop, then close them in order.
 
@@ -91,7 +92,8 @@ def run_nodes(
     ``timeout_s`` elapsed, or the context shut down. Then, for each node in the given order, its
     ``close()`` (if it has one) runs on a helper thread while the executor keeps spinning, followed by
     ``grace_s`` of spinning so its last messages are delivered. Nodes are removed from the executor but
-    not destroyed (the caller owns them).
+    not destroyed (the caller owns them). ``handle_signals=False`` leaves SIGINT/SIGTERM to the caller
+    (who then sets ``stop``), e.g. to cover the time spent building the nodes.
     """
     if not nodes:
         raise ValueError("run_nodes needs at least one node")
@@ -99,7 +101,7 @@ def run_nodes(
     for node in nodes:
         executor.add_node(node)
     stop = stop or threading.Event()
-    restore = _install_stop_handlers(stop)
+    restore = _install_stop_handlers(stop) if handle_signals else (lambda: None)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     try:
         while True:
@@ -145,6 +147,8 @@ def main_nodes(
     line ``<program>: <message>`` on stderr and returns 2, without a traceback.
     """
     context = init_context(sys.argv if args is None else args)
+    stop = threading.Event()
+    restore = _install_stop_handlers(stop)  # from here on: a signal while the nodes start up is a clean stop
     nodes: list[Node] = []
     try:
         try:
@@ -153,9 +157,10 @@ def main_nodes(
         except MmfusionError as exc:
             print(f"{program}: {exc}", file=sys.stderr)
             return EXIT_CONFIG
-        run_nodes(nodes, **run_kwargs)  # type: ignore[arg-type]
+        run_nodes(nodes, stop=stop, handle_signals=False, **run_kwargs)  # type: ignore[arg-type]
         return EXIT_OK
     finally:
+        restore()
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown(context=context)

@@ -1,17 +1,21 @@
 """``fusion_node``: the rig's sensor topics in, coloured cloud, pre-label markers, events and diagnostics out.
 
-Threading: subscription callbacks (one mutually exclusive group, so each topic's messages stay in
-order) only decode the message into a ``SensorSample`` and submit it to one ``BoundedWorker``; the
-worker thread feeds the ROS-free ``Annotator`` (sync -> fusion -> pre-labels -> events) in arrival
-order and publishes what it completes. When the worker cannot keep up, the oldest queued samples are
-dropped, counted per sensor and reported on ``/diagnostics`` (never an unbounded queue). Every decision
-uses message stamps, never the wall clock, so ``use_sim_time`` and replay give the same results.
+Threading: subscription callbacks (one mutually exclusive group per topic, so each topic's messages
+stay in order while topics decode in parallel) only decode the message into a ``SensorSample`` and
+submit it to one ``BoundedWorker``; the worker thread feeds the ROS-free ``Annotator`` (sync -> fusion
+-> pre-labels -> events) in arrival order and publishes what it completes. When the worker cannot keep
+up, the oldest queued samples are dropped, counted per sensor and reported on ``/diagnostics`` (never an
+unbounded queue). Every decision uses message stamps, never the wall clock, so ``use_sim_time`` and
+replay give the same results.
 
-Live topics use installed message types only: rclpy needs compiled type support to publish, which the
-carried ``foxglove_msgs`` and ``mmfusion_annotate/msg/Event`` lack. So pre-labels go out as
-``visualization_msgs/MarkerArray`` and events as ``diagnostic_msgs/DiagnosticArray`` on ``/events``
-(one status per event); the Foxglove ``SceneUpdate`` / ``ImageAnnotations`` and the ``Event`` messages
-are written into bags by the recorder and by ``mmfusion replay`` (``recording.serialize``).
+Outputs come from ``outputs.OutputBuilder``, the one mapping ``bagtools.replay`` uses too. Only the
+installed types among them go out over DDS (``/fusion/colored_cloud``, ``/prelabels/markers``): rclpy
+needs compiled type support to publish, which the carried ``foxglove_msgs`` (``/prelabels/scene``,
+``/prelabels/review``, ``<camera ns>/annotations``) and ``mmfusion_annotate/msg/Event`` (``/events``)
+lack. Those reach a bag through an in-process listener (``add_listener``: the recorder in
+``mmfusion run`` / ``mmfusion demo``) or through ``mmfusion replay``. Live, events are also published
+as ``diagnostic_msgs/DiagnosticArray`` on ``/events/status`` (one status per event), which every ROS
+tool shows; it is a different topic so the bag's ``/events`` keeps one type.
 """
 
 from __future__ import annotations
@@ -30,28 +34,28 @@ from pydantic import BaseModel, ConfigDict, Field
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
+from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, Imu, PointCloud2
-from visualization_msgs.msg import MarkerArray
 
 from mmfusion_annotate.annotator import AnnotatedFrame, Annotator, AnnotatorOutput
 from mmfusion_annotate.config import load_pipeline_config
 from mmfusion_annotate.errors import CodecError
 from mmfusion_annotate.fusion.overlay import depth_overlay
 from mmfusion_annotate.msgs.image import encode_image
-from mmfusion_annotate.msgs.labels import colored_cloud
-from mmfusion_annotate.msgs.markers import marker_array
 from mmfusion_annotate.msgs.samples import decode_sample
+from mmfusion_annotate.msgs.topics import OUTPUT_TOPICS
 from mmfusion_annotate.nodes import diagnostics as diag
 from mmfusion_annotate.nodes.composition import main_nodes
 from mmfusion_annotate.nodes.params import declare_config
 from mmfusion_annotate.nodes.worker import BoundedWorker
+from mmfusion_annotate.outputs import Output, OutputBuilder
+from mmfusion_annotate.recording.cdr import message_class
+from mmfusion_annotate.recording.definitions import is_carried
 from mmfusion_annotate.rig import Sensor, default_rig_path, load_rig
 from mmfusion_annotate.types import NS_PER_S, SensorSample
 
-COLORED_CLOUD = "/fusion/colored_cloud"
-MARKERS = "/prelabels/markers"
-EVENTS = "/events"
+EVENT_STATUS = "/events/status"
 DIAGNOSTICS = "/diagnostics"
 LATENCY_WINDOW = 256
 """Frames the latency percentiles on /diagnostics are taken over."""
@@ -113,16 +117,22 @@ class FusionNode(Node):
         self._stage_ms: dict[str, list[float]] = {}
         self._events = 0
         self._last_overlay: dict[str, int] = {}
-        self._listeners: list[Callable[[AnnotatorOutput], None]] = []
+        self._listeners: list[Callable[[AnnotatorOutput, list[Output]], None]] = []
+        self._outputs = OutputBuilder(self.rig, self.rig.base_frame)
         self._closed = False
         self._worker: BoundedWorker[tuple[SensorSample, float]] = BoundedWorker(
             "fusion", self._process, capacity=self.config.queue_depth, on_drop=self._count_drop
         )
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self._cloud_pub = self.create_publisher(PointCloud2, COLORED_CLOUD, qos_profile_sensor_data)
-        self._markers_pub = self.create_publisher(MarkerArray, MARKERS, reliable)
-        self._events_pub = self.create_publisher(DiagnosticArray, EVENTS, reliable)
+        self._qos = {"reliable": reliable, "sensor_data": qos_profile_sensor_data}
+        # the DDS-capable outputs (installed types), created up front so subscribers discover them early
+        self._output_pubs: dict[str, Publisher] = {
+            t.topic: self.create_publisher(message_class(t.msgtype), t.topic, self._qos[t.qos])
+            for t in OUTPUT_TOPICS  # the fixed ones; camera infos are the drivers' (or sim's) to publish
+            if not is_carried(t.msgtype) and t.qos in self._qos
+        }
+        self._events_pub = self.create_publisher(DiagnosticArray, EVENT_STATUS, reliable)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS, reliable)
         self._overlay_pubs = {}
         if self.config.publish_overlays:
@@ -132,11 +142,12 @@ class FusionNode(Node):
             }
 
         qos = qos_profile_sensor_data if self.config.qos == "sensor_data" else reliable
-        sensors_group = MutuallyExclusiveCallbackGroup()
         for sensor in self.rig.sensors.values():
+            # one mutually exclusive group per topic: its messages stay in order, while different topics
+            # decode in parallel on a MultiThreadedExecutor (cv2/numpy release the GIL while decoding)
             self.create_subscription(
-                _message_type(sensor), sensor.topic,
-                lambda msg, s=sensor: self._on_message(s, msg), qos, callback_group=sensors_group,
+                _message_type(sensor), sensor.topic, lambda msg, s=sensor: self._on_message(s, msg), qos,
+                callback_group=MutuallyExclusiveCallbackGroup(),
             )  # fmt: skip
         # Diagnostics are not a decision: a steady clock keeps them coming when /clock is paused or absent.
         self.create_timer(
@@ -189,16 +200,19 @@ class FusionNode(Node):
         self._events += len(out.events)
 
     def _publish(self, out: AnnotatorOutput) -> None:
-        base = self.rig.base_frame
+        outputs = [o for annotated in out.frames for o in self._outputs.frame(annotated)]
+        outputs += self._outputs.events(out.events)
+        for output in outputs:
+            pub = self._output_pubs.get(output.topic)
+            if pub is not None:
+                pub.publish(output.msg)
         for annotated in out.frames:
-            self._cloud_pub.publish(colored_cloud(annotated.frame))
-            self._markers_pub.publish(marker_array(annotated.labels, annotated.frame.stamp, base))
             self._publish_overlays(annotated)
         if out.events:
             stamp = max(e.peak for e in out.events)
             self._events_pub.publish(diag.diagnostic_array(stamp, (diag.event_status(e) for e in out.events)))
         for listener in self._listeners:
-            listener(out)
+            listener(out, outputs)
 
     def _publish_overlays(self, annotated: AnnotatedFrame) -> None:
         period_ns = int(NS_PER_S / self.config.overlay_rate_hz)
@@ -212,11 +226,11 @@ class FusionNode(Node):
             pub.publish(encode_image(depth_overlay(view), "rgb8", self.rig.sensor(name).frame_id, stamp))
 
     # ------------------------------------------------------------------ public
-    def add_listener(self, listener: Callable[[AnnotatorOutput], None]) -> None:
-        """Call ``listener`` (on the worker thread) with every non-empty or empty ``AnnotatorOutput``.
+    def add_listener(self, listener: Callable[[AnnotatorOutput, list[Output]], None]) -> None:
+        """Call ``listener(out, outputs)`` on the worker thread after every sample fed.
 
-        For consumers in the same process (``mmfusion demo`` summaries, tests) that want the frames and
-        events themselves rather than their messages.
+        ``out`` holds the frames and events themselves (summaries, tests); ``outputs`` every message they
+        map to, carried types included (``Output.dds`` False), for an in-process recorder. Often empty.
         """
         self._listeners.append(listener)
 

@@ -56,13 +56,16 @@ def _at_least_score(value: float, lo: float, hi: float, soft: float) -> float:
     return float(np.clip((hi + soft - max(value, lo)) / (hi + soft - lo), 0.0, 1.0))
 
 
-def size_scores(length: float, width: float, height: float, height_cut: bool = False) -> np.ndarray:
+def size_scores(
+    length: float, width: float, height: float, height_cut: bool = False, view: str | None = None
+) -> np.ndarray:
     """Score per class in ``CLASSES`` order for a measured box (length >= width).
 
     The longer measured side is a whole visible face, so it must fit either the class's length (side
     view) or its width (end view); the other measured side may fall short (the far side is hidden).
-    ``height_cut``: the object reaches the LiDAR's top beam, so its true height is only known to be at
-    least ``height`` (a pole cut at 2.2 m is no pedestrian).
+    ``height_cut``: the object reaches the LiDAR's top or bottom beam, so its true height is only known
+    to be at least ``height`` (a pole cut at 2.2 m is no pedestrian, a car cut at 0.9 m may be a car).
+    ``view`` ("side" or "end", from the track's motion) keeps only that reading of the longer side.
     """
     out = np.empty(len(CLASSES))
     for i, cls in enumerate(CLASSES):
@@ -78,7 +81,8 @@ def size_scores(length: float, width: float, height: float, height_cut: bool = F
             h = _at_least_score(height, *p.height, _HEIGHT_SOFT_M)
         else:
             h = _range_score(height, *p.height, _HEIGHT_SOFT_M, False)
-        out[i] = p.prior * max(side_view, end_view) * h
+        fit = {"side": side_view, "end": end_view}.get(view, max(side_view, end_view))
+        out[i] = p.prior * fit * h
     return out
 
 

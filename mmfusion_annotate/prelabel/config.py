@@ -38,11 +38,14 @@ class ClusterConfig(_Model):
     max_range_m: float = Field(80.0, gt=0)
     min_range_m: float = Field(1.5, ge=0, description="drops the ego vehicle's own returns")
     min_points: int = Field(5, ge=1)
-    merge_radial_gap_m: float = Field(
-        1.2,
+    merge_min_incidence_deg: float = Field(
+        4.0,
         ge=0,
-        description="components this close along the line of sight are one object (grazing views); 0: off",
+        lt=90,
+        description="merge components along the line of sight as far apart as returns on a surface seen at "
+        "this incidence (grazing sides of vehicles); 0: off",
     )
+    merge_max_gap_m: float = Field(3.0, ge=0, description="cap of that along-the-ray gap")
     max_extent_m: float = Field(18.0, gt=0, description="longer clusters are walls, fences, buildings")
 
 

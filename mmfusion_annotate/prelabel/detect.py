@@ -7,13 +7,13 @@ KITTI ``.bin`` file, a synthetic sweep.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 
 import numpy as np
 
 from mmfusion_annotate.prelabel.classify import PRIORS, decide, is_end_view, size_scores
-from mmfusion_annotate.prelabel.cluster import cluster_points
+from mmfusion_annotate.prelabel.cluster import along_ray_gap_per_m, cluster_points
 from mmfusion_annotate.prelabel.config import PrelabelConfig
 from mmfusion_annotate.prelabel.fit import BevBox, complete_with_prior, fit_lshape, wrap_half
 from mmfusion_annotate.prelabel.ground import remove_ground
@@ -33,6 +33,7 @@ class Detection:
     scores: np.ndarray
     label: ObjectClass
     confidence: float
+    height_cut: bool = False
 
     @property
     def center(self) -> tuple[float, float, float]:
@@ -69,15 +70,18 @@ class Stages:
 
 @dataclass(frozen=True)
 class LidarGeometry:
-    """Where the LiDAR sits in base_link and the elevation of its top beam.
+    """Where the LiDAR sits in base_link, the elevations of its top and bottom beams, its azimuth step.
 
-    An object the top beam hits continues above the field of view: its measured height is only a lower
-    bound. ``tolerance_deg`` (half the top beam spacing) absorbs per-beam calibration scatter.
+    An object the top beam hits continues above the field of view, one the bottom beam hits (close
+    beside the car) continues below it: either way its measured height is only a lower bound.
+    ``tolerance_deg`` (half the outer beam spacing) absorbs per-beam calibration scatter.
     """
 
     origin: tuple[float, float, float]
     top_elevation_deg: float | None = None
+    bottom_elevation_deg: float | None = None
     tolerance_deg: float = 0.0
+    azimuth_resolution_deg: float | None = None
 
     @classmethod
     def from_rig(cls, rig, lidar: str) -> LidarGeometry:
@@ -86,21 +90,25 @@ class LidarGeometry:
         if spec is None or not spec.vertical_angles_deg:
             return cls(origin)
         angles = sorted(spec.vertical_angles_deg)
-        spacing = angles[-1] - angles[-2] if len(angles) > 1 else 0.0
-        return cls(origin, angles[-1], 0.5 * spacing)
+        spacing = min(angles[-1] - angles[-2], angles[1] - angles[0]) if len(angles) > 1 else 0.0
+        return cls(origin, angles[-1], angles[0], 0.5 * spacing, spec.azimuth_resolution_deg)
 
     @property
     def xy(self) -> tuple[float, float]:
         return self.origin[0], self.origin[1]
 
 
-def _reaches_top_beam(p: np.ndarray, lidar: LidarGeometry | None) -> bool:
-    """True when a point of the cluster (capture-time base_link coordinates) lies on the top beam."""
+def _cut_by_fov(p: np.ndarray, lidar: LidarGeometry | None) -> bool:
+    """True when a point of the cluster (capture-time base_link coordinates) lies on the top or the
+    bottom beam: the object continues outside the vertical field of view."""
     if lidar is None or lidar.top_elevation_deg is None:
         return False
     d = p - np.asarray(lidar.origin)
     elevation = np.degrees(np.arctan2(d[:, 2], np.hypot(d[:, 0], d[:, 1])))
-    return bool(elevation.max() >= lidar.top_elevation_deg - lidar.tolerance_deg)
+    return bool(
+        elevation.max() >= lidar.top_elevation_deg - lidar.tolerance_deg
+        or elevation.min() <= lidar.bottom_elevation_deg + lidar.tolerance_deg
+    )
 
 
 def detect(
@@ -113,11 +121,12 @@ def detect(
     """Detections in one sweep (``xyz`` (N,3) in base_link); heavy steps run on ``xp``.
 
     ``capture_xyz`` are the same points where they were at their own capture time (before deskewing):
-    the top-beam test needs their true elevation from the sensor; ``xyz`` is used when not given.
+    the field-of-view test needs their true elevation from the sensor; ``xyz`` is used when not given.
     """
     sensor_xy = lidar.xy if lidar is not None else (0.0, 0.0)
     ground = remove_ground(xyz, cfg.ground, cfg.cluster.max_range_m + 5.0, xp=xp)
-    labels = to_numpy(cluster_points(xyz, ground.height, cfg.cluster, sensor_xy, xp=xp))
+    gap_per_m = along_ray_gap_per_m(cfg.cluster, lidar.azimuth_resolution_deg if lidar else None)
+    labels = to_numpy(cluster_points(xyz, ground.height, cfg.cluster, sensor_xy, gap_per_m, xp=xp))
     height = to_numpy(ground.height)
     pts = to_numpy(xyz)
     raw = pts if capture_xyz is None else np.asarray(capture_xyz)
@@ -135,11 +144,20 @@ def detect(
             continue
         z_bottom = float(np.median(p[:, 2] - height[idx]))
         z_top = float(p[:, 2].max())
-        scores = size_scores(measured.length, measured.width, z_top - z_bottom, _reaches_top_beam(raw[idx], lidar))
+        cut = _cut_by_fov(raw[idx], lidar)
+        scores = size_scores(measured.length, measured.width, z_top - z_bottom, cut)
         label, conf = decide(scores)
         out.append(
             Detection(
-                idx, measured, complete(measured, label, sensor_xy), z_bottom, z_top, scores, label, conf
+                idx, measured, complete(measured, label, sensor_xy), z_bottom, z_top, scores, label, conf, cut
             )
         )
     return out, stages
+
+
+def reclassify(det: Detection, view: str, sensor_xy: tuple[float, float]) -> Detection:
+    """The detection scored again with its view known ("side" or "end", from the track's motion)."""
+    m = det.measured
+    scores = size_scores(m.length, m.width, det.z_top - det.z_bottom, det.height_cut, view)
+    label, conf = decide(scores)
+    return replace(det, box=complete(m, label, sensor_xy), scores=scores, label=label, confidence=conf)

@@ -21,17 +21,26 @@ HOG_AVAILABLE = hasattr(cv2, "HOGDescriptor")
 
 
 class ImageEvidence:
-    """Integral images of one camera image; ``score(box)`` in [0, 1]."""
+    """Integral images of one camera image; ``score(box)`` in [0, 1].
+
+    The integral images are built on the first ``score`` call, so a camera no cuboid projects into
+    costs nothing. 32-bit integer integrals suffice (255 x 2^23 pixels fits) and are the fastest.
+    """
 
     def __init__(self, rgb: np.ndarray) -> None:
         self.rgb = rgb
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        edges = (cv2.Canny(gray, 80, 160) > 0).astype(np.float32)
-        lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
-        self._edges = cv2.integral(edges, sdepth=cv2.CV_64F)
-        self._lab = cv2.integral(lab, sdepth=cv2.CV_64F)
-        self.height, self.width = gray.shape
+        self.height, self.width = rgb.shape[:2]
+        self._edges: np.ndarray | None = None
+        self._lab: np.ndarray | None = None
         self._hog: cv2.HOGDescriptor | None = None
+
+    def _integrals(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._edges is None:
+            gray = cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY)
+            edges = (cv2.Canny(gray, 80, 160) > 0).astype(np.uint8)
+            self._edges = cv2.integral(edges, sdepth=cv2.CV_32S)
+            self._lab = cv2.integral(cv2.cvtColor(self.rgb, cv2.COLOR_RGB2LAB), sdepth=cv2.CV_32S)
+        return self._edges, self._lab
 
     def _clip(self, box) -> tuple[int, int, int, int]:
         x1, y1, x2, y2 = box
@@ -45,7 +54,8 @@ class ImageEvidence:
     @staticmethod
     def _sum(integral: np.ndarray, box: tuple[int, int, int, int]):
         x1, y1, x2, y2 = box
-        return integral[y2, x2] - integral[y1, x2] - integral[y2, x1] + integral[y1, x1]
+        corners = integral[[y2, y1, y2, y1], [x2, x2, x1, x1]].astype(np.float64)
+        return corners[0] - corners[1] - corners[2] + corners[3]
 
     def score(self, box) -> float:
         inner = self._clip(box)
@@ -55,10 +65,11 @@ class ImageEvidence:
         a_ring = (outer[2] - outer[0]) * (outer[3] - outer[1]) - a_in
         if a_in <= 0 or a_ring <= 0:
             return 0.0
-        e_in = self._sum(self._edges, inner) / a_in
-        e_ring = (self._sum(self._edges, outer) - self._sum(self._edges, inner)) / a_ring
-        lab_in = self._sum(self._lab, inner) / a_in
-        lab_ring = (self._sum(self._lab, outer) - self._sum(self._lab, inner)) / a_ring
+        edges, lab = self._integrals()
+        e_in = self._sum(edges, inner) / a_in
+        e_ring = (self._sum(edges, outer) - self._sum(edges, inner)) / a_ring
+        lab_in = self._sum(lab, inner) / a_in
+        lab_ring = (self._sum(lab, outer) - self._sum(lab, inner)) / a_ring
         edge = min(1.0, e_in / _EDGE_REF) * min(1.0, e_in / max(e_ring, 1e-3))
         colour = min(1.0, float(np.linalg.norm(np.asarray(lab_in) - np.asarray(lab_ring))) / _COLOUR_REF)
         return float(0.5 * edge + 0.5 * colour)

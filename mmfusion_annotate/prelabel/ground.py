@@ -29,9 +29,13 @@ class GroundResult:
 
 
 def _cell_minimum(cell, z, n_cells: int, xp: ModuleType):
-    """Lowest z per cell (inf where empty), via one lexsort (works on numpy and cupy alike)."""
+    """Lowest z per cell (inf where empty): numpy's unbuffered ``minimum.at`` (a few hundred times faster
+    than sorting on the CPU), one lexsort elsewhere (CuPy has no ``minimum.at``)."""
     zmin = xp.full(n_cells, xp.inf, dtype=xp.float32)
     if cell.shape[0] == 0:
+        return zmin
+    if xp is np:
+        np.minimum.at(zmin, cell, z)
         return zmin
     order = xp.lexsort(xp.stack([z, cell]))
     sorted_cell = cell[order]

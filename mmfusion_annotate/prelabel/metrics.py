@@ -200,8 +200,8 @@ class Evaluator:
         }
 
 
-def format_report(report: dict) -> str:
-    """Human-readable table of a ``report()``."""
+def format_metrics(report: dict) -> str:
+    """Human-readable table of an ``Evaluator.report()``."""
 
     def f(v):
         return "  -  " if v is None else f"{v:5.2f}"

@@ -15,7 +15,7 @@ from mmfusion_annotate.prelabel import review
 from mmfusion_annotate.prelabel.boxes2d import cuboid_corners, project_cuboid, transform_points
 from mmfusion_annotate.prelabel.classify import CLASSES, motion_factor
 from mmfusion_annotate.prelabel.config import PrelabelConfig
-from mmfusion_annotate.prelabel.detect import Detection, LidarGeometry, complete, detect
+from mmfusion_annotate.prelabel.detect import Detection, LidarGeometry, complete, detect, reclassify
 from mmfusion_annotate.prelabel.evidence import ImageEvidence
 from mmfusion_annotate.prelabel.model import (
     Box2D,
@@ -68,11 +68,15 @@ class Prelabeler:
     def _objects(self, frame, detections: list[Detection], sensor_xy) -> tuple[list[_Object], list, list]:
         T_world_base = frame.ego.pose if frame.ego is not None else np.eye(4)
         base_yaw = _yaw_of(T_world_base)
+        detections = self._with_view(frame, detections, T_world_base, sensor_xy)
         dets = [d for d in detections if d.label is not ObjectClass.UNKNOWN]
         meas = []
         for d in dets:
-            c = transform_points(T_world_base, np.array([d.center]))[0]
-            meas.append(Measurement((float(c[0]), float(c[1])), d.box.yaw + base_yaw, d.label))
+            centres = {d.label: d.box}
+            centres.update({c: complete(d.measured, c, sensor_xy) for c in CLASSES if c is not d.label})
+            world = {c: transform_points(T_world_base, np.array([[b.cx, b.cy, 0.0]]))[0] for c, b in centres.items()}
+            by_class = tuple((c, (float(w[0]), float(w[1]))) for c, w in world.items())
+            meas.append(Measurement(by_class[0][1], d.box.yaw + base_yaw, d.label, by_class))
         update = self.tracker.step(ns_to_seconds(frame.stamp), meas)
         states = {t.object_id: t for t in self.tracker.tracks}
         R_base_world = T_world_base[:3, :3].T
@@ -101,6 +105,38 @@ class Prelabeler:
             )
             objects.append(_Object(d, cub))
         return objects, list(update.class_flips), list(update.retired)
+
+    def _with_view(self, frame, detections: list[Detection], T_world_base, sensor_xy) -> list[Detection]:
+        """Detections next to a moving track, classified again knowing which side they show.
+
+        A moving object travels along its length: when the track's velocity runs across the longer
+        measured side, that side is the object's end (a car's rear, not a cyclist's flank), and along
+        it, its flank. Below ``heading_speed_mps`` or before 3 hits nothing changes.
+        """
+        cfg = self.cfg.tracker
+        moving = [
+            (label, xy, v)
+            for label, xy, v, hits in self.tracker.predicted(ns_to_seconds(frame.stamp))
+            if hits >= 3 and float(np.hypot(*v)) >= cfg.heading_speed_mps
+        ]
+        if not moving:
+            return detections
+        base_yaw = _yaw_of(T_world_base)
+        out = []
+        for d in detections:
+            best, best_dist = None, cfg.gate_m
+            for label, xy, v in moving:
+                box = d.box if label is d.label else complete(d.measured, label, sensor_xy)
+                w = transform_points(T_world_base, np.array([[box.cx, box.cy, 0.0]]))[0]
+                dist = float(np.hypot(w[0] - xy[0], w[1] - xy[1]))
+                if dist <= best_dist:
+                    best, best_dist = v, dist
+            if best is None:
+                out.append(d)
+                continue
+            across = abs(math.sin(math.atan2(best[1], best[0]) - (d.measured.yaw + base_yaw)))
+            out.append(reclassify(d, "end" if across > math.sqrt(0.5) else "side", sensor_xy))
+        return out
 
     def _tracks(self) -> tuple[Track, ...]:
         out = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from mmfusion_annotate.errors import BagError
@@ -36,11 +36,13 @@ def normalize_msgtype(msgtype: str) -> str:
     raise BagError(f"'{msgtype}' is not a message type name (expected pkg/msg/Type)")
 
 
+@cache
 def carried_packages() -> frozenset[str]:
     """Packages whose definitions the project carries (and encodes itself)."""
     return frozenset(p.name for p in CARRIED_DIR.iterdir() if (p / "msg").is_dir())
 
 
+@lru_cache(maxsize=512)
 def is_carried(msgtype: str) -> bool:
     """True when ``msgtype`` comes from the carried definitions, not from an installed package."""
     return normalize_msgtype(msgtype).split("/")[0] in carried_packages()

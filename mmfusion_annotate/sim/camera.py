@@ -18,7 +18,7 @@ import numpy as np
 from mmfusion_annotate.rig import Sensor
 from mmfusion_annotate.sim.config import RenderConfig
 from mmfusion_annotate.sim.ego import EgoMotion
-from mmfusion_annotate.sim.geometry import box_corners, yaw_matrix
+from mmfusion_annotate.sim.geometry import BOX_EDGES, box_corners
 from mmfusion_annotate.sim.raycast import cast
 from mmfusion_annotate.sim.world import CLASS_NAMES, CLASS_STYLES, GROUND_COLORS, World, material_at
 from mmfusion_annotate.types import Stamp
@@ -28,7 +28,28 @@ SKY_HORIZON = np.array([200, 220, 245], dtype=np.float32)
 SKY_ZENITH = np.array([110, 150, 215], dtype=np.float32)
 SUN_WORLD = np.array([0.35, 0.25, 0.90]) / np.linalg.norm([0.35, 0.25, 0.90])
 AMBIENT = 0.45
-_FACE_SAMPLES = 5
+_NEAR = 1e-6
+"""Boxes are clipped to z > _NEAR (camera frame) before culling."""
+
+
+def _face_grid(samples: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sample points on the 6 faces of a unit-half-size box (6, samples**2, 3), with each face's
+    normal axis and sign."""
+    g = (np.arange(samples) + 0.5) / samples * 2 - 1
+    a, b = (m.ravel() for m in np.meshgrid(g, g))
+    grid, axes, signs = [], [], []
+    for axis in range(3):
+        u, v = (i for i in range(3) if i != axis)
+        for sign in (-1.0, 1.0):
+            pts = np.zeros((a.size, 3))
+            pts[:, axis], pts[:, u], pts[:, v] = sign, a, b
+            grid.append(pts)
+            axes.append(axis)
+            signs.append(sign)
+    return np.array(grid), np.array(axes), np.array(signs)
+
+
+_FACE_GRID, _FACE_AXES, _FACE_SIGNS = _face_grid()
 
 
 @dataclass(frozen=True)
@@ -73,6 +94,7 @@ class CameraRenderer:
         rays = cam.pixel_to_ray(np.stack([uu.ravel(), vv.ravel()], axis=1)).reshape(self.h, self.w, 3)
         self._has_ray = np.isfinite(rays[..., 0])
         rays = np.where(self._has_ray[..., None], rays, np.array([0.0, 0.0, 1.0]))
+        self._sees_back = bool((rays[..., 2] <= _NEAR).any())
         self._R_cam = T_base_sensor[:3, :3]
         self._origin = T_base_sensor[:3, 3].copy()
         self._rays_base = np.ascontiguousarray(rays @ self._R_cam.T)
@@ -100,42 +122,25 @@ class CameraRenderer:
         state = self._ego.state(t_ns)
         ex, ey, eyaw = float(state.position[0, 0]), float(state.position[0, 1]), float(state.yaw[0])
         c, s = math.cos(eyaw), math.sin(eyaw)
-        boxes = self._world.boxes(np.array([t_ns], dtype=np.int64))
-        drawn, blocks, centers, yaws = [], [], [], []
-        for k in range(len(self._world)):
-            center_w = boxes.center[k, 0]
-            dx, dy = center_w[0] - ex, center_w[1] - ey
-            center_b = np.array([c * dx + s * dy, -s * dx + c * dy, center_w[2]])
-            yaw_b = float(boxes.yaw[k, 0]) - eyaw
-            rel_cam = self._R_cam.T @ (center_b - self._origin)
-            radius = self._world.radius[k]
-            if rel_cam[2] < -radius or np.linalg.norm(rel_cam) - radius > self._render.max_distance_m:
-                continue
-            block = self._block(center_b, yaw_b, self._world.sizes[k])
-            if block is not None:
-                drawn.append(k)
-                blocks.append(block)
-                centers.append(center_b)
-                yaws.append(yaw_b)
+        world = self._world
+        boxes = world.boxes(np.array([t_ns], dtype=np.int64))
+        dx, dy = boxes.center[:, 0, 0] - ex, boxes.center[:, 0, 1] - ey
+        centers = np.stack([c * dx + s * dy, -s * dx + c * dy, boxes.center[:, 0, 2]], axis=-1)
+        yaws = boxes.yaw[:, 0] - eyaw
+        drawn, rows, cols = self._cull(centers, yaws)
         n = len(drawn)
-        row_ok = np.zeros((n, self.h), dtype=bool)
-        for b, (rows, _) in enumerate(blocks):
-            row_ok[b, rows] = True
-        col_lo = np.array([cols.start for _, cols in blocks], dtype=np.int64)
-        col_hi = np.array([cols.stop for _, cols in blocks], dtype=np.int64)
-        center = np.broadcast_to(np.array(centers).reshape(n, 1, 3), (n, self.h, 3))
-        yaw = np.broadcast_to(np.array(yaws, dtype=np.float64).reshape(n, 1), (n, self.h))
-        drawn_idx = np.array(drawn, dtype=np.int64)
+        lines = np.arange(self.h)
+        row_ok = (lines >= rows[:, :1]) & (lines < rows[:, 1:])
         _, which, normal, full = cast(
             self._origins,
             self._rays_base,
             self._ground_t,
-            center,
-            yaw,
-            self._world.sizes[drawn_idx] / 2,
+            np.broadcast_to(centers[drawn, None, :], (n, self.h, 3)),
+            np.broadcast_to(yaws[drawn, None], (n, self.h)),
+            world.sizes[drawn] / 2,
             row_ok,
-            col_lo,
-            col_hi,
+            cols[:, 0],
+            cols[:, 1],
         )
         sun_base = np.array(
             [c * SUN_WORLD[0] + s * SUN_WORLD[1], -s * SUN_WORLD[0] + c * SUN_WORLD[1], SUN_WORLD[2]]
@@ -148,73 +153,114 @@ class CameraRenderer:
             self._sky,
             self._has_ray,
             np.array([ex, ey, c, s]),
-            self._world.road.params,
+            world.road.params,
             which,
             normal,
-            CLASS_COLORS[self._world.class_index[drawn_idx]],
+            CLASS_COLORS[world.class_index[drawn]],
             sun_base,
             small,
         )
-        ids = np.where(which >= 0, self._world.ids[drawn_idx][np.maximum(which, 0)] if n else 0, 0).astype(
-            np.int32
-        )
+        ids, count, extent = _id_buffer(which, world.ids[drawn])
+        seen = np.nonzero(count)[0]
+        truncation = self._truncations(centers[drawn[seen]], yaws[drawn[seen]], world.sizes[drawn[seen]])
         visible = tuple(
-            vb
-            for b, k in enumerate(drawn)
-            if full[b]
-            and (vb := self._visible_box(k, int(full[b]), blocks[b], centers[b], yaws[b], ids)) is not None
+            VisibleBox(
+                object_id=int(world.ids[drawn[b]]),
+                cls=CLASS_NAMES[world.class_index[drawn[b]]],
+                box=(
+                    float(extent[b, 2] * self._sx),
+                    float(extent[b, 0] * self._sy),
+                    float(extent[b, 3] * self._sx),
+                    float(extent[b, 1] * self._sy),
+                ),
+                visible_pixels=int(round(count[b] * self._sx * self._sy)),
+                occlusion=1.0 - count[b] / full[b],
+                truncation=float(truncation[v]),
+            )
+            for v, b in enumerate(seen)
         )
         full_image = cv2.resize(small, (self.model.width, self.model.height), interpolation=cv2.INTER_LINEAR)
         return Rendered(full_image, ids, visible)
 
-    def _block(self, center_b: np.ndarray, yaw_b: float, size: np.ndarray) -> tuple[slice, slice] | None:
-        """Rows x columns of the internal grid whose rays may hit the box (all when it reaches behind)."""
-        corners = (box_corners(center_b, yaw_b, size) - self._origin) @ self._R_cam
-        z = corners[:, 2]
-        if z.min() <= 0.05:
-            return (slice(0, self.h), slice(0, self.w)) if z.max() > 0 else None
-        nx, ny = corners[:, 0] / z, corners[:, 1] / z
-        cols = np.nonzero((self._col_hi >= nx.min()) & (self._col_lo <= nx.max()))[0]
-        rows = np.nonzero((self._row_hi >= ny.min()) & (self._row_lo <= ny.max()))[0]
-        if cols.size == 0 or rows.size == 0:
-            return None
-        return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    def _cull(self, centers: np.ndarray, yaws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes (base_link centres, yaws) that may show, with the internal-grid rows [lo, hi) and
+        columns [lo, hi) their rays may hit: (indices (n,), rows (n, 2), columns (n, 2)).
 
-    def _visible_box(
-        self,
-        k: int,
-        full: int,
-        block: tuple[slice, slice],
-        center_b: np.ndarray,
-        yaw_b: float,
-        ids: np.ndarray,
-    ) -> VisibleBox | None:
-        mask = ids[block] == self._world.ids[k]
-        count = int(mask.sum())
-        if count == 0:
-            return None
-        rows = np.nonzero(mask.any(axis=1))[0] + block[0].start
-        cols = np.nonzero(mask.any(axis=0))[0] + block[1].start
-        box = (
-            float(cols[0] * self._sx),
-            float(rows[0] * self._sy),
-            float((cols[-1] + 1) * self._sx),
-            float((rows[-1] + 1) * self._sy),
+        The box is clipped to the half-space in front of the camera (each edge that crosses the near
+        plane contributes its crossing point), so a long wall reaching behind the camera only costs
+        the pixels it can cover; a lens that also sees backwards (rays with z <= 0) casts such boxes
+        on the whole image.
+        """
+        world = self._world
+        rel = (centers - self._origin) @ self._R_cam
+        near = (rel[:, 2] >= -world.radius) & (
+            np.linalg.norm(rel, axis=1) - world.radius <= self._render.max_distance_m
         )
-        return VisibleBox(
-            object_id=int(self._world.ids[k]),
-            cls=CLASS_NAMES[self._world.class_index[k]],
-            box=box,
-            visible_pixels=int(round(count * self._sx * self._sy)),
-            occlusion=1.0 - count / full,
-            truncation=self._truncation(k, center_b, yaw_b),
+        idx = np.nonzero(near)[0]
+        cam = (box_corners(centers[idx], yaws[idx], world.sizes[idx]) - self._origin) @ self._R_cam
+        a, b = cam[:, BOX_EDGES[:, 0]], cam[:, BOX_EDGES[:, 1]]
+        za, zb = a[..., 2], b[..., 2]
+        crossing = (za > _NEAR) != (zb > _NEAR)
+        f = (_NEAR - za) / np.where(crossing, zb - za, 1.0)
+        points = np.concatenate([cam, a + f[..., None] * (b - a)], axis=1)  # (n, 8 + 12, 3)
+        ok = np.concatenate([cam[..., 2] > _NEAR, crossing], axis=1)
+        z = np.where(ok, points[..., 2], 1.0)
+        nx, ny = points[..., 0] / z, points[..., 1] / z
+        col_hit = (self._col_hi >= np.where(ok, nx, np.inf).min(axis=1)[:, None]) & (
+            self._col_lo <= np.where(ok, nx, -np.inf).max(axis=1)[:, None]
         )
+        row_hit = (self._row_hi >= np.where(ok, ny, np.inf).min(axis=1)[:, None]) & (
+            self._row_lo <= np.where(ok, ny, -np.inf).max(axis=1)[:, None]
+        )
+        if self._sees_back:
+            behind = (cam[..., 2] <= _NEAR).any(axis=1) & ok.any(axis=1)
+            col_hit[behind], row_hit[behind] = True, True
+        keep = col_hit.any(axis=1) & row_hit.any(axis=1)
+        col_hit, row_hit = col_hit[keep], row_hit[keep]
+        rows = np.stack([row_hit.argmax(axis=1), self.h - row_hit[:, ::-1].argmax(axis=1)], axis=1)
+        cols = np.stack([col_hit.argmax(axis=1), self.w - col_hit[:, ::-1].argmax(axis=1)], axis=1)
+        return idx[keep], rows, cols.astype(np.int64)
 
-    def _truncation(self, k: int, center_b: np.ndarray, yaw_b: float) -> float:
-        """Share of sample points on the camera-facing faces that fall outside the image."""
-        points = _facing_samples(center_b, yaw_b, self._world.sizes[k], self._origin)
-        _, _, valid = self.model.project((points - self._origin) @ self._R_cam)
-        return float(1.0 - valid.mean()) if len(valid) else 0.0
+    def _truncations(self, centers: np.ndarray, yaws: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        """Per box, the share of sample points on its camera-facing faces that fall outside the image."""
+        c, s = np.cos(yaws), np.sin(yaws)
+        rel = self._origin - centers
+        eye = np.stack([c * rel[:, 0] + s * rel[:, 1], -s * rel[:, 0] + c * rel[:, 1], rel[:, 2]], axis=-1)
+        half = sizes / 2
+        facing = _FACE_SIGNS * eye[:, _FACE_AXES] > half[:, _FACE_AXES]  # (n, 6)
+        local = _FACE_GRID * half[:, None, None, :]  # (n, 6, samples, 3)
+        x = c[:, None, None] * local[..., 0] - s[:, None, None] * local[..., 1] + centers[:, None, None, 0]
+        y = s[:, None, None] * local[..., 0] + c[:, None, None] * local[..., 1] + centers[:, None, None, 1]
+        points = np.stack([x, y, local[..., 2] + centers[:, None, None, 2]], axis=-1)
+        _, _, valid = self.model.project((points.reshape(-1, 3) - self._origin) @ self._R_cam)
+        inside = (valid.reshape(local.shape[:3]) & facing[..., None]).sum(axis=(1, 2))
+        total = facing.sum(axis=1) * _FACE_GRID.shape[1]
+        return np.where(total > 0, 1.0 - inside / np.maximum(total, 1), 0.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _id_buffer(which, box_ids):  # pragma: no cover - compiled
+    """Object id per pixel (0: ground/sky) and, per drawn box, its visible pixel count and extent
+    [row lo, row hi, col lo, col hi) on the internal grid."""
+    h, w = which.shape
+    n = box_ids.shape[0]
+    ids = np.zeros((h, w), np.int32)
+    count = np.zeros(n, np.int64)
+    extent = np.empty((n, 4), np.int64)
+    extent[:, 0], extent[:, 2] = h, w
+    extent[:, 1], extent[:, 3] = 0, 0
+    for i in range(h):
+        for j in range(w):
+            b = which[i, j]
+            if b < 0:
+                continue
+            ids[i, j] = box_ids[b]
+            count[b] += 1
+            extent[b, 0] = min(extent[b, 0], i)
+            extent[b, 1] = max(extent[b, 1], i + 1)
+            extent[b, 2] = min(extent[b, 2], j)
+            extent[b, 3] = max(extent[b, 3], j + 1)
+    return ids, count, extent
 
 
 @numba.njit(cache=True, nogil=True)
@@ -241,27 +287,3 @@ def _compose(ground_t, ground_xy, fade, sky, has_ray, pose, road, which, normal,
                 else:
                     value = sky[i, j, ch]
                 out[i, j, ch] = min(value + 0.5, 255.0)
-
-
-def _facing_samples(center: np.ndarray, yaw: float, size: np.ndarray, eye: np.ndarray) -> np.ndarray:
-    """Grid points on the faces of a box that face ``eye`` (all frames the same)."""
-    g = (np.arange(_FACE_SAMPLES) + 0.5) / _FACE_SAMPLES - 0.5
-    a, b = np.meshgrid(g, g)
-    a, b = a.ravel(), b.ravel()
-    R = yaw_matrix(yaw)
-    eye_local = R.T @ (eye - center)
-    half = np.asarray(size) / 2
-    faces = []
-    for axis in range(3):
-        for sign in (-1.0, 1.0):
-            if sign * eye_local[axis] <= half[axis]:
-                continue
-            others = [i for i in range(3) if i != axis]
-            pts = np.zeros((a.size, 3))
-            pts[:, axis] = sign * half[axis]
-            pts[:, others[0]] = a * 2 * half[others[0]]
-            pts[:, others[1]] = b * 2 * half[others[1]]
-            faces.append(pts)
-    if not faces:
-        return np.zeros((0, 3))
-    return np.concatenate(faces) @ R.T + center

@@ -68,11 +68,23 @@ def points_in_box(
     )
 
 
-def box_corners(center: np.ndarray, yaw: float, size: np.ndarray) -> np.ndarray:
-    """The 8 corners (8, 3) of one box."""
-    signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=np.float64)
-    local = signs * (np.asarray(size) / 2)
-    return local @ yaw_matrix(yaw).T + center
+_CORNER_SIGNS = np.array(
+    [[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=np.float64
+)
+BOX_EDGES = np.array(
+    [[a, b] for a in range(8) for b in range(a + 1, 8) if (_CORNER_SIGNS[a] != _CORNER_SIGNS[b]).sum() == 1]
+)
+"""The 12 edges of a box as pairs of :func:`box_corners` indices."""
+
+
+def box_corners(center: np.ndarray, yaw: np.ndarray | float, size: np.ndarray) -> np.ndarray:
+    """The 8 corners (..., 8, 3) of boxes with centre (..., 3), yaw (...) and size (..., 3)."""
+    center, size = np.asarray(center, dtype=np.float64), np.asarray(size, dtype=np.float64)
+    local = _CORNER_SIGNS * (size[..., None, :] / 2)
+    c, s = np.cos(yaw)[..., None], np.sin(yaw)[..., None]
+    x = c * local[..., 0] - s * local[..., 1] + center[..., None, 0]
+    y = s * local[..., 0] + c * local[..., 1] + center[..., None, 1]
+    return np.stack([x, y, local[..., 2] + center[..., None, 2]], axis=-1)
 
 
 def yaw_matrix(yaw: float) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 from mmfusion_annotate.rig import Sensor
 from mmfusion_annotate.sim.config import NoiseConfig, TimingConfig
 from mmfusion_annotate.sim.ego import EgoMotion, rng_for
-from mmfusion_annotate.sim.raycast import cast
+from mmfusion_annotate.sim.raycast import lidar_sweep
 from mmfusion_annotate.sim.world import CLASS_NAMES, CLASS_STYLES, GROUND_REFLECTIVITY, World
 from mmfusion_annotate.types import Stamp
 
@@ -70,83 +70,52 @@ class LidarModel:
         self.column_offsets_ns = np.round(np.arange(self.columns) * (self.period_ns / self.columns)).astype(
             np.int64
         )
-        self._ring = np.broadcast_to(
-            np.arange(len(elevation), dtype=np.uint16), (self.columns, len(elevation))
-        )
 
     def sweep(self, start_ns: Stamp, index: int) -> dict[str, np.ndarray]:
         """One sweep starting at ``start_ns``: xyz (lidar frame at each point's time), intensity,
         ring, t_ns, object_id."""
         t_col = start_ns + self.column_offsets_ns
         ego = self._ego.state(t_col)
-        c, s = np.cos(ego.yaw), np.sin(ego.yaw)
-        ox, oy, oz = self._origin_base
-        origin = ego.position + np.stack([c * ox - s * oy, s * ox + c * oy, np.full_like(c, oz)], axis=-1)
-        d = self._dirs_base
-        dirs = np.stack(
-            [
-                c[:, None] * d[..., 0] - s[:, None] * d[..., 1],
-                s[:, None] * d[..., 0] + c[:, None] * d[..., 1],
-                d[..., 2],
-            ],
-            axis=-1,
-        )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ground_t = np.where(dirs[..., 2] < 0, -origin[:, None, 2] / dirs[..., 2], np.inf)
-        ground_t[ground_t > self.max_range] = np.inf
-        near, row_ok = self._candidates(start_ns, origin, ego.yaw)
-        boxes = self._world.boxes(t_col, rows=near)
-        columns = np.zeros(len(near), dtype=np.int64)
-        best, which, normal, _ = cast(
-            origin,
-            dirs,
-            ground_t,
+        pose = np.ascontiguousarray(np.stack([ego.position[:, 0], ego.position[:, 1], ego.yaw], axis=-1))
+        near, row_ok = self._candidates(start_ns, pose)
+        world = self._world
+        boxes = world.boxes(t_col, rows=near)
+        noise = self._noise
+        xyz, intensity, column, beam, object_id = lidar_sweep(
+            pose,
+            self._origin_base,
+            self._dirs_base,
+            self._dirs,
+            np.array([self.min_range, self.max_range]),
             boxes.center,
             boxes.yaw,
-            self._world.sizes[near] / 2,
+            world.sizes[near] / 2,
             row_ok,
-            columns,
-            columns + dirs.shape[1],
+            _CLASS_REFLECTIVITY[world.class_index[near]],
+            world.ids[near],
+            world.road.params,
+            GROUND_REFLECTIVITY,
+            np.array([noise.lidar_dropout, noise.lidar_range_m, noise.lidar_intensity]),
+            rng_for(self._seed, self.sensor.name, index),
         )
-        on_box = which >= 0
-        object_id = np.where(on_box, self._world.ids[near][np.maximum(which, 0)], 0).astype(np.int32)
-        cos_incidence = np.where(on_box, np.abs(np.einsum("mbi,mbi->mb", dirs, normal)), np.abs(dirs[..., 2]))
-        reflectivity = (
-            _CLASS_REFLECTIVITY[self._world.class_index[near][np.maximum(which, 0)]]
-            if len(near)
-            else (np.zeros(best.shape, np.float32))
-        )
-        rng = rng_for(self._seed, self.sensor.name, index)
-        keep = (
-            np.isfinite(best)
-            & (best >= self.min_range)
-            & (rng.random(best.shape) >= self._noise.lidar_dropout)
-        )
-        ground = keep & ~on_box
-        hit = origin[:, None, :] + dirs * np.where(ground, best, 0.0)[..., None]
-        material = self._world.road.material(hit[..., 0][ground], hit[..., 1][ground])
-        reflectivity[ground] = GROUND_REFLECTIVITY[material]
-        rng_range = rng.normal(0.0, self._noise.lidar_range_m, int(keep.sum()))
-        rng_intensity = rng.normal(0.0, self._noise.lidar_intensity, int(keep.sum()))
-        r = best[keep] + rng_range
-        intensity = np.clip(255.0 * reflectivity[keep] * cos_incidence[keep] + rng_intensity, 0.0, 255.0)
-        t_ns = np.broadcast_to(t_col[:, None], best.shape)[keep]
         return {
-            "xyz": (self._dirs[keep] * r[:, None]).astype(np.float32),
-            "intensity": intensity.astype(np.float32),
-            "ring": self._ring[keep].copy(),
-            "t_ns": t_ns.astype(np.int64),
-            "object_id": object_id[keep],
+            "xyz": xyz,
+            "intensity": intensity,
+            "ring": beam,
+            "t_ns": t_col[column],
+            "object_id": object_id,
         }
 
-    def _candidates(
-        self, start_ns: Stamp, origin: np.ndarray, yaw: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Objects in range and, per object, the columns whose rays may hit it (azimuth over the sweep)."""
+    def _candidates(self, start_ns: Stamp, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Objects in range and, per object, the columns whose rays may hit it (azimuth over the sweep);
+        ``pose`` (columns, 3) is the ego x, y, yaw per column."""
         world = self._world
         ends = np.array([start_ns, start_ns + self.period_ns], dtype=np.int64)
         boxes = world.boxes(ends)
-        o = origin[[0, -1], :2]  # (2, 2): sensor at sweep start and end
+        yaw = pose[:, 2]
+        c, s = np.cos(yaw[[0, -1]]), np.sin(yaw[[0, -1]])
+        ox, oy = self._origin_base[0], self._origin_base[1]
+        o = pose[[0, -1], :2] + np.stack([c * ox - s * oy, s * ox + c * oy], axis=-1)  # sensor at start/end
         rel = boxes.center[..., :2] - o[None]  # (K, 2, 2)
         dist = np.linalg.norm(rel, axis=-1).min(axis=1)
         near = np.nonzero(dist - world.radius <= self.max_range)[0]

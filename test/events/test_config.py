@@ -1,5 +1,7 @@
 """The rule file: shipped defaults load, wrong files fail naming the key, versions follow thresholds."""
 
+from pathlib import Path
+
 import pytest
 
 from mmfusion_annotate.errors import ConfigError
@@ -44,3 +46,9 @@ def test_unknown_key_and_missing_file(tmp_path):
         load_rules(path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_rules(tmp_path / "missing.yaml")
+
+
+def test_config_copy_matches_the_package_default():
+    copy = Path(__file__).resolve().parents[2] / "config" / "event_rules.yaml"
+    assert copy.is_file(), f"missing {copy}"
+    assert load_rules(copy) == load_rules()

@@ -17,7 +17,7 @@ def _run(episode, values, enter=-4.0, release=-3.5, dt_ms=10):
     for i, v in enumerate(values):
         e = episode.step(i * dt_ms * MS, v <= enter, v <= release, v, {"a": v})
         events += [e] if e else []
-    last = episode.flush(len(values) * dt_ms * MS)
+    last = episode.flush()
     return events + ([last] if last else [])
 
 

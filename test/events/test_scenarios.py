@@ -49,3 +49,22 @@ def test_scenario_replay_is_deterministic(rig, rules):
     _, obs = observations(rig, rules, "hard_braking")
     first, second = EventTagger(rules).run(obs), EventTagger(rules).run(obs)
     assert first == second and first
+
+
+@pytest.mark.slow
+def test_hard_braking_through_the_real_chain(rig):
+    """sync -> fusion -> pre-labels -> events (the Annotator), from the simulated sensors alone."""
+    from mmfusion_annotate.annotator import Annotator
+    from mmfusion_annotate.config import PipelineConfig
+    from mmfusion_annotate.sim import Drive, SimConfig
+
+    scenario = load_scenario("hard_braking").model_copy(update={"duration_s": 10.0})
+    drive = Drive(rig, scenario, image_format="raw",
+                  config=SimConfig(sensors=("lidar_top", "imu", "odometry", "cam_front")))
+    annotator = Annotator(rig, PipelineConfig(alignment_every=1000))
+    events = [e for tick in drive.ticks if tick.true_ns >= seconds_to_ns(7.0)
+              for e in annotator.feed(drive.sample(tick)).events] + annotator.finish().events
+    (truth,) = [t for t in drive.truth.events if t.type == "hard_braking"]
+    braking = [e for e in events if e.type == "hard_braking"]
+    assert len(braking) == 1 and abs(braking[0].start - truth.t_ns) <= TOLERANCE
+    assert not [e for e in events if e.type == "vru_proximity"]

@@ -16,16 +16,11 @@ from visualization_msgs.msg import Marker, MarkerArray
 from mmfusion_annotate.msgs import pointcloud2
 from mmfusion_annotate.msgs.rgb import unpack_rgb
 from mmfusion_annotate.msgs.time import make_header
-from mmfusion_annotate.nodes.fusion_node import (
-    COLORED_CLOUD,
-    DIAGNOSTICS,
-    MARKERS,
-    FusionNode,
-    FusionNodeConfig,
-)
+from mmfusion_annotate.nodes.fusion_node import DIAGNOSTICS, EVENT_STATUS, FusionNode, FusionNodeConfig
 from mmfusion_annotate.rig import load_rig
 from mmfusion_annotate.sim import Drive, load_scenario
 
+COLORED_CLOUD, MARKERS = "/fusion/colored_cloud", "/prelabels/markers"
 REPO = Path(__file__).resolve().parents[2]
 RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 BEST_EFFORT = QoSProfile(depth=100, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -126,7 +121,8 @@ def test_synthetic_drive_end_to_end_through_dds(context, tmp_path):
     rig = load_rig(rig_file)
     scenario = load_scenario("cut_in").model_copy(update={"duration_s": 2.0})
     messages = list(Drive(rig, scenario).messages())
-    node = fusion_node(context, rig_file=str(rig_file), qos="reliable", queue_depth=5000)
+    # use_sim_time with no /clock at all: stamps come from the messages, diagnostics from a steady timer
+    node = fusion_node(context, rig_file=str(rig_file), qos="reliable", queue_depth=5000, use_sim_time=True)
     peer = create_node("drive_player", context=context)
     topics = {s.topic: s for s in rig.sensors.values()}
     pubs = {}
@@ -139,6 +135,15 @@ def test_synthetic_drive_end_to_end_through_dds(context, tmp_path):
     peer.create_subscription(PointCloud2, COLORED_CLOUD, clouds.append, BEST_EFFORT)  # offered best effort
     peer.create_subscription(MarkerArray, MARKERS, markers.append, RELIABLE)
     peer.create_subscription(DiagnosticArray, DIAGNOSTICS, diagnostics.append, RELIABLE)
+    event_statuses: list[DiagnosticArray] = []
+    peer.create_subscription(DiagnosticArray, EVENT_STATUS, event_statuses.append, RELIABLE)
+    heard = {"events": [], "outputs": []}
+
+    def listener(out, outputs) -> None:
+        heard["events"] += out.events
+        heard["outputs"] += outputs
+
+    node.add_listener(listener)
     lidar_sweeps = sum(1 for topic, *_ in messages if topic == rig.sensor("lidar_top").topic)
     try:
         with spinning([node, peer]):
@@ -151,8 +156,11 @@ def test_synthetic_drive_end_to_end_through_dds(context, tmp_path):
             # every sweep but the last (still waiting for its set) becomes a frame; a loaded machine is slower
             assert wait_for(lambda: node.stats()["pipeline"]["frames"] >= lidar_sweeps - 2, 60.0)
             # best-effort clouds may lose a fragment under load: most, not all, must arrive
-            assert wait_for(lambda: len(clouds) >= lidar_sweeps // 2 and len(markers) >= lidar_sweeps - 2, 5.0)
+            assert wait_for(lambda: len(clouds) >= lidar_sweeps // 2 and len(markers) >= lidar_sweeps - 2,
+                            5.0)  # fmt: skip
             assert wait_for(lambda: diagnostics, 5.0)
+            node.close()  # closes the open events and publishes them
+            assert wait_for(lambda: len(event_statuses) >= 1 if heard["events"] else True, 5.0)
     finally:
         node.destroy_node()
         peer.destroy_node()
@@ -174,3 +182,11 @@ def test_synthetic_drive_end_to_end_through_dds(context, tmp_path):
     assert float(sensors["lidar_top.rate_hz"]) == pytest.approx(rig.sensor("lidar_top").rate_hz, rel=0.2)
     assert "fusion_ms.p50" in names["mmfusion fusion: pipeline"]
     assert "span_ns.p50" in names["mmfusion fusion: sync"]
+    # events: each one the pipeline closed went out on /events/status, and to in-process listeners as the
+    # carried Event type (with the Foxglove scene), which a recorder in the same process writes to the bag
+    live_ids = {s.hardware_id for array in event_statuses for s in array.status}
+    assert live_ids == {e.id for e in heard["events"]}
+    carried = {o.topic: o.msgtype for o in heard["outputs"] if not o.dds}
+    assert carried["/prelabels/scene"] == "foxglove_msgs/msg/SceneUpdate"
+    if heard["events"]:
+        assert carried["/events"] == "mmfusion_annotate/msg/Event"
