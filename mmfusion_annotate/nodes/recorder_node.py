@@ -4,19 +4,22 @@ Subscribes raw (``raw=True``: callbacks get the serialized bytes, so a 4 MB imag
 in Python) to the rig's sensor and camera-info topics, plus topics matching ``recorder.include`` found
 while running; writes ``/tf_static`` and the camera infos from the rig as static messages; publishes the
 recorder's counters on ``/diagnostics`` once a second; and closes the bag within ``close_timeout_s`` on
-SIGINT/SIGTERM. Parameters: ``rig`` (rig file), ``bag_dir`` (default ``bags/<name>_<UTC time>``) and
-``recorder.*`` (every field of ``RecorderConfig``).
+SIGINT/SIGTERM. Parameters: ``rig_file`` (rig file), ``bag_dir`` (default ``bags/<name>_<UTC time>``) and
+``recorder.*`` (every field of ``RecorderConfig``). In one process with ``fusion_node`` (``mmfusion run``,
+``mmfusion demo``), ``record_outputs`` takes the pre-labels and events directly, including the carried
+types (foxglove_msgs, the event type) that rclpy cannot publish on this install.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import (
     DurabilityPolicy,
@@ -25,7 +28,9 @@ from rclpy.qos import (
     ReliabilityPolicy,
 )
 
+from mmfusion_annotate.nodes.composition import main_nodes
 from mmfusion_annotate.nodes.params import declare_config
+from mmfusion_annotate.recording.cdr import serialize
 from mmfusion_annotate.recording.config import RecorderConfig
 from mmfusion_annotate.recording.qos import (
     BEST_EFFORT,
@@ -46,6 +51,9 @@ from mmfusion_annotate.recording.rig_topics import (
 )
 from mmfusion_annotate.rig import default_rig_path, load_rig
 
+if TYPE_CHECKING:  # the pipeline (and its heavy imports) is only a source of outputs here
+    from mmfusion_annotate.outputs import Output
+
 SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100, reliability=ReliabilityPolicy.BEST_EFFORT)
 """Best effort matches every publisher; a deep history absorbs bursts while the callback enqueues."""
 
@@ -62,9 +70,9 @@ def _message_class(msgtype: str) -> type | None:
 class RecorderNode(Node):
     """Records the rig's topics (and discovered ones) into a rosbag2-compatible MCAP bag."""
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__("recorder", **kwargs)
-        rig_path = self.declare_parameter("rig", str(default_rig_path())).value
+    def __init__(self, node_name: str = "recorder_node", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        rig_path = self.declare_parameter("rig_file", str(default_rig_path())).value
         bag_dir = self.declare_parameter("bag_dir", "").value
         self.config = declare_config(self, RecorderConfig, prefix="recorder.")
         self.rig = load_rig(rig_path)
@@ -72,6 +80,7 @@ class RecorderNode(Node):
             bag_dir = f"bags/{self.rig.name}_{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}"
         self.recorder = Recorder(Path(bag_dir), self.config)
         self._recorded: dict[str, object] = {}
+        self._outputs: set[str] = set()
         self._last_bytes, self._last_time = 0, time.monotonic()
 
         now = self.get_clock().now().nanoseconds
@@ -94,6 +103,18 @@ class RecorderNode(Node):
         if self.config.include:
             self.create_timer(self.config.discovery_period_s, self._discover)
         self.get_logger().info(f"recording {len(self._recorded)} topics into {bag_dir}")
+
+    def record_outputs(self, outputs: Iterable[Output]) -> None:
+        """Record pipeline outputs handed over in-process (serialized here, on the caller's thread)."""
+        for out in outputs:
+            if out.topic not in self._outputs:
+                self.recorder.add_topic(out.topic, out.msgtype, out.qos)
+                self._outputs.add(out.topic)
+            data = serialize(out.msgtype, out.msg)
+            if out.static:
+                self.recorder.set_static(out.topic, out.msgtype, data, out.stamp_ns)
+            else:
+                self.recorder.enqueue(out.topic, out.msgtype, data, out.stamp_ns)
 
     def _subscribe(self, topic: str, msgtype: str, qos: QoSProfile, *, static: bool = False) -> None:
         cls = _message_class(msgtype)
@@ -185,21 +206,12 @@ class RecorderNode(Node):
         return clean
 
 
-def main(args: list[str] | None = None) -> None:
-    """Entry point: spin until SIGINT/SIGTERM (rclpy turns both into a shutdown), then close the bag."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = RecorderNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
+def main(args: list[str] | None = None) -> int:
+    """``ros2 run mmfusion_annotate recorder_node``: records until SIGINT/SIGTERM, then closes the bag.
+
+    Exit code 2 with one line on a bad parameter or rig (``composition.main_nodes``)."""
+    return main_nodes([lambda ctx: RecorderNode(context=ctx)], args, program="recorder_node")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

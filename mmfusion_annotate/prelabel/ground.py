@@ -63,7 +63,9 @@ def remove_ground(xyz, cfg: GroundConfig, max_range_m: float, xp: ModuleType = n
 
     slope = math.tan(math.radians(cfg.max_slope_deg))
     ground = xp.full(n_sectors, ground0, dtype=xp.float32)
-    last_r = xp.zeros(n_sectors, dtype=xp.float32)
+    # the seed level was measured from the inner edge of the seed annulus on: the slope allowance grows
+    # from there, so the low flank of a car beside the ego is not taken for a ramp
+    last_r = xp.full(n_sectors, cfg.seed_range_m[0], dtype=xp.float32)
     ground_cells = xp.empty((n_sectors, n_bins), dtype=xp.float32)
     for b in range(n_bins):
         rc = (b + 0.5) * cfg.bin_m

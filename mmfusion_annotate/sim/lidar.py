@@ -26,7 +26,8 @@ _CLASS_REFLECTIVITY = np.array([CLASS_STYLES[c].reflectivity for c in CLASS_NAME
 
 
 def _wrap(angle: np.ndarray) -> np.ndarray:
-    return (angle + np.pi) % (2 * np.pi) - np.pi
+    """Angles to [-pi, pi] (rint is several times faster than a floating-point modulo)."""
+    return angle - (2 * np.pi) * np.rint(angle / (2 * np.pi))
 
 
 class LidarModel:

@@ -118,8 +118,9 @@ class Tracks:
         return idx, frac
 
     def _at(self, key: str, idx: np.ndarray, frac: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
-        g = self._grid[key][rows]
-        return g[:, idx] * (1.0 - frac) + g[:, idx + 1] * frac
+        g = self._grid[key]
+        r = rows if isinstance(rows, slice) else np.asarray(rows)[:, None]  # never copy whole tracks
+        return g[r, idx] * (1.0 - frac) + g[r, idx + 1] * frac
 
     def states(self, t_ns: np.ndarray, rows: np.ndarray | slice = slice(None)) -> TrackStates:
         """States of the selected tracks at the given times (int ns), each (K, M)."""

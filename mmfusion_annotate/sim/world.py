@@ -6,7 +6,7 @@ Everything is an oriented box standing on the ground (z = 0 in the world frame);
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numba
 import numpy as np
@@ -138,6 +138,7 @@ class World:
         self.sizes = np.array([o.size for o in objects], dtype=np.float64).reshape(-1, 3)
         self.class_index = np.array([CLASS_NAMES.index(o.cls) for o in objects], dtype=np.int32)
         self.radius = np.linalg.norm(self.sizes, axis=1) / 2
+        self.moving = np.array([o.moving for o in objects], dtype=bool)
         self.tracks = Tracks(specs, scenario.duration_s)
         self.ego_tracks = Tracks([scenario.ego], scenario.duration_s)
 
@@ -145,9 +146,20 @@ class World:
         return len(self.objects)
 
     def boxes(self, t_ns: np.ndarray, rows: np.ndarray | slice = slice(None)) -> BoxStates:
-        """Boxes of the selected objects at the given times."""
-        s: TrackStates = self.tracks.states(np.atleast_1d(t_ns), rows)
-        z = np.broadcast_to((self.sizes[rows, 2] / 2)[:, None], s.x.shape)
+        """Boxes of the selected objects at the given times (static boxes are evaluated once)."""
+        t_ns = np.atleast_1d(t_ns)
+        idx = np.arange(len(self.objects))[rows]
+        moving = self.moving[idx]
+        if moving.all() or len(t_ns) == 1:
+            s: TrackStates = self.tracks.states(t_ns, idx)
+        else:
+            live = self.tracks.states(t_ns, idx[moving])
+            still = self.tracks.states(t_ns[:1], idx[~moving])
+            s = TrackStates(*(np.empty((len(idx), len(t_ns))) for _ in fields(TrackStates)))
+            for f in fields(TrackStates):
+                out = getattr(s, f.name)
+                out[moving], out[~moving] = getattr(live, f.name), getattr(still, f.name)
+        z = np.broadcast_to((self.sizes[idx, 2] / 2)[:, None], s.x.shape)
         center = np.stack([s.x, s.y, z], axis=-1)
         velocity = np.stack([s.vx, s.vy, np.zeros_like(s.vx)], axis=-1)
         return BoxStates(center, s.yaw, velocity, s.yaw_rate)

@@ -74,6 +74,17 @@ def resolve(value, arguments: dict[str, str]):
     return value
 
 
+def flatten(params: dict, prefix: str = "") -> dict[str, object]:
+    """Nested YAML mappings become dotted parameter names, as rcl's parameter-file parser does."""
+    flat: dict[str, object] = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def node_parameters(action, arguments: dict[str, str]) -> dict[str, object]:
     values: dict[str, object] = {}
     for entry in action.parameters:
@@ -83,7 +94,7 @@ def node_parameters(action, arguments: dict[str, str]) -> dict[str, object]:
             doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             section = doc.get(action.name, doc.get("/**"))
             assert section is not None, f"{path.name}: no '{action.name}:' (or '/**:') section"
-            values.update(section["ros__parameters"])
+            values.update(flatten(section["ros__parameters"]))
         else:
             values.update({k: resolve(v, arguments) for k, v in entry.items()})
     return values
