@@ -171,7 +171,7 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from mmfusion_annotate.nodes.composition import run_vehicle  # noqa: PLC0415
+    from mmfusion_annotate.nodes.vehicle import run_vehicle  # noqa: PLC0415
 
     return run_vehicle(
         rig_file=args.rig, bag_dir=args.bag_dir, record=not args.no_record, extra_args=args.ros_args

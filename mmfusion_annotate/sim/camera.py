@@ -275,15 +275,19 @@ def _compose(ground_t, ground_xy, fade, sky, has_ray, pose, road, which, normal,
                 out[i, j, :] = 0
                 continue
             b = which[i, j]
-            for ch in range(3):
-                if b >= 0:
-                    lit = normal[i, j, 0] * sun[0] + normal[i, j, 1] * sun[1] + normal[i, j, 2] * sun[2]
-                    value = box_colors[b, ch] * (AMBIENT + (1.0 - AMBIENT) * max(lit, 0.0))
-                elif ground_t[i, j] < np.inf:
-                    gx = ex + c * ground_xy[i, j, 0] - s * ground_xy[i, j, 1]
-                    gy = ey + s * ground_xy[i, j, 0] + c * ground_xy[i, j, 1]
-                    f = 0.5 * fade[i, j]
-                    value = GROUND_COLORS[material_at(gx, gy, road), ch] * (1.0 - f) + SKY_HORIZON[ch] * f
-                else:
-                    value = sky[i, j, ch]
-                out[i, j, ch] = min(value + 0.5, 255.0)
+            if b >= 0:
+                lit = normal[i, j, 0] * sun[0] + normal[i, j, 1] * sun[1] + normal[i, j, 2] * sun[2]
+                shade = AMBIENT + (1.0 - AMBIENT) * max(lit, 0.0)
+                for ch in range(3):
+                    out[i, j, ch] = min(box_colors[b, ch] * shade + 0.5, 255.0)
+            elif ground_t[i, j] < np.inf:
+                gx = ex + c * ground_xy[i, j, 0] - s * ground_xy[i, j, 1]
+                gy = ey + s * ground_xy[i, j, 0] + c * ground_xy[i, j, 1]
+                material = material_at(gx, gy, road)
+                f = 0.5 * fade[i, j]
+                for ch in range(3):
+                    value = GROUND_COLORS[material, ch] * (1.0 - f) + SKY_HORIZON[ch] * f
+                    out[i, j, ch] = min(value + 0.5, 255.0)
+            else:
+                for ch in range(3):
+                    out[i, j, ch] = min(sky[i, j, ch] + 0.5, 255.0)

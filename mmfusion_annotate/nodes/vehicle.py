@@ -1,0 +1,56 @@
+"""``mmfusion run``: fusion_node and recorder_node in one process, for a real car without ``ros2 launch``.
+
+In one process the recorder takes the pipeline's outputs straight from the fusion node (no DDS copy),
+which is also the only way the carried types (foxglove_msgs pre-labels, the event type) reach the bag
+live on an install without those message packages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rclpy.context import Context
+from rclpy.parameter import Parameter
+
+from mmfusion_annotate.nodes.composition import main_nodes
+from mmfusion_annotate.nodes.fusion_node import FusionNode
+from mmfusion_annotate.nodes.recorder_node import RecorderNode
+
+
+def connect_recorder(fusion: FusionNode, recorder: RecorderNode) -> None:
+    """Hand every output of ``fusion`` to ``recorder`` in-process."""
+    fusion.add_listener(lambda _out, outputs: recorder.record_outputs(outputs))
+
+
+def vehicle_nodes(
+    context: Context, *, rig_file: Path | None, bag_dir: Path | None, record: bool = True
+) -> list:
+    """Build fusion (+ recorder) with the given rig; parameters not given keep their defaults/YAML."""
+    rig = [Parameter("rig_file", value=str(rig_file))] if rig_file else []
+    fusion = FusionNode(context=context, parameter_overrides=rig)
+    if not record:
+        return [fusion]
+    bag = [Parameter("bag_dir", value=str(bag_dir))] if bag_dir else []
+    outputs_in_process = [Parameter("recorder.include", value="")]  # outputs come through connect_recorder
+    recorder = RecorderNode(context=context, parameter_overrides=rig + bag + outputs_in_process)
+    connect_recorder(fusion, recorder)
+    return [fusion, recorder]  # fusion closes first: its last events still reach the recorder
+
+
+def run_vehicle(
+    *, rig_file: Path | None, bag_dir: Path | None, record: bool = True, extra_args: Sequence[str] = ()
+) -> int:
+    """Run until SIGINT/SIGTERM; exit code 2 with one line on a bad rig or parameter."""
+    nodes: list = []
+
+    def build(context: Context):
+        nodes[:] = vehicle_nodes(context, rig_file=rig_file, bag_dir=bag_dir, record=record)
+        return nodes.pop(0)
+
+    factories = [build] + ([lambda _ctx: nodes.pop(0)] if record else [])
+    extra = list(extra_args)
+    if extra and extra[0] != "--ros-args":
+        extra.insert(0, "--ros-args")
+    args = ["mmfusion", *extra] if extra else None
+    return main_nodes(factories, args, program="mmfusion run")
