@@ -120,7 +120,9 @@ def load_frame(root: Path, name: str, fusion_config: FusionConfig | None = None)
         raise MmfusionError(f"{velodyne}: size is not a multiple of 4 float32")
     scan = scan.reshape(-1, 4)
     samples = {
-        LIDAR: SensorSample(LIDAR, 0, {"xyz": np.ascontiguousarray(scan[:, :3]), "intensity": scan[:, 3].copy()}),
+        LIDAR: SensorSample(
+            LIDAR, 0, {"xyz": np.ascontiguousarray(scan[:, :3]), "intensity": scan[:, 3].copy()}
+        ),
         CAMERA: SensorSample(CAMERA, 0, {"image": image}),
     }
     frame = FusionPipeline(rig, fusion_config or FusionConfig(backend="cpu")).fuse(samples, None)
@@ -209,7 +211,9 @@ _EDGE_PAIRS = ((0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (
 
 def _draw_cuboid(img: np.ndarray, rig: Rig, center, size, yaw, colour) -> None:
     camera = rig.sensor(CAMERA)
-    corners = transform_points(rig.transform(camera.frame_id, rig.base_frame), cuboid_corners(center, size, yaw))
+    corners = transform_points(
+        rig.transform(camera.frame_id, rig.base_frame), cuboid_corners(center, size, yaw)
+    )
     if (corners[:, 2] < 0.5).any():
         return
     uv, _, _ = camera.camera.project(corners)

@@ -48,7 +48,9 @@ def along_ray_gap_per_m(cfg: ClusterConfig, azimuth_resolution_deg: float | None
     """Largest return spacing along the ray per metre of range: tan(azimuth step) / sin(min incidence)."""
     if not azimuth_resolution_deg or cfg.merge_min_incidence_deg <= 0:
         return 0.0
-    return math.tan(math.radians(azimuth_resolution_deg)) / math.sin(math.radians(cfg.merge_min_incidence_deg))
+    return math.tan(math.radians(azimuth_resolution_deg)) / math.sin(
+        math.radians(cfg.merge_min_incidence_deg)
+    )
 
 
 def merge_along_rays(
@@ -145,7 +147,9 @@ def cluster_points(
     component = grid[ix, iy] - 1
     if gap_per_m > 0:
         cx, cy = xp.nonzero(occupied)
-        cells_xy = np.stack([to_numpy(cx), to_numpy(cy)], axis=1) * cfg.cell_m + (cfg.cell_m / 2 - cfg.max_range_m)
+        cells_xy = np.stack([to_numpy(cx), to_numpy(cy)], axis=1) * cfg.cell_m + (
+            cfg.cell_m / 2 - cfg.max_range_m
+        )
         remap = merge_along_rays(
             cells_xy, to_numpy(grid[cx, cy]) - 1, int(n_components), sensor_xy, cfg, gap_per_m
         )

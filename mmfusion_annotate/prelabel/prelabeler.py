@@ -74,7 +74,10 @@ class Prelabeler:
         for d in dets:
             centres = {d.label: d.box}
             centres.update({c: complete(d.measured, c, sensor_xy) for c in CLASSES if c is not d.label})
-            world = {c: transform_points(T_world_base, np.array([[b.cx, b.cy, 0.0]]))[0] for c, b in centres.items()}
+            world = {
+                c: transform_points(T_world_base, np.array([[b.cx, b.cy, 0.0]]))[0]
+                for c, b in centres.items()
+            }
             by_class = tuple((c, (float(w[0]), float(w[1]))) for c, w in world.items())
             meas.append(Measurement(by_class[0][1], d.box.yaw + base_yaw, d.label, by_class))
         update = self.tracker.step(ns_to_seconds(frame.stamp), meas)
@@ -276,7 +279,11 @@ class Prelabeler:
     # ------------------------------------------------------------------ the one call
     def process(self, frame) -> PrelabelResult:
         """Pre-label one fused frame (``mmfusion_annotate.fusion.FusedFrame``)."""
-        lidar = LidarGeometry.from_rig(self.rig, frame.sweep.lidar) if frame.sweep.lidar in self.rig.sensors else None
+        lidar = (
+            LidarGeometry.from_rig(self.rig, frame.sweep.lidar)
+            if frame.sweep.lidar in self.rig.sensors
+            else None
+        )
         sensor_xy = lidar.xy if lidar is not None else (0.0, 0.0)
         detections, _ = detect(frame.sweep.xyz_deskewed, self.cfg, lidar, capture_xyz=frame.sweep.xyz)
         objects, flips, retired = self._objects(frame, detections, sensor_xy)

@@ -44,8 +44,13 @@ class SimEvalResult:
     frames: list  # AnnotatedFrame, for tests that look closer
 
 
-def truth_objects(drive, stamp: int, lidar_ids: np.ndarray | None, camera_boxes: dict[str, tuple],
-                  min_gt_points: int = MIN_GT_POINTS) -> list[GtObject]:
+def truth_objects(
+    drive,
+    stamp: int,
+    lidar_ids: np.ndarray | None,
+    camera_boxes: dict[str, tuple],
+    min_gt_points: int = MIN_GT_POINTS,
+) -> list[GtObject]:
     """Ground truth of the road users at ``stamp`` as ``GtObject``s in base_link.
 
     ``lidar_ids`` labels each sweep point with the object it hit (its count decides ``ignore``);
@@ -59,16 +64,18 @@ def truth_objects(drive, stamp: int, lidar_ids: np.ndarray | None, camera_boxes:
             continue
         points = int(counts[o.id]) if o.id < len(counts) else 0
         boxes2d = {cam: b.box for cam, boxes in camera_boxes.items() for b in boxes if b.object_id == o.id}
-        out.append(GtObject(
-            object_id=o.id,
-            label=label,
-            center=tuple(float(v) for v in o.center_base),
-            size=tuple(float(v) for v in o.size),
-            yaw=float(o.yaw_base),
-            velocity=(float(o.velocity_base[0]), float(o.velocity_base[1])),
-            boxes2d=boxes2d,
-            ignore=points < min_gt_points,
-        ))
+        out.append(
+            GtObject(
+                object_id=o.id,
+                label=label,
+                center=tuple(float(v) for v in o.center_base),
+                size=tuple(float(v) for v in o.size),
+                yaw=float(o.yaw_base),
+                velocity=(float(o.velocity_base[0]), float(o.velocity_base[1])),
+                boxes2d=boxes2d,
+                ignore=points < min_gt_points,
+            )
+        )
     return out
 
 
@@ -99,7 +106,9 @@ def evaluate_scenario(
     kinds = {"lidar", "imu", "odometry"} | ({"radar"} if radars else set())
     sensors = [s.name for s in rig.sensors.values() if s.kind in kinds]
     cams = [c.name for c in rig.cameras()] if cameras is None else list(cameras)
-    drive = Drive(rig, scenario, seed=seed, image_format="raw", config=SimConfig(sensors=tuple(sensors + cams)))
+    drive = Drive(
+        rig, scenario, seed=seed, image_format="raw", config=SimConfig(sensors=tuple(sensors + cams))
+    )
     begin = seconds_to_ns(start_s)
     end = drive.duration_ns if duration_s is None else begin + seconds_to_ns(duration_s)
     annotator = Annotator(rig, PipelineConfig(prelabel=cfg, alignment_every=1000))
@@ -115,8 +124,13 @@ def evaluate_scenario(
             for cam in annotated.frame.cameras
             if (cam, stamps.get(cam)) in drive.truth.frames
         }
-        gts = truth_objects(drive, annotated.frame.stamp, None if lidar_truth is None else lidar_truth.object_ids,
-                            camera_boxes, min_gt_points)
+        gts = truth_objects(
+            drive,
+            annotated.frame.stamp,
+            None if lidar_truth is None else lidar_truth.object_ids,
+            camera_boxes,
+            min_gt_points,
+        )
         evaluator.add_frame(gts, annotated.labels.cuboids, annotated.labels.boxes2d)
         frames.append(annotated)
 

@@ -12,8 +12,9 @@ import json
 import os
 from dataclasses import asdict
 
-from mmfusion_annotate.recording import BagWriter, serialize
+from mmfusion_annotate.recording import BagWriter
 from mmfusion_annotate.recording.rig_topics import TF_STATIC, TF_TYPE, tf_static_message
+from mmfusion_annotate.sim.cdr import canonical_cdr
 from mmfusion_annotate.sim.drive import Drive
 from mmfusion_annotate.sim.messages import sample_messages, truth_messages
 
@@ -38,7 +39,7 @@ def write_bag(
             if with_truth:
                 messages += truth_messages(drive, sample)
             for topic, msgtype, msg, stamp in messages:
-                data = serialize(msgtype, msg)
+                data = canonical_cdr(msgtype, msg)
                 static = msgtype == "sensor_msgs/msg/CameraInfo"
                 if topic not in added:
                     writer.add_topic(

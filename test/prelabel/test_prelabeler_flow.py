@@ -70,8 +70,15 @@ def _frame(rig, k: int, rng) -> FusedFrame:
     T_base_world = np.linalg.inv(T_world_base)
     base = (world @ T_base_world[:3, :3].T + T_base_world[:3, 3]).astype(np.float32)
     n = len(base)
-    sweep = Sweep("lidar_top", stamp, base, base, np.zeros(n, np.float32), np.zeros(n, np.uint16),
-                  np.full(n, stamp, np.int64))
+    sweep = Sweep(
+        "lidar_top",
+        stamp,
+        base,
+        base,
+        np.zeros(n, np.float32),
+        np.zeros(n, np.uint16),
+        np.full(n, stamp, np.int64),
+    )
     # radar: three returns on the moving car, a moving target nobody else sees, a static guard rail
     v_car_base = T_base_world[:3, :3] @ np.array([CAR_SPEED, 0.0, 0.0])
     v_ego_base = np.array([EGO_SPEED, 0.0, 0.0])
@@ -84,8 +91,9 @@ def _frame(rig, k: int, rng) -> FusedFrame:
     los = (xyz - origin) / np.linalg.norm(xyz - origin, axis=1, keepdims=True)
     v_radar = v_ego_base + np.cross([0.0, 0.0, EGO_YAW_RATE], origin)
     range_rate = np.array([(v - v_radar) @ d for (_, v), d in zip(targets, los, strict=True)])
-    radar = RadarView(RADAR, stamp, {"range_rate": range_rate, "rcs": np.full(len(xyz), 10.0)},
-                      xyz.astype(np.float32), {})
+    radar = RadarView(
+        RADAR, stamp, {"range_rate": range_rate, "rcs": np.full(len(xyz), 10.0)}, xyz.astype(np.float32), {}
+    )
     times = np.array([stamp - 50_000_000, stamp + 50_000_000])
     track = PoseTrack.from_poses(times, np.stack([T_base_world @ _ego_pose(ns / 1e9) for ns in times]))
     ego = EgoState(stamp, T_world_base, v_ego_base, np.array([0.0, 0.0, EGO_YAW_RATE]), track)
@@ -112,7 +120,8 @@ def test_ids_stay_while_the_ego_moves_and_turns(results):
     frames, out = results
     parked = {_nearest(r, f, PARKED).object_id for f, r in zip(frames, out, strict=True)}
     moving = {
-        _nearest(r, f, _moving_car(k * DT)).object_id for k, (f, r) in enumerate(zip(frames, out, strict=True))
+        _nearest(r, f, _moving_car(k * DT)).object_id
+        for k, (f, r) in enumerate(zip(frames, out, strict=True))
     }
     assert len(parked) == 1 and len(moving) == 1 and parked != moving
     assert not [i for r in out for i in r.review_items if i.reason in ("id_switch", "class_flip")]
