@@ -24,6 +24,7 @@ from tqdm import tqdm
 from mmfusion_annotate.errors import MmfusionError
 from mmfusion_annotate.fusion import FusedFrame, FusionPipeline
 from mmfusion_annotate.fusion.config import FusionConfig
+from mmfusion_annotate.msgs.labels import class_color_rgb8
 from mmfusion_annotate.prelabel import PrelabelConfig, Prelabeler, PrelabelResult
 from mmfusion_annotate.prelabel.boxes2d import cuboid_corners, transform_points
 from mmfusion_annotate.prelabel.metrics import Evaluator, GtObject, format_metrics
@@ -198,14 +199,6 @@ def evaluate_kitti(
     return EvaluationReport(str(root), cfg.params_version, tuple(names), evaluator.report())
 
 
-_COLOURS = {
-    ObjectClass.CAR: (0, 200, 255),
-    ObjectClass.TRUCK: (0, 120, 255),
-    ObjectClass.BUS: (120, 0, 255),
-    ObjectClass.PEDESTRIAN: (255, 60, 60),
-    ObjectClass.CYCLIST: (255, 200, 0),
-    ObjectClass.UNKNOWN: (160, 160, 160),
-}
 _EDGE_PAIRS = ((0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7))
 
 
@@ -227,14 +220,14 @@ def write_side_by_side(sample: KittiFrame, result: PrelabelResult) -> np.ndarray
     """RGB image: labels (left) and pre-labels with confidences (right), 3D boxes and 2D boxes drawn."""
     left, right = sample.image.copy(), sample.image.copy()
     for g in sample.gts:
-        colour = _COLOURS[g.label]
+        colour = class_color_rgb8(g.label)
         _draw_cuboid(left, sample.rig, g.center, g.size, g.yaw, colour)
         if CAMERA in g.boxes2d:
             x1, y1, x2, y2 = (int(v) for v in g.boxes2d[CAMERA])
             cv2.rectangle(left, (x1, y1), (x2, y2), colour, 1)
     boxes = {b.object_id: b for b in result.boxes2d}
     for c in result.cuboids:
-        colour = _COLOURS[c.label]
+        colour = class_color_rgb8(c.label)
         _draw_cuboid(right, sample.rig, c.center, c.size, c.yaw, colour)
         if c.object_id in boxes:
             x1, y1, x2, y2 = (int(v) for v in boxes[c.object_id].box)

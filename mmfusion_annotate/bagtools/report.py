@@ -10,17 +10,13 @@ import cv2
 import numpy as np
 
 from mmfusion_annotate.annotator import AnnotatedFrame
-from mmfusion_annotate.msgs.labels import class_color
+from mmfusion_annotate.msgs.labels import class_color_rgb8
 from mmfusion_annotate.prelabel.boxes2d import cuboid_corners
 
 TILE_W, TILE_H = 400, 225
 BEV_SIZE, BEV_RANGE_M = 450, 40.0
 DEPTH_RANGE_M = 60.0
 TILES_PER_ROW = 3
-
-
-def _rgb255(label) -> tuple[int, int, int]:
-    return tuple(int(255 * c) for c in class_color(label))  # type: ignore[return-value]
 
 
 def _camera_tile(annotated: AnnotatedFrame, name: str) -> np.ndarray:
@@ -42,7 +38,7 @@ def _camera_tile(annotated: AnnotatedFrame, name: str) -> np.ndarray:
         if box.camera != name:
             continue
         x0, y0, x1, y1 = (int(round(v)) for v in np.multiply(box.box, (sx, sy, sx, sy)))
-        color = _rgb255(box.label)
+        color = class_color_rgb8(box.label)
         cv2.rectangle(tile, (x0, y0), (x1, y1), color, 1)
         cv2.putText(tile, f"{box.label.value} #{box.object_id}", (x0, max(y0 - 3, 10)),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.35, color, 1)  # fmt: skip
@@ -65,7 +61,7 @@ def _bev(annotated: AnnotatedFrame) -> np.ndarray:
     image[uv[ok, 1], uv[ok, 0]] = shade[ok, None]
     for cuboid in annotated.labels.cuboids:
         corners = cuboid_corners(cuboid.center, cuboid.size, cuboid.yaw)[:4, :2]
-        cv2.polylines(image, [pixels(corners).astype(np.int32)], True, _rgb255(cuboid.label), 2)
+        cv2.polylines(image, [pixels(corners).astype(np.int32)], True, class_color_rgb8(cuboid.label), 2)
     ego = np.array([[3.8, 0.95], [3.8, -0.95], [-1.0, -0.95], [-1.0, 0.95]])
     cv2.polylines(image, [pixels(ego).astype(np.int32)], True, (255, 255, 255), 1)
     return image

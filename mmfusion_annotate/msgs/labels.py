@@ -82,6 +82,12 @@ def class_color(label: ObjectClass) -> tuple[float, float, float]:
     return CLASS_COLORS[label]
 
 
+def class_color_rgb8(label: ObjectClass) -> tuple[int, int, int]:
+    """The class colour as 8-bit RGB, for PNGs drawn with OpenCV (contact sheets, evaluation images)."""
+    r, g, b = CLASS_COLORS[label]
+    return round(255 * r), round(255 * g), round(255 * b)
+
+
 def ros_time(stamp: Stamp) -> dict[str, int]:
     """``builtin_interfaces/Time`` (or ``Duration``) fields of a nanosecond stamp."""
     sec, nanosec = split_ns(stamp)
