@@ -85,9 +85,13 @@ def cmd_sim(args: argparse.Namespace) -> int:
             print(f"{name:<22} {scenario.duration_s:5.1f} s  {scenario.description}")
         return 0
     rig = _load_rig(args.rig)
-    drive = Drive(rig, load_scenario(args.scenario), seed=args.seed, duration_s=args.duration)
-    summary = write_bag(drive, args.output, compression=args.compression, progress=True)
-    print(f"wrote {summary.messages} messages ({summary.duration_s:.1f} s of drive) to {args.output}")
+    scenario = load_scenario(args.scenario)
+    if args.duration:
+        scenario = scenario.model_copy(update={"duration_s": args.duration})
+    drive = Drive(rig, scenario, seed=args.seed)
+    writer = write_bag(drive, args.output, compression=args.compression)
+    drive_text = f"{scenario.duration_s:.1f} s of {scenario.name}"
+    print(f"wrote {writer.message_count} messages ({drive_text}) to {args.output}")
     if args.contact_sheet:
         from mmfusion_annotate.sim.contact_sheet import render_contact_sheet  # noqa: PLC0415
 
