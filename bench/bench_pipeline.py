@@ -30,6 +30,8 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+import cv2
+import yaml
 from drive_cache import cached_drive
 
 import mmfusion_annotate.msgs.image as image_codec
@@ -37,6 +39,7 @@ import mmfusion_annotate.prelabel.prelabeler as prelabeler_module
 import mmfusion_annotate.prelabel.review as review_module
 from mmfusion_annotate.annotator import Annotator
 from mmfusion_annotate.config import PipelineConfig
+from mmfusion_annotate.events.config import default_rules_path
 from mmfusion_annotate.events.model import AlignmentFrame
 from mmfusion_annotate.msgs.samples import decode_sample
 from mmfusion_annotate.outputs import OutputBuilder
@@ -46,6 +49,7 @@ from mmfusion_annotate.rig import default_rig_path, load_rig
 from mmfusion_annotate.types import NS_PER_S
 
 OUT_DIR = Path("/tmp/mmfusion_bench/pipeline_out")
+DEFAULT_RULES = default_rules_path()
 REPLAY_ONLY = ("read",)
 """Stages only a replay has (bag decompression); live, the player/driver pays for them."""
 
@@ -86,7 +90,10 @@ class StageClock:
 def instrument(annotator: Annotator, clock: StageClock) -> Callable[[], None]:
     """Time the annotator's stages (instance and module attributes); returns an undo for the module ones."""
     annotator.sync.feed = clock.wrap("sync", annotator.sync.feed)
-    annotator._observations.feed = clock.wrap("events.feed", annotator._observations.feed)
+    kinds = {name: sensor.kind for name, sensor in annotator.rig.sensors.items()}
+    annotator._observations.feed = clock.wrap(
+        lambda sample: f"events.feed.{kinds.get(sample.sensor)}", annotator._observations.feed
+    )
     annotator.tagger.update = clock.wrap(
         lambda obs: "events.alignment" if isinstance(obs, AlignmentFrame) else "events.rules",
         annotator.tagger.update,
@@ -109,7 +116,7 @@ def instrument(annotator: Annotator, clock: StageClock) -> Callable[[], None]:
     return lambda: [setattr(owner, attr, fn) for owner, attr, fn in originals]
 
 
-def run_variant(name: str, bag: Path, rig, config: PipelineConfig, warmup_s: float, **decode) -> dict:
+def run_variant(name: str, bag: Path, rig, config: PipelineConfig, warmup_s: float) -> dict:
     clock = StageClock()
     annotator = Annotator(rig, config)
     undo = instrument(annotator, clock)
@@ -144,7 +151,7 @@ def run_variant(name: str, bag: Path, rig, config: PipelineConfig, warmup_s: flo
                 with clock.stage("deserialize"):
                     msg = deserialize(message.msgtype, message.data)
                 with clock.stage(f"decode.{sensor.kind}"):
-                    sample = decode_sample(sensor, msg, **decode)
+                    sample = decode_sample(sensor, msg)
                 with clock.stage("annotator (glue)"):
                     produced = annotator.feed(sample)
                 with clock.stage("outputs.build"):
@@ -197,11 +204,26 @@ def report(results: list[dict]) -> None:
     print("\nbudget: < ~1.6 CPU-s per second of drive fits 2 cores with the recorder thread and DDS")
 
 
-VARIANTS: dict[str, tuple[dict, dict]] = {
-    "baseline": ({}, {}),
-    "live": ({}, {}),
-}
-"""name -> (PipelineConfig fields, decode_sample keyword arguments)."""
+def baseline_config(tmp: Path) -> PipelineConfig:
+    """The pipeline as it was: edge checks on every 5th image, exact full-resolution edge spread."""
+    rules = yaml.safe_load(DEFAULT_RULES.read_text(encoding="utf-8"))
+    rules["edges"]["spread_scale"] = 1
+    path = tmp / "rules_baseline.yaml"
+    path.write_text(yaml.safe_dump(rules), encoding="utf-8")
+    return PipelineConfig(alignment_every=5, rules_file=str(path))
+
+
+@contextmanager
+def bgr_jpeg_decode():
+    """Decode JPEGs as before: to BGR, then a BGR->RGB pass."""
+    saved, image_codec._IMREAD_RGB = image_codec._IMREAD_RGB, cv2.IMREAD_COLOR
+    try:
+        yield
+    finally:
+        image_codec._IMREAD_RGB = saved
+
+
+VARIANTS = ("baseline", "live")
 
 
 def main() -> None:
@@ -210,16 +232,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0, help="drive length (cached under /tmp)")
     parser.add_argument("--warmup", type=float, default=1.5, help="seconds of drive left out at the start")
     parser.add_argument("--rig", default=None, help="rig file (default: the shipped default rig)")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     args = parser.parse_args()
     rig_file = args.rig or default_rig_path()
     bag = cached_drive(args.scenario, args.seconds, rig_file=rig_file)
     rig = load_rig(rig_file)
     print(f"drive: {bag} ({args.seconds:g} s, warm-up {args.warmup:g} s)")
     results = []
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
     for name in args.variants:
-        fields, decode = VARIANTS[name]
-        result = run_variant(name, bag, rig, PipelineConfig(**fields), args.warmup, **decode)
+        if name == "baseline":
+            with bgr_jpeg_decode():
+                result = run_variant(name, bag, rig, baseline_config(OUT_DIR), args.warmup)
+        else:
+            result = run_variant(name, bag, rig, PipelineConfig(), args.warmup)
         print(f"  {name}: {result['frames']} frames in {result['drive_s']:.1f} s of drive, "
               f"{result['wall_s']:.1f} s wall")
         results.append(result)

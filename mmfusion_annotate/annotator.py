@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from time import perf_counter
 
 from mmfusion_annotate.config import PipelineConfig
-from mmfusion_annotate.errors import MmfusionError
+from mmfusion_annotate.errors import ConfigError, MmfusionError
 from mmfusion_annotate.events.config import load_rules
 from mmfusion_annotate.events.feed import SampleFeed, review_counts, track_frame
 from mmfusion_annotate.events.model import Event
@@ -59,23 +59,38 @@ class Annotator:
     def __init__(self, rig, config: PipelineConfig | None = None) -> None:
         self.rig = rig
         self.config = config or PipelineConfig()
-        rules = load_rules(self.config.rules_file)
+        self._rules = load_rules(self.config.rules_file)
         self.inputs = sync_inputs(rig, self.config)
         self._lane = {spec.name: i for i, spec in enumerate(self.inputs)}
         self.fusion = FusionPipeline(rig, self.config.fusion)  # before the sync: it picks the reference LiDAR
+        self._lidar_period = int(NS_PER_S / rig.sensor(self.fusion.lidar).rate_hz)
+        self.counters = AnnotatorCounters()
+        self.resets = 0
+        self._start()
+
+    def _start(self) -> None:
+        """(Re)create everything that keeps stream time: sync, ego motion, tracker, event rules."""
         self.sync = SyncCore(self.inputs, self._sync_config(), policy="optimal")
         self.ego = EgoMotion()
-        self.prelabeler = Prelabeler(rig, self.config.prelabel)
-        self.tagger = EventTagger.for_rig(rig, rules)
+        self.prelabeler = Prelabeler(self.rig, self.config.prelabel)
+        self.tagger = EventTagger.for_rig(self.rig, self._rules)
         self._observations = SampleFeed(
-            rig, rules, alignment_cameras=[c.name for c in rig.cameras()],
+            self.rig, self._rules, alignment_cameras=self._alignment_cameras(),
             alignment_every=self.config.alignment_every,
-        )
-        self.counters = AnnotatorCounters()
+        )  # fmt: skip
         self._waiting: list[SyncedSet] = []
         self._latest: Stamp = -(2**62)
         self._ego_until: Stamp = -(2**62)
-        self._lidar_period = int(NS_PER_S / rig.sensor(self.fusion.lidar).rate_hz)
+
+    def _alignment_cameras(self) -> list[str]:
+        names = self.config.alignment_cameras
+        if names is None:
+            return [c.name for c in self.rig.cameras()]
+        for name in names:
+            if name not in self.rig.sensors or self.rig.sensor(name).kind != "camera":
+                raise ConfigError(f"'{name}' is not a camera of rig '{self.rig.name}'",
+                                  key="alignment_cameras")
+        return list(names)
 
     def _sync_config(self):
         lidar_period = int(NS_PER_S / self.rig.sensor(self.fusion.lidar).rate_hz)
@@ -92,6 +107,8 @@ class Annotator:
         if sensor is None:
             self.counters.ignored_samples += 1
             return out
+        if sample.stamp < self._latest - self.config.time_jump_ns:
+            out = self._restart(sample.stamp)
         self._latest = max(self._latest, sample.stamp)
         if sensor.kind == "odometry":
             self._ego_until = max(self._ego_until, sample.stamp)
@@ -113,6 +130,15 @@ class Annotator:
         out.events += self.tagger.finish()
         return out
 
+    def _restart(self, stamp: Stamp) -> AnnotatorOutput:
+        """Time went back (a looped bag, a restarted simulation): finish the old stream, start afresh."""
+        _log.warning("annotator: time jumped back %.3f s; finishing the stream and starting again",
+                     (self._latest - stamp) / NS_PER_S)
+        out = self.finish()
+        self.resets += 1
+        self._start()
+        return out
+
     def _process_ready(self, out: AnnotatorOutput, *, flush: bool) -> None:
         """Fuse the waiting sets whose ego motion has arrived (odometry past the set's last instant).
 
@@ -126,8 +152,9 @@ class Annotator:
             self._process(self._waiting.pop(0), out)
 
     def _needed_until(self, synced: SyncedSet) -> Stamp:
-        last = max(s for s in synced.stamps if s is not None)
-        return last + self._lidar_period
+        """The set's last instant: the end of the sweep (stamp + one period) or a later image/scan."""
+        sweep_end = synced.stamps[self._lane[self.fusion.lidar]] + self._lidar_period
+        return max(sweep_end, *(s for s in synced.stamps if s is not None))
 
     def _process(self, synced: SyncedSet, out: AnnotatorOutput) -> None:
         samples = {spec.name: s for spec, s in zip(self.inputs, synced.slots, strict=True)}

@@ -164,6 +164,9 @@ class EdgeConfig(_Model):
     alpha: float = Field(1.0 / 3.0, ge=0, le=1, description="weight of the raw edge vs its spread")
     gamma: float = Field(0.98, gt=0, lt=1, description="per-pixel decay of the spread edge")
     edge_quantile: float = Field(0.97, gt=0, lt=1, description="image pixels above it seed the spread")
+    spread_scale: int = Field(
+        2, ge=1, le=8, description="the spread (distance transform) is computed this many times coarser"
+    )
     min_depth_jump_m: float = Field(0.5, gt=0, description="LiDAR range jump that makes a depth edge")
     max_points: int = Field(6000, ge=100, description="strongest depth edges kept per frame")
     min_points: int = Field(50, ge=1, description="fewer static depth edges in view: frame skipped")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -44,13 +45,21 @@ _SCAN_STEPS = 4
 
 @dataclass(frozen=True)
 class PreparedFrame:
-    """The parts of an ``AlignmentFrame`` every hypothesis reuses: edge map and depth edges in view."""
+    """The parts of an ``AlignmentFrame`` every hypothesis reuses: edge map and depth edges in view.
+
+    The edge map (the costly part) is made on first use, so frames every check skips (vehicle too slow,
+    turning, too few static edges in view) never pay for it.
+    """
 
     frame: AlignmentFrame
-    edge_map: np.ndarray
+    config: EdgeConfig
     points: np.ndarray
     dt_s: np.ndarray
     weights: np.ndarray
+
+    @cached_property
+    def edge_map(self) -> np.ndarray:
+        return image_edge_map(self.frame.image, self.config)
 
     @property
     def speed(self) -> float:
@@ -85,7 +94,7 @@ def prepare(frame: AlignmentFrame, config: EdgeConfig, movers: np.ndarray | None
     idx, weights = strongest(idx[valid], weights[valid], config.max_points)
     dt_s = (frame.stamp - np.asarray(frame.point_stamps, dtype=np.int64)[idx]) * 1e-9
     points = np.asarray(frame.points_base, dtype=np.float64)[idx]
-    return PreparedFrame(frame, image_edge_map(frame.image, config), points, dt_s, weights)
+    return PreparedFrame(frame, config, points, dt_s, weights)
 
 
 def refine_peak(xs: np.ndarray, ys: np.ndarray) -> float:

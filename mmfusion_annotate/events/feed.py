@@ -37,7 +37,7 @@ class SampleFeed:
         R_base_imu = rig.sensor_to_base(imus[0])[:3, :3] if imus else None  # type: ignore[attr-defined]
         self._ego = EgoEstimator(rules.ego_filter, R_base_imu)
         self._twist = (np.zeros(2), 0.0)
-        self._sweep: tuple[SensorSample, np.ndarray, np.ndarray] | None = None
+        self._sweep: tuple[SensorSample, np.ndarray | None] | None = None
         self._cameras = set(alignment_cameras)
         self._every = max(1, int(alignment_every))
         self._count: dict[str, int] = {}
@@ -56,9 +56,7 @@ class SampleFeed:
             return []
         out: list[Observation] = [Arrival(sample.sensor, sample.stamp)]
         if kind == "lidar":
-            T = self._rig.sensor_to_base(sample.sensor)  # type: ignore[attr-defined]
-            points = np.asarray(p["xyz"], dtype=np.float64) @ T[:3, :3].T + T[:3, 3]
-            self._sweep = (sample, points, T[:3, 3].copy())
+            self._sweep = (sample, None)  # moved to base_link when an image first needs it
         elif kind == "camera" and sample.sensor in self._cameras and self._sweep is not None:
             n = self._count[sample.sensor] = self._count.get(sample.sensor, -1) + 1
             if n % self._every == 0:
@@ -66,7 +64,12 @@ class SampleFeed:
         return out
 
     def _alignment(self, image: SensorSample) -> AlignmentFrame:
-        sweep, points, origin = self._sweep  # type: ignore[misc]
+        sweep, points = self._sweep  # type: ignore[misc]
+        T = self._rig.sensor_to_base(sweep.sensor)  # type: ignore[attr-defined]
+        if points is None:  # once per sweep: every camera shares the array (and so its depth edges)
+            points = np.asarray(sweep.payload["xyz"], dtype=np.float64) @ T[:3, :3].T + T[:3, 3]
+            self._sweep = (sweep, points)
+        origin = T[:3, 3].copy()
         sensor = self._rig.sensor(image.sensor)  # type: ignore[attr-defined]
         T_cam_base = np.linalg.inv(self._rig.sensor_to_base(image.sensor))  # type: ignore[attr-defined]
         velocity, yaw_rate = self._twist

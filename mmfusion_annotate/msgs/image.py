@@ -37,6 +37,8 @@ _FROM_RGB = {"bgr8": cv2.COLOR_RGB2BGR, "rgba8": cv2.COLOR_RGB2RGBA, "bgra8": cv
 _FROM_RGBA = {"bgra8": cv2.COLOR_RGBA2BGRA}
 _COMPRESSED_KINDS = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png"}
 _EXTENSIONS = {"jpeg": ".jpg", "png": ".png"}
+_IMREAD_RGB = getattr(cv2, "IMREAD_COLOR_RGB", cv2.IMREAD_COLOR)
+"""OpenCV >= 4.10 decodes straight to RGB: the same pixels without the BGR->RGB pass (~15 % of a decode)."""
 
 
 def _layout(encoding: str, topic: str | None) -> tuple[int, np.dtype]:
@@ -140,10 +142,12 @@ def decode_compressed(msg: Any, *, topic: str | None = None) -> np.ndarray:
     kind = compressed_kind(fmt, topic=topic)
     mono = fmt.split(";")[0].strip() in ("mono8", "mono16", "16UC1")
     pixels = cv2.imdecode(np.frombuffer(msg.data, dtype=np.uint8),
-                          cv2.IMREAD_UNCHANGED if mono else cv2.IMREAD_COLOR)
+                          cv2.IMREAD_UNCHANGED if mono else _IMREAD_RGB)
     if pixels is None:
         raise CodecError(f"data ({len(msg.data)} bytes) is not a decodable {kind} image", topic=topic)
-    return pixels if mono else cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    if mono or _IMREAD_RGB != cv2.IMREAD_COLOR:
+        return pixels
+    return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
 
 
 def encode_compressed(image: np.ndarray, fmt: Literal["jpeg", "png"] = "jpeg", quality: int = 90,

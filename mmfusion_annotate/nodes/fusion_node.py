@@ -161,6 +161,7 @@ class FusionNode(Node):
 
     # ------------------------------------------------------------------ intake (executor threads)
     def _on_message(self, sensor: Sensor, msg: object) -> None:
+        received = time.monotonic()  # latency counts from here: decoding is part of the pipeline's time
         with self._intake_lock:
             self._received[sensor.name] += 1
         try:
@@ -172,7 +173,7 @@ class FusionNode(Node):
             return
         with self._intake_lock:
             self._rates[sensor.name].add(sample.stamp)
-        self._worker.submit((sample, time.monotonic()))
+        self._worker.submit((sample, received))
 
     def _count_drop(self, item: tuple[SensorSample, float]) -> None:
         self._queue_drops[item[0].sensor] += 1  # called under the worker's queue lock: keep it this small
@@ -189,6 +190,7 @@ class FusionNode(Node):
         self._publish(out)
 
     def _account(self, out: AnnotatorOutput) -> None:
+        """Latency of a frame: when it was produced minus when the last message of its set was received."""
         now = time.monotonic()
         for annotated in out.frames:
             arrivals = [self._arrivals.get(key) for key in annotated.header_stamps.items()]

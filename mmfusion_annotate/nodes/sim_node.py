@@ -114,13 +114,14 @@ class SimNode(Node):
         self.late = 0
         """Messages published more than 50 ms behind their schedule (the generator fell behind)."""
         self.finished = threading.Event()
-        self._publishers = {
+        self._topic_pubs = {
             topic: self.create_publisher(message_class(msgtype), topic, qos)
             for topic, (msgtype, qos) in _topics(self.drive).items()
         }
-        self._clock = (
+        self._clock_pub = (
             self.create_publisher(Clock, CLOCK_TOPIC, _CLOCK_QOS) if cfg.stamps == "sim" else None
         )
+        self._warm_up()
         self._queue: queue.Queue = queue.Queue(maxsize=cfg.queue_depth)
         self._stop = threading.Event()
         self._threads = [
@@ -131,7 +132,7 @@ class SimNode(Node):
             thread.start()
         self.get_logger().info(
             f"simulating '{scenario.name}' ({scenario.duration_s:.1f} s, seed {self.drive.seed}) on rig "
-            f"'{rig.name}': {len(self._publishers)} topics at rate {cfg.rate:g}"
+            f"'{rig.name}': {len(self._topic_pubs)} topics at rate {cfg.rate:g}"
             + (f", sim stamps from {cfg.epoch_s} s" if cfg.stamps == "sim" else ", wall stamps")
         )
 
@@ -140,6 +141,18 @@ class SimNode(Node):
         self._stop.set()
         for thread in self._threads:
             thread.join(5.0)
+
+    def _warm_up(self) -> None:
+        """Generate one frame of each sensor kind once, so that loading the compiled kernels and the
+        message types does not make the first frames late."""
+        drive, kinds = self.drive, set()
+        for tick in drive.ticks:
+            kind = drive.sensors[tick.sensor].kind
+            if kind not in kinds:
+                kinds.add(kind)
+                for _ in sample_messages(drive, drive.sample(tick)):
+                    pass
+        drive.truth.frames.clear()
 
     # ------------------------------------------------------------------ threads
     def _produce(self) -> None:
@@ -195,11 +208,11 @@ class SimNode(Node):
                     return
                 self.late += delay < -_LATE_S
             out = self.epoch_ns + stamp if cfg.stamps == "sim" else wall_base + stamp - first
-            if self._clock is not None and (last_clock is None or out - last_clock >= clock_period):
-                self._clock.publish(Clock(clock=to_ros_time(out)))
+            if self._clock_pub is not None and (last_clock is None or out - last_clock >= clock_period):
+                self._clock_pub.publish(Clock(clock=to_ros_time(out)))
                 last_clock = out
             msg.header.stamp = to_ros_time(out)
-            self._publishers[topic].publish(msg)
+            self._topic_pubs[topic].publish(msg)
             self.published[topic] += 1
         self.get_logger().info(
             f"published {sum(self.published.values())} messages on {len(self.published)} topics in "
@@ -221,7 +234,7 @@ class SimNode(Node):
         while (
             time.monotonic() < deadline
             and not self._stop.is_set()
-            and any(p.get_subscription_count() == 0 for p in self._publishers.values())
+            and any(p.get_subscription_count() == 0 for p in self._topic_pubs.values())
         ):
             time.sleep(0.02)
 

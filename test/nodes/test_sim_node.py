@@ -12,6 +12,7 @@ import pytest
 from nav_msgs.msg import Odometry
 from node_testing import spinning, wait_for, write_small_rig
 from rclpy import create_node
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
@@ -59,9 +60,19 @@ def test_publishes_the_drive_with_clock_at_real_time(context, tmp_path):
             Parameter("duration_s", value=duration),
         ],
     )
-    with spinning([listener, sim]):
-        assert wait_for(sim.finished.is_set, 15.0), f"drive not published: {dict(sim.published)}"
-        time.sleep(0.2)
+    # the listener spins on an executor of its own, as a subscriber in another process would: sharing the
+    # sim's executor, its callbacks and the sim's publishing thread would take turns on the GIL
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(listener)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        with spinning([sim]):
+            assert wait_for(sim.finished.is_set, 15.0), f"drive not published: {dict(sim.published)}"
+            time.sleep(0.2)
+    finally:
+        executor.shutdown()
+        spinner.join(5.0)
     with lock:
         counts = {t: len(v) for t, v in received.items()}
     # best effort on one host: nearly everything arrives; 100 Hz IMU and /clock, 10 Hz LiDAR, 12 Hz camera
