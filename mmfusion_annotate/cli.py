@@ -183,7 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mmfusion_annotate.demo import format_demo_summary, run_demo  # noqa: PLC0415
+    from mmfusion_annotate.nodes.demo import format_demo_summary, run_demo  # noqa: PLC0415
 
     summary = run_demo(
         scenario=args.scenario,
