@@ -20,7 +20,9 @@ def generate_launch_description() -> LaunchDescription:
                 default_value=os.path.join(share, "config", "rig_nuscenes_like.yaml"),
                 description="rig file the synthetic drive is generated for",
             ),
-            DeclareLaunchArgument("scenario", default_value="cut_in", description="built-in scenario or YAML"),
+            DeclareLaunchArgument(
+                "scenario", default_value="cut_in", description="built-in scenario or YAML"
+            ),
             DeclareLaunchArgument("bag_dir", default_value="demo_bags", description="where bags are written"),
             Node(
                 package="mmfusion_annotate",

@@ -20,7 +20,9 @@ def generate_launch_description() -> LaunchDescription:
                 default_value=os.path.join(share, "config", "rig_nuscenes_like.yaml"),
                 description="rig file (sensors, topics, calibration)",
             ),
-            DeclareLaunchArgument("bag_dir", default_value="recordings", description="where bags are written"),
+            DeclareLaunchArgument(
+                "bag_dir", default_value="recordings", description="where bags are written"
+            ),
             DeclareLaunchArgument("use_sim_time", default_value="false", description="follow /clock"),
             Node(
                 package="mmfusion_annotate",
@@ -39,7 +41,11 @@ def generate_launch_description() -> LaunchDescription:
                 output="screen",
                 parameters=[
                     os.path.join(share, "config", "recorder_node.yaml"),
-                    {"rig_file": rig, "bag_dir": LaunchConfiguration("bag_dir"), "use_sim_time": use_sim_time},
+                    {
+                        "rig_file": rig,
+                        "bag_dir": LaunchConfiguration("bag_dir"),
+                        "use_sim_time": use_sim_time,
+                    },
                 ],
             ),
         ]

@@ -79,6 +79,7 @@ class Annotator:
             alignment_every=self.config.alignment_every,
         )  # fmt: skip
         self._waiting: list[SyncedSet] = []
+        self._last_stamp: dict[str, Stamp] = {}
         self._latest: Stamp = -(2**62)
         self._ego_until: Stamp = -(2**62)
 
@@ -107,8 +108,10 @@ class Annotator:
         if sensor is None:
             self.counters.ignored_samples += 1
             return out
-        if sample.stamp < self._latest - self.config.time_jump_ns:
-            out = self._restart(sample.stamp)
+        previous = self._last_stamp.get(sample.sensor)
+        if previous is not None and sample.stamp < previous - self.config.time_jump_ns:
+            out = self._restart(previous - sample.stamp)  # its own sensor went back: not just a late message
+        self._last_stamp[sample.sensor] = sample.stamp
         self._latest = max(self._latest, sample.stamp)
         if sensor.kind == "odometry":
             self._ego_until = max(self._ego_until, sample.stamp)
@@ -130,10 +133,10 @@ class Annotator:
         out.events += self.tagger.finish()
         return out
 
-    def _restart(self, stamp: Stamp) -> AnnotatorOutput:
+    def _restart(self, jump_ns: int) -> AnnotatorOutput:
         """Time went back (a looped bag, a restarted simulation): finish the old stream, start afresh."""
         _log.warning("annotator: time jumped back %.3f s; finishing the stream and starting again",
-                     (self._latest - stamp) / NS_PER_S)
+                     jump_ns / NS_PER_S)
         out = self.finish()
         self.resets += 1
         self._start()

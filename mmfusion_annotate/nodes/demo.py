@@ -34,6 +34,9 @@ from mmfusion_annotate.types import NS_PER_S
 EPOCH_S = 1_700_000_000
 """sim_node's time origin (its default): stamps are EPOCH_S + drive time."""
 SHEET_FRAMES = 4
+DEMO_QOS = "reliable"
+"""Large best-effort samples are mostly lost between processes with the Fast DDS wheels on one host
+(``nodes.qos``), so the demo's sim, fusion and recorder agree on reliable sensor topics."""
 
 
 @dataclass
@@ -92,6 +95,7 @@ def _sim_command(rig_file: Path, scenario: str, duration_s: float, rate: float) 
         "rate": rate,
         "epoch_s": EPOCH_S,
         "wait_for_subscribers_s": 20.0,
+        "qos": DEMO_QOS,
     }
     args = [arg for key, value in params.items() for arg in ("-p", f"{key}:={value}")]
     return [sys.executable, "-m", "mmfusion_annotate.nodes.sim_node", "--ros-args", *args]
@@ -124,11 +128,13 @@ def run_demo(
     context = init_context(domain_id=domain)
     rig_param = Parameter("rig_file", value=str(rig_file))
     sim_time = Parameter("use_sim_time", value=True)
-    fusion = FusionNode(context=context, parameter_overrides=[rig_param, sim_time])
+    qos = Parameter("qos", value=DEMO_QOS)
+    fusion = FusionNode(context=context, parameter_overrides=[rig_param, sim_time, qos])
     recorder = RecorderNode(
         context=context,
         parameter_overrides=[rig_param, sim_time, Parameter("bag_dir", value=str(bag_dir)),
-                             Parameter("recorder.include", value="")],
+                             Parameter("recorder.include", value=""),
+                             Parameter("recorder.sensor_qos", value=DEMO_QOS)],
     )  # fmt: skip
     connect_recorder(fusion, recorder)
     fusion.add_listener(collector)

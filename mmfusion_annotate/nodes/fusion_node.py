@@ -25,7 +25,6 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from typing import Literal
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
@@ -35,7 +34,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.publisher import Publisher
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, Imu, PointCloud2
 
 from mmfusion_annotate.annotator import AnnotatedFrame, Annotator, AnnotatorOutput
@@ -48,6 +47,7 @@ from mmfusion_annotate.msgs.topics import OUTPUT_TOPICS
 from mmfusion_annotate.nodes import diagnostics as diag
 from mmfusion_annotate.nodes.composition import main_nodes
 from mmfusion_annotate.nodes.params import declare_config
+from mmfusion_annotate.nodes.qos import RELIABLE, SensorQos, sensor_qos
 from mmfusion_annotate.nodes.worker import BoundedWorker
 from mmfusion_annotate.outputs import Output, OutputBuilder
 from mmfusion_annotate.recording.cdr import message_class
@@ -77,7 +77,7 @@ class FusionNodeConfig(BaseModel):
     pipeline_file: str = Field(
         "", description="pipeline YAML with sync/fusion/prelabel sections and rules_file (empty: defaults)"
     )
-    qos: Literal["sensor_data", "reliable"] = Field(
+    qos: SensorQos = Field(
         "sensor_data", description="QoS of the sensor subscriptions: sensor_data (best effort) or reliable"
     )
     queue_depth: int = Field(
@@ -124,7 +124,7 @@ class FusionNode(Node):
             "fusion", self._process, capacity=self.config.queue_depth, on_drop=self._count_drop
         )
 
-        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        reliable = RELIABLE
         self._qos = {"reliable": reliable, "sensor_data": qos_profile_sensor_data}
         # the DDS-capable outputs (installed types), created up front so subscribers discover them early
         self._output_pubs: dict[str, Publisher] = {
@@ -141,7 +141,7 @@ class FusionNode(Node):
                 for c in self.rig.cameras()
             }
 
-        qos = qos_profile_sensor_data if self.config.qos == "sensor_data" else reliable
+        qos = sensor_qos(self.config.qos)
         for sensor in self.rig.sensors.values():
             # one mutually exclusive group per topic: its messages stay in order, while different topics
             # decode in parallel on a MultiThreadedExecutor (cv2/numpy release the GIL while decoding)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,6 +31,7 @@ from rclpy.qos import (
 
 from mmfusion_annotate.nodes.composition import main_nodes
 from mmfusion_annotate.nodes.params import declare_config
+from mmfusion_annotate.nodes.qos import sensor_qos
 from mmfusion_annotate.recording.cdr import serialize
 from mmfusion_annotate.recording.config import RecorderConfig
 from mmfusion_annotate.recording.qos import (
@@ -54,8 +56,8 @@ from mmfusion_annotate.rig import default_rig_path, load_rig
 if TYPE_CHECKING:  # the pipeline (and its heavy imports) is only a source of outputs here
     from mmfusion_annotate.outputs import Output
 
-SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100, reliability=ReliabilityPolicy.BEST_EFFORT)
-"""Best effort matches every publisher; a deep history absorbs bursts while the callback enqueues."""
+SENSOR_DEPTH = 100
+"""A deep history absorbs bursts while the callbacks enqueue."""
 
 
 def _message_class(msgtype: str) -> type | None:
@@ -83,17 +85,19 @@ class RecorderNode(Node):
         self._outputs: set[str] = set()
         self._last_bytes, self._last_time = 0, time.monotonic()
 
-        now = self.get_clock().now().nanoseconds
+        self._statics_lock = threading.Lock()
+        self._statics_due = True
         self.recorder.add_topic(TF_STATIC, TF_TYPE, "latched")
-        self.recorder.set_static(TF_STATIC, TF_TYPE, tf_static_message(self.rig, now), now, replace=False)
-        infos = camera_info_messages(self.rig, now)
         for entry in rig_topics(self.rig):
             if self.config.excluded(entry.topic):
                 continue
             self.recorder.add_topic(entry.topic, entry.msgtype, entry.qos)
-            if entry.topic in infos:
-                self.recorder.set_static(entry.topic, CAMERA_INFO_TYPE, infos[entry.topic], now)
-            self._subscribe(entry.topic, entry.msgtype, SENSOR_QOS, static=entry.static)
+            self._subscribe(
+                entry.topic,
+                entry.msgtype,
+                sensor_qos(self.config.sensor_qos, SENSOR_DEPTH),
+                static=entry.static,
+            )
         if _message_class(TF_TYPE) is not None:  # a full ROS install: also keep other publishers' statics
             latched = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL)
             self._subscribe(TF_STATIC, TF_TYPE, latched, static=True)
@@ -104,6 +108,23 @@ class RecorderNode(Node):
             self.create_timer(self.config.discovery_period_s, self._discover)
         self.get_logger().info(f"recording {len(self._recorded)} topics into {bag_dir}")
 
+    def _now_with_statics(self) -> int:
+        """The node's time; the first time it is set, the rig's statics are written stamped with it.
+
+        Deferred to the first message because under ``use_sim_time`` the clock reads 0 until ``/clock``
+        arrives, and statics stamped 0 would stretch the bag back to 1970."""
+        now = self.get_clock().now().nanoseconds
+        if self._statics_due and now > 0:
+            with self._statics_lock:
+                if self._statics_due:
+                    self._statics_due = False
+                    self.recorder.set_static(TF_STATIC, TF_TYPE, tf_static_message(self.rig, now), now,
+                                             replace=False)  # fmt: skip
+                    for topic, data in camera_info_messages(self.rig, now).items():
+                        if not self.config.excluded(topic):
+                            self.recorder.set_static(topic, CAMERA_INFO_TYPE, data, now)
+        return now
+
     def record_outputs(self, outputs: Iterable[Output]) -> None:
         """Record pipeline outputs handed over in-process (serialized here, on the caller's thread)."""
         for out in outputs:
@@ -111,6 +132,7 @@ class RecorderNode(Node):
                 self.recorder.add_topic(out.topic, out.msgtype, out.qos)
                 self._outputs.add(out.topic)
             data = serialize(out.msgtype, out.msg)
+            self._now_with_statics()
             if out.static:
                 self.recorder.set_static(out.topic, out.msgtype, data, out.stamp_ns)
             else:
@@ -121,17 +143,18 @@ class RecorderNode(Node):
         if cls is None:
             self.get_logger().warning(f"{topic}: type {msgtype} is not installed, not recorded")
             return
-        recorder, clock = self.recorder, self.get_clock()
+        recorder = self.recorder
         replace = topic != TF_STATIC
 
         if static:
 
             def callback(data: bytes) -> None:
-                recorder.set_static(topic, msgtype, data, clock.now().nanoseconds, replace=replace)
+                now = self._now_with_statics()
+                recorder.set_static(topic, msgtype, data, now, replace=replace)
         else:
 
             def callback(data: bytes) -> None:
-                recorder.enqueue(topic, msgtype, data, clock.now().nanoseconds)
+                recorder.enqueue(topic, msgtype, data, self._now_with_statics())
 
         self._recorded[topic] = self.create_subscription(cls, topic, callback, qos, raw=True)
 

@@ -26,12 +26,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import QoSProfile
 from rosgraph_msgs.msg import Clock
 
 from mmfusion_annotate.msgs.time import to_ros_time
 from mmfusion_annotate.nodes.composition import main_nodes
 from mmfusion_annotate.nodes.params import declare_config
+from mmfusion_annotate.nodes.qos import RELIABLE, SensorQos, sensor_qos
 from mmfusion_annotate.recording.cdr import message_class
 from mmfusion_annotate.rig import default_rig_path, load_rig
 from mmfusion_annotate.sim import Drive
@@ -47,8 +48,7 @@ _SENSOR_TYPES = {
     "imu": "sensor_msgs/msg/Imu",
     "odometry": "nav_msgs/msg/Odometry",
 }
-_RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-_CLOCK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+_CLOCK_QOS = RELIABLE
 _LATE_S = 0.05
 _END = object()
 
@@ -89,6 +89,9 @@ class SimNodeConfig(BaseModel):
     epoch_s: int = Field(
         1_700_000_000, ge=1, le=4_000_000_000, description="sim stamps start at this time (whole seconds)"
     )
+    qos: SensorQos = Field(
+        "sensor_data", description="sensor topics: sensor_data (best effort, as drivers) or reliable"
+    )
     clock_hz: float = Field(100.0, gt=0.0, le=10000.0, description="most /clock messages per sim second")
     queue_depth: int = Field(
         16, ge=1, le=10000, description="messages generated ahead of publishing (bounds memory)"
@@ -116,7 +119,7 @@ class SimNode(Node):
         self.finished = threading.Event()
         self._topic_pubs = {
             topic: self.create_publisher(message_class(msgtype), topic, qos)
-            for topic, (msgtype, qos) in _topics(self.drive).items()
+            for topic, (msgtype, qos) in _topics(self.drive, sensor_qos(cfg.qos)).items()
         }
         self._clock_pub = (
             self.create_publisher(Clock, CLOCK_TOPIC, _CLOCK_QOS) if cfg.stamps == "sim" else None
@@ -239,16 +242,16 @@ class SimNode(Node):
             time.sleep(0.02)
 
 
-def _topics(drive: Drive) -> dict[str, tuple[str, QoSProfile]]:
+def _topics(drive: Drive, sensor_profile: QoSProfile) -> dict[str, tuple[str, QoSProfile]]:
     """Topic -> (message type, QoS) of everything the drive publishes."""
     topics: dict[str, tuple[str, QoSProfile]] = {}
     for name, sensor in drive.sensors.items():
         if sensor.kind == "camera":
             topic, msgtype = camera_topic(drive, name)
-            topics[topic] = (msgtype, qos_profile_sensor_data)
-            topics[sensor.info_topic] = (CAMERA_INFO, _RELIABLE)
+            topics[topic] = (msgtype, sensor_profile)
+            topics[sensor.info_topic] = (CAMERA_INFO, RELIABLE)
         else:
-            topics[sensor.topic] = (_SENSOR_TYPES[sensor.kind], qos_profile_sensor_data)
+            topics[sensor.topic] = (_SENSOR_TYPES[sensor.kind], sensor_profile)
     return topics
 
 

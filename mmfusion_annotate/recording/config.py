@@ -29,6 +29,10 @@ class RecorderConfig(BaseModel):
     )
     fsync_interval_s: float = Field(3.0, gt=0.0, le=60.0, description="force written data to disk this often")
     retry_interval_s: float = Field(2.0, gt=0.0, le=600.0, description="retry after a disk error this often")
+    sensor_qos: Literal["sensor_data", "reliable"] = Field(
+        "sensor_data",
+        description="QoS of the rig's sensor subscriptions (must match the drivers' publishers)",
+    )
     include: str = Field("", description="regex: also record matching topics (discovered while running)")
     exclude: str = Field("", description="regex: never record matching topics")
     discovery_period_s: float = Field(1.0, gt=0.0, le=60.0, description="how often to look for new topics")

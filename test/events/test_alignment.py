@@ -71,3 +71,14 @@ def test_refine_peak_finds_a_parabola_vertex_between_samples():
     xs = np.arange(-5, 6) * 10.0
     assert abs(refine_peak(xs, -((xs - 13.0) ** 2)) - 13.0) < 1e-9
     assert refine_peak(xs, xs) == 50.0  # at the border: no refinement
+
+
+def test_coarse_edge_spread_stays_within_a_pixel_of_the_exact_one():
+    rng = np.random.default_rng(3)
+    image = (rng.random((90, 160)) > 0.995).astype(np.uint8) * 255  # sparse dots: long distances
+    image[40:, 70:] = 120
+    exact = image_edge_map(image, load_rules().edges.model_copy(update={"spread_scale": 1}))
+    coarse = image_edge_map(image, load_rules().edges)
+    gamma = load_rules().edges.gamma
+    assert load_rules().edges.spread_scale == 2
+    assert np.abs(coarse - exact).max() <= 1.0 - gamma**2  # about one pixel of spread, at most two

@@ -1,0 +1,209 @@
+"""Soak: a pre-generated drive of the default rig played at real time through fusion + recorder over DDS.
+
+    .venv/bin/python bench/bench_soak.py [--minutes 5] [--drive-seconds 20] [--scenario cut_in]
+
+The drive is generated once and cached (``drive_cache.py``: sensor topics only, each LiDAR sweep
+published when its last point is captured). ``mmfusion play BAG --loop`` publishes it in a subprocess at
+its recorded pace; this process runs ``vehicle_nodes`` (``fusion_node`` + ``recorder_node`` on one
+executor, the outputs handed to the recorder in-process, as ``mmfusion run`` does), both on a dedicated
+``ROS_DOMAIN_ID``, localhost only. At each loop the stamps jump back and the pipeline restarts (counted).
+
+Printed after the warm-up (first ``--warmup`` seconds left out): sustained fused-frame rate against the
+LiDAR rate, latency p50/p99/max (wall time when the frame is produced minus wall time when the last
+message of its set was received, ``fusion_node``'s own measure), drops (fusion queue, failed frames,
+recorder queue/IO, messages lost between player and node), CPU % per process, peak RSS and RSS growth.
+The baseline is the target of the issue: 10 fused frames/s, p99 < 150 ms, zero drops, no RSS growth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from drive_cache import cached_drive
+
+from mmfusion_annotate.nodes.composition import init_context, run_nodes
+from mmfusion_annotate.nodes.vehicle import vehicle_nodes
+from mmfusion_annotate.rig import default_rig_path, load_rig
+
+OUT_DIR = Path("/tmp/mmfusion_bench/soak")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Sampler(threading.Thread):
+    """Once a second: CPU seconds and RSS of both processes, and the fusion node's counters."""
+
+    def __init__(self, pids: dict[str, int], fusion, recorder) -> None:
+        super().__init__(daemon=True, name="soak-sampler")
+        self.pids, self.fusion, self.recorder = pids, fusion, recorder
+        self.rows: list[dict] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(1.0):
+            try:
+                row = {"t": time.monotonic(), **{f"cpu.{k}": cpu_seconds(p) for k, p in self.pids.items()},
+                       **{f"rss.{k}": rss_mb(p) for k, p in self.pids.items()}}
+            except FileNotFoundError:  # the player ended
+                return
+            stats = self.fusion.stats()
+            row.update(frames=stats["pipeline"]["frames"], sensors=dict(stats["sensors"]),
+                       pipeline=dict(stats["pipeline"]), sync=dict(stats["sync"]),
+                       recorder=self.recorder.recorder.stats())  # fmt: skip
+            self.rows.append(row)
+
+
+def record_latencies(fusion, into: list[tuple[float, float]]) -> None:
+    """Keep every frame's latency (the node keeps only a window for /diagnostics)."""
+    account = fusion._account
+
+    def wrapped(out) -> None:
+        account(out)
+        if out.frames:
+            now = time.monotonic()
+            into.extend((now, ms) for ms in fusion._latency_ms[-len(out.frames):])
+
+    fusion._account = wrapped
+
+
+def spin_events_executor(nodes: list, timeout_s: float) -> None:
+    """rclpy's experimental EventsExecutor (C++ event queue, one thread) instead of run_nodes' executor."""
+    from rclpy.experimental import EventsExecutor
+
+    executor = EventsExecutor(context=nodes[0].context)
+    for node in nodes:
+        executor.add_node(node)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.1)
+    for node in nodes:
+        closer = threading.Thread(target=node.close, daemon=True)
+        closer.start()
+        while closer.is_alive():
+            executor.spin_once(timeout_sec=0.05)
+    executor.shutdown()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=20.0, help="seconds left out at the start")
+    parser.add_argument("--drive-seconds", type=float, default=20.0, help="length of the looped drive")
+    parser.add_argument("--scenario", default="cut_in")
+    parser.add_argument("--domain-id", type=int, default=77, help="dedicated ROS_DOMAIN_ID")
+    parser.add_argument("--executor", choices=("multi", "events"), default="multi",
+                        help="multi: run_nodes' MultiThreadedExecutor (mmfusion run); events: rclpy's "
+                        "experimental EventsExecutor")  # fmt: skip
+    args = parser.parse_args()
+
+    rig = load_rig(default_rig_path())
+    bag = cached_drive(args.scenario, args.drive_seconds)
+    os.environ["ROS_DOMAIN_ID"] = str(args.domain_id)
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    shutil.rmtree(OUT_DIR, ignore_errors=True)
+    OUT_DIR.mkdir(parents=True)
+
+    context = init_context([], domain_id=args.domain_id)
+    fusion, recorder = vehicle_nodes(context, rig_file=None, bag_dir=OUT_DIR / "bag")
+    latencies: list[tuple[float, float]] = []
+    record_latencies(fusion, latencies)
+    mmfusion = Path(sys.executable).with_name("mmfusion")
+    player = subprocess.Popen([str(mmfusion), "play", str(bag), "--loop"], env=os.environ.copy(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    sampler = Sampler({"vehicle": os.getpid(), "player": player.pid}, fusion, recorder)
+    sampler.start()
+    started = time.monotonic()
+    print(f"soak: {args.minutes:g} min of '{bag.name}' looped, domain {args.domain_id}, "
+          f"{args.executor} executor, warm-up {args.warmup:g} s, "
+          f"FASTDDS_BUILTIN_TRANSPORTS={os.environ.get('FASTDDS_BUILTIN_TRANSPORTS', '(default)')}", flush=True)
+    try:
+        if args.executor == "multi":
+            run_nodes([fusion, recorder], timeout_s=args.minutes * 60, handle_signals=True)
+        else:
+            spin_events_executor([fusion, recorder], args.minutes * 60)
+    finally:
+        sampler.stop.set()
+        player.send_signal(signal.SIGINT)
+        try:
+            player.wait(10)
+        except subprocess.TimeoutExpired:
+            player.kill()
+        fusion.destroy_node()
+        recorder.destroy_node()
+        context.try_shutdown()
+    report(args, rig, started, sampler.rows, latencies, fusion, recorder)
+
+
+def report(args, rig, started: float, rows: list[dict], latencies, fusion, recorder) -> None:
+    warm = [r for r in rows if r["t"] - started >= args.warmup]
+    if len(warm) < 2:
+        raise SystemExit("soak: run shorter than the warm-up; nothing to report")
+    first, last = warm[0], warm[-1]
+    span = last["t"] - first["t"]
+    lidar = rig.lidars()[0]
+    frames = last["frames"] - first["frames"]
+    lat = np.array([ms for t, ms in latencies if first["t"] <= t <= last["t"]])
+    print(f"\nafter warm-up: {span:.0f} s, {frames} fused frames")
+    print(f"  frame rate        {frames / span:6.2f} /s   (LiDAR {lidar.rate_hz:g} Hz; target: keeps up)")
+    if len(lat):
+        p50, p99 = np.percentile(lat, [50, 99])
+        print(f"  latency ms        p50 {p50:6.1f}   p99 {p99:6.1f}   max {lat.max():6.1f}"
+              f"   (target p99 < 150; {np.mean(lat > 150) * 100:.1f} % of frames over)")
+    p0, p1 = first["pipeline"], last["pipeline"]
+    s0, s1 = first["sensors"], last["sensors"]
+    received = {n: s1[f"{n}.received"] - s0[f"{n}.received"] for n in rig.sensors}
+    expected = {n: rig.sensor(n).rate_hz * span for n in rig.sensors}
+    short = {n: expected[n] - received[n] for n in rig.sensors if received[n] < 0.97 * expected[n]}
+    print("  drops             "
+          f"fusion queue {p1['queue_dropped'] - p0['queue_dropped']}, "
+          f"failed frames {p1['failed_frames'] - p0['failed_frames']}, "
+          f"recorder {last['recorder'].dropped_total - first['recorder'].dropped_total}, "
+          f"worker errors {p1['worker_failed'] - p0['worker_failed']}")
+    print("  received / expected messages: " + ", ".join(
+        f"{n} {received[n]}/{expected[n]:.0f}" for n in rig.sensors))
+    if short:
+        print("  fewer than 97 % received (DDS or player lag): " + ", ".join(f"{n} -{v:.0f}" for n, v in
+                                                                           short.items()))
+    sync0, sync1 = first["sync"], last["sync"]
+    sync_delta = {k: v - sync0.get(k, 0) for k, v in sync1.items()
+                  if isinstance(v, int | float) and v != sync0.get(k, 0)}
+    print(f"  sync counters     {sync_delta}")
+    print(f"  pipeline restarts (bag loops): {fusion.annotator.resets}")
+    for proc in ("vehicle", "player"):
+        cpu = (last[f"cpu.{proc}"] - first[f"cpu.{proc}"]) / span * 100
+        rss = [r[f"rss.{proc}"] for r in warm]
+        slope = np.polyfit([r["t"] - first["t"] for r in warm], rss, 1)[0] * 60
+        print(f"  {proc:<8} CPU {cpu:5.0f} %   RSS peak {max(r[f'rss.{proc}'] for r in rows):6.0f} MB, "
+              f"after warm-up {rss[0]:6.0f} -> {rss[-1]:6.0f} MB (trend {slope:+.1f} MB/min)")
+    stages = {k[:-len(".p50")]: (p1.get(k), p1.get(k[:-4] + ".p99")) for k in p1 if k.endswith(".p50")}
+    print("  node's window (last 256 frames), ms p50/p99: " + ", ".join(
+        f"{k} {a:.1f}/{b:.1f}" for k, (a, b) in stages.items()))
+    stats = recorder.recorder.stats()
+    print(f"  recorder: {sum(stats.written.values())} messages, {stats.bytes_written / 1e6:.0f} MB "
+          f"written, queue peak {stats.queue_peak_bytes / 1e6:.1f} MB")
+    print(f"  (load average now: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
+
+
+if __name__ == "__main__":
+    main()
