@@ -136,7 +136,8 @@ def main() -> None:
     started = time.monotonic()
     print(f"soak: {args.minutes:g} min of '{bag.name}' looped, domain {args.domain_id}, "
           f"{args.executor} executor, warm-up {args.warmup:g} s, "
-          f"FASTDDS_BUILTIN_TRANSPORTS={os.environ.get('FASTDDS_BUILTIN_TRANSPORTS', '(default)')}", flush=True)
+          f"FASTDDS_BUILTIN_TRANSPORTS={os.environ.get('FASTDDS_BUILTIN_TRANSPORTS', 'default')}",
+          flush=True)  # fmt: skip
     try:
         if args.executor == "multi":
             run_nodes([fusion, recorder], timeout_s=args.minutes * 60, handle_signals=True)

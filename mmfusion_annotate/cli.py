@@ -2,9 +2,8 @@
 
 argparse (stdlib) rather than typer/click: no extra dependency on the car, sub-commands with their own
 ``--help`` and examples, and exit codes under our control. Handlers import their package lazily so
-``mmfusion --help`` stays instant. Exit codes: 0 success; 1 the command ran but found a problem (e.g. a
-recovered bag lost data); 2 a usage or configuration error (one line on stderr, never a traceback);
-130 interrupted.
+``mmfusion --help`` stays instant. Exit codes: 0 success; 2 a usage, configuration or input error (one
+line on stderr naming the file, key or topic, never a traceback); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -156,7 +155,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
     report = recover_bag(args.bag)
     print(format_recovery(report))
-    return 0 if report.complete else 1
+    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

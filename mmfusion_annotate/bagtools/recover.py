@@ -231,3 +231,19 @@ def recover_bag(path: str | os.PathLike) -> RecoveryReport:
         report.files.append(recover_file(mcap_path))
     report.metadata_path = str(rebuild_metadata(path))
     return report
+
+
+def format_recovery(report: RecoveryReport) -> str:
+    """The text ``mmfusion bag recover`` prints: each file's outcome and what was cut off."""
+    lines = []
+    for f in report.files:
+        if f.status == "complete":
+            lines.append(f"{f.path}: complete, {f.messages} messages (left as is)")
+        else:
+            lines.append(
+                f"{f.path}: recovered {f.messages} messages, {f.bytes_dropped} bytes after the last complete "
+                f"chunk dropped ({f.reason or 'truncated'}); original kept as .mcap.incomplete"
+            )
+    if report.metadata_path:
+        lines.append(f"rebuilt {report.metadata_path}")
+    return "\n".join(lines) or "no MCAP file found"

@@ -1,4 +1,4 @@
-"""Shared bits of the node tests: a reduced rig, a background spinner, waiting on a condition."""
+"""Shared bits of the node tests: a background spinner, waiting on a condition."""
 
 from __future__ import annotations
 
@@ -6,23 +6,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
 from rclpy.node import Node
 
 from mmfusion_annotate.nodes.composition import run_nodes
-from mmfusion_annotate.rig import default_rig_path, dump_rig, load_rig, rig_from_dict, rig_to_dict
-
-SMALL_RIG_SENSORS = ("lidar_top", "cam_front", "radar_front", "imu", "odometry")
-
-
-def write_small_rig(directory: Path) -> Path:
-    """The default rig cut down to one LiDAR, one camera, one radar, IMU and odometry (fast to simulate)."""
-    doc = rig_to_dict(load_rig(default_rig_path()))
-    doc["sensors"] = [s for s in doc["sensors"] if s["name"] in SMALL_RIG_SENSORS]
-    path = directory / "small_rig.yaml"
-    dump_rig(rig_from_dict(doc), path)
-    return path
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from node_testing import SMALL_RIG_SENSORS, write_small_rig
+from rigs import SMALL_RIG_SENSORS, write_small_rig
 
 from mmfusion_annotate.bagtools.info import bag_info
 from mmfusion_annotate.bagtools.replay import replay_bag

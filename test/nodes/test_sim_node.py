@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from nav_msgs.msg import Odometry
-from node_testing import spinning, wait_for, write_small_rig
+from node_testing import spinning, wait_for
 from rclpy import create_node
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rigs import write_small_rig
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, CompressedImage, Imu, PointCloud2
 
