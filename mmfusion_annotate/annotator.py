@@ -3,6 +3,13 @@
 ``fusion_node`` feeds it live and ``bagtools.replay`` feeds it from a bag; since both go through this
 one object with message stamps only (no wall clock), the same messages give the same frames, labels
 and events live or offline (deterministic replay).
+
+Two phases, so a live node can shed load a whole frame at a time: ``intake`` (cheap, in arrival order:
+restart detection, the synchronizer, waiting for the ego motion that covers a set) turns each sample
+into ``Step``s, an ordered stream of the sample itself (ego motion and event observations) and of the
+synced sets now ready to fuse; ``process`` runs one step (fusion, pre-labels, events: the heavy part).
+``feed`` is both at once. Processing every step in order gives the same results however far intake runs
+ahead; a node that cannot keep up drops set steps (whole frames), never sample steps.
 """
 
 from __future__ import annotations
@@ -10,9 +17,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from time import perf_counter
+from typing import Literal
 
 from mmfusion_annotate.config import PipelineConfig
-from mmfusion_annotate.errors import ConfigError, MmfusionError
+from mmfusion_annotate.errors import CodecError, ConfigError, MmfusionError
 from mmfusion_annotate.events.config import load_rules
 from mmfusion_annotate.events.feed import SampleFeed, review_counts, track_frame
 from mmfusion_annotate.events.model import Event
@@ -51,6 +59,21 @@ class AnnotatorCounters:
     frames: int = 0
     failed_frames: int = 0
     ignored_samples: int = 0
+    undecodable_samples: int = 0  # lazily decoded payloads found broken when first needed
+
+
+@dataclass(frozen=True)
+class Step:
+    """One unit of the ordered stream from ``intake`` to ``process``.
+
+    ``sample``: one arrival (ego motion, event observations; cheap, never to be dropped); ``set``: a
+    synced set ready to fuse (the heavy work: the unit a live node drops when overloaded); ``restart``:
+    time went back, close the events and start the stream state afresh.
+    """
+
+    kind: Literal["sample", "set", "restart"]
+    sample: SensorSample | None = None
+    synced: SyncedSet | None = None
 
 
 class Annotator:
@@ -69,8 +92,18 @@ class Annotator:
         self._start()
 
     def _start(self) -> None:
-        """(Re)create everything that keeps stream time: sync, ego motion, tracker, event rules."""
+        """(Re)create everything that keeps stream time, on both sides of the step stream."""
+        self._start_intake()
+        self._start_processing()
+
+    def _start_intake(self) -> None:
         self.sync = SyncCore(self.inputs, self._sync_config(), policy="optimal")
+        self._waiting: list[SyncedSet] = []
+        self._last_stamp: dict[str, Stamp] = {}
+        self._latest: Stamp = -(2**62)
+        self._ego_until: Stamp = -(2**62)
+
+    def _start_processing(self) -> None:
         self.ego = EgoMotion()
         self.prelabeler = Prelabeler(self.rig, self.config.prelabel)
         self.tagger = EventTagger.for_rig(self.rig, self._rules)
@@ -78,10 +111,6 @@ class Annotator:
             self.rig, self._rules, alignment_cameras=self._alignment_cameras(),
             alignment_every=self.config.alignment_every,
         )  # fmt: skip
-        self._waiting: list[SyncedSet] = []
-        self._last_stamp: dict[str, Stamp] = {}
-        self._latest: Stamp = -(2**62)
-        self._ego_until: Stamp = -(2**62)
 
     def _alignment_cameras(self) -> list[str]:
         names = self.config.alignment_cameras
@@ -102,65 +131,112 @@ class Annotator:
         return cfg.model_copy(update=updates)
 
     def feed(self, sample: SensorSample) -> AnnotatorOutput:
-        """Add one decoded sample; returns the frames and events it completed."""
+        """Add one decoded sample; returns the frames and events it completed (``intake`` + ``process``)."""
+        return self._run(self.intake(sample))
+
+    def finish(self) -> AnnotatorOutput:
+        """Flush the synchronizer and close every open event (end of bag or shutdown)."""
+        out = self._run(self.flush())
+        out.events += self.tagger.finish()
+        return out
+
+    def _run(self, steps: list[Step]) -> AnnotatorOutput:
         out = AnnotatorOutput()
+        for step in steps:
+            self.process(step, out)
+        return out
+
+    # ------------------------------------------------------------------ intake: cheap, arrival order
+    def intake(self, sample: SensorSample) -> list[Step]:
+        """Take one sample (only its sensor and stamp are read); returns the steps it makes due, in order."""
         sensor = self.rig.sensors.get(sample.sensor)
         if sensor is None:
             self.counters.ignored_samples += 1
-            return out
+            return []
+        steps: list[Step] = []
         previous = self._last_stamp.get(sample.sensor)
         if previous is not None and sample.stamp < previous - self.config.time_jump_ns:
-            out = self._restart(previous - sample.stamp)  # its own sensor went back: not just a late message
+            # its own sensor went back (a looped bag, a restarted simulation), not just a late message
+            _log.warning("annotator: time jumped back %.3f s; finishing the stream and starting again",
+                         (previous - sample.stamp) / NS_PER_S)
+            steps += self.flush() + [Step("restart")]
+            self.resets += 1
+            self._start_intake()
         self._last_stamp[sample.sensor] = sample.stamp
         self._latest = max(self._latest, sample.stamp)
         if sensor.kind == "odometry":
             self._ego_until = max(self._ego_until, sample.stamp)
-        if sensor.kind in ("odometry", "imu"):
-            self.ego.feed(sample)
-        for observation in self._observations.feed(sample):
-            out.events += self.tagger.update(observation)
+        steps.append(Step("sample", sample=sample))
         lane = self._lane.get(sample.sensor)
         if lane is not None:
             self._waiting += self.sync.feed(lane, sample.stamp, sample)
-        self._process_ready(out, flush=False)
-        return out
+        return steps + self._ready(flush=False)
 
-    def finish(self) -> AnnotatorOutput:
-        """Flush the synchronizer and close every open event (end of bag or shutdown)."""
-        out = AnnotatorOutput()
+    def flush(self) -> list[Step]:
+        """The sets still in the synchronizer or waiting for ego motion (end of stream)."""
         self._waiting += self.sync.flush()
-        self._process_ready(out, flush=True)
-        out.events += self.tagger.finish()
-        return out
+        return self._ready(flush=True)
 
-    def _restart(self, jump_ns: int) -> AnnotatorOutput:
-        """Time went back (a looped bag, a restarted simulation): finish the old stream, start afresh."""
-        _log.warning("annotator: time jumped back %.3f s; finishing the stream and starting again",
-                     jump_ns / NS_PER_S)
-        out = self.finish()
-        self.resets += 1
-        self._start()
-        return out
-
-    def _process_ready(self, out: AnnotatorOutput, *, flush: bool) -> None:
-        """Fuse the waiting sets whose ego motion has arrived (odometry past the set's last instant).
+    def _ready(self, *, flush: bool) -> list[Step]:
+        """The waiting sets whose ego motion has arrived (odometry past the set's last instant).
 
         Topics arrive in any order live, so a set can complete before the odometry covering its sweep;
         waiting for it (at most ``ego_wait_ns`` of stream time) keeps live results equal to replay ones.
         """
+        ready = []
         while self._waiting:
             needed = self._needed_until(self._waiting[0])
             if not (flush or needed <= self._ego_until or self._latest - needed > self.config.ego_wait_ns):
-                return
-            self._process(self._waiting.pop(0), out)
+                break
+            ready.append(Step("set", synced=self._waiting.pop(0)))
+        return ready
 
     def _needed_until(self, synced: SyncedSet) -> Stamp:
         """The set's last instant: the end of the sweep (stamp + one period) or a later image/scan."""
         sweep_end = synced.stamps[self._lane[self.fusion.lidar]] + self._lidar_period
         return max(sweep_end, *(s for s in synced.stamps if s is not None))
 
+    # ------------------------------------------------------------------ processing: heavy, step order
+    def process(self, step: Step, out: AnnotatorOutput | None = None) -> AnnotatorOutput:
+        """Run one step of ``intake``'s stream (steps in their order; set steps may be left out)."""
+        out = out if out is not None else AnnotatorOutput()
+        if step.kind == "sample":
+            self._observe(step.sample, out)  # type: ignore[arg-type]
+        elif step.kind == "set":
+            self._process(step.synced, out)  # type: ignore[arg-type]
+        else:
+            out.events += self.tagger.finish()
+            self._start_processing()
+        return out
+
+    def _observe(self, sample: SensorSample, out: AnnotatorOutput) -> None:
+        kind = self.rig.sensor(sample.sensor).kind
+        if kind in ("odometry", "imu"):
+            self.ego.feed(sample)
+        try:
+            observations = self._observations.feed(sample)
+        except CodecError as exc:  # an edge check's image that could not be decoded
+            self.counters.undecodable_samples += 1
+            _log.warning("annotator: %s", exc)
+            return
+        for observation in observations:
+            out.events += self.tagger.update(observation)
+
+    def _decoded(self, sample: SensorSample | None) -> SensorSample | None:
+        """The sample with its payload usable, or None (counted) when a lazy payload cannot be decoded."""
+        if sample is None:
+            return None
+        try:
+            for _ in sample.payload.values():  # a lazily decoded payload decodes here, not inside fusion
+                pass
+        except CodecError as exc:
+            self.counters.undecodable_samples += 1
+            _log.warning("annotator: %s", exc)
+            return None
+        return sample
+
     def _process(self, synced: SyncedSet, out: AnnotatorOutput) -> None:
-        samples = {spec.name: s for spec, s in zip(self.inputs, synced.slots, strict=True)}
+        samples = {spec.name: self._decoded(s) for spec, s in zip(self.inputs, synced.slots, strict=True)}
         timings: dict[str, float] = {}
         try:
             t0 = perf_counter()

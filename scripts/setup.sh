@@ -20,9 +20,9 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 need_apt=()
-# open3d needs libusb at import time; libgomp for numba/open3d threading.
-ldconfig -p | grep -q 'libusb-1.0.so.0' || need_apt+=(libusb-1.0-0)
+# libgomp for numba's threading layer; open3d (a test/benchmark baseline) needs libusb at import time.
 ldconfig -p | grep -q 'libgomp.so.1' || need_apt+=(libgomp1)
+if [ "$WITH_TEST" = 1 ]; then ldconfig -p | grep -q 'libusb-1.0.so.0' || need_apt+=(libusb-1.0-0); fi
 command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ "$WITH_TEST" = 1 ]; then command -v npm >/dev/null || need_apt+=(nodejs npm); fi

@@ -18,6 +18,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from mmfusion_annotate.fusion import compensation
 from mmfusion_annotate.fusion.backends import CameraJob, Projection
 from mmfusion_annotate.fusion.compensation import PoseTrack
 from mmfusion_annotate.fusion.config import FusionConfig
@@ -39,15 +40,16 @@ def _knot(times: np.ndarray, stamp: np.int64) -> int:
     return min(max(lo - 1, 0), times.shape[0] - 2)
 
 
+_series = njit(cache=True, inline="always")(compensation.rodrigues_series)
+_exp_entries = njit(cache=True, inline="always")(compensation.exp_entries)
+_apply = njit(cache=True, inline="always")(compensation.apply_entries)
+
+
 @njit(cache=True, inline="always")
 def _rodrigues_factors(theta2: float) -> tuple[float, float]:
-    """sin(t)/t and (1 - cos(t))/t^2 for t^2 = theta2; a series below 0.05 rad, where the per-point
-    turn of a sweep almost always is (~1e-3 rad), exact to the last bit and without sin/cos calls."""
-    if theta2 < 2.5e-3:
-        return (
-            1.0 - theta2 / 6.0 * (1.0 - theta2 / 20.0 * (1.0 - theta2 / 42.0)),
-            0.5 * (1.0 - theta2 / 12.0 * (1.0 - theta2 / 30.0 * (1.0 - theta2 / 56.0))),
-        )
+    """Scalar form of ``compensation.rodrigues_factors`` (the same series and sin/cos)."""
+    if theta2 < compensation.SERIES_THETA2:
+        return _series(theta2)
     theta = math.sqrt(theta2)
     return math.sin(theta) / theta, (1.0 - math.cos(theta)) / theta2
 
@@ -55,7 +57,7 @@ def _rodrigues_factors(theta2: float) -> tuple[float, float]:
 @njit(cache=True, parallel=True, fastmath=False)
 def _project_kernel(
     points, base_rot, base_trans, t_ns, compensate, times, rotations, translations, steps,
-    cam_rot, cam_trans, model, dist, intr, limit, size, min_depth, max_depth, block, grid_cols, chunk,
+    cam_rot, cam_trans, model, dist, intr, limit, size, box, min_depth, max_depth, block, grid_cols, chunk,
     out_base, out_ref, s_index, s_uv, s_depth, s_cell, counts,
 ):  # fmt: skip
     """Per chunk of points: deskew, then per camera cull/distort/bounds; in-image results are written
@@ -63,6 +65,7 @@ def _project_kernel(
     n = points.shape[0]
     cameras = cam_rot.shape[0]
     single = times.shape[0] == 1
+    identity = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
     for j in prange(counts.shape[1]):
         start = j * chunk
         for c in range(cameras):
@@ -78,33 +81,33 @@ def _project_kernel(
             out_base[i, 1] = y
             out_base[i, 2] = z
             if compensate:
-                k = 0
-                f = 0.0
-                tx, ty, tz = x, y, z
+                if i == start or t_ns[i] != t_ns[i - 1]:  # a new firing time: its pose, once
+                    k = 0
+                    f = 0.0
+                    turn = identity
+                    if not single:
+                        k = _knot(times, t_ns[i])
+                        f = np.float64(t_ns[i] - times[k]) / np.float64(times[k + 1] - times[k])
+                        rx = f * steps[k, 0]
+                        ry = f * steps[k, 1]
+                        rz = f * steps[k, 2]
+                        a, b = _rodrigues_factors(rx * rx + ry * ry + rz * rz)
+                        turn = _exp_entries(rx, ry, rz, a, b)
+                    rot = (
+                        rotations[k, 0, 0], rotations[k, 0, 1], rotations[k, 0, 2],
+                        rotations[k, 1, 0], rotations[k, 1, 1], rotations[k, 1, 2],
+                        rotations[k, 2, 0], rotations[k, 2, 1], rotations[k, 2, 2],
+                    )  # fmt: skip
+                    k1 = k if single else k + 1
+                    sx = translations[k, 0] + f * (translations[k1, 0] - translations[k, 0])
+                    sy = translations[k, 1] + f * (translations[k1, 1] - translations[k, 1])
+                    sz = translations[k, 2] + f * (translations[k1, 2] - translations[k, 2])
                 if not single:
-                    k = _knot(times, t_ns[i])
-                    f = np.float64(t_ns[i] - times[k]) / np.float64(times[k + 1] - times[k])
-                    rx = f * steps[k, 0]
-                    ry = f * steps[k, 1]
-                    rz = f * steps[k, 2]
-                    a, b = _rodrigues_factors(rx * rx + ry * ry + rz * rz)
-                    cx = ry * z - rz * y
-                    cy = rz * x - rx * z
-                    cz = rx * y - ry * x
-                    tx = x + a * cx + b * (ry * cz - rz * cy)
-                    ty = y + a * cy + b * (rz * cx - rx * cz)
-                    tz = z + a * cz + b * (rx * cy - ry * cx)
-                x = rotations[k, 0, 0] * tx + rotations[k, 0, 1] * ty + rotations[k, 0, 2] * tz
-                y = rotations[k, 1, 0] * tx + rotations[k, 1, 1] * ty + rotations[k, 1, 2] * tz
-                z = rotations[k, 2, 0] * tx + rotations[k, 2, 1] * ty + rotations[k, 2, 2] * tz
-                if single:
-                    x += translations[0, 0]
-                    y += translations[0, 1]
-                    z += translations[0, 2]
-                else:
-                    x += translations[k, 0] + f * (translations[k + 1, 0] - translations[k, 0])
-                    y += translations[k, 1] + f * (translations[k + 1, 1] - translations[k, 1])
-                    z += translations[k, 2] + f * (translations[k + 1, 2] - translations[k, 2])
+                    x, y, z = _apply(turn, x, y, z)
+                x, y, z = _apply(rot, x, y, z)
+                x += sx
+                y += sy
+                z += sz
             out_ref[i, 0] = x
             out_ref[i, 1] = y
             out_ref[i, 2] = z
@@ -113,7 +116,11 @@ def _project_kernel(
                 if Z < min_depth or Z > max_depth:  # frustum cull before any distortion work
                     continue
                 X = cam_rot[c, 0, 0] * x + cam_rot[c, 0, 1] * y + cam_rot[c, 0, 2] * z + cam_trans[c, 0]
+                if X < box[c, 0] * Z or X > box[c, 1] * Z:  # beside the image: no distortion work
+                    continue
                 Y = cam_rot[c, 1, 0] * x + cam_rot[c, 1, 1] * y + cam_rot[c, 1, 2] * z + cam_trans[c, 1]
+                if Y < box[c, 2] * Z or Y > box[c, 3] * Z:
+                    continue
                 rxy = math.sqrt(X * X + Y * Y)
                 if model[c] == _EQUIDISTANT:
                     theta = math.atan2(rxy, Z)
@@ -225,8 +232,41 @@ def _visibility_kernel(
     return index, uv, depth, visible, colors
 
 
-def _camera_params(models: Sequence) -> tuple[np.ndarray, ...]:
-    """Per-camera arrays for the kernel: model id, coefficients, intrinsics, FOV limit, image size."""
+def image_box(model, margin: float = 0.02, samples: int = 4000) -> np.ndarray:
+    """Conservative bounds (x_lo, x_hi, y_lo, y_hi) of X/Z and Y/Z over the rays that land in the image.
+
+    The kernel rejects a point outside them before any distortion work (the cheap cull of points
+    beside a camera). The rays of the image border, widened by ``margin`` of the span, enclose every
+    in-image ray because the lens model is one-to-one inside its valid field of view; that is checked
+    on a band of rays just outside the box, and the box is unbounded where it cannot be trusted
+    (border pixels without a ray, rays at or beyond 90 degrees)."""
+    unbounded = np.array([-np.inf, np.inf, -np.inf, np.inf])
+    w, h = float(model.width), float(model.height)
+    s = np.linspace(0.0, 1.0, samples)
+    border = np.concatenate(
+        [np.stack([s * w, np.zeros_like(s)], 1), np.stack([s * w, np.full_like(s, h)], 1),
+         np.stack([np.zeros_like(s), s * h], 1), np.stack([np.full_like(s, w), s * h], 1)]
+    )  # fmt: skip
+    rays = model.pixel_to_ray(border, np)
+    if not np.all(np.isfinite(rays)) or rays[:, 2].min() < 1e-3:
+        return unbounded
+    x, y = rays[:, 0] / rays[:, 2], rays[:, 1] / rays[:, 2]
+    pad_x, pad_y = margin * (x.max() - x.min()), margin * (y.max() - y.min())
+    box = np.array([x.min() - pad_x, x.max() + pad_x, y.min() - pad_y, y.max() + pad_y])
+    # the check: rays on a grid over a band as wide again as the box on every side must all miss
+    gx, gy = np.meshgrid(
+        np.linspace(2 * box[0] - box[1], 2 * box[1] - box[0], 601),
+        np.linspace(2 * box[2] - box[3], 2 * box[3] - box[2], 601),
+    )
+    outside = (gx < box[0]) | (gx > box[1]) | (gy < box[2]) | (gy > box[3])
+    probe = np.stack([gx[outside], gy[outside], np.ones(int(outside.sum()))], axis=1)
+    uv, _, valid = model.project(probe, np)
+    hit = valid & (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
+    return unbounded if hit.any() else box
+
+
+def _camera_params(models: Sequence, boxes: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Per-camera arrays for the kernel: model id, coefficients, intrinsics, FOV limit, image size, box."""
     cams = len(models)
     equidistant = [m.distortion_model == "equidistant" for m in models]
     dist = np.zeros((cams, 8))
@@ -243,6 +283,7 @@ def _camera_params(models: Sequence) -> tuple[np.ndarray, ...]:
         intrinsics.reshape(cams, 5),
         limit,
         np.array([[m.width, m.height] for m in models], dtype=np.int64).reshape(cams, 2),
+        np.array(boxes).reshape(cams, 4),
     )
 
 
@@ -261,6 +302,13 @@ class NumbaBackend:
 
     def __init__(self) -> None:
         self._scratch: tuple[np.ndarray, ...] = ()
+        self._boxes: dict[int, tuple[object, np.ndarray]] = {}
+
+    def _box(self, model) -> np.ndarray:
+        """``image_box`` once per camera model (keyed by identity; the model is kept alive with it)."""
+        if id(model) not in self._boxes:
+            self._boxes[id(model)] = (model, image_box(model))
+        return self._boxes[id(model)][1]
 
     def _buffers(self, cams: int, n: int) -> tuple[np.ndarray, ...]:
         if not self._scratch or self._scratch[0].shape != (cams, n):
@@ -303,7 +351,7 @@ class NumbaBackend:
             pose_track.steps,
             np.ascontiguousarray(transforms[:, :3, :3]),
             np.ascontiguousarray(transforms[:, :3, 3]),
-            *_camera_params(models),
+            *_camera_params(models, [self._box(m) for m in models]),
             float(config.min_depth_m),
             float(config.max_depth_m),
             block,

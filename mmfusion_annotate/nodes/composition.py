@@ -6,6 +6,13 @@ them. Here the context is created without rclpy's handlers; a signal only sets a
 node's ``close()`` runs in order while the executor keeps spinning, so what one node emits on closing
 still reaches the next one (fusion before recorder). A second signal interrupts as usual.
 
+Two executors: ``events`` (the default), rclpy's EventsExecutor (``rclpy.experimental``, Jazzy): one
+thread, ready work queued by the middleware's event callbacks in C++, so Python does not rebuild a wait
+set for every message; ``multi``, the classic ``MultiThreadedExecutor`` (callbacks of different groups
+on a thread pool). The fusion node's callbacks are light (heavy work is on its worker thread), so the
+pool buys little and its Python overhead costs a lot at the default rig's ~340 messages/s: in the soak
+the events executor sustains several times the frame rate (``docs/readme/performance.md``).
+
 Used by every node's ``main`` (``main_nodes``), ``mmfusion run`` and ``mmfusion demo``.
 """
 
@@ -17,10 +24,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from enum import Enum
+from typing import Literal
 
 import rclpy
 from rclpy.context import Context
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import Executor, MultiThreadedExecutor
+from rclpy.experimental import EventsExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
@@ -30,6 +39,8 @@ NodeFactory = Callable[[Context], Node]
 """Builds one node in the given context (``lambda ctx: FusionNode(context=ctx)``)."""
 
 EXIT_OK, EXIT_CONFIG = 0, 2
+ExecutorKind = Literal["events", "multi"]
+EXECUTORS: tuple[ExecutorKind, ...] = ("events", "multi")
 
 
 class StopReason(str, Enum):
@@ -70,7 +81,16 @@ def _install_stop_handlers(stop: threading.Event) -> Callable[[], None]:
     return restore
 
 
-def _spin_until(executor: MultiThreadedExecutor, done: Callable[[], bool], poll_s: float) -> None:
+def make_executor(kind: ExecutorKind, context: Context, num_threads: int | None = None) -> Executor:
+    """The executor ``kind`` names (see the module docstring) in ``context``."""
+    if kind == "events":
+        return EventsExecutor(context=context)
+    if kind == "multi":
+        return MultiThreadedExecutor(num_threads=num_threads, context=context)
+    raise ValueError(f"unknown executor '{kind}' (expected one of {', '.join(EXECUTORS)})")
+
+
+def _spin_until(executor: Executor, done: Callable[[], bool], poll_s: float) -> None:
     while not done() and executor.context.ok():
         executor.spin_once(timeout_sec=poll_s)
 
@@ -85,21 +105,23 @@ def run_nodes(
     grace_s: float = 0.5,
     poll_s: float = 0.05,
     handle_signals: bool = True,
+    executor: ExecutorKind = "events",
 ) -> StopReason:
-    """Spin ``nodes`` (same context) on one MultiThreadedExecutor until a stop, then close them in order.
+    """Spin ``nodes`` (same context) on one executor until a stop, then close them in order.
 
     Stops on SIGINT/SIGTERM (when called from the main thread), ``stop`` set, ``until()`` true,
     ``timeout_s`` elapsed, or the context shut down. Then, for each node in the given order, its
     ``close()`` (if it has one) runs on a helper thread while the executor keeps spinning, followed by
     ``grace_s`` of spinning so its last messages are delivered. Nodes are removed from the executor but
     not destroyed (the caller owns them). ``handle_signals=False`` leaves SIGINT/SIGTERM to the caller
-    (who then sets ``stop``), e.g. to cover the time spent building the nodes.
+    (who then sets ``stop``), e.g. to cover the time spent building the nodes. ``executor``: ``events``
+    or ``multi`` (``num_threads`` is the latter's pool size).
     """
     if not nodes:
         raise ValueError("run_nodes needs at least one node")
-    executor = MultiThreadedExecutor(num_threads=num_threads, context=nodes[0].context)
+    spinner = make_executor(executor, nodes[0].context, num_threads)
     for node in nodes:
-        executor.add_node(node)
+        spinner.add_node(node)
     stop = stop or threading.Event()
     restore = _install_stop_handlers(stop) if handle_signals else (lambda: None)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
@@ -111,10 +133,10 @@ def run_nodes(
                 reason = StopReason.UNTIL
             elif deadline is not None and time.monotonic() >= deadline:
                 reason = StopReason.TIMEOUT
-            elif not executor.context.ok():
+            elif not spinner.context.ok():
                 reason = StopReason.SHUTDOWN
             else:
-                executor.spin_once(timeout_sec=poll_s)
+                spinner.spin_once(timeout_sec=poll_s)
                 continue
             break
         for node in nodes:
@@ -122,16 +144,16 @@ def run_nodes(
             if callable(close):
                 closer = threading.Thread(target=close, name=f"close-{node.get_name()}", daemon=True)
                 closer.start()
-                _spin_until(executor, lambda t=closer: not t.is_alive(), poll_s)
+                _spin_until(spinner, lambda t=closer: not t.is_alive(), poll_s)
                 closer.join()
             end = time.monotonic() + grace_s
-            _spin_until(executor, lambda e=end: time.monotonic() >= e, poll_s)
+            _spin_until(spinner, lambda e=end: time.monotonic() >= e, poll_s)
         return reason
     finally:
         restore()
         for node in nodes:
-            executor.remove_node(node)
-        executor.shutdown()
+            spinner.remove_node(node)
+        spinner.shutdown()
 
 
 def main_nodes(

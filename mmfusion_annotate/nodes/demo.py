@@ -23,7 +23,7 @@ from mmfusion_annotate.annotator import AnnotatedFrame, AnnotatorOutput
 from mmfusion_annotate.bagtools.report import render_frames_sheet
 from mmfusion_annotate.errors import ConfigError
 from mmfusion_annotate.events.model import Event
-from mmfusion_annotate.nodes.composition import init_context, run_nodes
+from mmfusion_annotate.nodes.composition import ExecutorKind, init_context, run_nodes
 from mmfusion_annotate.nodes.fusion_node import FusionNode
 from mmfusion_annotate.nodes.recorder_node import RecorderNode
 from mmfusion_annotate.nodes.vehicle import connect_recorder
@@ -110,8 +110,9 @@ def run_demo(
     rate: float = 1.0,
     domain_id: int | None = None,
     progress: bool = True,
+    executor: ExecutorKind = "events",
 ) -> DemoSummary:
-    """Run sim -> fusion -> recorder for one built-in (or YAML) scenario; returns the summary."""
+    """Run sim -> fusion -> recorder for one built-in (or YAML) scenario on ``executor``; the summary."""
     spec = load_scenario(scenario)  # a bad name fails here with one line, before anything starts
     duration = float(duration_s or spec.duration_s)
     rig_file = Path(rig_file or default_rig_path())
@@ -147,7 +148,7 @@ def run_demo(
         return sim.poll() is not None and fusion.idle()
 
     try:
-        run_nodes([fusion, recorder], until=finished)
+        run_nodes([fusion, recorder], until=finished, executor=executor)
     finally:
         bar.close()
         if sim.poll() is None:

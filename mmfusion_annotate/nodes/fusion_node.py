@@ -1,12 +1,15 @@
 """``fusion_node``: the rig's sensor topics in, coloured cloud, pre-label markers, events and diagnostics out.
 
 Threading: subscription callbacks (one mutually exclusive group per topic, so each topic's messages
-stay in order while topics decode in parallel) only decode the message into a ``SensorSample`` and
-submit it to one ``BoundedWorker``; the worker thread feeds the ROS-free ``Annotator`` (sync -> fusion
--> pre-labels -> events) in arrival order and publishes what it completes. When the worker cannot keep
-up, the oldest queued samples are dropped, counted per sensor and reported on ``/diagnostics`` (never an
-unbounded queue). Every decision uses message stamps, never the wall clock, so ``use_sim_time`` and
-replay give the same results.
+stay in order) decode the message into a ``SensorSample`` (camera images lazily: only the pixels the
+pipeline uses are ever decoded) and run the ``Annotator``'s cheap intake (synchronizer, ego coverage)
+under a lock, in arrival order; the steps it yields (every sample, and each synced set once ready) go to
+one ``BoundedWorker``, whose thread runs them (fusion -> pre-labels -> events) in order and publishes
+what they complete. When the worker cannot keep up, whole frames go: beyond ``queue_depth`` waiting
+sets the oldest set is dropped, counted and reported on ``/diagnostics`` (never an unbounded queue),
+while the per-sample steps that keep ego motion and the event rules whole stay. Every decision uses
+message stamps, never the wall clock, so ``use_sim_time`` and replay give the same results (the same
+frames, when none was dropped).
 
 Outputs come from ``outputs.OutputBuilder``, the one mapping ``bagtools.replay`` uses too. Only the
 installed types among them go out over DDS (``/fusion/colored_cloud``, ``/prelabels/markers``): rclpy
@@ -37,7 +40,7 @@ from rclpy.publisher import Publisher
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, Imu, PointCloud2
 
-from mmfusion_annotate.annotator import AnnotatedFrame, Annotator, AnnotatorOutput
+from mmfusion_annotate.annotator import AnnotatedFrame, Annotator, AnnotatorOutput, Step
 from mmfusion_annotate.config import load_pipeline_config
 from mmfusion_annotate.errors import CodecError
 from mmfusion_annotate.fusion.overlay import depth_overlay
@@ -46,6 +49,7 @@ from mmfusion_annotate.msgs.samples import decode_sample
 from mmfusion_annotate.msgs.topics import OUTPUT_TOPICS
 from mmfusion_annotate.nodes import diagnostics as diag
 from mmfusion_annotate.nodes.composition import main_nodes
+from mmfusion_annotate.nodes.lazy_sample import lazy_camera_sample
 from mmfusion_annotate.nodes.params import declare_config
 from mmfusion_annotate.nodes.qos import RELIABLE, SensorQos, sensor_qos
 from mmfusion_annotate.nodes.worker import BoundedWorker
@@ -53,12 +57,16 @@ from mmfusion_annotate.outputs import Output, OutputBuilder
 from mmfusion_annotate.recording.cdr import message_class
 from mmfusion_annotate.recording.definitions import is_carried
 from mmfusion_annotate.rig import Sensor, default_rig_path, load_rig
-from mmfusion_annotate.types import NS_PER_S, SensorSample
+from mmfusion_annotate.types import NS_PER_S
 
 EVENT_STATUS = "/events/status"
 DIAGNOSTICS = "/diagnostics"
 LATENCY_WINDOW = 256
 """Frames the latency percentiles on /diagnostics are taken over."""
+STEP_LIMIT = 4096
+"""Queued steps of any kind at most (~3 s of the default rig's messages): past it the oldest goes."""
+ARRIVALS_KEPT = 4096
+"""Arrival times remembered for the latency of sets still forming."""
 
 
 def overlay_topic(camera: str) -> str:
@@ -81,8 +89,8 @@ class FusionNodeConfig(BaseModel):
         "sensor_data", description="QoS of the sensor subscriptions: sensor_data (best effort) or reliable"
     )
     queue_depth: int = Field(
-        256, ge=1, le=100000,
-        description="decoded samples waiting for the pipeline; beyond it the oldest are dropped and counted",
+        3, ge=1, le=100000,
+        description="synced sets waiting for fusion; beyond it the oldest set (frame) is dropped and counted",
     )  # fmt: skip
     publish_overlays: bool = Field(False, description="publish per-camera depth overlays (costly)")
     overlay_rate_hz: float = Field(
@@ -106,11 +114,12 @@ class FusionNode(Node):
         self.rig = load_rig(self.config.rig_file)
         pipeline = load_pipeline_config(self.config.pipeline_file or None)
         self.annotator = Annotator(self.rig, pipeline)
-        self._lock = threading.Lock()  # guards the annotator and the pipeline figures (worker vs diagnostics)
-        self._intake_lock = threading.Lock()  # guards the intake counters; never held during heavy work
+        self._lock = threading.Lock()  # guards the processing side and its figures (worker vs diagnostics)
+        self._intake_lock = threading.Lock()  # guards the intake side; never held during heavy work
         self._received: Counter[str] = Counter()
         self._decode_errors: Counter[str] = Counter()
         self._queue_drops: Counter[str] = Counter()
+        self._frames_dropped = 0
         self._rates = {name: diag.RateMeter() for name in self.rig.sensors}
         self._arrivals: OrderedDict[tuple[str, int], float] = OrderedDict()
         self._latency_ms: list[float] = []
@@ -120,9 +129,10 @@ class FusionNode(Node):
         self._listeners: list[Callable[[AnnotatorOutput, list[Output]], None]] = []
         self._outputs = OutputBuilder(self.rig, self.rig.base_frame)
         self._closed = False
-        self._worker: BoundedWorker[tuple[SensorSample, float]] = BoundedWorker(
-            "fusion", self._process, capacity=self.config.queue_depth, on_drop=self._count_drop
-        )
+        self._worker: BoundedWorker[tuple[Step, float]] = BoundedWorker(
+            "fusion", self._process, capacity=self.config.queue_depth, on_drop=self._count_drop,
+            droppable=lambda item: item[0].kind == "set", limit=max(STEP_LIMIT, self.config.queue_depth),
+        )  # fmt: skip
 
         reliable = RELIABLE
         self._qos = {"reliable": reliable, "sensor_data": qos_profile_sensor_data}
@@ -144,7 +154,7 @@ class FusionNode(Node):
         qos = sensor_qos(self.config.qos)
         for sensor in self.rig.sensors.values():
             # one mutually exclusive group per topic: its messages stay in order, while different topics
-            # decode in parallel on a MultiThreadedExecutor (cv2/numpy release the GIL while decoding)
+            # decode in parallel on a MultiThreadedExecutor (numpy releases the GIL while copying)
             self.create_subscription(
                 _message_type(sensor), sensor.topic, lambda msg, s=sensor: self._on_message(s, msg), qos,
                 callback_group=MutuallyExclusiveCallbackGroup(),
@@ -165,38 +175,52 @@ class FusionNode(Node):
         with self._intake_lock:
             self._received[sensor.name] += 1
         try:
-            sample = decode_sample(sensor, msg)
+            decode = lazy_camera_sample if sensor.kind == "camera" else decode_sample
+            sample = decode(sensor, msg)
         except CodecError as exc:
             with self._intake_lock:
                 self._decode_errors[sensor.name] += 1
             self.get_logger().warning(f"dropped: {exc}", throttle_duration_sec=5.0)
             return
-        with self._intake_lock:
+        with self._intake_lock:  # in one order for the intake and the queue: the order replay uses
+            if self._closed:
+                return
             self._rates[sensor.name].add(sample.stamp)
-        self._worker.submit((sample, received))
+            self._arrivals[(sensor.name, sample.stamp)] = received
+            while len(self._arrivals) > ARRIVALS_KEPT:
+                self._arrivals.popitem(last=False)
+            for step in self.annotator.intake(sample):
+                self._worker.submit((step, self._last_arrival(step, received)))
 
-    def _count_drop(self, item: tuple[SensorSample, float]) -> None:
-        self._queue_drops[item[0].sensor] += 1  # called under the worker's queue lock: keep it this small
+    def _last_arrival(self, step: Step, default: float) -> float:
+        """When the last message of a set step's set was received (what its latency counts from)."""
+        if step.synced is None:
+            return default
+        keys = zip((spec.name for spec in self.annotator.inputs), step.synced.stamps, strict=True)
+        known = [self._arrivals[key] for key in keys if key in self._arrivals]
+        return max(known, default=default)
+
+    def _count_drop(self, item: tuple[Step, float]) -> None:
+        step = item[0]  # called under the worker's queue lock: keep it this small
+        if step.kind == "set":
+            self._frames_dropped += 1
+        elif step.sample is not None:
+            self._queue_drops[step.sample.sensor] += 1
 
     # ------------------------------------------------------------------ pipeline (worker thread)
-    def _process(self, item: tuple[SensorSample, float]) -> None:
-        sample, arrived = item
+    def _process(self, item: tuple[Step, float]) -> None:
+        step, arrived = item
         with self._lock:
-            self._arrivals[(sample.sensor, sample.stamp)] = arrived
-            while len(self._arrivals) > 4096:
-                self._arrivals.popitem(last=False)
-            out = self.annotator.feed(sample)
-            self._account(out)
+            out = self.annotator.process(step)
+            self._account(out, arrived)
         self._publish(out)
 
-    def _account(self, out: AnnotatorOutput) -> None:
+    def _account(self, out: AnnotatorOutput, arrived: float | None) -> None:
         """Latency of a frame: when it was produced minus when the last message of its set was received."""
         now = time.monotonic()
         for annotated in out.frames:
-            arrivals = [self._arrivals.get(key) for key in annotated.header_stamps.items()]
-            known = [t for t in arrivals if t is not None]
-            if known:
-                self._latency_ms = (self._latency_ms + [(now - max(known)) * 1e3])[-LATENCY_WINDOW:]
+            if arrived is not None:
+                self._latency_ms = (self._latency_ms + [(now - arrived) * 1e3])[-LATENCY_WINDOW:]
             for stage, ms in annotated.stage_ms.items():
                 self._stage_ms[stage] = (self._stage_ms.get(stage, []) + [ms])[-LATENCY_WINDOW:]
         self._events += len(out.events)
@@ -237,7 +261,7 @@ class FusionNode(Node):
         self._listeners.append(listener)
 
     def idle(self) -> bool:
-        """True when no sample is queued or being processed."""
+        """True when no step is queued or being processed."""
         return self._worker.drain(timeout=0)
 
     def stats(self) -> dict[str, dict[str, object]]:
@@ -250,14 +274,16 @@ class FusionNode(Node):
                 sensors[f"{name}.received"] = self._received[name]
                 sensors[f"{name}.decode_errors"] = self._decode_errors[name]
                 sensors[f"{name}.queue_drops"] = self._queue_drops[name]
-        with self._lock:
             sync = self.annotator.sync.stats.snapshot()
+        with self._lock:
             counters = self.annotator.counters
             pipeline: dict[str, object] = {
                 "backend": self.annotator.fusion.backend.name,
                 "frames": counters.frames,
+                "frames_dropped": self._frames_dropped,
                 "failed_frames": counters.failed_frames,
                 "ignored_samples": counters.ignored_samples,
+                "undecodable_samples": counters.undecodable_samples,
                 "events": self._events,
                 "queue_depth": worker.depth,
                 "queue_capacity": worker.capacity,
@@ -276,6 +302,7 @@ class FusionNode(Node):
         pipeline, sensors = stats["pipeline"], stats["sensors"]
         drops = int(pipeline["queue_dropped"]) + int(pipeline["failed_frames"])
         errors = sum(int(v) for k, v in sensors.items() if k.endswith(".decode_errors"))
+        errors += int(pipeline["undecodable_samples"])
         level = diag.WARN if drops or errors else diag.OK
         message = f"{pipeline['frames']} frames, {drops} dropped, {errors} undecodable messages"
         statuses = [
@@ -288,14 +315,15 @@ class FusionNode(Node):
         self._diagnostics_pub.publish(diag.diagnostic_array(self.get_clock().now().nanoseconds, statuses))
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Finish queued samples, flush the synchronizer and close open events, publishing the results."""
-        if self._closed:
-            return
-        self._closed = True
+        """Finish queued steps, flush the synchronizer and close open events, publishing the results."""
+        with self._intake_lock:
+            if self._closed:
+                return
+            self._closed = True  # from here on callbacks leave the annotator alone
         self._worker.stop(timeout_s)
         with self._lock:
             out = self.annotator.finish()
-            self._account(out)
+            self._account(out, None)
         self._publish(out)
         self.publish_diagnostics()
 

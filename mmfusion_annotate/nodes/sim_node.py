@@ -5,11 +5,12 @@ For demos and DDS tests: every sensor topic of the rig (sensor-data QoS), each c
 ``use_sim_time``. Two threads keep the executor free: a producer generates the drive and builds its
 messages into a bounded queue (it waits when the queue is full, so nothing is dropped and memory stays
 bounded), and a publisher paces them at ``rate`` x real time (``rate: 0``: as fast as they are
-generated). The node itself runs on the wall clock (it is the clock source).
+generated). The node itself runs on the wall clock (it is the clock source). Like a car's driver, it
+publishes each LiDAR sweep once its last point is captured (the header stamp stays the sweep's start).
 
 Stamps (``stamps: sim``): drive time + ``epoch_s`` (a fixed, whole-second epoch, default
 2023-11-14T22:13:20Z), so the same seed gives the same stamps on every run and a zero ROS time never
-appears; ``/clock`` follows the stamps, published before the message that advances it by at least
+appears; ``/clock`` follows the publish times, published before the message that advances it by at least
 ``1 / clock_hz``. With ``loop`` the drive restarts at its end and time keeps increasing by one drive
 duration per pass. ``stamps: wall``: the wall-clock time of the first message + drive time, no
 ``/clock``.
@@ -36,7 +37,7 @@ from mmfusion_annotate.nodes.qos import RELIABLE, SensorQos, sensor_qos
 from mmfusion_annotate.recording.cdr import message_class
 from mmfusion_annotate.rig import default_rig_path, load_rig
 from mmfusion_annotate.sim import Drive
-from mmfusion_annotate.sim.messages import camera_topic, sample_messages
+from mmfusion_annotate.sim.messages import camera_topic, in_publish_order, publish_ns, sample_messages
 from mmfusion_annotate.sim.scenario import load_scenario
 from mmfusion_annotate.types import NS_PER_S, Stamp
 
@@ -160,19 +161,26 @@ class SimNode(Node):
     # ------------------------------------------------------------------ threads
     def _produce(self) -> None:
         """Generate the drive (again and again with ``loop``) into the bounded queue."""
-        drive, offset = self.drive, 0
-        try:
+        drive = self.drive
+
+        def stamped():
+            offset = 0
             while not self._stop.is_set():
                 for sample in drive.samples():
-                    for topic, _, msg, stamp in sample_messages(drive, sample):
-                        if not self._put((topic, msg, stamp + offset)):
-                            return
+                    publish = publish_ns(drive, sample) + offset
+                    for topic, _, msg, _ in sample_messages(drive, sample):
+                        yield sample.stamp + offset, publish, (topic, msg, sample.stamp + offset)
                     drive.truth.frames.clear()  # per-frame truth is for bags; live, it would only grow
                     if self._stop.is_set():
                         return
                 if not self.config.loop:
-                    break
+                    return
                 offset += drive.duration_ns
+
+        try:  # each LiDAR sweep goes out once its last point is captured, as a driver sends it
+            for publish, (topic, msg, stamp) in in_publish_order(stamped()):
+                if not self._put((topic, msg, stamp, publish)):
+                    return
         except Exception as exc:  # noqa: BLE001 - report on the node's log, end the drive cleanly
             self.get_logger().error(f"generation failed: {exc.__class__.__name__}: {exc}")
         self._put(_END)
@@ -202,19 +210,20 @@ class SimNode(Node):
                 return  # stopped
             if item is _END:
                 break
-            topic, msg, stamp = item
+            topic, msg, stamp, publish = item
             if first is None:
-                first, started, wall_base = stamp, time.monotonic(), time.time_ns()
+                first, started, wall_base = publish, time.monotonic(), time.time_ns()
             if cfg.rate > 0:
-                delay = started + (stamp - first) / NS_PER_S / cfg.rate - time.monotonic()
+                delay = started + (publish - first) / NS_PER_S / cfg.rate - time.monotonic()
                 if delay > 0 and self._stop.wait(delay):
                     return
                 self.late += delay < -_LATE_S
-            out = self.epoch_ns + stamp if cfg.stamps == "sim" else wall_base + stamp - first
-            if self._clock_pub is not None and (last_clock is None or out - last_clock >= clock_period):
-                self._clock_pub.publish(Clock(clock=to_ros_time(out)))
-                last_clock = out
-            msg.header.stamp = to_ros_time(out)
+            base = self.epoch_ns if cfg.stamps == "sim" else wall_base - first
+            now = base + publish
+            if self._clock_pub is not None and (last_clock is None or now - last_clock >= clock_period):
+                self._clock_pub.publish(Clock(clock=to_ros_time(now)))
+                last_clock = now
+            msg.header.stamp = to_ros_time(base + stamp)
             self._topic_pubs[topic].publish(msg)
             self.published[topic] += 1
         self.get_logger().info(

@@ -13,7 +13,7 @@ from pathlib import Path
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 
-from mmfusion_annotate.nodes.composition import main_nodes
+from mmfusion_annotate.nodes.composition import ExecutorKind, main_nodes
 from mmfusion_annotate.nodes.fusion_node import FusionNode
 from mmfusion_annotate.nodes.recorder_node import RecorderNode
 
@@ -39,9 +39,10 @@ def vehicle_nodes(
 
 
 def run_vehicle(
-    *, rig_file: Path | None, bag_dir: Path | None, record: bool = True, extra_args: Sequence[str] = ()
+    *, rig_file: Path | None, bag_dir: Path | None, record: bool = True, extra_args: Sequence[str] = (),
+    executor: ExecutorKind = "events",
 ) -> int:
-    """Run until SIGINT/SIGTERM; exit code 2 with one line on a bad rig or parameter."""
+    """Run until SIGINT/SIGTERM on ``executor``; exit code 2 with one line on a bad rig or parameter."""
     nodes: list = []
 
     def build(context: Context):
@@ -53,4 +54,4 @@ def run_vehicle(
     if extra and extra[0] != "--ros-args":
         extra.insert(0, "--ros-args")
     args = ["mmfusion", *extra] if extra else None
-    return main_nodes(factories, args, program="mmfusion run")
+    return main_nodes(factories, args, program="mmfusion run", executor=executor)

@@ -2,7 +2,10 @@
 
 Callbacks only ``submit``; the worker thread does the heavy work. When the machine cannot keep up the
 oldest pending item is dropped and counted (never an unbounded queue), so latency stays bounded and the
-newest data wins, which is what a live vehicle pipeline wants. ROS-free so it is tested without DDS.
+newest data wins, which is what a live vehicle pipeline wants. With ``droppable``, only some items count
+against the capacity and are dropped (``fusion_node``: whole synced sets, while the cheap per-sample
+steps that keep the stream's state stay queued); ``limit`` still bounds everything queued.
+ROS-free so it is tested without DDS.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ class WorkerStats:
     processed: int
     dropped_oldest: int
     failed: int
-    depth: int
+    depth: int  # queued items that count against the capacity
     capacity: int
 
 
@@ -35,7 +38,9 @@ class BoundedWorker(Generic[T]):
 
     An exception in ``handler`` is logged and counted; the worker keeps running (one bad frame must not
     stop the node). ``on_drop`` sees each dropped item (under the queue lock: keep it trivial), so a
-    caller can count drops per source.
+    caller can count drops per source. ``droppable(item)`` (default: every item) says which items count
+    against ``capacity`` and are dropped, oldest first, when it is exceeded; beyond ``limit`` items in
+    all (default: no limit besides ``capacity``) the oldest item of any kind goes.
     """
 
     def __init__(
@@ -44,13 +49,20 @@ class BoundedWorker(Generic[T]):
         handler: Callable[[T], None],
         capacity: int = 4,
         on_drop: Callable[[T], None] | None = None,
+        droppable: Callable[[T], bool] | None = None,
+        limit: int | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"worker '{name}': capacity must be >= 1, got {capacity}")
+        if limit is not None and limit < capacity:
+            raise ValueError(f"worker '{name}': limit {limit} is below the capacity {capacity}")
         self._name = name
         self._handler = handler
         self._on_drop = on_drop
         self._capacity = capacity
+        self._droppable = droppable
+        self._limit = limit
+        self._pending = 0  # queued items that count against the capacity
         self._queue: deque[T] = deque()
         self._cond = threading.Condition()
         self._stopping = False
@@ -66,15 +78,28 @@ class BoundedWorker(Generic[T]):
                 return False
             self._submitted += 1
             dropped = False
-            if len(self._queue) >= self._capacity:
-                oldest = self._queue.popleft()
-                self._dropped += 1
-                if self._on_drop is not None:
-                    self._on_drop(oldest)
+            counted = self._counts(item)
+            if counted and self._pending >= self._capacity:
+                self._drop(next(i for i, queued in enumerate(self._queue) if self._counts(queued)))
+                dropped = True
+            if self._limit is not None and len(self._queue) >= self._limit:
+                self._drop(0)
                 dropped = True
             self._queue.append(item)
+            self._pending += counted
             self._cond.notify()
         return not dropped
+
+    def _counts(self, item: T) -> bool:
+        return self._droppable is None or self._droppable(item)
+
+    def _drop(self, index: int) -> None:
+        item = self._queue[index]
+        del self._queue[index]
+        self._pending -= self._counts(item)
+        self._dropped += 1
+        if self._on_drop is not None:
+            self._on_drop(item)
 
     def stats(self) -> WorkerStats:
         with self._cond:
@@ -83,7 +108,7 @@ class BoundedWorker(Generic[T]):
                 self._processed,
                 self._dropped,
                 self._failed,
-                len(self._queue),
+                self._pending,
                 self._capacity,
             )
 
@@ -99,6 +124,7 @@ class BoundedWorker(Generic[T]):
         with self._cond:
             self._stopping = True
             self._queue.clear()
+            self._pending = 0
             self._cond.notify_all()
         self._thread.join(timeout)
 
@@ -109,6 +135,7 @@ class BoundedWorker(Generic[T]):
                 if self._stopping and not self._queue:
                     return
                 item = self._queue.popleft()
+                self._pending -= self._counts(item)
                 self._busy = True
             try:
                 self._handler(item)

@@ -3,12 +3,11 @@
 Corners behind the camera cannot be projected (a pinhole flips them); instead each of the 12 box edges
 is clipped against the plane z = ``near`` and sampled along its length, so the box of a car beside the
 camera stays correct and curved (distorted) edges are followed. The projected box is then clipped to
-the image; ``truncation`` is the share of the unclipped box area outside the image.
+the image; ``truncation`` is the share of the unclipped box area outside the image. Everything works on
+stacks of cuboids, so a camera projects all objects of a frame in one ``CameraModel.project`` call.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -18,52 +17,66 @@ _EDGES = np.array(
 _SAMPLES = np.linspace(0.0, 1.0, 9)
 
 
-def cuboid_corners(center, size, yaw: float) -> np.ndarray:
-    """(8,3) corners: bottom face counter-clockwise, then the top face."""
-    length, width, height = size
-    c, s = math.cos(yaw), math.sin(yaw)
-    x = np.array([1, -1, -1, 1] * 2) * length / 2
-    y = np.array([1, 1, -1, -1] * 2) * width / 2
-    z = np.array([-1] * 4 + [1] * 4) * height / 2
-    return np.stack([c * x - s * y + center[0], s * x + c * y + center[1], z + center[2]], axis=1)
+def cuboid_corners(center, size, yaw) -> np.ndarray:
+    """Corners, bottom face counter-clockwise then the top face: (8,3), or (M,8,3) for (M,3) centres,
+    (M,3) sizes and (M,) yaws."""
+    center, size, yaw = np.asarray(center, float), np.asarray(size, float), np.asarray(yaw, float)
+    half = size[..., None, :] / 2
+    x = np.array([1, -1, -1, 1] * 2) * half[..., 0]
+    y = np.array([1, 1, -1, -1] * 2) * half[..., 1]
+    z = np.array([-1] * 4 + [1] * 4) * half[..., 2]
+    c, s = np.cos(yaw)[..., None], np.sin(yaw)[..., None]
+    return np.stack([c * x - s * y, s * x + c * y, z], axis=-1) + center[..., None, :]
 
 
 def transform_points(T: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ T[:3, :3].T + T[:3, 3]
 
 
-def clipped_edge_points(corners_cam: np.ndarray, near: float) -> np.ndarray:
-    """Points sampled along the parts of the 12 edges with z >= ``near`` ((K,3), K may be 0)."""
-    a, b = corners_cam[_EDGES[:, 0]], corners_cam[_EDGES[:, 1]]
-    za, zb = a[:, 2], b[:, 2]
+def clipped_edge_points(corners_cam: np.ndarray, near: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points sampled along the 12 edges of each cuboid (..., 108, 3), and which lie on an edge's part
+    with z >= ``near`` (..., 108); the others are placeholders to ignore."""
+    a, b = corners_cam[..., _EDGES[:, 0], :], corners_cam[..., _EDGES[:, 1], :]
+    za, zb = a[..., 2], b[..., 2]
     dz = np.where(np.abs(zb - za) < 1e-12, 1e-12, zb - za)
     t_cross = np.clip((near - za) / dz, 0.0, 1.0)
     t0 = np.where(za >= near, 0.0, t_cross)
     t1 = np.where(zb >= near, 1.0, t_cross)
     keep = (za >= near) | (zb >= near)
-    t = t0[keep, None] + (t1 - t0)[keep, None] * _SAMPLES[None, :]
-    pts = a[keep, None, :] + (b - a)[keep, None, :] * t[..., None]
-    return pts.reshape(-1, 3)
+    t = t0[..., None] + (t1 - t0)[..., None] * _SAMPLES
+    pts = a[..., None, :] + (b - a)[..., None, :] * t[..., None]
+    shape = corners_cam.shape[:-2]
+    return pts.reshape(*shape, -1, 3), np.repeat(keep, len(_SAMPLES), axis=-1)
+
+
+def project_cuboids(corners_cam: np.ndarray, model, near: float) -> tuple[np.ndarray, np.ndarray]:
+    """Clipped boxes (M,4) (x1,y1,x2,y2; NaN rows where a cuboid has none) and truncations (M,) of
+    cuboids (M,8,3) given in the optical frame, with one projection call for all of them."""
+    pts, keep = clipped_edge_points(corners_cam, near)
+    m = len(corners_cam)
+    if m == 0:
+        return np.zeros((0, 4)), np.zeros(0)
+    uv, _, _ = model.project(np.where(keep[..., None], pts, 1.0).reshape(-1, 3))
+    uv = uv.reshape(m, -1, 2)
+    ok = keep & np.isfinite(uv).all(axis=-1)
+    lo = np.where(ok[..., None], uv, np.inf).min(axis=1)
+    hi = np.where(ok[..., None], uv, -np.inf).max(axis=1)
+    clipped_lo = np.maximum(lo, 0.0)
+    clipped_hi = np.minimum(hi, [float(model.width), float(model.height)])
+    size = clipped_hi - clipped_lo
+    has_box = ok.any(axis=1) & (size > 0).all(axis=1)
+    full = np.maximum(np.prod(np.where(has_box[:, None], hi - lo, 1.0), axis=1), 1e-9)
+    truncation = np.where(has_box, np.clip(1.0 - np.prod(size, axis=1) / full, 0.0, 1.0), 1.0)
+    boxes = np.where(has_box[:, None], np.concatenate([clipped_lo, clipped_hi], axis=1), np.nan)
+    return boxes, truncation
 
 
 def project_cuboid(corners_cam: np.ndarray, model, near: float):
-    """(clipped box (x1,y1,x2,y2) or None, truncation) of a cuboid given in the optical frame."""
-    pts = clipped_edge_points(corners_cam, near)
-    if len(pts) == 0:
+    """(clipped box (x1,y1,x2,y2) or None, truncation) of one cuboid (8,3) given in the optical frame."""
+    boxes, truncation = project_cuboids(corners_cam[None], model, near)
+    if np.isnan(boxes[0, 0]):
         return None, 1.0
-    uv, _, _ = model.project(pts)
-    uv = uv[np.isfinite(uv).all(axis=1)]
-    if len(uv) == 0:
-        return None, 1.0
-    x1, y1 = uv.min(axis=0)
-    x2, y2 = uv.max(axis=0)
-    cx1, cy1 = max(x1, 0.0), max(y1, 0.0)
-    cx2, cy2 = min(x2, float(model.width)), min(y2, float(model.height))
-    if cx2 <= cx1 or cy2 <= cy1:
-        return None, 1.0
-    full = max((x2 - x1) * (y2 - y1), 1e-9)
-    truncation = 1.0 - (cx2 - cx1) * (cy2 - cy1) / full
-    return (float(cx1), float(cy1), float(cx2), float(cy2)), float(np.clip(truncation, 0.0, 1.0))
+    return tuple(float(v) for v in boxes[0]), float(truncation[0])
 
 
 def box_iou(a, b) -> float:

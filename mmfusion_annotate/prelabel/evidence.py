@@ -1,13 +1,19 @@
 """Camera evidence for a 2D box from the image alone, with nothing downloaded.
 
-Two cues, computed once per image and read per box in O(1) through integral images: edge density
-(Canny) inside the box against a ring around it, and the colour (CIE Lab) difference between box and
-ring. An object in front of road or sky makes both high; an empty stretch of road makes both low.
+Two cues, measured on the box and a ring around it: edge density (Canny) inside the box against the
+ring, and the colour (CIE Lab) difference between box and ring. An object in front of road or sky makes
+both high; an empty stretch of road makes both low. Only the box's region plus its ring is converted
+and edge-filtered (with a few pixels of context, so Canny sees the same neighbours as on the whole
+image): a frame's boxes cover a fraction of its six images. The Lab means are taken on a regular grid of
+at most about ``LAB_SAMPLES`` pixels of the region (every pixel for small boxes): a mean over tens of
+thousands of samples moves by far less than the colour cue's scale, and Lab is the costly conversion.
 For pedestrians OpenCV's built-in HOG people detector (shipped inside opencv 4.x) is run on the box
 crop; OpenCV 5 moved HOG out of the main module, and there ``HOG_AVAILABLE`` is False and the cue is off.
 """
 
 from __future__ import annotations
+
+import math
 
 import cv2
 import numpy as np
@@ -15,32 +21,24 @@ import numpy as np
 _EDGE_REF = 0.08  # edge density that counts as fully "textured"
 _COLOUR_REF = 25.0  # Lab distance that counts as a full contrast
 _RING = 0.25  # ring width as a share of the box size
+_CONTEXT_PX = 8  # Sobel (1 px) + non-maximum suppression (1 px) + room for most hysteresis links
+LAB_SAMPLES = 16_384
 _HOG_WINDOW_H = 128
 _HOG_SCALE_H = 160
 HOG_AVAILABLE = hasattr(cv2, "HOGDescriptor")
 
 
 class ImageEvidence:
-    """Integral images of one camera image; ``score(box)`` in [0, 1].
+    """Evidence scores of boxes in one camera image; ``score(box)`` in [0, 1].
 
-    The integral images are built on the first ``score`` call, so a camera no cuboid projects into
-    costs nothing. 32-bit integer integrals suffice (255 x 2^23 pixels fits) and are the fastest.
+    Nothing is computed per image: each ``score`` call converts only its own region, so a camera no
+    cuboid projects into costs nothing and a small far box costs a small crop.
     """
 
     def __init__(self, rgb: np.ndarray) -> None:
         self.rgb = rgb
         self.height, self.width = rgb.shape[:2]
-        self._edges: np.ndarray | None = None
-        self._lab: np.ndarray | None = None
         self._hog: cv2.HOGDescriptor | None = None
-
-    def _integrals(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._edges is None:
-            gray = cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY)
-            edges = (cv2.Canny(gray, 80, 160) > 0).astype(np.uint8)
-            self._edges = cv2.integral(edges, sdepth=cv2.CV_32S)
-            self._lab = cv2.integral(cv2.cvtColor(self.rgb, cv2.COLOR_RGB2LAB), sdepth=cv2.CV_32S)
-        return self._edges, self._lab
 
     def _clip(self, box) -> tuple[int, int, int, int]:
         x1, y1, x2, y2 = box
@@ -51,11 +49,42 @@ class ImageEvidence:
             int(np.clip(y2, 0, self.height)),
         )
 
-    @staticmethod
-    def _sum(integral: np.ndarray, box: tuple[int, int, int, int]):
-        x1, y1, x2, y2 = box
-        corners = integral[[y2, y1, y2, y1], [x2, x2, x1, x1]].astype(np.float64)
-        return corners[0] - corners[1] - corners[2] + corners[3]
+    def _edge_counts(self, inner, outer) -> tuple[int, int]:
+        """Canny edge pixels inside ``inner`` and inside ``outer`` (image coordinates, inner in outer)."""
+        cx1, cy1 = max(outer[0] - _CONTEXT_PX, 0), max(outer[1] - _CONTEXT_PX, 0)
+        cx2, cy2 = min(outer[2] + _CONTEXT_PX, self.width), min(outer[3] + _CONTEXT_PX, self.height)
+        gray = cv2.cvtColor(self.rgb[cy1:cy2, cx1:cx2], cv2.COLOR_RGB2GRAY)
+        edges = cv2.Canny(gray, 80, 160)
+        return (
+            cv2.countNonZero(edges[inner[1] - cy1 : inner[3] - cy1, inner[0] - cx1 : inner[2] - cx1]),
+            cv2.countNonZero(edges[outer[1] - cy1 : outer[3] - cy1, outer[0] - cx1 : outer[2] - cx1]),
+        )
+
+    def _lab_means(self, inner, outer) -> tuple[np.ndarray, np.ndarray] | None:
+        """Mean Lab of ``inner`` and of the ring ``outer`` minus ``inner``, on a regular pixel grid.
+
+        The grid step keeps the samples near ``LAB_SAMPLES`` but never skips a whole side of the
+        ring; None when the ring has no sample (a box filling the image).
+        """
+        ring_px = min(
+            max(inner[0] - outer[0], outer[2] - inner[2]), max(inner[1] - outer[1], outer[3] - inner[3])
+        )
+        area = (outer[2] - outer[0]) * (outer[3] - outer[1])
+        step = max(1, min(int(math.sqrt(area / LAB_SAMPLES)), ring_px // 2))
+        lab = cv2.cvtColor(
+            np.ascontiguousarray(self.rgb[outer[1] : outer[3] : step, outer[0] : outer[2] : step]),
+            cv2.COLOR_RGB2LAB,
+        )
+        # sample k of the grid sits at outer + k * step; inner covers samples ceil((inner - outer) / step)..
+        ix1, iy1 = -(-(inner[0] - outer[0]) // step), -(-(inner[1] - outer[1]) // step)
+        ix2, iy2 = -(-(inner[2] - outer[0]) // step), -(-(inner[3] - outer[1]) // step)
+        n_out = lab.shape[0] * lab.shape[1]
+        n_in = (ix2 - ix1) * (iy2 - iy1)
+        if n_in <= 0 or n_out - n_in <= 0:
+            return None
+        s_out = np.array(cv2.sumElems(lab)[:3])
+        s_in = np.array(cv2.sumElems(lab[iy1:iy2, ix1:ix2])[:3])
+        return s_in / n_in, (s_out - s_in) / (n_out - n_in)
 
     def score(self, box) -> float:
         inner = self._clip(box)
@@ -65,13 +94,12 @@ class ImageEvidence:
         a_ring = (outer[2] - outer[0]) * (outer[3] - outer[1]) - a_in
         if a_in <= 0 or a_ring <= 0:
             return 0.0
-        edges, lab = self._integrals()
-        e_in = self._sum(edges, inner) / a_in
-        e_ring = (self._sum(edges, outer) - self._sum(edges, inner)) / a_ring
-        lab_in = self._sum(lab, inner) / a_in
-        lab_ring = (self._sum(lab, outer) - self._sum(lab, inner)) / a_ring
+        n_in, n_out = self._edge_counts(inner, outer)
+        e_in = n_in / a_in
+        e_ring = (n_out - n_in) / a_ring
         edge = min(1.0, e_in / _EDGE_REF) * min(1.0, e_in / max(e_ring, 1e-3))
-        colour = min(1.0, float(np.linalg.norm(np.asarray(lab_in) - np.asarray(lab_ring))) / _COLOUR_REF)
+        means = self._lab_means(inner, outer)
+        colour = 0.0 if means is None else min(1.0, float(np.linalg.norm(means[0] - means[1])) / _COLOUR_REF)
         return float(0.5 * edge + 0.5 * colour)
 
     def person_in(self, box) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mmfusion_annotate.prelabel import review
-from mmfusion_annotate.prelabel.boxes2d import cuboid_corners, project_cuboid, transform_points
+from mmfusion_annotate.prelabel.boxes2d import cuboid_corners, project_cuboids, transform_points
 from mmfusion_annotate.prelabel.classify import CLASSES, motion_factor
 from mmfusion_annotate.prelabel.config import PrelabelConfig
 from mmfusion_annotate.prelabel.detect import Detection, LidarGeometry, complete, detect, reclassify
@@ -223,6 +223,13 @@ class Prelabeler:
     def _boxes(self, frame, objects: list[_Object]) -> tuple[list[Box2D], list[tuple[Box2D, tuple | None]]]:
         boxes: list[Box2D] = []
         observed: list[tuple[Box2D, tuple | None]] = []
+        if not objects:
+            return boxes, observed
+        cuboids = [o.cuboid for o in objects]
+        centres = np.array([c.center for c in cuboids])
+        velocities = np.array([(*c.velocity, 0.0) for c in cuboids])
+        sizes = np.array([c.size for c in cuboids])
+        yaws = np.array([c.yaw for c in cuboids])
         for name in sorted(frame.cameras):
             view = frame.cameras[name]
             sensor = self.rig.sensor(name)
@@ -230,18 +237,19 @@ class Prelabeler:
             dt = ns_to_seconds(view.exposure_stamp - frame.stamp)
             if frame.ego is not None:
                 T_cam_base = T_cam_base @ np.linalg.inv(frame.ego.track.pose(view.exposure_stamp))
+            corners = transform_points(T_cam_base, cuboid_corners(centres + velocities * dt, sizes, yaws))
+            projected, truncations = project_cuboids(corners, sensor.camera, self.cfg.camera.near_plane_m)
+            in_view = np.flatnonzero(~np.isnan(projected[:, 0]))
+            if len(in_view) == 0:
+                continue
             evidence = ImageEvidence(view.image) if view.image is not None else None
             visible_full = np.zeros(view.n_points, dtype=bool)
             visible_full[view.index[view.visible]] = True
             uv_full = np.full((view.n_points, 2), np.nan, dtype=np.float32)
             uv_full[view.index] = view.uv
-            for o in objects:
-                c = o.cuboid
-                centre = np.asarray(c.center) + np.array([c.velocity[0], c.velocity[1], 0.0]) * dt
-                corners = transform_points(T_cam_base, cuboid_corners(centre, c.size, c.yaw))
-                box, truncation = project_cuboid(corners, sensor.camera, self.cfg.camera.near_plane_m)
-                if box is None:
-                    continue
+            for k in in_view:
+                o, c = objects[k], cuboids[k]
+                box = tuple(projected[k].tolist())
                 idx = o.det.point_index
                 vis = visible_full[idx]
                 visible_fraction = float(vis.mean()) if len(idx) else 0.0
@@ -262,7 +270,7 @@ class Prelabeler:
                     name,
                     view.exposure_stamp,
                     box,
-                    truncation,
+                    float(truncations[k]),
                     visible_fraction,
                     score,
                     c.label,

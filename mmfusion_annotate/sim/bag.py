@@ -1,6 +1,8 @@
 """``write_bag``: a simulated drive straight into a rosbag2-compatible MCAP bag (no DDS involved).
 
-Sensor topics are offered with the sensor-data QoS, ``/tf_static`` and camera info are static
+Messages are logged when a car's drivers would publish them (each LiDAR sweep once its last point is
+captured, ``messages.publish_ns``), so a bag plays back like a recorded car. Sensor topics are offered
+with the sensor-data QoS, ``/tf_static`` and camera info are static
 (repeated at the start of every split); with ``with_truth`` the truth topics of :mod:`messages` are
 added, each scripted event and fault is mirrored into the bag's event metadata, and the whole event
 and fault truth is kept as JSON in ``metadata.yaml`` (custom data key ``mmfusion_sim_truth``).
@@ -16,7 +18,7 @@ from mmfusion_annotate.recording import BagWriter
 from mmfusion_annotate.recording.rig_topics import TF_STATIC, TF_TYPE, tf_static_message
 from mmfusion_annotate.sim.cdr import canonical_cdr
 from mmfusion_annotate.sim.drive import Drive
-from mmfusion_annotate.sim.messages import sample_messages, truth_messages
+from mmfusion_annotate.sim.messages import in_publish_order, publish_ns, sample_messages, truth_messages
 
 TRUTH_KEY = "mmfusion_sim_truth"
 
@@ -34,28 +36,27 @@ def write_bag(
         writer.add_topic(TF_STATIC, TF_TYPE, qos="latched")
         writer.set_static(TF_STATIC, tf_static_message(drive.rig, 0), 0)
         added: set[str] = set()
-        for sample in drive.samples():
-            messages = list(sample_messages(drive, sample))
-            if with_truth:
-                messages += truth_messages(drive, sample)
-            for topic, msgtype, msg, stamp in messages:
-                data = canonical_cdr(msgtype, msg)
-                static = msgtype == "sensor_msgs/msg/CameraInfo"
-                if topic not in added:
-                    writer.add_topic(
-                        topic,
-                        msgtype,
-                        qos="latched"
-                        if static
-                        else "reliable"
-                        if topic.startswith("/truth")
-                        else "sensor_data",
-                    )
-                    added.add(topic)
-                if static:
-                    writer.set_static(topic, data, stamp)
-                else:
-                    writer.write(topic, data, stamp)
+
+        def stamped():
+            for sample in drive.samples():
+                publish = publish_ns(drive, sample)
+                for message in sample_messages(drive, sample):
+                    yield sample.stamp, publish, message
+                if with_truth:  # the truth belongs to the instant itself, not to when a driver sends it
+                    for message in truth_messages(drive, sample):
+                        yield sample.stamp, sample.stamp, message
+
+        for log_ns, (topic, msgtype, msg, _) in in_publish_order(stamped()):
+            data = canonical_cdr(msgtype, msg)
+            static = msgtype == "sensor_msgs/msg/CameraInfo"
+            if topic not in added:
+                qos = "latched" if static else "reliable" if topic.startswith("/truth") else "sensor_data"
+                writer.add_topic(topic, msgtype, qos=qos)
+                added.add(topic)
+            if static:
+                writer.set_static(topic, data, log_ns)
+            else:
+                writer.write(topic, data, log_ns)
         if with_truth:
             truth = drive.truth
             for i, event in enumerate(truth.events):

@@ -9,8 +9,9 @@ ImageAnnotations) and ``/truth/ego`` (exact nav_msgs/Odometry in the world frame
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+import heapq
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from mmfusion_annotate.msgs.image import encode_compressed, encode_image
 from mmfusion_annotate.msgs.pointcloud2 import encode, encode_xyzirt, make_points
 from mmfusion_annotate.msgs.radar import encode_radar
 from mmfusion_annotate.msgs.time import make_header, to_ros_time
-from mmfusion_annotate.types import SensorSample, Stamp
+from mmfusion_annotate.types import NS_PER_S, SensorSample, Stamp
 
 if TYPE_CHECKING:
     from mmfusion_annotate.sim.drive import Drive
@@ -28,6 +29,7 @@ SCENE_UPDATE = "foxglove_msgs/msg/SceneUpdate"
 IMAGE_ANNOTATIONS = "foxglove_msgs/msg/ImageAnnotations"
 ODOMETRY = "nav_msgs/msg/Odometry"
 WORLD_FRAME = "world"
+T = TypeVar("T")
 
 
 def camera_topic(drive: Drive, name: str) -> tuple[str, str]:
@@ -37,6 +39,34 @@ def camera_topic(drive: Drive, name: str) -> tuple[str, str]:
     if drive.image_format == "jpeg":
         return f"{base}/compressed", "sensor_msgs/msg/CompressedImage"
     return base, "sensor_msgs/msg/Image"
+
+
+def publish_ns(drive: Drive, sample: SensorSample) -> Stamp:
+    """When a car's driver puts ``sample`` out: a LiDAR sweep once its last point is captured (its stamp,
+    which stays the sweep's start in the header, + one period), anything else at its stamp.
+
+    Published at its start, a sweep would reach the pipeline before the odometry covering its own points
+    exists, which no car does (and which the pipeline would wait for anyway).
+    """
+    sensor = drive.sensors[sample.sensor]
+    return sample.stamp + int(NS_PER_S / sensor.rate_hz) if sensor.kind == "lidar" else sample.stamp
+
+
+def in_publish_order(items: Iterable[tuple[Stamp, Stamp, T]]) -> Iterator[tuple[Stamp, T]]:
+    """``(stamp, publish time, item)`` in stamp order -> ``(publish time, item)`` in publish-time order.
+
+    Each publish time must be at or after its stamp; an item is held until no later input can come out
+    before it (ties keep the input order), so only the few delayed items are ever held.
+    """
+    held: list[tuple[Stamp, int, T]] = []
+    for order, (stamp, publish, item) in enumerate(items):
+        while held and held[0][0] <= stamp:
+            out, _, ready = heapq.heappop(held)
+            yield out, ready
+        heapq.heappush(held, (publish, order, item))
+    while held:
+        out, _, ready = heapq.heappop(held)
+        yield out, ready
 
 
 def sample_messages(drive: Drive, sample: SensorSample) -> Iterator[tuple[str, str, Any, Stamp]]:

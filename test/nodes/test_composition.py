@@ -10,7 +10,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
-from mmfusion_annotate.nodes.composition import StopReason, run_nodes
+from mmfusion_annotate.nodes.composition import EXECUTORS, StopReason, run_nodes
 
 REPO = Path(__file__).resolve().parents[2]
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -41,12 +41,13 @@ class Receiver(Node):
 
 @pytest.mark.dds
 @pytest.mark.slow
-def test_closes_in_order_and_delivers_what_a_close_publishes(context):
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_closes_in_order_and_delivers_what_a_close_publishes(context, executor):
     log: list[str] = []
     sender, receiver = Sender(context, log), Receiver(context, log)
     try:
         reason = run_nodes([sender, receiver], until=lambda: sender.pub.get_subscription_count() > 0,
-                           timeout_s=10.0)  # fmt: skip
+                           timeout_s=10.0, executor=executor)  # fmt: skip
     finally:
         sender.destroy_node()
         receiver.destroy_node()
@@ -54,15 +55,25 @@ def test_closes_in_order_and_delivers_what_a_close_publishes(context):
     assert log == ["sender closing", "got last word", "receiver closing"]
 
 
-def test_stops_on_timeout_and_on_stop_event(context):
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_stops_on_timeout_and_on_stop_event(context, executor):
     node = Node("idle", context=context)
     try:
         start = time.monotonic()
-        assert run_nodes([node], timeout_s=0.3) is StopReason.TIMEOUT
+        assert run_nodes([node], timeout_s=0.3, executor=executor) is StopReason.TIMEOUT
         assert 0.3 <= time.monotonic() - start < 5.0
         stop = threading.Event()
         threading.Timer(0.2, stop.set).start()
-        assert run_nodes([node], stop=stop, grace_s=0.0) is StopReason.SIGNAL
+        assert run_nodes([node], stop=stop, grace_s=0.0, executor=executor) is StopReason.SIGNAL
+    finally:
+        node.destroy_node()
+
+
+def test_unknown_executor_is_refused(context):
+    node = Node("idle", context=context)
+    try:
+        with pytest.raises(ValueError, match="unknown executor"):
+            run_nodes([node], timeout_s=0.1, executor="single")  # type: ignore[arg-type]
     finally:
         node.destroy_node()
 

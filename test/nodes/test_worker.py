@@ -51,3 +51,28 @@ def test_handler_exception_is_isolated():
     worker.stop()
     assert seen == [0, 2]
     assert worker.stats().failed == 1
+
+
+def test_only_droppable_items_count_and_go_oldest_first():
+    gate = threading.Event()
+    seen: list[str] = []
+
+    def handler(item: str) -> None:
+        gate.wait(5.0)
+        seen.append(item)
+
+    dropped: list[str] = []
+    worker = BoundedWorker("t", handler, capacity=2, on_drop=dropped.append,
+                           droppable=lambda item: item.startswith("set"), limit=5)  # fmt: skip
+    worker.submit("s0")
+    time.sleep(0.05)  # s0 is in the handler
+    for item in ["s1", "set1", "s2", "set2", "s3", "set3"]:
+        worker.submit(item)
+    assert dropped == ["set1"] and worker.stats().depth == 2  # the samples stay, the oldest set went
+    worker.submit("s4")  # a 6th queued item would pass the limit: the oldest item of any kind goes
+    assert dropped == ["set1", "s1"]
+    gate.set()
+    assert worker.drain(5.0)
+    worker.stop()
+    assert seen == ["s0", "s2", "set2", "s3", "set3", "s4"]
+    assert worker.stats().dropped_oldest == 2
