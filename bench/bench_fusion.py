@@ -3,6 +3,8 @@
 Compares in the same run the straightforward numpy reference, the fast CPU path (numba) on 1 and 2
 threads, and the CUDA path when CuPy sees a GPU. Prints ms per frame, points per second, and the time
 the bytes that must move would take at this machine's measured copy bandwidth (the memory bound).
+Then ``FusionPipeline.fuse`` end to end on a frame of the synthetic drive (its own sweep, cameras,
+odometry and IMU), and ``EgoMotion.track`` against one ``pose`` call per knot (the obvious way).
 
     .venv/bin/python bench/bench_fusion.py [--points 260000] [--repeat 5]
 """
@@ -10,14 +12,20 @@ the bytes that must move would take at this machine's measured copy bandwidth (t
 from __future__ import annotations
 
 import argparse
+import os
 import time
+
+# the targets are per core: numpy's BLAS (its matmuls) on one thread too, unless asked otherwise
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from mmfusion_annotate.fusion import EgoMotion, FusionConfig, FusionPipeline, XpBackend
+from mmfusion_annotate.fusion import EgoMotion, FusionConfig, FusionPipeline, PoseTrack, XpBackend
 from mmfusion_annotate.fusion.fast_cpu import NumbaBackend, set_threads
 from mmfusion_annotate.rig import default_rig_path, load_rig
+from mmfusion_annotate.sim import Drive
 from mmfusion_annotate.types import SensorSample
 from mmfusion_annotate.xp import cuda_available
 
@@ -94,6 +102,62 @@ def moved_bytes(frame) -> int:
     return n * (12 + 8 + 12) + hits * (4 + 8 + 4 + 1 + 3) + visible * 64
 
 
+def drive_frame(rig, sweep: int = 3) -> tuple[dict, EgoMotion]:
+    """One sweep of the synthetic drive with the camera frames nearest to it, and an EgoMotion fed
+    with the drive's odometry and IMU up to 300 ms after it (as the live node would have)."""
+    drive = Drive(rig, "calm", image_format="raw")
+    lidar = rig.lidars()[0].name
+    tick = [t for t in drive.ticks if t.sensor == lidar][sweep]
+    samples = {lidar: drive.sample(tick)}
+    for camera in rig.cameras():
+        ticks = (t for t in drive.ticks if t.sensor == camera.name)
+        samples[camera.name] = drive.sample(min(ticks, key=lambda t: abs(t.stamp - tick.stamp)))
+    ego = EgoMotion()
+    for t in drive.ticks:
+        if rig.sensor(t.sensor).kind in ("odometry", "imu") and t.stamp <= tick.stamp + 300_000_000:
+            ego.feed(drive.sample(t))
+    return samples, ego
+
+
+def best_ms(call, repeat: int) -> float:
+    """Best wall milliseconds of ``call()`` over ``repeat`` runs."""
+    best = np.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best * 1e3
+
+
+def end_to_end(rig, config: FusionConfig, repeat: int) -> None:
+    """``FusionPipeline.fuse`` on a synthetic-drive frame, and its ego-motion track on its own."""
+    samples, ego = drive_frame(rig)
+    lidar = rig.lidars()[0].name
+    t_ns = samples[lidar].payload["t_ns"]
+    start, end = int(t_ns.min()) - 50_000_000, int(t_ns.max()) + 50_000_000  # sweep and exposures
+    knots = ego.track(start, end).times_ns
+
+    def track_per_knot() -> PoseTrack:
+        return PoseTrack.from_poses(knots, np.stack([ego.pose(int(t)) for t in knots]))
+
+    per_knot, track = best_ms(track_per_knot, 5 * repeat), best_ms(lambda: ego.track(start, end), 5 * repeat)
+    print(
+        f"EgoMotion.track over {(end - start) / 1e6:.0f} ms ({len(knots)} knots): {track:.2f} ms "
+        f"(one pose() per knot: {per_knot:.2f} ms, {per_knot / track:.1f}x)"
+    )
+    hits = None
+    for label, backend, threads in [
+        ("reference numpy", XpBackend(np, "reference"), None),
+        ("fast CPU numba, 1 thread", NumbaBackend(), 1),
+    ]:
+        if threads is not None:
+            set_threads(threads)
+        wall, cpu, frame = time_frames(FusionPipeline(rig, config, backend), samples, ego, repeat)
+        hits = sum(len(v.index) for v in frame.cameras.values())
+        print(f"synthetic drive, FusionPipeline.fuse, {label:<26} {wall:8.1f} ms wall {cpu:8.1f} ms cpu")
+    print(f"  (drive frame: {len(t_ns)} points, {len(frame.cameras)} cameras, {hits} point-camera hits)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=260_000)
@@ -145,6 +209,7 @@ def main() -> None:
         )
     hits = sum(len(v.index) for v in results["reference numpy"][2].cameras.values())
     print(f"point-camera hits per frame: {hits} ({hits / args.points:.2f} per point)")
+    end_to_end(rig, config, args.repeat)
 
 
 if __name__ == "__main__":

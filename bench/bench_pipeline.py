@@ -107,7 +107,7 @@ def instrument(annotator: Annotator, clock: StageClock) -> Callable[[], None]:
     patches = [
         (prelabeler_module, "detect", "prelabel.detect"),
         (review_module, "collect", "prelabel.review"),
-        (ImageEvidence, "_integrals", "prelabel.boxes2d.evidence"),
+        (ImageEvidence, "score", "prelabel.boxes2d.evidence"),
         (image_codec, "decode_compressed", "decode.jpeg"),
     ]
     originals = [(owner, attr, getattr(owner, attr)) for owner, attr, _ in patches]

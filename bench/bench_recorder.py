@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -28,8 +29,12 @@ from sensor_msgs.msg import CompressedImage, Image, Imu, PointCloud2, PointField
 from mmfusion_annotate.recording import serialize
 from mmfusion_annotate.recording.config import RecorderConfig
 from mmfusion_annotate.recording.recorder import Recorder
+from mmfusion_annotate.recording.rig_topics import sensor_msgtype
+from mmfusion_annotate.rig import default_rig_path, load_rig
 
 Message = tuple[str, str, bytes, int]  # topic, type, CDR bytes, log time ns
+RIG_RATES = {"lidar": 10.0, "camera": 12.0, "radar": 13.0, "imu": 100.0}
+"""The issue's default-rig mix (the rig's odometry is not part of it)."""
 
 
 def lidar_cloud(rng: np.random.Generator) -> bytes:
@@ -90,12 +95,13 @@ def rig_mix(seconds: float, rng: np.random.Generator) -> list[Message]:
         ),
     )
     imu = serialize("sensor_msgs/msg/Imu", Imu())
-    streams = [("/lidar_top/points", "sensor_msgs/msg/PointCloud2", 10.0, clouds)]
-    streams += [
-        (f"/cam_{k}/image_raw/compressed", "sensor_msgs/msg/CompressedImage", 12.0, jpegs) for k in range(6)
+    rig = load_rig(default_rig_path())  # the rig's own topics, so recorder_node subscribes to them (DDS mode)
+    payloads = {"camera": jpegs, "lidar": clouds, "radar": [radar], "imu": [imu]}
+    streams = [
+        (s.topic, sensor_msgtype(s), RIG_RATES[s.kind], payloads[s.kind])
+        for s in rig.sensors.values()
+        if s.kind in RIG_RATES
     ]
-    streams += [(f"/radar_{k}/detections", "sensor_msgs/msg/PointCloud2", 13.0, [radar]) for k in range(5)]
-    streams += [("/imu/data", "sensor_msgs/msg/Imu", 100.0, [imu])]
     return schedule(streams, seconds)
 
 
@@ -115,8 +121,14 @@ def raw_mix(frames: int, rng: np.random.Generator) -> list[Message]:
         )
         for _ in range(2)
     ]
-    streams = [(f"/cam_{k}/image_raw", "sensor_msgs/msg/Image", 12.0, images) for k in range(6)]
+    topics = [raw_topic(s.topic) for s in load_rig(default_rig_path()).cameras()]
+    streams = [(topic, "sensor_msgs/msg/Image", 12.0, images) for topic in topics]
     return schedule(streams, frames / 12.0)
+
+
+def raw_topic(compressed_topic: str) -> str:
+    """The raw image topic of a camera the rig records compressed (``.../image_raw``)."""
+    return compressed_topic.removesuffix("/compressed")
 
 
 def schedule(streams, seconds: float) -> list[Message]:
@@ -203,37 +215,78 @@ def recorder_run(messages: list[Message], bag: Path, compression: str, speed: fl
 def report(name: str, result: dict) -> None:
     extra = f"  queue peak {result['queue_peak_mb']:.0f} MB" if "queue_peak_mb" in result else ""
     print(
-        f"  {name:<28} {result['mb_s']:8.1f} MB/s {result['msg_s']:8.0f} msg/s {result['drops']:6d} drops "
+        f"  {name:<34} {result['mb_s']:8.1f} MB/s {result['msg_s']:8.0f} msg/s {result['drops']:6d} drops "
         f"{result['cpu']:6.0f}% CPU  ({result['wall']:.2f} s){extra}"
+    )
+
+
+def report_dds(name: str, result: dict) -> None:
+    report(name, result)
+    pub = result["published"]
+    sent = sum(pub["counts"].values())
+    lost = ", ".join(f"{t} {n}/{pub['counts'][t]}" for t, n in sorted(result["lost"].items())) or "none"
+    print(
+        f"    published {sent} msgs, {pub['bytes'] / pub['wall'] / 1e6:.0f} MB/s for {pub['wall']:.1f} s "
+        f"(publisher {pub['cpu']:.0f}% CPU); lost in DDS {sum(result['lost'].values())} ({lost}); "
+        f"recorder queue/io drops {result['queue_drops']}; host load {result['load']:.1f}"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=4.0, help="seconds of driving in the rig mix")
-    parser.add_argument("--raw-frames", type=int, default=36, help="frames per camera in the raw mix")
+    parser.add_argument("--mode", choices=("enqueue", "dds", "both"), default="both")
+    parser.add_argument(
+        "--seconds", type=float, default=4.0, help="seconds of driving in the rig mix (enqueue)"
+    )
+    parser.add_argument(
+        "--raw-frames", type=int, default=36, help="frames per camera in the raw mix (enqueue)"
+    )
+    parser.add_argument("--dds-seconds", type=float, default=20.0, help="publishing time per DDS case")
+    parser.add_argument(
+        "--qos", nargs="+", choices=("reliable", "sensor_data"), default=["reliable", "sensor_data"],
+        help="QoS of publisher and recorder subscriptions in the DDS cases",
+    )  # fmt: skip
+    parser.add_argument(
+        "--domain-id", type=int, default=60, help="first dedicated ROS_DOMAIN_ID (one per case)"
+    )
     parser.add_argument("--dir", default=None, help="where to write (default: a temporary directory)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     root = Path(tempfile.mkdtemp(prefix="bench_recorder_", dir=args.dir))
+    domain = args.domain_id
     try:
         mixes = [
-            ("rig mix at 3x real time", rig_mix(args.seconds, rng), 3.0),
-            ("raw 1600x900 x6, unpaced", raw_mix(args.raw_frames, rng), None),
+            ("rig", "rig mix at 3x real time", rig_mix(args.seconds, rng), 3.0),
+            ("raw", "raw 1600x900 x6, unpaced", raw_mix(args.raw_frames, rng), None),
         ]
-        for title, messages, speed in mixes:
+        for mix, title, messages, speed in mixes:
             total = sum(len(m[2]) for m in messages) / 1e6
             rate = f", offered {total / (messages[-1][3] / 1e9) * speed:.0f} MB/s" if speed else ""
-            print(f"{title}: {len(messages)} messages, {total:.0f} MB{rate}")
+            print(f"{title}: {len(messages)} messages, {total:.0f} MB{rate}", flush=True)
             for compression in ("none", "lz4"):
                 plain = plain_writer(messages, root / "plain.mcap", compression)
                 (root / "plain.mcap").unlink()
-                rec = recorder_run(messages, root / "bag", compression, speed)
-                shutil.rmtree(root / "bag")
                 report(f"plain mcap Writer, {compression}", plain)
-                report(f"Recorder, {compression}", rec)
-                if speed is None:
-                    print(f"  -> recorder/plain MB/s: {rec['mb_s'] / plain['mb_s']:.0%}")
+                if args.mode != "dds":
+                    rec = recorder_run(messages, root / "bag", compression, speed)
+                    shutil.rmtree(root / "bag")
+                    report(f"Recorder.enqueue, {compression}", rec)
+                    if speed is None:
+                        print(f"  -> recorder/plain MB/s: {rec['mb_s'] / plain['mb_s']:.0%}")
+                if args.mode == "enqueue":
+                    continue
+                from recorder_dds import dds_case  # imports this module's mixes (publisher process)
+
+                for qos in args.qos:
+                    for case in ([None] if compression == "none" else []) + [compression]:
+                        result = dds_case(mix, qos, case, args.dds_seconds, domain, root)
+                        domain += 1
+                        shutil.rmtree(root / "bag", ignore_errors=True)
+                        name = f"DDS {qos}, " + (f"recorder_node {case}" if case else "subscriber only")
+                        report_dds(name, result)
+                        if speed is None and case:
+                            print(f"  -> recorder_node/plain MB/s: {result['mb_s'] / plain['mb_s']:.0%}")
+                        sys.stdout.flush()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

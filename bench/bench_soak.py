@@ -1,17 +1,21 @@
 """Soak: a pre-generated drive of the default rig played at real time through fusion + recorder over DDS.
 
     .venv/bin/python bench/bench_soak.py [--minutes 5] [--drive-seconds 20] [--scenario cut_in]
+                                         [--executor events|multi] [--qos sensor_data|reliable]
 
 The drive is generated once and cached (``drive_cache.py``: sensor topics only, each LiDAR sweep
-published when its last point is captured). ``mmfusion play BAG --loop`` publishes it in a subprocess at
-its recorded pace; this process runs ``vehicle_nodes`` (``fusion_node`` + ``recorder_node`` on one
-executor, the outputs handed to the recorder in-process, as ``mmfusion run`` does), both on a dedicated
-``ROS_DOMAIN_ID``, localhost only. At each loop the stamps jump back and the pipeline restarts (counted).
+published when its last point is captured). ``player_node BAG --loop`` (``mmfusion play``) publishes it
+in a subprocess at its recorded pace (``--qos``: offered with that QoS, else the recorded sensor-data
+one); this process runs ``vehicle_nodes`` (``fusion_node`` + ``recorder_node`` on one executor, the
+outputs handed to the recorder in-process, as ``mmfusion run`` does; ``--qos``: both subscribe with it),
+on a dedicated ``ROS_DOMAIN_ID``, localhost only. At each loop the stamps jump back and the pipeline
+restarts (counted).
 
 Printed after the warm-up (first ``--warmup`` seconds left out): sustained fused-frame rate against the
 LiDAR rate, latency p50/p99/max (wall time when the frame is produced minus wall time when the last
-message of its set was received, ``fusion_node``'s own measure), drops (fusion queue, failed frames,
-recorder queue/IO, messages lost between player and node), CPU % per process, peak RSS and RSS growth.
+message of its set was received, ``fusion_node``'s own measure), drops (frames dropped by the fusion
+queue, failed frames, recorder queue/IO, messages lost between player and node), CPU % per process,
+peak RSS and RSS growth.
 The baseline is the target of the issue: 10 fused frames/s, p99 < 150 ms, zero drops, no RSS growth.
 """
 
@@ -30,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from drive_cache import cached_drive
 
-from mmfusion_annotate.nodes.composition import init_context, run_nodes
+from mmfusion_annotate.nodes.composition import EXECUTORS, init_context, run_nodes
 from mmfusion_annotate.nodes.vehicle import vehicle_nodes
 from mmfusion_annotate.rig import default_rig_path, load_rig
 
@@ -78,31 +82,13 @@ def record_latencies(fusion, into: list[tuple[float, float]]) -> None:
     """Keep every frame's latency (the node keeps only a window for /diagnostics)."""
     account = fusion._account
 
-    def wrapped(out) -> None:
-        account(out)
+    def wrapped(out, arrived) -> None:
+        account(out, arrived)
         if out.frames:
             now = time.monotonic()
             into.extend((now, ms) for ms in fusion._latency_ms[-len(out.frames):])
 
     fusion._account = wrapped
-
-
-def spin_events_executor(nodes: list, timeout_s: float) -> None:
-    """rclpy's experimental EventsExecutor (C++ event queue, one thread) instead of run_nodes' executor."""
-    from rclpy.experimental import EventsExecutor
-
-    executor = EventsExecutor(context=nodes[0].context)
-    for node in nodes:
-        executor.add_node(node)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        executor.spin_once(timeout_sec=0.1)
-    for node in nodes:
-        closer = threading.Thread(target=node.close, daemon=True)
-        closer.start()
-        while closer.is_alive():
-            executor.spin_once(timeout_sec=0.05)
-    executor.shutdown()
 
 
 def main() -> None:
@@ -112,9 +98,12 @@ def main() -> None:
     parser.add_argument("--drive-seconds", type=float, default=20.0, help="length of the looped drive")
     parser.add_argument("--scenario", default="cut_in")
     parser.add_argument("--domain-id", type=int, default=77, help="dedicated ROS_DOMAIN_ID")
-    parser.add_argument("--executor", choices=("multi", "events"), default="multi",
-                        help="multi: run_nodes' MultiThreadedExecutor (mmfusion run); events: rclpy's "
-                        "experimental EventsExecutor")  # fmt: skip
+    parser.add_argument("--executor", choices=EXECUTORS, default="events",
+                        help="run_nodes' executor (events: rclpy's EventsExecutor, the default of mmfusion "
+                        "run; multi: MultiThreadedExecutor)")  # fmt: skip
+    parser.add_argument("--qos", choices=("sensor_data", "reliable"), default=None,
+                        help="sensor QoS of player, fusion and recorder (default: as recorded / the nodes' "
+                        "default, sensor_data)")  # fmt: skip
     args = parser.parse_args()
 
     rig = load_rig(default_rig_path())
@@ -125,24 +114,22 @@ def main() -> None:
     OUT_DIR.mkdir(parents=True)
 
     context = init_context([], domain_id=args.domain_id)
-    fusion, recorder = vehicle_nodes(context, rig_file=None, bag_dir=OUT_DIR / "bag")
+    fusion, recorder = vehicle_nodes(context, rig_file=None, bag_dir=OUT_DIR / "bag", qos=args.qos)
     latencies: list[tuple[float, float]] = []
     record_latencies(fusion, latencies)
-    mmfusion = Path(sys.executable).with_name("mmfusion")
-    player = subprocess.Popen([str(mmfusion), "play", str(bag), "--loop"], env=os.environ.copy(),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    play = [sys.executable, "-m", "mmfusion_annotate.nodes.player_node", str(bag), "--loop"]
+    play += ["--qos", args.qos] if args.qos else []
+    player = subprocess.Popen(play, env=os.environ.copy(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
     sampler = Sampler({"vehicle": os.getpid(), "player": player.pid}, fusion, recorder)
     sampler.start()
     started = time.monotonic()
     print(f"soak: {args.minutes:g} min of '{bag.name}' looped, domain {args.domain_id}, "
-          f"{args.executor} executor, warm-up {args.warmup:g} s, "
+          f"{args.executor} executor, {args.qos or 'recorded/default'} QoS, warm-up {args.warmup:g} s, "
           f"FASTDDS_BUILTIN_TRANSPORTS={os.environ.get('FASTDDS_BUILTIN_TRANSPORTS', 'default')}",
           flush=True)  # fmt: skip
     try:
-        if args.executor == "multi":
-            run_nodes([fusion, recorder], timeout_s=args.minutes * 60, handle_signals=True)
-        else:
-            spin_events_executor([fusion, recorder], args.minutes * 60)
+        run_nodes([fusion, recorder], timeout_s=args.minutes * 60, executor=args.executor)
     finally:
         sampler.stop.set()
         player.send_signal(signal.SIGINT)
@@ -177,7 +164,8 @@ def report(args, rig, started: float, rows: list[dict], latencies, fusion, recor
     expected = {n: rig.sensor(n).rate_hz * span for n in rig.sensors}
     short = {n: expected[n] - received[n] for n in rig.sensors if received[n] < 0.97 * expected[n]}
     print("  drops             "
-          f"fusion queue {p1['queue_dropped'] - p0['queue_dropped']}, "
+          f"frames {p1['frames_dropped'] - p0['frames_dropped']} (queued samples "
+          f"{p1['queue_dropped'] - p0['queue_dropped'] - (p1['frames_dropped'] - p0['frames_dropped'])}), "
           f"failed frames {p1['failed_frames'] - p0['failed_frames']}, "
           f"recorder {last['recorder'].dropped_total - first['recorder'].dropped_total}, "
           f"worker errors {p1['worker_failed'] - p0['worker_failed']}")

@@ -89,6 +89,7 @@ class Annotator:
         self._lidar_period = int(NS_PER_S / rig.sensor(self.fusion.lidar).rate_hz)
         self.counters = AnnotatorCounters()
         self.resets = 0
+        self._old_latest: Stamp | None = None  # the previous stream's latest stamp, after a restart
         self._start()
 
     def _start(self) -> None:
@@ -154,14 +155,22 @@ class Annotator:
             self.counters.ignored_samples += 1
             return []
         steps: list[Step] = []
+        jump = self.config.time_jump_ns
+        if self._old_latest is not None and self._latest + jump < sample.stamp <= self._old_latest:
+            # a straggler of the stream before the restart (topics are not ordered with each other
+            # live): taking it would make its sensor jump back again on its next message
+            self.counters.ignored_samples += 1
+            return []
         previous = self._last_stamp.get(sample.sensor)
-        if previous is not None and sample.stamp < previous - self.config.time_jump_ns:
+        if previous is not None and sample.stamp < previous - jump:
             # its own sensor went back (a looped bag, a restarted simulation), not just a late message
             _log.warning("annotator: time jumped back %.3f s; finishing the stream and starting again",
                          (previous - sample.stamp) / NS_PER_S)
             steps += self.flush() + [Step("restart")]
             self.resets += 1
+            self._old_latest = self._latest
             self._start_intake()
+            self._latest = sample.stamp
         self._last_stamp[sample.sensor] = sample.stamp
         self._latest = max(self._latest, sample.stamp)
         if sensor.kind == "odometry":

@@ -126,7 +126,9 @@ def track_points(points: Any, t_ns: Any, track: PoseTrack, xp: ModuleType = np) 
     fraction = (stamps - start).astype(xp.float64) / (times[k + 1] - start).astype(xp.float64)
     step = xp.asarray(track.steps)[k]
     rx, ry, rz = fraction * step[:, 0], fraction * step[:, 1], fraction * step[:, 2]
-    turned = apply_entries(exp_entries(rx, ry, rz, *rodrigues_factors(rx * rx + ry * ry + rz * rz, xp)), x, y, z)
+    turned = apply_entries(
+        exp_entries(rx, ry, rz, *rodrigues_factors(rx * rx + ry * ry + rz * rz, xp)), x, y, z
+    )
     rot = rotations[k]
     moved = apply_entries(tuple(rot[:, e] for e in range(9)), *turned)
     shift = translations[k] + fraction[:, None] * (translations[k + 1] - translations[k])

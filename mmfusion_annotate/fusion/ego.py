@@ -184,7 +184,16 @@ class EgoMotion:
         return self._twist_of(max(index, 0))
 
     def track(self, start: Stamp, end: Stamp) -> PoseTrack:
-        """Knots at both ends and at every odometry stamp between them (interpolation is exact there)."""
-        inner = [t for t in self._odometry_stamps if start < t < end]
-        times = np.array(sorted({int(start), *inner, int(end)}), dtype=np.int64)
-        return PoseTrack.from_poses(times, np.stack([self.pose(int(t)) for t in times]))
+        """Knots at both ends and at every odometry stamp between them (interpolation is exact there).
+
+        The inner knots are the odometry poses themselves; only the two ends are interpolated or
+        extrapolated, so a sweep's track costs two ``pose`` calls whatever the odometry rate."""
+        start, end = int(start), int(end)
+        if end <= start:
+            return PoseTrack.from_poses(np.array([start]), self.pose(start)[None])
+        inner = self._odometry[
+            bisect.bisect_right(self._odometry_stamps, start) : bisect.bisect_left(self._odometry_stamps, end)
+        ]
+        times = np.array([start, *(o.stamp for o in inner), end], dtype=np.int64)
+        poses = np.stack([self.pose(start), *(o.pose for o in inner), self.pose(end)])
+        return PoseTrack.from_poses(times, poses)

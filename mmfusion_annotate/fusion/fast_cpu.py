@@ -2,9 +2,11 @@
 
 Chosen by measurement (``bench/bench_fusion.py``): numpy spends its time allocating and streaming
 (N, 3) float64 temporaries through memory once per operation; here each point is read once, moved
-to the reference frame (motion compensation), and for every camera transformed, culled (depth range,
-lens field of view), distorted and tested against the image bounds in registers. A second kernel
-per camera fills the block z-buffer and samples colours. The float64 expressions repeat the
+to the reference frame (motion compensation: the pose once per firing time, from the same
+``compensation`` functions the reference evaluates on arrays), and for every camera whose depth range
+and image box the chunk's bounding box touches, transformed, culled (depth range, image box, lens
+field of view), distorted and tested against the image bounds in registers. A second kernel per
+camera fills the block z-buffer and samples colours. The float64 expressions repeat the
 reference ones (rig ``CameraModel.project``, ``compensation.track_points``, ``zbuffer``, ``sampling``)
 term by term; ``fastmath`` stays off so both paths round alike (test_backends checks 1e-3 px).
 """
@@ -54,10 +56,33 @@ def _rodrigues_factors(theta2: float) -> tuple[float, float]:
     return math.sin(theta) / theta, (1.0 - math.cos(theta)) / theta2
 
 
+@njit(cache=True)
+def _box_misses(low, high, rot, trans, box, min_depth, max_depth) -> bool:
+    """True when every point of the axis-aligned box [low, high] is outside one of the camera's
+    half-spaces (depth range, the four planes of ``image_box``): checked on the 8 corners, exact for
+    half-spaces because they are convex."""
+    out = np.zeros(6, dtype=np.bool_)
+    out[:] = True
+    for corner in range(8):
+        x = high[0] if corner & 1 else low[0]
+        y = high[1] if corner & 2 else low[1]
+        z = high[2] if corner & 4 else low[2]
+        X = rot[0, 0] * x + rot[0, 1] * y + rot[0, 2] * z + trans[0]
+        Y = rot[1, 0] * x + rot[1, 1] * y + rot[1, 2] * z + trans[1]
+        Z = rot[2, 0] * x + rot[2, 1] * y + rot[2, 2] * z + trans[2]
+        out[0] &= Z < min_depth
+        out[1] &= Z > max_depth
+        out[2] &= X < box[0] * Z
+        out[3] &= X > box[1] * Z
+        out[4] &= Y < box[2] * Z
+        out[5] &= Y > box[3] * Z
+    return out.any()
+
+
 @njit(cache=True, parallel=True, fastmath=False)
 def _project_kernel(
     points, base_rot, base_trans, t_ns, compensate, times, rotations, translations, steps,
-    cam_rot, cam_trans, model, dist, intr, limit, size, box, min_depth, max_depth, block, grid_cols, chunk,
+    cam_rot, cam_trans, model, dist, intr, limit, size, box, min_depth, max_depth, block, pad, pitch, chunk,
     out_base, out_ref, s_index, s_uv, s_depth, s_cell, counts,
 ):  # fmt: skip
     """Per chunk of points: deskew, then per camera cull/distort/bounds; in-image results are written
@@ -68,9 +93,11 @@ def _project_kernel(
     identity = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
     for j in prange(counts.shape[1]):
         start = j * chunk
-        for c in range(cameras):
-            counts[c, j] = 0
-        for i in range(start, min(start + chunk, n)):
+        end = min(start + chunk, n)
+        ref = np.empty((end - start, 3))  # float64 reference-frame points of this chunk
+        low = np.full(3, np.inf)
+        high = np.full(3, -np.inf)
+        for i in range(start, end):
             px = np.float64(points[i, 0])
             py = np.float64(points[i, 1])
             pz = np.float64(points[i, 2])
@@ -111,7 +138,19 @@ def _project_kernel(
             out_ref[i, 0] = x
             out_ref[i, 1] = y
             out_ref[i, 2] = z
-            for c in range(cameras):
+            ref[i - start, 0] = x
+            ref[i - start, 1] = y
+            ref[i - start, 2] = z
+            low[0], low[1], low[2] = min(low[0], x), min(low[1], y), min(low[2], z)
+            high[0], high[1], high[2] = max(high[0], x), max(high[1], y), max(high[2], z)
+        for c in range(cameras):
+            counts[c, j] = 0
+            if _box_misses(low, high, cam_rot[c], cam_trans[c], box[c], min_depth, max_depth):
+                continue  # the whole chunk (a few degrees of azimuth in firing order) is beside this camera
+            for i in range(start, end):
+                x = ref[i - start, 0]
+                y = ref[i - start, 1]
+                z = ref[i - start, 2]
                 Z = cam_rot[c, 2, 0] * x + cam_rot[c, 2, 1] * y + cam_rot[c, 2, 2] * z + cam_trans[c, 2]
                 if Z < min_depth or Z > max_depth:  # frustum cull before any distortion work
                     continue
@@ -159,8 +198,9 @@ def _project_kernel(
                 s_uv[c, w, 0] = np.float32(u)
                 s_uv[c, w, 1] = np.float32(v)
                 s_depth[c, w] = np.float32(Z)
-                row = np.int64(math.floor(v)) // block
-                s_cell[c, w] = row * grid_cols[c] + np.int64(math.floor(u)) // block
+                # u, v >= 0: truncation is floor, and an integer below 2^53 divided in float64 floors exactly
+                row = np.int64(np.float64(np.int64(v)) / block) + pad
+                s_cell[c, w] = row * pitch[c] + np.int64(np.float64(np.int64(u)) / block) + pad
 
 
 @njit(cache=True, parallel=True, fastmath=False)
@@ -168,7 +208,7 @@ def _visibility_kernel(
     counts, chunk, s_index, s_uv, s_depth, s_cell, image, has_image, bilinear, grid_rows, grid_cols,
     radius, tol_abs, tol_rel,
 ):  # fmt: skip
-    """One camera: gather the chunks' hits, fill the block z-buffer, test each hit against the
+    """One camera: gather the chunks' hits while filling the block z-buffer, test each hit against the
     nearest depth of the cells around it, and colour the visible ones."""
     chunks = counts.shape[0]
     offsets = np.zeros(chunks + 1, dtype=np.int64)
@@ -178,8 +218,12 @@ def _visibility_kernel(
     index = np.empty(m, dtype=np.int32)
     uv = np.empty((m, 2), dtype=np.float32)
     depth = np.empty(m, dtype=np.float32)
-    cell = np.empty(m, dtype=np.int32)
-    for j in prange(chunks):
+    # the cell grid with a border of ``radius`` empty cells (the hits' cells index it, see
+    # ``_project_kernel``): the neighbourhood needs no bounds tests
+    pitch = grid_cols + 2 * radius
+    grid = np.full((grid_rows + 2 * radius) * pitch, np.inf)
+    cell = np.empty(m, dtype=np.int64)
+    for j in range(chunks):
         for q in range(counts[j]):
             src = j * chunk + q
             dst = offsets[j] + q
@@ -187,23 +231,22 @@ def _visibility_kernel(
             uv[dst, 0] = s_uv[src, 0]
             uv[dst, 1] = s_uv[src, 1]
             depth[dst] = s_depth[src]
-            cell[dst] = s_cell[src]
-    grid = np.full(grid_rows * grid_cols, np.inf)
-    for i in range(m):
-        d = np.float64(depth[i])
-        if d < grid[cell[i]]:
-            grid[cell[i]] = d
+            at = s_cell[src]
+            cell[dst] = at
+            d = np.float64(s_depth[src])
+            if d < grid[at]:
+                grid[at] = d
     visible = np.zeros(m, dtype=np.bool_)
     colors = np.zeros((m, 3), dtype=np.uint8)
     height = image.shape[0]
     width = image.shape[1]
     for i in prange(m):
         d = np.float64(depth[i])
-        r, q = cell[i] // grid_cols, cell[i] % grid_cols
         nearest = np.inf  # the nearest depth among the cells around this point's cell (zbuffer.py)
-        for rr in range(max(r - radius, 0), min(r + radius + 1, grid_rows)):
-            for qq in range(max(q - radius, 0), min(q + radius + 1, grid_cols)):
-                nearest = min(nearest, grid[rr * grid_cols + qq])
+        for rr in range(-radius, radius + 1):
+            row_at = cell[i] + rr * pitch
+            for qq in range(-radius, radius + 1):
+                nearest = min(nearest, grid[row_at + qq])
         if not d <= nearest + (tol_abs + tol_rel * d):
             continue
         visible[i] = True
@@ -355,7 +398,8 @@ class NumbaBackend:
             float(config.min_depth_m),
             float(config.max_depth_m),
             block,
-            np.array([g[1] for g in grids], dtype=np.int64),
+            config.zbuffer_neighbourhood,
+            np.array([g[1] + 2 * config.zbuffer_neighbourhood for g in grids], dtype=np.int64),
             self.chunk,
             out_base,
             out_ref,

@@ -145,12 +145,18 @@ class FusionPipeline:
         xyz = np.asarray(payload["xyz"]).reshape(-1, 3)
         count = len(xyz)
         t_ns = payload.get("t_ns")
+        if t_ns is None:
+            t_ns = np.full(count, sample.stamp + offset, np.int64)
+        else:  # no copy of the sweep's times without an offset; a view, so freezing it leaves the payload be
+            t_ns = np.asarray(t_ns, np.int64) + offset if offset else np.asarray(t_ns, np.int64).view()
+        intensity, ring = payload.get("intensity"), payload.get("ring")
         return {
             "xyz": xyz,
-            "t_ns": (np.full(count, sample.stamp, np.int64) if t_ns is None else np.asarray(t_ns, np.int64))
-            + offset,
-            "intensity": np.asarray(payload.get("intensity", np.zeros(count)), dtype=np.float32),
-            "ring": np.asarray(payload.get("ring", np.zeros(count)), dtype=np.uint16),
+            "t_ns": t_ns,
+            "intensity": np.zeros(count, np.float32)
+            if intensity is None
+            else np.asarray(intensity, np.float32).view(),
+            "ring": np.zeros(count, np.uint16) if ring is None else np.asarray(ring, np.uint16).view(),
         }, sample.stamp + offset
 
     def _radar_view(

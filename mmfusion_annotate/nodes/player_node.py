@@ -6,7 +6,9 @@ A publisher still needs the type's compiled type support, so a topic is played o
 package is installed (``<pkg>.msg`` imports, which is what ``rosidl_runtime_py``'s ``get_message`` does);
 other topics (``foxglove_msgs``, the project's own event type, ``tf2_msgs`` where it is not installed)
 are skipped with a warning and listed in the result. Each topic is offered with the QoS it was recorded
-with (``offered_qos_profiles``); ``/clock`` is reliable (compatible with rclpy's best-effort time source).
+with (``offered_qos_profiles``), or, with ``qos``, every volatile topic with that sensor QoS
+(``nodes.qos``: e.g. ``reliable`` for subscribers on a host that loses large best-effort samples; latched
+topics keep theirs); ``/clock`` is reliable (compatible with rclpy's best-effort time source).
 """
 
 from __future__ import annotations
@@ -73,13 +75,15 @@ def play_bag(
     wait_for_subscribers_s: float = 0.0,
     stop: threading.Event | None = None,
     context=None,
+    qos: str | None = None,
 ) -> PlayResult:
     """Play a bag (directory or ``.mcap``) until its end (or ``stop``, or Ctrl-C when looping).
 
     ``topics`` limits playback to those topics; ``wait_for_subscribers_s`` waits up to that long for every
     publisher to be matched before the first message (late-joining volatile subscribers miss messages, as
     with ``ros2 bag play``). ``context`` is an initialised rclpy context, or None to use (and, if needed,
-    initialise and then shut down) the default one.
+    initialise and then shut down) the default one. ``qos`` (``sensor_data`` or ``reliable``) replaces
+    the recorded QoS of every volatile topic.
     """
     import rclpy
     from builtin_interfaces.msg import Time
@@ -98,7 +102,7 @@ def play_bag(
         rclpy.init()
     node = rclpy.create_node("mmfusion_player", context=context)
     try:
-        publishers, skipped = _publishers(node, wanted)
+        publishers, skipped = _publishers(node, wanted, qos)
         for topic, reason in skipped.items():
             node.get_logger().warning(f"{topic}: not played ({reason})")
         clock_pub = node.create_publisher(Clock, "/clock", QoSProfile(depth=10)) if clock else None
@@ -131,16 +135,21 @@ def play_bag(
             rclpy.shutdown()
 
 
-def _publishers(node, wanted: list[Channel]) -> tuple[dict, dict[str, str]]:
+def _publishers(node, wanted: list[Channel], qos: str | None = None) -> tuple[dict, dict[str, str]]:
+    from rclpy.qos import DurabilityPolicy
+
+    from mmfusion_annotate.nodes.qos import sensor_qos
+
     publishers, skipped = {}, {}
     for channel in wanted:
         cls = installed_message_class(channel.msgtype)
         if cls is None:
             skipped[channel.topic] = f"message type {channel.msgtype} is not installed"
             continue
-        publishers[channel.topic] = node.create_publisher(
-            cls, channel.topic, rclpy_qos(parse_qos(channel.qos_yaml))
-        )
+        profile = rclpy_qos(parse_qos(channel.qos_yaml))
+        if qos is not None and profile.durability != DurabilityPolicy.TRANSIENT_LOCAL:
+            profile = sensor_qos(qos)  # type: ignore[arg-type]
+        publishers[channel.topic] = node.create_publisher(cls, channel.topic, profile)
     return publishers, skipped
 
 
@@ -161,7 +170,7 @@ def format_play(result: PlayResult) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``ros2 run mmfusion_annotate player_node BAG [--rate R] [--loop]``; ``argv`` without the program."""
+    """``ros2 run mmfusion_annotate player_node BAG [--rate R] [--loop] [--qos Q]``; ``argv``: no program."""
     from rclpy.utilities import remove_ros_args
 
     parser = argparse.ArgumentParser(prog="player_node", description="publish a bag at its recorded pace")
@@ -170,9 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loop", action="store_true", help="start again at the end (the clock jumps back)")
     parser.add_argument("--no-clock", action="store_true", help="do not publish /clock")
     parser.add_argument("--topics", nargs="+", help="play only these topics")
+    parser.add_argument("--qos", choices=("sensor_data", "reliable"),
+                        help="offer every volatile topic with this QoS, not the recorded one")  # fmt: skip
     args = parser.parse_args(remove_ros_args(sys.argv[1:] if argv is None else argv))
     try:
-        result = play_bag(args.bag, args.rate, args.loop, clock=not args.no_clock, topics=args.topics)
+        result = play_bag(args.bag, args.rate, args.loop, clock=not args.no_clock, topics=args.topics,
+                          qos=args.qos)  # fmt: skip
     except MmfusionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ from rclpy.parameter import Parameter
 
 from mmfusion_annotate.nodes.composition import ExecutorKind, main_nodes
 from mmfusion_annotate.nodes.fusion_node import FusionNode
+from mmfusion_annotate.nodes.qos import SensorQos
 from mmfusion_annotate.nodes.recorder_node import RecorderNode
 
 
@@ -24,14 +25,18 @@ def connect_recorder(fusion: FusionNode, recorder: RecorderNode) -> None:
 
 
 def vehicle_nodes(
-    context: Context, *, rig_file: Path | None, bag_dir: Path | None, record: bool = True
+    context: Context, *, rig_file: Path | None, bag_dir: Path | None, record: bool = True,
+    qos: SensorQos | None = None,
 ) -> list:
-    """Build fusion (+ recorder) with the given rig; parameters not given keep their defaults/YAML."""
+    """Build fusion (+ recorder) with the given rig (and sensor ``qos`` for both); parameters not given
+    keep their defaults/YAML."""
     rig = [Parameter("rig_file", value=str(rig_file))] if rig_file else []
-    fusion = FusionNode(context=context, parameter_overrides=rig)
+    fusion_qos = [Parameter("qos", value=qos)] if qos else []
+    fusion = FusionNode(context=context, parameter_overrides=rig + fusion_qos)
     if not record:
         return [fusion]
     bag = [Parameter("bag_dir", value=str(bag_dir))] if bag_dir else []
+    bag += [Parameter("recorder.sensor_qos", value=qos)] if qos else []
     outputs_in_process = [Parameter("recorder.include", value="")]  # outputs come through connect_recorder
     recorder = RecorderNode(context=context, parameter_overrides=rig + bag + outputs_in_process)
     connect_recorder(fusion, recorder)

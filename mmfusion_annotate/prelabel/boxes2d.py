@@ -52,10 +52,10 @@ def clipped_edge_points(corners_cam: np.ndarray, near: float) -> tuple[np.ndarra
 def project_cuboids(corners_cam: np.ndarray, model, near: float) -> tuple[np.ndarray, np.ndarray]:
     """Clipped boxes (M,4) (x1,y1,x2,y2; NaN rows where a cuboid has none) and truncations (M,) of
     cuboids (M,8,3) given in the optical frame, with one projection call for all of them."""
-    pts, keep = clipped_edge_points(corners_cam, near)
     m = len(corners_cam)
     if m == 0:
         return np.zeros((0, 4)), np.zeros(0)
+    pts, keep = clipped_edge_points(corners_cam, near)
     uv, _, _ = model.project(np.where(keep[..., None], pts, 1.0).reshape(-1, 3))
     uv = uv.reshape(m, -1, 2)
     ok = keep & np.isfinite(uv).all(axis=-1)

@@ -52,3 +52,18 @@ def test_a_late_message_of_another_sensor_is_no_restart(rig, samples):
 def test_alignment_cameras_must_be_cameras_of_the_rig(rig):
     with pytest.raises(ConfigError, match="alignment_cameras"):
         Annotator(rig, PipelineConfig(alignment_cameras=["lidar_top"]))
+
+
+def test_a_straggler_of_the_old_stream_after_a_restart_is_ignored(rig, samples):
+    annotator = Annotator(rig, PipelineConfig(alignment_every=1000))
+    imu = [s for s in samples if s.sensor == "imu"]
+    odometry = [s for s in samples if s.sensor == "odometry"]
+    back = seconds_to_ns(30.0)
+    annotator.feed(odometry[-1])
+    annotator.feed(imu[-1])
+    annotator.feed(SensorSample("imu", imu[0].stamp - back, imu[0].payload))  # the loop starts again
+    assert annotator.resets == 1
+    # odometry's last message of the old pass arrives late: taken, it would restart again on the next one
+    annotator.feed(odometry[-2])
+    annotator.feed(SensorSample("odometry", odometry[0].stamp - back, odometry[0].payload))
+    assert annotator.resets == 1 and annotator.counters.ignored_samples == 1

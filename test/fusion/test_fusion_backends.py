@@ -6,7 +6,7 @@ from fusion_scene import render, scan_scene
 
 from mmfusion_annotate.errors import BackendError
 from mmfusion_annotate.fusion import FusionConfig, FusionPipeline, XpBackend, make_backend, sampled_track
-from mmfusion_annotate.fusion.fast_cpu import NumbaBackend
+from mmfusion_annotate.fusion.fast_cpu import NumbaBackend, image_box
 from mmfusion_annotate.fusion.measure import arc_pose
 from mmfusion_annotate.types import SensorSample
 from mmfusion_annotate.xp import cuda_available
@@ -32,7 +32,11 @@ def samples(small_rig):
     xyz, _ = scan_scene()
     rng = np.random.default_rng(0)
     noisy = xyz + rng.normal(0, 0.5, xyz.shape).astype(np.float32)  # more variety than the clean scene
+    # sorted capture times, a third of them shared with the previous point (a firing of several beams)
     t_ns = np.sort(rng.integers(0, 100_000_000, len(noisy)))
+    shared = rng.random(len(t_ns)) < 1 / 3
+    shared[0] = False
+    t_ns = t_ns[np.maximum.accumulate(np.where(shared, 0, np.arange(len(t_ns))))]
     out = {"lidar": SensorSample("lidar", 50_000_000, {"xyz": noisy, "t_ns": t_ns})}
     for k, name in enumerate(CAMERAS):
         out[name] = SensorSample(name, 20_000_000 + 30_000_000 * k, {"image": render(small_rig, name)})
@@ -70,3 +74,26 @@ def test_backend_selection_falls_back_without_a_gpu(caplog):
             make_backend("cuda")
     with pytest.raises(BackendError):
         make_backend("tpu")
+
+
+@pytest.mark.parametrize("name", CAMERAS)
+def test_image_box_holds_every_ray_that_lands_in_the_image(small_rig, name):
+    model = small_rig.sensor(name).camera
+    box = image_box(model)
+    rng = np.random.default_rng(3)
+    # directions over the whole valid field of view, and the image's own pixels' rays
+    theta = rng.uniform(0, min(model.theta_max, np.radians(89.0)), 400_000)
+    phi = rng.uniform(-np.pi, np.pi, len(theta))
+    rays = np.stack([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)], axis=1)
+    uv, _, valid = model.project(rays, np)
+    inside = valid & (uv[:, 0] >= 0) & (uv[:, 0] < model.width) & (uv[:, 1] >= 0) & (uv[:, 1] < model.height)
+    assert inside.sum() > 1000
+    hit = rays[inside]
+    x, y = hit[:, 0] / hit[:, 2], hit[:, 1] / hit[:, 2]
+    if np.isfinite(box).all():
+        assert (x >= box[0]).all() and (x <= box[1]).all() and (y >= box[2]).all() and (y <= box[3]).all()
+        culled = (rays[:, 0] < box[0] * rays[:, 2]) | (rays[:, 0] > box[1] * rays[:, 2])
+        # a pinhole camera's box is tight; a fisheye's sees nearly everything in front anyway
+        assert culled.mean() > (0.1 if model.distortion_model != "equidistant" else 0.0), "culls nothing"
+    else:
+        assert model.distortion_model == "equidistant"  # a fisheye seeing to 90 degrees: no box

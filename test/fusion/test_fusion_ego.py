@@ -7,7 +7,7 @@ from scipy.spatial.transform import Rotation, Slerp
 from mmfusion_annotate.errors import FusionError
 from mmfusion_annotate.fusion import EgoMotion, PoseTrack, track_points
 from mmfusion_annotate.fusion.measure import arc_pose
-from mmfusion_annotate.fusion.poses import invert_pose
+from mmfusion_annotate.fusion.poses import invert_pose, make_pose
 from mmfusion_annotate.types import SensorSample
 
 MS = 1_000_000
@@ -101,3 +101,15 @@ def test_track_relative_to_reference_is_identity_there():
     assert np.allclose(track.pose(100 * MS), np.eye(4), atol=1e-12)
     with pytest.raises(FusionError):
         PoseTrack.from_poses(np.array([5, 5]), np.stack([np.eye(4)] * 2))
+
+
+@pytest.mark.parametrize("start, end", [(15 * MS, 95 * MS), (-40 * MS, 60 * MS), (250 * MS, 420 * MS)])
+def test_track_knots_are_the_poses_there(start, end):
+    ego = _fed()  # odometry every 10 ms over [0, 300] ms: ends inside, before and after it
+    track = ego.track(start, end)
+    assert track.times_ns[0] == start and track.times_ns[-1] == end
+    inner = track.times_ns[1:-1]
+    assert np.all((inner > start) & (inner < end)) and np.all(inner % (10 * MS) == 0)
+    for stamp, rotation, translation in zip(track.times_ns, track.rotations, track.translations, strict=True):
+        trans_err, rot_err = _pose_error(ego.pose(int(stamp)), make_pose(rotation, translation))
+        assert rot_err < 1e-12 and trans_err < 1e-12

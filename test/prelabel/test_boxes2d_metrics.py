@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from mmfusion_annotate.prelabel.boxes2d import box_iou, cuboid_corners, project_cuboid
+from mmfusion_annotate.prelabel.boxes2d import box_iou, cuboid_corners, project_cuboid, project_cuboids
 from mmfusion_annotate.prelabel.metrics import Evaluator, GtObject, bev_iou
 from mmfusion_annotate.prelabel.model import Cuboid, ObjectClass, Provenance
 from mmfusion_annotate.rig.camera_model import CameraModel
@@ -35,6 +35,30 @@ def test_box_straddling_the_camera_is_clipped_not_flipped():
 
 def test_box_fully_behind_the_camera_has_no_box():
     assert project_cuboid(_corners_cam((0.0, 0.0, -5.0), (2.0, 2.0, 2.0)), CAM, near=0.1) == (None, 1.0)
+
+
+def test_all_cuboids_projected_in_one_call_match_each_projected_alone():
+    rng = np.random.default_rng(1)
+    centres = np.c_[rng.uniform(-8, 8, 40), rng.uniform(-2, 2, 40), rng.uniform(-6, 25, 40)]
+    sizes = rng.uniform(0.5, 5.0, (40, 3))
+    corners = np.stack([_corners_cam(c, s) for c, s in zip(centres, sizes, strict=True)])
+    boxes, truncations = project_cuboids(corners, CAM, near=0.1)
+    kinds = set()
+    for k in range(40):
+        box, trunc = project_cuboid(corners[k], CAM, near=0.1)
+        if box is None:
+            assert np.isnan(boxes[k]).all() and truncations[k] == 1.0
+            kinds.add("none")
+        else:
+            np.testing.assert_allclose(boxes[k], box, atol=1e-9)
+            assert truncations[k] == pytest.approx(trunc)
+            kinds.add("straddling" if corners[k][:, 2].min() < 0.1 else "in front")
+    assert kinds == {"none", "straddling", "in front"}
+    # the corners of a batch are those of each cuboid alone
+    yaws = rng.uniform(-3, 3, 40)
+    batch = cuboid_corners(centres, sizes, yaws)
+    np.testing.assert_allclose(batch[7], cuboid_corners(centres[7], sizes[7], yaws[7]))
+    assert project_cuboids(np.zeros((0, 8, 3)), CAM, near=0.1)[0].shape == (0, 4)
 
 
 def test_iou_helpers():

@@ -1,0 +1,32 @@
+"""``player_node``'s QoS override: volatile topics offered with the chosen sensor QoS, latched ones kept."""
+
+import rclpy
+from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
+
+from mmfusion_annotate.bagtools.source import Channel
+from mmfusion_annotate.nodes.player_node import _publishers
+from mmfusion_annotate.recording.qos import qos_profile
+
+CHANNELS = [
+    Channel("/lidar_top", "sensor_msgs/msg/PointCloud2", qos_profile("sensor_data").to_yaml(), ""),
+    Channel("/cam_front/camera_info", "sensor_msgs/msg/CameraInfo", qos_profile("latched").to_yaml(), ""),
+]
+
+
+def _offered(context, qos):
+    node = rclpy.create_node("player_qos_test", context=context)
+    try:
+        publishers, skipped = _publishers(node, CHANNELS, qos)
+        assert not skipped
+        return {topic: pub.qos_profile for topic, pub in publishers.items()}
+    finally:
+        node.destroy_node()
+
+
+def test_recorded_qos_by_default_and_reliable_on_request(context):
+    recorded = _offered(context, None)
+    assert recorded["/lidar_top"].reliability == ReliabilityPolicy.BEST_EFFORT
+    reliable = _offered(context, "reliable")
+    assert reliable["/lidar_top"].reliability == ReliabilityPolicy.RELIABLE
+    for offered in (recorded, reliable):  # latched topics keep transient-local durability
+        assert offered["/cam_front/camera_info"].durability == DurabilityPolicy.TRANSIENT_LOCAL

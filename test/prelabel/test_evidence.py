@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import mmfusion_annotate.prelabel.evidence as evidence
+from mmfusion_annotate.prelabel.evidence import ImageEvidence
+
+KITTI = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "kitti" / "training"
+
+
+def _kitti_boxes() -> list[tuple[np.ndarray, list[tuple[float, float, float, float]]]]:
+    """Each KITTI image with its labelled boxes plus boxes of all sizes anywhere (road, sky, borders)."""
+    rng = np.random.default_rng(0)
+    if not (KITTI / "image_2").is_dir():
+        pytest.fail(f"KITTI sample data missing at {KITTI} (see shared/data/kitti/PROVENANCE.md)")
+    out = []
+    for label in sorted((KITTI / "label_2").glob("*.txt")):
+        rgb = cv2.cvtColor(cv2.imread(str(KITTI / "image_2" / f"{label.stem}.png")), cv2.COLOR_BGR2RGB)
+        boxes = [
+            tuple(float(v) for v in line.split()[4:8])
+            for line in label.read_text().splitlines()
+            if line.split()[0] != "DontCare"
+        ]
+        h, w = rgb.shape[:2]
+        for _ in range(15):
+            bw, bh = rng.uniform(10, w / 2), rng.uniform(10, h * 0.8)
+            x, y = rng.uniform(-bw / 4, w - bw * 0.75), rng.uniform(-bh / 4, h - bh * 0.75)
+            boxes.append((x, y, x + bw, y + bh))
+        out.append((rgb, boxes))
+    return out
+
+
+def test_region_score_matches_the_whole_image_measurement(monkeypatch):
+    """Converting only each box's region (and sampling its Lab) stays within the documented tolerance of
+    measuring on the whole image: a context that spans the image and one Lab sample per pixel."""
+    frames = _kitti_boxes()
+    region = [ImageEvidence(rgb).score(b) for rgb, boxes in frames for b in boxes]
+    monkeypatch.setattr(evidence, "_CONTEXT_PX", 10**6)
+    monkeypatch.setattr(evidence, "LAB_SAMPLES", 10**12)
+    whole = [ImageEvidence(rgb).score(b) for rgb, boxes in frames for b in boxes]
+    assert len(whole) >= 45
+    diff = np.abs(np.array(region) - np.array(whole))
+    assert diff.max() <= 0.05 and diff.mean() <= 0.01
+    assert np.ptp(whole) > 0.2  # the labelled boxes span a real range of scores
+
+
+def test_object_scores_high_and_empty_road_low_wherever_the_box_lies():
+    rng = np.random.default_rng(3)
+    rgb = np.full((900, 1600, 3), (90, 90, 95), np.uint8)  # flat road grey
+    rgb[400:600, 1450:1600] = (200, 30, 30)  # a red car cut by the right image border
+    rgb[400:600, 1450:1600:6] = 0  # with vertical structure
+    rgb[100:160, 300:340] = rng.integers(0, 255, (60, 40, 3), dtype=np.uint8)  # small textured object
+    ev = ImageEvidence(rgb)
+    assert ev.score((1450, 400, 1700, 600)) > 0.8  # the box runs past the border: clipped, ring on 3 sides
+    assert ev.score((300, 100, 340, 160)) > 0.5
+    assert ev.score((700, 500, 1100, 800)) < 0.05  # large empty box: sampled Lab, no edges
+    assert ev.score((0, 0, 1600, 900)) == 0.0  # no ring left
