@@ -169,7 +169,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_play(args: argparse.Namespace) -> int:
     from mmfusion_annotate.nodes.player_node import format_play, play_bag  # noqa: PLC0415
 
-    print(format_play(play_bag(args.bag, rate=args.rate, loop=args.loop, clock=not args.no_clock)))
+    result = play_bag(args.bag, rate=args.rate, loop=args.loop, clock=not args.no_clock, qos=args.qos)
+    print(format_play(result))
     return 0
 
 
@@ -177,7 +178,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mmfusion_annotate.nodes.vehicle import run_vehicle  # noqa: PLC0415
 
     return run_vehicle(
-        rig_file=args.rig, bag_dir=args.bag_dir, record=not args.no_record, extra_args=args.ros_args
+        rig_file=args.rig,
+        bag_dir=args.bag_dir,
+        record=not args.no_record,
+        extra_args=args.ros_args,
+        executor=args.executor,
     )
 
 
@@ -190,12 +195,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         out_dir=args.output,
         rig_file=args.rig,
         rate=args.rate,
+        executor=args.executor,
     )
     print(format_demo_summary(summary))
     return 0
 
 
 # --- parser -------------------------------------------------------------------------------------------
+
+
+EXECUTOR_HELP = "rclpy executor: events (EventsExecutor, default: less overhead) or multi (MultiThreaded)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -233,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--rig", type=_existing_path, help=rig_help)
     p.add_argument("-o", "--output", type=Path, default=Path("demo_out"), help="output folder (bag, PNGs)")
+    p.add_argument("--executor", choices=["events", "multi"], default="events", help=EXECUTOR_HELP)
 
     p = _add(
         sub,
@@ -244,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rig", type=_existing_path, help=rig_help)
     p.add_argument("--bag-dir", type=Path, default=Path("recordings"), help="where bags are written")
     p.add_argument("--no-record", action="store_true", help="fusion only, no recorder")
+    p.add_argument("--executor", choices=["events", "multi"], default="events", help=EXECUTOR_HELP)
     p.add_argument("ros_args", nargs=argparse.REMAINDER, help="extra arguments after --ros-args")
 
     p = _add(
@@ -270,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=_positive_float, default=1.0, help="speed factor (default 1.0)")
     p.add_argument("--loop", action="store_true", help="start again at the end (the sync resets on the jump)")
     p.add_argument("--no-clock", action="store_true", help="do not publish /clock")
+    p.add_argument(
+        "--qos",
+        choices=["sensor_data", "reliable"],
+        help="publish sensor topics with this QoS instead of the recorded one (latched topics keep theirs)",
+    )
 
     p = _add(
         sub,

@@ -151,8 +151,8 @@ class FusionNode(Node):
                 for c in self.rig.cameras()
             }
 
-        qos = sensor_qos(self.config.qos)
         for sensor in self.rig.sensors.values():
+            qos = sensor_qos(self.config.qos, rate_hz=sensor.rate_hz)
             # one mutually exclusive group per topic: its messages stay in order, while different topics
             # decode in parallel on a MultiThreadedExecutor (numpy releases the GIL while copying)
             self.create_subscription(

@@ -8,22 +8,29 @@ subscription does not match a best-effort publisher, so publisher and subscriber
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
 SensorQos = Literal["sensor_data", "reliable"]
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+RELIABLE_HISTORY_S = 0.5
+"""History of reliable sensor topics, in time: a keep-last writer overwrites what a busy reader has not
+taken yet, so each topic keeps half a second (50 IMU messages, 5 LiDAR sweeps: memory stays bounded by
+rate x size instead of growing with a fixed depth for multi-megabyte sweeps)."""
 RELIABLE_SENSOR_DEPTH = 50
-"""History of reliable sensor topics: a keep-last writer overwrites what a busy reader has not taken yet,
-so it holds half a second of a 100 Hz IMU (and 5 s of a 10 Hz LiDAR, bounded)."""
+"""Depth when the topic's rate is not known."""
 
 
-def sensor_qos(name: SensorQos, depth: int | None = None) -> QoSProfile:
+def sensor_qos(name: SensorQos, depth: int | None = None, *, rate_hz: float | None = None) -> QoSProfile:
     """The profile for sensor topics; ``depth`` overrides the history depth (e.g. a recorder's buffer)."""
     base = qos_profile_sensor_data
     if name == "reliable":
-        base = QoSProfile(depth=RELIABLE_SENSOR_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
+        reliable_depth = RELIABLE_SENSOR_DEPTH
+        if rate_hz:
+            reliable_depth = max(5, math.ceil(rate_hz * RELIABLE_HISTORY_S))
+        base = QoSProfile(depth=reliable_depth, reliability=ReliabilityPolicy.RELIABLE)
     if depth is None:
         return base
     return QoSProfile(

@@ -88,16 +88,15 @@ class RecorderNode(Node):
         self._statics_lock = threading.Lock()
         self._statics_due = True
         self.recorder.add_topic(TF_STATIC, TF_TYPE, "latched")
+        rates = {s.topic: s.rate_hz for s in self.rig.sensors.values()}
+        # best effort: a deep reader history absorbs bursts; reliable: half a second per topic (nodes.qos)
+        depth = SENSOR_DEPTH if self.config.sensor_qos == "sensor_data" else None
         for entry in rig_topics(self.rig):
             if self.config.excluded(entry.topic):
                 continue
             self.recorder.add_topic(entry.topic, entry.msgtype, entry.qos)
-            self._subscribe(
-                entry.topic,
-                entry.msgtype,
-                sensor_qos(self.config.sensor_qos, SENSOR_DEPTH),
-                static=entry.static,
-            )
+            qos = sensor_qos(self.config.sensor_qos, depth, rate_hz=rates.get(entry.topic))
+            self._subscribe(entry.topic, entry.msgtype, qos, static=entry.static)
         if _message_class(TF_TYPE) is not None:  # a full ROS install: also keep other publishers' statics
             latched = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL)
             self._subscribe(TF_STATIC, TF_TYPE, latched, static=True)

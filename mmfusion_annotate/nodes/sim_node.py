@@ -120,7 +120,7 @@ class SimNode(Node):
         self.finished = threading.Event()
         self._topic_pubs = {
             topic: self.create_publisher(message_class(msgtype), topic, qos)
-            for topic, (msgtype, qos) in _topics(self.drive, sensor_qos(cfg.qos)).items()
+            for topic, (msgtype, qos) in _topics(self.drive, cfg.qos).items()
         }
         self._clock_pub = (
             self.create_publisher(Clock, CLOCK_TOPIC, _CLOCK_QOS) if cfg.stamps == "sim" else None
@@ -251,10 +251,11 @@ class SimNode(Node):
             time.sleep(0.02)
 
 
-def _topics(drive: Drive, sensor_profile: QoSProfile) -> dict[str, tuple[str, QoSProfile]]:
+def _topics(drive: Drive, qos: SensorQos) -> dict[str, tuple[str, QoSProfile]]:
     """Topic -> (message type, QoS) of everything the drive publishes."""
     topics: dict[str, tuple[str, QoSProfile]] = {}
     for name, sensor in drive.sensors.items():
+        sensor_profile = sensor_qos(qos, rate_hz=sensor.rate_hz)
         if sensor.kind == "camera":
             topic, msgtype = camera_topic(drive, name)
             topics[topic] = (msgtype, sensor_profile)

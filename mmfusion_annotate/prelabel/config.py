@@ -82,8 +82,27 @@ class CameraConfig(_Model):
     min_box_px: float = Field(8.0, ge=0)
     evidence_threshold: float = Field(0.15, ge=0, le=1)
     hog_people: bool = True
-    hog_max_width_px: int = Field(640, ge=64, description="downscale larger images before HOG")
     mismatch_iou: float = Field(0.5, ge=0, le=1)
+    # camera-only people detector (prelabel/people.py): HOG over one whole image per scheduled frame
+    detector: bool = Field(True, description="run the camera-only HOG people detector")
+    detector_cameras: tuple[str, ...] = Field((), description="round-robin order; empty: the rig's cameras")
+    detector_every: int = Field(
+        10,
+        ge=1,
+        description="run on every n-th frame, one camera each time (~135 ms per 1600x900 image, "
+        "~26 ms per 1242x375 at scale 0.75)",
+    )
+    detector_scale: float = Field(
+        0.75,
+        gt=0,
+        le=1,
+        description="image scale before HOG; smallest person found ~96/scale px tall (128 px at 0.75)",
+    )
+    detector_threshold: float = Field(0.0, description="SVM margin a HOG window must reach")
+    detector_nms_iou: float = Field(0.4, gt=0, le=1, description="non-maximum suppression overlap")
+    detector_match_iou: float = Field(
+        0.3, ge=0, le=1, description="a detection overlapping no projected cuboid box this much is camera-only"
+    )
 
 
 class PrelabelConfig(_Model):
