@@ -12,7 +12,10 @@ drive (``drive_cache.py``) pre-labelled by the real ``Annotator``: image evidenc
 (``ImageEvidence``, the live code) against the previous full-image implementation (Lab, grey, Canny and
 two integral images of every camera with a box) and against that same full-image code on half-resolution
 images, with the score differences to the full-image baseline; and the cuboid projection in one call per
-camera (``project_cuboids``) against one call per object and camera.
+camera (``project_cuboids``) against one call per object and camera; and the camera-only HOG people
+detector (``people.PeopleDetector``) per fused frame at the default budget (one camera every
+``detector_every`` frames, round-robin, image scale ``detector_scale``) against running it on every camera
+of every frame.
 Run: ``.venv/bin/python bench/bench_prelabel.py [--skip-kitti]``.
 """
 
@@ -51,6 +54,7 @@ from mmfusion_annotate.prelabel.detect import LidarGeometry, detect  # noqa: E40
 from mmfusion_annotate.prelabel.evidence import ImageEvidence  # noqa: E402
 from mmfusion_annotate.prelabel.fit import fit_lshape  # noqa: E402
 from mmfusion_annotate.prelabel.ground import remove_ground  # noqa: E402
+from mmfusion_annotate.prelabel.people import PeopleDetector, scheduled_camera  # noqa: E402
 from mmfusion_annotate.prelabel.tracker import Measurement, Tracker  # noqa: E402
 from mmfusion_annotate.recording import BagReader, deserialize  # noqa: E402
 from mmfusion_annotate.rig import default_rig_path, load_rig  # noqa: E402
@@ -223,6 +227,13 @@ def bench(frame, rig, label: str) -> None:
     hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
     t_full, (found, _) = _ms(lambda: hog.detectMultiScale(image, winStride=(8, 8), scale=1.05), repeat=1)
     print(f"  baseline: HOG over the image     {t_full:7.1f} ms  ({len(found)} detections)")
+    people_detector = PeopleDetector(cfg.camera)
+    t_people, people_found = _ms(lambda: people_detector.detect(image), repeat=2)
+    print(
+        f"  camera-only HOG (scale {cfg.camera.detector_scale}) {t_people:7.1f} ms per run "
+        f"({len(people_found)} detections), {t_people / cfg.camera.detector_every:.1f} ms per frame "
+        f"at detector_every={cfg.camera.detector_every} with one camera"
+    )
 
 
 def default_rig_frames(scenario: str, seconds: float, warmup_s: float):
@@ -232,7 +243,11 @@ def default_rig_frames(scenario: str, seconds: float, warmup_s: float):
     annotator = Annotator(rig, cfg)
     sensors = {s.topic: s for s in rig.sensors.values()}
     min_px = cfg.prelabel.camera.min_box_px
+    cam_cfg = cfg.prelabel.camera
+    cameras = cam_cfg.detector_cameras or tuple(sorted(c.name for c in rig.cameras()))
     frames = []
+    scheduled = []  # (camera, image) the detector runs on, per fused frame (None: no run)
+    every_camera = {}  # one image of each camera: the run-everything baseline
     start = None
     for message in BagReader(cached_drive(scenario, seconds)):
         sensor = sensors.get(message.topic)
@@ -252,12 +267,18 @@ def default_rig_frames(scenario: str, seconds: float, warmup_s: float):
                 ]
                 if scored and view.image is not None:
                     per_camera.append((view.image, scored))
+            name = scheduled_camera(len(frames), cameras, cam_cfg.detector_every)
+            view = annotated.frame.cameras.get(name) if name else None
+            scheduled.append(None if view is None or view.image is None else (name, view.image))
+            for cam, v in annotated.frame.cameras.items():
+                if v.image is not None:
+                    every_camera.setdefault(cam, v.image)
             frames.append((per_camera, annotated.labels.cuboids))
-    return rig, frames
+    return rig, frames, scheduled, every_camera
 
 
 def bench_default_rig(scenario: str, seconds: float) -> None:
-    rig, frames = default_rig_frames(scenario, seconds, warmup_s=1.0)
+    rig, frames, scheduled, every_camera = default_rig_frames(scenario, seconds, warmup_s=1.0)
     n_boxes = sum(len(b) for f, _ in frames for _, b in f)
     n_images = sum(len(f) for f, _ in frames)
 
@@ -312,6 +333,21 @@ def bench_default_rig(scenario: str, seconds: float) -> None:
     print(f"  cuboid projection per fused frame ({n_cuboids:.1f} cuboids x 6 cameras)")
     print(f"    one project call per object (baseline) {t_loop / len(frames):7.2f} ms")
     print(f"    one project call per camera (live)     {t_batch / len(frames):7.2f} ms")
+
+    cam_cfg = PrelabelConfig().camera
+    detector = PeopleDetector(cam_cfg)
+    runs = [s for s in scheduled if s is not None]
+    t_runs, found = _ms(lambda: [len(detector.detect(image)) for _, image in runs], repeat=1)
+    t_all, _ = _ms(lambda: [detector.detect(image) for image in every_camera.values()], repeat=1)
+    print(
+        f"  camera-only HOG people detector (scale {cam_cfg.detector_scale}, every "
+        f"{cam_cfg.detector_every} frames, {len(every_camera)} cameras round-robin)"
+    )
+    print(
+        f"    budget (live): {len(runs)} runs in {len(frames)} frames, {t_runs / max(len(runs), 1):.1f} ms "
+        f"per run, {t_runs / len(frames):.1f} ms per fused frame ({sum(found)} detections)"
+    )
+    print(f"    every camera every frame (baseline) {t_all:7.1f} ms per fused frame")
 
 
 def main() -> None:

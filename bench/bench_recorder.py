@@ -14,6 +14,7 @@ Prints MB/s, messages/s, drops and CPU% (process CPU time / wall time; 100% = on
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -246,9 +247,12 @@ def main() -> None:
         "--qos", nargs="+", choices=("reliable", "sensor_data"), default=["reliable", "sensor_data"],
         help="QoS of publisher and recorder subscriptions in the DDS cases",
     )  # fmt: skip
+    parser.add_argument("--raw-speed", type=float, default=None,
+                        help="DDS raw mix: publish at this x real time (default: as fast as possible)")  # fmt: skip
     parser.add_argument(
         "--domain-id", type=int, default=60, help="first dedicated ROS_DOMAIN_ID (one per case)"
     )
+    parser.add_argument("--mix", nargs="+", choices=("rig", "raw"), default=["rig", "raw"])
     parser.add_argument("--dir", default=None, help="where to write (default: a temporary directory)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
@@ -259,10 +263,11 @@ def main() -> None:
             ("rig", "rig mix at 3x real time", rig_mix(args.seconds, rng), 3.0),
             ("raw", "raw 1600x900 x6, unpaced", raw_mix(args.raw_frames, rng), None),
         ]
-        for mix, title, messages, speed in mixes:
+        for mix, title, messages, speed in [m for m in mixes if m[0] in args.mix]:
             total = sum(len(m[2]) for m in messages) / 1e6
             rate = f", offered {total / (messages[-1][3] / 1e9) * speed:.0f} MB/s" if speed else ""
-            print(f"{title}: {len(messages)} messages, {total:.0f} MB{rate}", flush=True)
+            print(f"{title}: {len(messages)} messages, {total:.0f} MB{rate}; FASTDDS_BUILTIN_TRANSPORTS="
+                  f"{os.environ.get('FASTDDS_BUILTIN_TRANSPORTS', 'default')}", flush=True)  # fmt: skip
             for compression in ("none", "lz4"):
                 plain = plain_writer(messages, root / "plain.mcap", compression)
                 (root / "plain.mcap").unlink()
@@ -279,7 +284,7 @@ def main() -> None:
 
                 for qos in args.qos:
                     for case in ([None] if compression == "none" else []) + [compression]:
-                        result = dds_case(mix, qos, case, args.dds_seconds, domain, root)
+                        result = dds_case(mix, qos, case, args.dds_seconds, domain, root, args.raw_speed)
                         domain += 1
                         shutil.rmtree(root / "bag", ignore_errors=True)
                         name = f"DDS {qos}, " + (f"recorder_node {case}" if case else "subscriber only")

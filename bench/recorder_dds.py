@@ -55,7 +55,10 @@ def publish(
 ) -> None:
     """Publisher process: match every topic, then publish for ``seconds`` and report per-topic counts."""
     rng = np.random.default_rng(0)
-    messages = rig_mix(seconds * speed, rng) if mix == "rig" else raw_mix(12, rng)
+    if mix == "rig":
+        messages = rig_mix(seconds * speed, rng)
+    else:  # paced: the whole schedule; unpaced: one second of it, cycled
+        messages = raw_mix(round(12 * seconds * speed) if speed else 12, rng)
     context = init_context([], domain_id=domain)
     node = Node("bench_publisher", context=context)
     publishers = {
@@ -112,11 +115,21 @@ class CountingNode(Node):
         return callback
 
 
-def dds_case(mix: str, qos: str, compression: str | None, seconds: float, domain: int, root: Path) -> dict:
-    """One case: ``compression`` None runs the counting node (DDS ceiling), else ``RecorderNode``."""
+def dds_case(
+    mix: str,
+    qos: str,
+    compression: str | None,
+    seconds: float,
+    domain: int,
+    root: Path,
+    raw_speed: float | None,
+) -> dict:
+    """One case: ``compression`` None runs the counting node (DDS ceiling), else ``RecorderNode``.
+
+    The rig mix is paced at 3x real time; the raw mix at ``raw_speed`` x real time (None: unpaced)."""
     os.environ["ROS_DOMAIN_ID"] = str(domain)
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    speed = 3.0 if mix == "rig" else None
+    speed = 3.0 if mix == "rig" else raw_speed
     spawn = mp.get_context("spawn")
     ready, go, done, out = spawn.Event(), spawn.Event(), spawn.Event(), spawn.Queue()
     publisher = spawn.Process(target=publish, args=(mix, seconds, speed, qos, domain, ready, go, done, out))

@@ -101,7 +101,10 @@ class CameraConfig(_Model):
     detector_threshold: float = Field(0.0, description="SVM margin a HOG window must reach")
     detector_nms_iou: float = Field(0.4, gt=0, le=1, description="non-maximum suppression overlap")
     detector_match_iou: float = Field(
-        0.3, ge=0, le=1, description="a detection overlapping no projected cuboid box this much is camera-only"
+        0.3, ge=0, le=1, description="camera-only: IoU below this with every projected cuboid box"
+    )
+    detector_match_cover: float = Field(
+        0.5, gt=0, le=1, description="... and every projected cuboid box lies less than this inside it"
     )
 
 

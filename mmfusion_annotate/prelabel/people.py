@@ -90,14 +90,30 @@ class PeopleDetector:
         for k in sorted(np.ravel(keep).tolist(), key=lambda k: (-margins[k], k)):
             x, y, w, h = (float(v) / s for v in rects[k])
             margin = float(margins[k])
-            out.append(
-                PersonDetection((x, y, x + w, y + h), margin, confidence_of(margin, self.cfg.detector_threshold))
-            )
+            confidence = confidence_of(margin, self.cfg.detector_threshold)
+            out.append(PersonDetection((x, y, x + w, y + h), margin, confidence))
         return out
 
 
+def _cover(inner, outer) -> float:
+    """Share of box ``inner``'s area that lies inside box ``outer``."""
+    w = min(inner[2], outer[2]) - max(inner[0], outer[0])
+    h = min(inner[3], outer[3]) - max(inner[1], outer[1])
+    area = (inner[2] - inner[0]) * (inner[3] - inner[1])
+    return w * h / area if w > 0 and h > 0 and area > 0 else 0.0
+
+
 def unmatched(
-    detections: Sequence[PersonDetection], projected: Sequence[tuple], match_iou: float
+    detections: Sequence[PersonDetection], projected: Sequence[tuple], match_iou: float, match_cover: float
 ) -> list[PersonDetection]:
-    """Detections that overlap no projected cuboid box by ``match_iou`` or more (camera-only)."""
-    return [d for d in detections if all(box_iou(d.box, p) < match_iou for p in projected)]
+    """Detections no projected cuboid box explains: none overlaps them by ``match_iou`` (IoU) or more,
+    and none lies ``match_cover`` or more inside them.
+
+    The second test is for LiDAR objects that fill only part of a HOG window (the window has margins
+    around the person; a pole's cuboid covers its lower part): the detection has LiDAR points then.
+    """
+    return [
+        d
+        for d in detections
+        if all(box_iou(d.box, p) < match_iou and _cover(p, d.box) < match_cover for p in projected)
+    ]

@@ -16,7 +16,7 @@ from mmfusion_annotate.prelabel.boxes2d import cuboid_corners, project_cuboids, 
 from mmfusion_annotate.prelabel.classify import CLASSES, motion_factor
 from mmfusion_annotate.prelabel.config import PrelabelConfig
 from mmfusion_annotate.prelabel.detect import Detection, LidarGeometry, complete, detect, reclassify
-from mmfusion_annotate.prelabel.evidence import ImageEvidence
+from mmfusion_annotate.prelabel.evidence import HOG_AVAILABLE, ImageEvidence
 from mmfusion_annotate.prelabel.model import (
     Box2D,
     Cuboid,
@@ -26,6 +26,7 @@ from mmfusion_annotate.prelabel.model import (
     RadarCandidate,
     Track,
 )
+from mmfusion_annotate.prelabel.people import PeopleDetector, scheduled_camera, unmatched
 from mmfusion_annotate.prelabel.radar import RadarScan, associate, compensate, group_candidates
 from mmfusion_annotate.prelabel.tracker import Measurement, Tracker
 from mmfusion_annotate.types import ns_to_seconds
@@ -34,6 +35,7 @@ ALGORITHM_CUBOID = "polar-ground+bev-cc+lshape+size-prior"
 ALGORITHM_TRACK = "cv-kalman+hungarian"
 ALGORITHM_BOX2D = "cuboid-projection+edge-colour-evidence"
 ALGORITHM_RADAR = "radar-bev-gating"
+ALGORITHM_PEOPLE = "hog_people"
 TENTATIVE_FACTOR = 0.6  # confidence factor of a detection whose track is not yet confirmed
 
 
@@ -60,6 +62,10 @@ class Prelabeler:
         self._prev_ids: set[int] = set()
         self._recent_retired: dict[int, tuple[float, float, float]] = {}
         self._last_positions: dict[int, tuple[float, float]] = {}
+        cam = self.cfg.camera
+        self._people = PeopleDetector(cam) if cam.detector and HOG_AVAILABLE else None
+        self._detector_cameras = cam.detector_cameras or tuple(sorted(c.name for c in rig.cameras()))
+        self._frame_index = 0
 
     def _prov(self, algorithm: str, confidence: float) -> Provenance:
         return Provenance(algorithm, self.version, float(np.clip(confidence, 0.0, 1.0)))
@@ -284,6 +290,33 @@ class Prelabeler:
                 observed.append((b, pts_box))
         return boxes, observed
 
+    def _camera_only(self, frame, boxes: list[Box2D]) -> list[Box2D]:
+        """People the scheduled camera sees that no projected cuboid box explains (``object_id`` -1)."""
+        index = self._frame_index
+        self._frame_index += 1
+        cfg = self.cfg.camera
+        name = scheduled_camera(index, self._detector_cameras, cfg.detector_every)
+        view = frame.cameras.get(name) if self._people is not None and name is not None else None
+        if view is None or view.image is None:
+            return []
+        projected = [b.box for b in boxes if b.camera == name]
+        return [
+            Box2D(
+                -1,
+                name,
+                view.exposure_stamp,
+                d.box,
+                0.0,
+                0.0,
+                d.confidence,
+                ObjectClass.PEDESTRIAN,
+                self._prov(ALGORITHM_PEOPLE, d.confidence),
+            )
+            for d in unmatched(
+                self._people.detect(view.image), projected, cfg.detector_match_iou, cfg.detector_match_cover
+            )
+        ]
+
     # ------------------------------------------------------------------ the one call
     def process(self, frame) -> PrelabelResult:
         """Pre-label one fused frame (``mmfusion_annotate.fusion.FusedFrame``)."""
@@ -297,6 +330,7 @@ class Prelabeler:
         objects, flips, retired = self._objects(frame, detections, sensor_xy)
         objects, candidates, radar_mismatch = self._radar(frame, objects)
         boxes, observed = self._boxes(frame, objects)
+        camera_only = self._camera_only(frame, boxes)
         items = review.collect(
             stamp=frame.stamp,
             cfg=self.cfg.camera,
@@ -306,12 +340,13 @@ class Prelabeler:
             radar_mismatches=radar_mismatch,
             class_flips=flips,
             id_switches=self._id_switches(frame, objects, retired),
+            camera_only=camera_only,
         )
         return PrelabelResult(
             frame.stamp,
             tuple(o.cuboid for o in objects),
             self._tracks(),
-            tuple(boxes),
+            tuple(boxes + camera_only),
             tuple(candidates),
             tuple(items),
         )

@@ -42,9 +42,13 @@ def collect(
     radar_mismatches: list[tuple[int, float, float]],
     class_flips: list,
     id_switches: list[tuple[int, int]],
-    camera_only: list[tuple[str, tuple]] = (),
+    camera_only: list[Box2D] = (),
 ) -> list[ReviewItem]:
-    """All review items of one frame, highest priority first (ties by reason, then ids)."""
+    """All review items of one frame, highest priority first (ties by reason, then ids).
+
+    ``camera_only`` are detections no cuboid explains (``object_id`` -1); their priority scales with the
+    detector's confidence.
+    """
     conf = {c.object_id: c.provenance.confidence for c in cuboids}
     items: list[ReviewItem] = []
 
@@ -78,8 +82,16 @@ def collect(
                     box.camera,
                     f"IoU {iou:.2f} between projected cuboid and visible LiDAR points",
                 )
-    for camera, box in camera_only:
-        add(CAMERA_WITHOUT_LIDAR, lc, (), 1.0, camera, f"box {tuple(round(v) for v in box)}")
+    for box in camera_only:
+        add(
+            CAMERA_WITHOUT_LIDAR,
+            lc,
+            (),
+            box.provenance.confidence,
+            box.camera,
+            f"{box.provenance.algorithm} {box.label.value} box {tuple(round(v) for v in box.box)}, "
+            f"confidence {box.provenance.confidence:.2f}",
+        )
     for cand in radar_candidates:
         add(
             RADAR_WITHOUT_LIDAR,
