@@ -1,4 +1,4 @@
-"""Recorder throughput, enqueue to disk, against a plain ``mcap`` Writer loop over the same messages.
+"""Recorder throughput, enqueue to disk and over DDS, against a plain ``mcap`` Writer loop (same messages).
 
 Two mixes, each for compression none and lz4:
 - ``rig``: the default rig as cars record it (one 64-beam LiDAR PointCloud2 of ~115k points at 10 Hz, six
@@ -6,9 +6,12 @@ Two mixes, each for compression none and lz4:
   paced producer thread (as subscription callbacks would); the recorder must keep up with zero drops.
 - ``raw``: six raw 1600x900 rgb8 cameras enqueued as fast as possible (stress); the recorder must reach
   at least 80% of the plain writer's MB/s and count every drop.
+Modes: ``enqueue`` (a producer thread calls ``Recorder.enqueue``), ``dds`` (a publisher process -> DDS ->
+``RecorderNode``, and a bare counting subscriber as the DDS ceiling; see ``recorder_dds.py``), ``both``.
 Prints MB/s, messages/s, drops and CPU% (process CPU time / wall time; 100% = one core).
 
-    .venv/bin/python bench/bench_recorder.py [--seconds 4] [--dir /tmp]
+    .venv/bin/python bench/bench_recorder.py [--mode both] [--mix rig raw] [--qos reliable sensor_data]
+        [--dds-seconds 20] [--raw-speed X] [--seconds 4] [--dir /tmp]
 """
 
 from __future__ import annotations
@@ -248,7 +251,7 @@ def main() -> None:
         help="QoS of publisher and recorder subscriptions in the DDS cases",
     )  # fmt: skip
     parser.add_argument("--raw-speed", type=float, default=None,
-                        help="DDS raw mix: publish at this x real time (default: as fast as possible)")  # fmt: skip
+                        help="DDS raw mix: publish at this x real time (default: unpaced)")  # fmt: skip
     parser.add_argument(
         "--domain-id", type=int, default=60, help="first dedicated ROS_DOMAIN_ID (one per case)"
     )
