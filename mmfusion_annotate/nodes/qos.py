@@ -15,10 +15,11 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
 SensorQos = Literal["sensor_data", "reliable"]
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-RELIABLE_HISTORY_S = 0.5
+RELIABLE_HISTORY_S = 2.0
 """History of reliable sensor topics, in time: a keep-last writer overwrites what a busy reader has not
-taken yet, so each topic keeps half a second (50 IMU messages, 5 LiDAR sweeps: memory stays bounded by
-rate x size instead of growing with a fixed depth for multi-megabyte sweeps)."""
+taken yet, so each topic keeps two seconds (200 IMU messages, 20 LiDAR sweeps: memory bounded by rate x
+size). Measured in the 5-minute soak: with half a second (5 sweeps) only 54 % of the LiDAR sweeps reached
+the busy fusion process, with a depth of 50 99 %."""
 RELIABLE_SENSOR_DEPTH = 50
 """Depth when the topic's rate is not known."""
 
@@ -29,7 +30,7 @@ def sensor_qos(name: SensorQos, depth: int | None = None, *, rate_hz: float | No
     if name == "reliable":
         reliable_depth = RELIABLE_SENSOR_DEPTH
         if rate_hz:
-            reliable_depth = max(5, math.ceil(rate_hz * RELIABLE_HISTORY_S))
+            reliable_depth = max(10, math.ceil(rate_hz * RELIABLE_HISTORY_S))
         base = QoSProfile(depth=reliable_depth, reliability=ReliabilityPolicy.RELIABLE)
     if depth is None:
         return base
