@@ -238,7 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=_positive_float, default=None, help="seconds of drive (default: scenario's)"
     )
     p.add_argument(
-        "--rate", type=_positive_float, default=1.0, help="playback speed vs real time (default 1.0)"
+        "--rate",
+        type=_positive_float,
+        default=0.5,
+        help="sim speed vs real time (default 0.5: on 2 cores sim + full pipeline do not fit real time)",
     )
     p.add_argument("--rig", type=_existing_path, help=rig_help)
     p.add_argument("-o", "--output", type=Path, default=Path("demo_out"), help="output folder (bag, PNGs)")

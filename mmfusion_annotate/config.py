@@ -40,7 +40,11 @@ class PipelineConfig(BaseModel):
         description="a sample this far behind the latest stamp restarts the pipeline (looped bag, new sim)",
     )  # fmt: skip
     ego_wait_ns: int = Field(
-        300_000_000, ge=0, description="longest wait (stream time) for odometry covering a set before fusing"
+        1_500_000_000,
+        ge=0,
+        description="longest wait (stream time) for odometry covering a set before fusing; reliable DDS "
+        "topics stall for up to a second when a sample is repaired, and a frame fused without its ego "
+        "motion is lost, while in normal flow the odometry is there and nothing waits",
     )
     alignment_every: int = Field(
         10, ge=1, le=1000,

@@ -110,7 +110,7 @@ def run_demo(
     duration_s: float | None = None,
     out_dir: Path = Path("demo_out"),
     rig_file: Path | None = None,
-    rate: float = 1.0,
+    rate: float = 0.5,
     domain_id: int | None = None,
     progress: bool = True,
     executor: ExecutorKind = "events",
