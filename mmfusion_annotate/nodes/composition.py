@@ -11,7 +11,7 @@ thread, ready work queued by the middleware's event callbacks in C++, so Python 
 set for every message; ``multi``, the classic ``MultiThreadedExecutor`` (callbacks of different groups
 on a thread pool). The fusion node's callbacks are light (heavy work is on its worker thread), so the
 pool buys little and its Python overhead costs a lot at the default rig's ~340 messages/s: in the soak
-the events executor sustains several times the frame rate (``docs/readme/performance.md``).
+the events executor sustains several times the frame rate (README, Performance).
 
 Used by every node's ``main`` (``main_nodes``), ``mmfusion run`` and ``mmfusion demo``.
 """

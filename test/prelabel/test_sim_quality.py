@@ -4,7 +4,7 @@ Each scenario runs for 4 s around its interesting part, with the front camera on
 one camera; LiDAR and radar are complete), through the real chain (sync -> fusion -> pre-labels).
 Targets (issue 6): car recall >= 0.9 and precision >= 0.8 within 30 m, pedestrian recall >= 0.8
 within 20 m, no id switch on the calm drive. The other bounds sit well above the measured errors
-(docs/readme/prelabel.md), so a regression fails here before it reaches annotators. The camera-only
+(README, Pre-labels), so a regression fails here before it reaches annotators. The camera-only
 people detector runs on every frame here (not the live budget), so all its chances to mistake the
 simulator's boxes and poles for people are checked.
 """
