@@ -53,10 +53,6 @@ class RecoveryReport:
     files: list[FileRecovery] = field(default_factory=list)
     metadata_path: str | None = None
 
-    @property
-    def recovered(self) -> list[FileRecovery]:
-        return [f for f in self.files if f.status == "recovered"]
-
 
 def is_complete(path: Path) -> bool:
     """True when the file ends with a valid footer and its summary can be read."""

@@ -29,10 +29,6 @@ class LazyPayload(Mapping[str, np.ndarray]):
         self._data: Mapping[str, np.ndarray] | None = None
         self._lock = threading.Lock()
 
-    @property
-    def decoded(self) -> bool:
-        return self._data is not None
-
     def _load(self) -> Mapping[str, np.ndarray]:
         if self._data is None:
             with self._lock:

@@ -54,6 +54,7 @@ from mmfusion_annotate.recording.rig_topics import (
 from mmfusion_annotate.rig import default_rig_path, load_rig
 
 if TYPE_CHECKING:  # the pipeline (and its heavy imports) is only a source of outputs here
+    from mmfusion_annotate.events.model import Event
     from mmfusion_annotate.outputs import Output
 
 SENSOR_DEPTH = 100
@@ -136,6 +137,12 @@ class RecorderNode(Node):
                 self.recorder.set_static(out.topic, out.msgtype, data, out.stamp_ns)
             else:
                 self.recorder.enqueue(out.topic, out.msgtype, data, out.stamp_ns)
+
+    def record_events(self, events: Iterable[Event]) -> None:
+        """Mirror closed events into the bag's ``mmfusion_events`` metadata record (as replay does), so
+        ``mmfusion events`` lists a live bag's events without reading its messages."""
+        for event in events:
+            self.recorder.add_event(event.id, event.start, event.end, event.to_dict())
 
     def _subscribe(self, topic: str, msgtype: str, qos: QoSProfile, *, static: bool = False) -> None:
         cls = _message_class(msgtype)

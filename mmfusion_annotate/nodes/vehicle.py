@@ -20,8 +20,13 @@ from mmfusion_annotate.nodes.recorder_node import RecorderNode
 
 
 def connect_recorder(fusion: FusionNode, recorder: RecorderNode) -> None:
-    """Hand every output of ``fusion`` to ``recorder`` in-process."""
-    fusion.add_listener(lambda _out, outputs: recorder.record_outputs(outputs))
+    """Hand every output of ``fusion`` (messages and the events' metadata) to ``recorder`` in-process."""
+
+    def record(out, outputs) -> None:
+        recorder.record_outputs(outputs)
+        recorder.record_events(out.events)
+
+    fusion.add_listener(record)
 
 
 def vehicle_nodes(

@@ -8,6 +8,7 @@ import math
 import pytest
 from rigs import SMALL_RIG_SENSORS, write_small_rig
 
+from mmfusion_annotate.bagtools.events import list_events
 from mmfusion_annotate.bagtools.info import bag_info
 from mmfusion_annotate.bagtools.replay import replay_bag
 from mmfusion_annotate.nodes.demo import EPOCH_S, run_demo
@@ -70,6 +71,8 @@ def test_live_run_records_raw_topics_prelabels_and_events(live_run):
     assert counts.get(default_info_topic(rig.sensor("cam_front").topic), 0) >= 1
     for topic in ("/tf_static", "/prelabels/scene", "/prelabels/markers", "/events"):
         assert counts.get(topic, 0) > 0, f"{topic} not recorded"
+    from_metadata = list_events(summary.bag_dir, source="metadata")
+    assert {e["id"] for e in from_metadata} == {e.id for e in summary.events}
     pipeline = summary.fusion_stats["pipeline"]
     assert pipeline["queue_dropped"] == 0 and summary.recorder_drops == 0
     lidar_sweeps = counts[rig.sensor("lidar_top").topic]
