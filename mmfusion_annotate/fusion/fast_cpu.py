@@ -5,8 +5,8 @@ Chosen by measurement (``bench/bench_fusion.py``): numpy spends its time allocat
 to the reference frame (motion compensation: the pose once per firing time, from the same
 ``compensation`` functions the reference evaluates on arrays), and for every camera whose depth range
 and image box the chunk's bounding box touches, transformed, culled (depth range, image box, lens
-field of view), distorted and tested against the image bounds in registers. A second kernel per
-camera fills the block z-buffer and samples colours. The float64 expressions repeat the
+field of view), distorted and tested against the image bounds in registers. A second kernel, one
+thread per camera, fills each camera's block z-buffer and samples colours. The float64 expressions repeat the
 reference ones (rig ``CameraModel.project``, ``compensation.track_points``, ``zbuffer``, ``sampling``)
 term by term; ``fastmath`` stays off so both paths round alike (test_backends checks 1e-3 px).
 """
@@ -79,7 +79,7 @@ def _box_misses(low, high, rot, trans, box, min_depth, max_depth) -> bool:
     return out.any()
 
 
-@njit(cache=True, parallel=True, fastmath=False)
+@njit(cache=True, parallel=True, fastmath=False, nogil=True)
 def _project_kernel(
     points, base_rot, base_trans, t_ns, compensate, times, rotations, translations, steps,
     cam_rot, cam_trans, model, dist, intr, limit, size, box, min_depth, max_depth, block, pad, pitch, chunk,
@@ -203,76 +203,71 @@ def _project_kernel(
                 s_cell[c, w] = row * pitch[c] + np.int64(np.float64(np.int64(u)) / block) + pad
 
 
-@njit(cache=True, parallel=True, fastmath=False)
+@njit(cache=True, parallel=True, fastmath=False, nogil=True)
 def _visibility_kernel(
-    counts, chunk, s_index, s_uv, s_depth, s_cell, image, has_image, bilinear, grid_rows, grid_cols,
-    radius, tol_abs, tol_rel,
+    counts, chunk, s_index, s_uv, s_depth, s_cell, images, has_image, bilinear, grid_rows, grid_cols,
+    radius, tol_abs, tol_rel, offsets, index, uv, depth, visible, colors,
 ):  # fmt: skip
-    """One camera: gather the chunks' hits while filling the block z-buffer, test each hit against the
-    nearest depth of the cells around it, and colour the visible ones."""
-    chunks = counts.shape[0]
-    offsets = np.zeros(chunks + 1, dtype=np.int64)
-    for j in range(chunks):
-        offsets[j + 1] = offsets[j] + counts[j]
-    m = offsets[chunks]
-    index = np.empty(m, dtype=np.int32)
-    uv = np.empty((m, 2), dtype=np.float32)
-    depth = np.empty(m, dtype=np.float32)
-    # the cell grid with a border of ``radius`` empty cells (the hits' cells index it, see
-    # ``_project_kernel``): the neighbourhood needs no bounds tests
-    pitch = grid_cols + 2 * radius
-    grid = np.full((grid_rows + 2 * radius) * pitch, np.inf)
-    cell = np.empty(m, dtype=np.int64)
-    for j in range(chunks):
-        for q in range(counts[j]):
-            src = j * chunk + q
-            dst = offsets[j] + q
-            index[dst] = s_index[src]
-            uv[dst, 0] = s_uv[src, 0]
-            uv[dst, 1] = s_uv[src, 1]
-            depth[dst] = s_depth[src]
-            at = s_cell[src]
-            cell[dst] = at
-            d = np.float64(s_depth[src])
-            if d < grid[at]:
-                grid[at] = d
-    visible = np.zeros(m, dtype=np.bool_)
-    colors = np.zeros((m, 3), dtype=np.uint8)
-    height = image.shape[0]
-    width = image.shape[1]
-    for i in prange(m):
-        d = np.float64(depth[i])
-        nearest = np.inf  # the nearest depth among the cells around this point's cell (zbuffer.py)
-        for rr in range(-radius, radius + 1):
-            row_at = cell[i] + rr * pitch
-            for qq in range(-radius, radius + 1):
-                nearest = min(nearest, grid[row_at + qq])
-        if not d <= nearest + (tol_abs + tol_rel * d):
-            continue
-        visible[i] = True
-        if not has_image:
-            continue
-        u = np.float64(uv[i, 0])
-        v = np.float64(uv[i, 1])
-        if not bilinear:
-            col = min(np.int64(math.floor(u + 0.5)), width - 1)
-            row = min(np.int64(math.floor(v + 0.5)), height - 1)
+    """All cameras, one thread per camera: gather a camera's chunk hits into its slice of the outputs
+    (``offsets[c]:offsets[c + 1]``) while filling its block z-buffer, test each hit against the nearest
+    depth of the cells around it, and colour the visible ones. One call for all cameras, so the serial
+    z-buffer fills of different cameras run in parallel and the launch cost is paid once."""
+    for c in prange(counts.shape[0]):
+        first = offsets[c]
+        # the cell grid with a border of ``radius`` empty cells (the hits' cells index it, see
+        # ``_project_kernel``): the neighbourhood needs no bounds tests
+        pitch = grid_cols[c] + 2 * radius
+        grid = np.full((grid_rows[c] + 2 * radius) * pitch, np.inf)
+        cell = np.empty(offsets[c + 1] - first, dtype=np.int64)
+        dst = first
+        for j in range(counts.shape[1]):
+            for q in range(counts[c, j]):
+                src = j * chunk + q
+                index[dst] = s_index[c, src]
+                uv[dst, 0] = s_uv[c, src, 0]
+                uv[dst, 1] = s_uv[c, src, 1]
+                depth[dst] = s_depth[c, src]
+                at = s_cell[c, src]
+                cell[dst - first] = at
+                d = np.float64(s_depth[c, src])
+                if d < grid[at]:
+                    grid[at] = d
+                dst += 1
+        image = images[c]
+        height = image.shape[0]
+        width = image.shape[1]
+        for i in range(first, offsets[c + 1]):
+            d = np.float64(depth[i])
+            nearest = np.inf  # the nearest depth among the cells around this point's cell (zbuffer.py)
+            for rr in range(-radius, radius + 1):
+                row_at = cell[i - first] + rr * pitch
+                for qq in range(-radius, radius + 1):
+                    nearest = min(nearest, grid[row_at + qq])
+            if not d <= nearest + (tol_abs + tol_rel * d):
+                continue
+            visible[i] = True
+            if not has_image[c]:
+                continue
+            u = np.float64(uv[i, 0])
+            v = np.float64(uv[i, 1])
+            if not bilinear:
+                col = min(np.int64(math.floor(u + 0.5)), width - 1)
+                row = min(np.int64(math.floor(v + 0.5)), height - 1)
+                for ch in range(3):
+                    colors[i, ch] = image[row, col, ch]
+                continue
+            x0f = math.floor(u)
+            y0f = math.floor(v)
+            fx = u - x0f
+            fy = v - y0f
+            x0 = np.int64(x0f)
+            y0 = np.int64(y0f)
+            x1 = min(x0 + 1, width - 1)
+            y1 = min(y0 + 1, height - 1)
             for ch in range(3):
-                colors[i, ch] = image[row, col, ch]
-            continue
-        x0f = math.floor(u)
-        y0f = math.floor(v)
-        fx = u - x0f
-        fy = v - y0f
-        x0 = np.int64(x0f)
-        y0 = np.int64(y0f)
-        x1 = min(x0 + 1, width - 1)
-        y1 = min(y0 + 1, height - 1)
-        for ch in range(3):
-            top = np.float64(image[y0, x0, ch]) * (1.0 - fx) + np.float64(image[y0, x1, ch]) * fx
-            bottom = np.float64(image[y1, x0, ch]) * (1.0 - fx) + np.float64(image[y1, x1, ch]) * fx
-            colors[i, ch] = np.uint8(math.floor(top * (1.0 - fy) + bottom * fy + 0.5))
-    return index, uv, depth, visible, colors
+                top = np.float64(image[y0, x0, ch]) * (1.0 - fx) + np.float64(image[y0, x1, ch]) * fx
+                bottom = np.float64(image[y1, x0, ch]) * (1.0 - fx) + np.float64(image[y1, x1, ch]) * fx
+                colors[i, ch] = np.uint8(math.floor(top * (1.0 - fy) + bottom * fy + 0.5))
 
 
 def image_box(model, margin: float = 0.02, samples: int = 4000) -> np.ndarray:
@@ -409,26 +404,40 @@ class NumbaBackend:
             s_cell,
             counts,
         )
-        results = []
-        for c, job in enumerate(jobs):
-            image = _NO_IMAGE if job.image is None else np.ascontiguousarray(job.image[..., :3])
-            index, uv, depth, visible, colors = _visibility_kernel(
-                counts[c],
-                self.chunk,
-                s_index[c],
-                s_uv[c],
-                s_depth[c],
-                s_cell[c],
-                image,
-                job.image is not None,
-                config.color_sampling == "bilinear",
-                grids[c][0],
-                grids[c][1],
-                config.zbuffer_neighbourhood,
-                float(config.zbuffer_tolerance_m),
-                float(config.zbuffer_tolerance_rel),
-            )
-            results.append(Projection(index, uv, depth, visible, colors))
+        offsets = np.zeros(cams + 1, dtype=np.int64)
+        np.cumsum(counts.sum(axis=1), out=offsets[1:])
+        m = int(offsets[-1])
+        index, uv, depth = np.empty(m, np.int32), np.empty((m, 2), np.float32), np.empty(m, np.float32)
+        visible, colors = np.zeros(m, np.bool_), np.zeros((m, 3), np.uint8)
+        if not jobs:
+            return out_base, out_ref, []
+        images = tuple(_NO_IMAGE if j.image is None else np.ascontiguousarray(j.image[..., :3]) for j in jobs)
+        _visibility_kernel(
+            counts,
+            self.chunk,
+            s_index,
+            s_uv,
+            s_depth,
+            s_cell,
+            images,
+            np.array([job.image is not None for job in jobs], dtype=np.bool_),
+            config.color_sampling == "bilinear",
+            np.array([g[0] for g in grids], dtype=np.int64),
+            np.array([g[1] for g in grids], dtype=np.int64),
+            config.zbuffer_neighbourhood,
+            float(config.zbuffer_tolerance_m),
+            float(config.zbuffer_tolerance_rel),
+            offsets,
+            index,
+            uv,
+            depth,
+            visible,
+            colors,
+        )
+        results = [
+            Projection(*(a[offsets[c] : offsets[c + 1]] for a in (index, uv, depth, visible, colors)))
+            for c in range(cams)
+        ]
         return out_base, out_ref, results
 
 
