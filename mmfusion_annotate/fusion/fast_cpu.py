@@ -95,8 +95,8 @@ def _project_kernel(
         start = j * chunk
         end = min(start + chunk, n)
         ref = np.empty((end - start, 3))  # float64 reference-frame points of this chunk
-        low = np.full(3, np.inf)
-        high = np.full(3, -np.inf)
+        lx = ly = lz = np.inf
+        hx = hy = hz = -np.inf
         for i in range(start, end):
             px = np.float64(points[i, 0])
             py = np.float64(points[i, 1])
@@ -141,10 +141,11 @@ def _project_kernel(
             ref[i - start, 0] = x
             ref[i - start, 1] = y
             ref[i - start, 2] = z
-            low[0], low[1], low[2] = min(low[0], x), min(low[1], y), min(low[2], z)
-            high[0], high[1], high[2] = max(high[0], x), max(high[1], y), max(high[2], z)
+            lx, ly, lz = min(lx, x), min(ly, y), min(lz, z)
+            hx, hy, hz = max(hx, x), max(hy, y), max(hz, z)
         for c in range(cameras):
             counts[c, j] = 0
+            low, high = (lx, ly, lz), (hx, hy, hz)
             if _box_misses(low, high, cam_rot[c], cam_trans[c], box[c], min_depth, max_depth):
                 continue  # the whole chunk (a few degrees of azimuth in firing order) is beside this camera
             for i in range(start, end):
@@ -208,18 +209,23 @@ def _visibility_kernel(
     counts, chunk, s_index, s_uv, s_depth, s_cell, images, has_image, bilinear, grid_rows, grid_cols,
     radius, tol_abs, tol_rel, offsets, index, uv, depth, visible, colors,
 ):  # fmt: skip
-    """All cameras, one thread per camera: gather a camera's chunk hits into its slice of the outputs
-    (``offsets[c]:offsets[c + 1]``) while filling its block z-buffer, test each hit against the nearest
-    depth of the cells around it, and colour the visible ones. One call for all cameras, so the serial
-    z-buffer fills of different cameras run in parallel and the launch cost is paid once."""
-    for c in prange(counts.shape[0]):
-        first = offsets[c]
-        # the cell grid with a border of ``radius`` empty cells (the hits' cells index it, see
-        # ``_project_kernel``): the neighbourhood needs no bounds tests
-        pitch = grid_cols[c] + 2 * radius
-        grid = np.full((grid_rows[c] + 2 * radius) * pitch, np.inf)
-        cell = np.empty(offsets[c + 1] - first, dtype=np.int64)
-        dst = first
+    """All cameras in one call. First one thread per camera gathers its chunk hits into its slice of the
+    outputs (``offsets[c]:offsets[c + 1]``) while filling its block z-buffer (serial per camera, so
+    cameras run side by side); then all hits, split evenly over the threads, are tested against the
+    nearest depth of the cells around them, and the visible ones coloured."""
+    cameras = counts.shape[0]
+    # each camera's cell grid with a border of ``radius`` empty cells (the hits' cells index it, see
+    # ``_project_kernel``), one after the other: the neighbourhood needs no bounds tests
+    pitch = grid_cols + 2 * radius
+    grid_at = np.zeros(cameras + 1, dtype=np.int64)
+    for c in range(cameras):
+        grid_at[c + 1] = grid_at[c] + (grid_rows[c] + 2 * radius) * pitch[c]
+    grid = np.full(grid_at[cameras], np.inf)
+    m = offsets[cameras]
+    cell = np.empty(m, dtype=np.int64)
+    camera = np.empty(m, dtype=np.int64)
+    for c in prange(cameras):
+        dst = offsets[c]
         for j in range(counts.shape[1]):
             for q in range(counts[c, j]):
                 src = j * chunk + q
@@ -227,47 +233,49 @@ def _visibility_kernel(
                 uv[dst, 0] = s_uv[c, src, 0]
                 uv[dst, 1] = s_uv[c, src, 1]
                 depth[dst] = s_depth[c, src]
-                at = s_cell[c, src]
-                cell[dst - first] = at
+                at = grid_at[c] + s_cell[c, src]
+                cell[dst] = at
+                camera[dst] = c
                 d = np.float64(s_depth[c, src])
                 if d < grid[at]:
                     grid[at] = d
                 dst += 1
+    for i in prange(m):
+        c = camera[i]
+        d = np.float64(depth[i])
+        nearest = np.inf  # the nearest depth among the cells around this point's cell (zbuffer.py)
+        for rr in range(-radius, radius + 1):
+            row_at = cell[i] + rr * pitch[c]
+            for qq in range(-radius, radius + 1):
+                nearest = min(nearest, grid[row_at + qq])
+        if not d <= nearest + (tol_abs + tol_rel * d):
+            continue
+        visible[i] = True
+        if not has_image[c]:
+            continue
         image = images[c]
         height = image.shape[0]
         width = image.shape[1]
-        for i in range(first, offsets[c + 1]):
-            d = np.float64(depth[i])
-            nearest = np.inf  # the nearest depth among the cells around this point's cell (zbuffer.py)
-            for rr in range(-radius, radius + 1):
-                row_at = cell[i - first] + rr * pitch
-                for qq in range(-radius, radius + 1):
-                    nearest = min(nearest, grid[row_at + qq])
-            if not d <= nearest + (tol_abs + tol_rel * d):
-                continue
-            visible[i] = True
-            if not has_image[c]:
-                continue
-            u = np.float64(uv[i, 0])
-            v = np.float64(uv[i, 1])
-            if not bilinear:
-                col = min(np.int64(math.floor(u + 0.5)), width - 1)
-                row = min(np.int64(math.floor(v + 0.5)), height - 1)
-                for ch in range(3):
-                    colors[i, ch] = image[row, col, ch]
-                continue
-            x0f = math.floor(u)
-            y0f = math.floor(v)
-            fx = u - x0f
-            fy = v - y0f
-            x0 = np.int64(x0f)
-            y0 = np.int64(y0f)
-            x1 = min(x0 + 1, width - 1)
-            y1 = min(y0 + 1, height - 1)
+        u = np.float64(uv[i, 0])
+        v = np.float64(uv[i, 1])
+        if not bilinear:
+            col = min(np.int64(math.floor(u + 0.5)), width - 1)
+            row = min(np.int64(math.floor(v + 0.5)), height - 1)
             for ch in range(3):
-                top = np.float64(image[y0, x0, ch]) * (1.0 - fx) + np.float64(image[y0, x1, ch]) * fx
-                bottom = np.float64(image[y1, x0, ch]) * (1.0 - fx) + np.float64(image[y1, x1, ch]) * fx
-                colors[i, ch] = np.uint8(math.floor(top * (1.0 - fy) + bottom * fy + 0.5))
+                colors[i, ch] = image[row, col, ch]
+            continue
+        x0f = math.floor(u)
+        y0f = math.floor(v)
+        fx = u - x0f
+        fy = v - y0f
+        x0 = np.int64(x0f)
+        y0 = np.int64(y0f)
+        x1 = min(x0 + 1, width - 1)
+        y1 = min(y0 + 1, height - 1)
+        for ch in range(3):
+            top = np.float64(image[y0, x0, ch]) * (1.0 - fx) + np.float64(image[y0, x1, ch]) * fx
+            bottom = np.float64(image[y1, x0, ch]) * (1.0 - fx) + np.float64(image[y1, x1, ch]) * fx
+            colors[i, ch] = np.uint8(math.floor(top * (1.0 - fy) + bottom * fy + 0.5))
 
 
 def image_box(model, margin: float = 0.02, samples: int = 4000) -> np.ndarray:
