@@ -89,7 +89,7 @@ class FusionNodeConfig(BaseModel):
         "sensor_data", description="QoS of the sensor subscriptions: sensor_data (best effort) or reliable"
     )
     queue_depth: int = Field(
-        2, ge=1, le=100000,
+        6, ge=1, le=100000,
         description="synced sets waiting for fusion; beyond it the oldest set (frame) is dropped and counted",
     )  # fmt: skip
     publish_overlays: bool = Field(False, description="publish per-camera depth overlays (costly)")
