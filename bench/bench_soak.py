@@ -144,7 +144,8 @@ def main() -> None:
 
 
 def report(args, rig, started: float, rows: list[dict], latencies, fusion, recorder) -> None:
-    warm = [r for r in rows if r["t"] - started >= args.warmup]
+    # rows up to the end of the run only: closing the nodes drops what still arrives (not a soak figure)
+    warm = [r for r in rows if args.warmup <= r["t"] - started <= args.minutes * 60]
     if len(warm) < 2:
         raise SystemExit("soak: run shorter than the warm-up; nothing to report")
     first, last = warm[0], warm[-1]
@@ -190,7 +191,8 @@ def report(args, rig, started: float, rows: list[dict], latencies, fusion, recor
         f"{k} {a:.1f}/{b:.1f}" for k, (a, b) in stages.items()))
     stats = recorder.recorder.stats()
     print(f"  recorder: {sum(stats.written.values())} messages, {stats.bytes_written / 1e6:.0f} MB "
-          f"written, queue peak {stats.queue_peak_bytes / 1e6:.1f} MB")
+          f"written, queue peak {stats.queue_peak_bytes / 1e6:.1f} MB, dropped (whole run) queue "
+          f"{dict(stats.dropped_queue)} io {dict(stats.dropped_io)}")
     print(f"  (load average now: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
 
 
