@@ -50,6 +50,17 @@ def events(bag) -> list[tuple[str, int, int, tuple[int, ...]]]:
     return sorted(found)
 
 
+def largest_stamp_gap_s(bag, topic: str, around_ns: int, window_ns: int = 2 * NS_PER_S) -> float:
+    """The longest gap between consecutive header stamps of ``topic`` recorded within ``window_ns`` of
+    ``around_ns``: what the recorder really received there."""
+    stamps = sorted(
+        h.stamp.sec * NS_PER_S + h.stamp.nanosec
+        for h in (deserialize(m.msgtype, m.data).header for m in BagReader(bag) if m.topic == topic)
+    )
+    near = [t for t in stamps if abs(t - around_ns) <= window_ns]
+    return max((b - a for a, b in zip(near[:-1], near[1:], strict=True)), default=0) / NS_PER_S
+
+
 @pytest.fixture(scope="module")
 def live_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
@@ -81,16 +92,25 @@ def test_live_run_records_raw_topics_prelabels_and_events(live_run):
 
 
 def test_live_run_tags_the_hard_braking_at_its_time(live_run):
-    _tmp, _rig, summary = live_run
+    _tmp, rig_file, summary = live_run
     braking = [e for e in summary.events if e.type == "hard_braking"]
     assert braking, f"no hard_braking event among {[e.type for e in summary.events]}"
     start_s = (braking[0].start - EPOCH_S * NS_PER_S) / NS_PER_S
     assert math.isclose(start_s, HARD_BRAKING_S, abs_tol=TOLERANCE_S), start_s
     driving = {"hard_braking", "lead_braking", "low_ttc", "short_headway", "harsh_acceleration"}
     sensor_health = [e for e in summary.events if e.type not in driving and e.category.value != "driving"]
-    assert not [e for e in sensor_health if e.type in ("dropout", "rate_drop")], [
-        (e.type, e.sensor, (e.start - EPOCH_S * NS_PER_S) / 1e9, e.evidence) for e in sensor_health
-    ]
+    # the simulation has no sensor fault: a dropout is only allowed where DDS really delivered nothing
+    # for that long (a stall of a loaded 2-core machine), i.e. the recorded bag shows the same gap
+    rig = load_rig(rig_file)
+    false_alarms = [
+        (e.type, e.sensor, (e.start - EPOCH_S * NS_PER_S) / 1e9, e.evidence)
+        for e in sensor_health
+        if e.type == "rate_drop"
+        or (e.type == "dropout"
+            and largest_stamp_gap_s(summary.bag_dir, rig.sensor(e.sensor).topic, e.start)
+            < 0.9 * e.evidence_dict()["gap_s"])
+    ]  # fmt: skip
+    assert not false_alarms, false_alarms
 
 
 def test_replay_reproduces_the_live_prelabels_and_events(live_run):
