@@ -141,7 +141,13 @@ class CutInRule(EpisodeRule):
 
 
 class DropoutRule(EpisodeRule):
+    """``delivery_lag_s``: how far (stream time) a sensor's messages may arrive behind the newest stamp of
+    any input before the sensor counts as silent. Live, DDS delivers high-rate topics late under load,
+    and judging silence against the newest stamp alone turned such lag into dropouts that the recorded bag
+    disproves; the event's start, end and gap stay exact, only its detection waits this long."""
+
     max_gap_periods: float = Field(3.0, gt=1)
+    delivery_lag_s: float = Field(1.5, ge=0)
     severity: Severity = Severity.CRITICAL
 
 

@@ -1,12 +1,14 @@
 """Sensor-health rules from message stamps and pre-label review counts: dropout, rate drop, disagreement.
 
-A dropout is judged against the tagger's clock (the newest stamp of any input), so a sensor that goes
-silent, or never speaks at all, is noticed while the others keep talking. The rate is judged only when
+A dropout is judged against the tagger's clock (the newest stamp of any input) held back by the rule's
+``delivery_lag_s``, so a sensor that goes silent, or never speaks at all, is noticed while the others keep
+talking, and one whose messages merely arrive late (live DDS under load) is not. The rate is judged only when
 the sensor itself delivers (a silent sensor is one dropout event, not a dropout plus a rate drop).
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Mapping
 
@@ -39,19 +41,35 @@ class StreamHealth:
         self._arrivals: dict[str, deque[Stamp]] = {s: deque() for s in self._period}
         self._origin: Stamp | None = None
         self._window = seconds_to_ns(rate.window_s)
+        self._lag = seconds_to_ns(drop.delivery_lag_s)
+        self._pending: dict[str, list[Stamp]] = {s: [] for s in self._period}  # heaps: stamps not yet judged
+        self._judged: Stamp = -(2**62)
+        self._now: Stamp = -(2**62)
 
     def on_clock(self, now: Stamp) -> list[Event]:
         """Advance the clock: every expected sensor silent for too long is in dropout."""
         if self._origin is None:
             self._origin = now
+        self._now = max(self._now, now)
+        return self._judge(max(now - self._lag, self._origin))
+
+    def _judge(self, at: Stamp) -> list[Event]:
+        """Dropouts as of stream time ``at`` (``now`` minus the allowed delivery lag): a message counts
+        from its stamp on, whenever it arrived, so episode stamps, start, end and gap stay exact."""
+        if at < self._judged:
+            return []
+        self._judged = at
         out = []
         limit = self.rules.dropout.max_gap_periods
         for sensor, episode in self._dropout.items():
+            pending = self._pending[sensor]
+            while pending and pending[0] <= at:
+                self._last[sensor] = max(heapq.heappop(pending), self._last.get(sensor, -(2**62)))
             last = self._last.get(sensor, self._origin)
-            gap = now - last
+            gap = at - last
             in_gap = gap > limit * self._period[sensor]
             evidence = {"gap_s": gap * 1e-9, "missed_periods": gap / self._period[sensor] - 1.0}
-            event = episode.step(now, in_gap, in_gap, gap * 1e-9, evidence, since=last)
+            event = episode.step(at, in_gap, in_gap, gap * 1e-9, evidence, since=last)
             if event is not None:
                 out.append(event)
         return out
@@ -60,7 +78,10 @@ class StreamHealth:
         sensor, stamp = arrival.sensor, arrival.stamp
         if sensor not in self._period:
             return []
-        self._last[sensor] = max(stamp, self._last.get(sensor, stamp))
+        if stamp <= self._judged:  # later than the allowed lag: counts now
+            self._last[sensor] = max(stamp, self._last.get(sensor, stamp))
+        else:
+            heapq.heappush(self._pending[sensor], stamp)
         out = self.on_clock(stamp)
         episode = self._ratedrop.get(sensor)
         if episode is None:
@@ -78,8 +99,10 @@ class StreamHealth:
         return out + ([event] if event is not None else [])
 
     def flush(self) -> list[Event]:
+        """End of input: nothing more can arrive, so judge up to the newest stamp, then close."""
+        out = self._judge(self._now) if self._origin is not None else []
         episodes = [*self._dropout.values(), *self._ratedrop.values()]
-        return [e for ep in episodes if (e := ep.flush()) is not None]
+        return out + [e for ep in episodes if (e := ep.flush()) is not None]
 
 
 class DisagreementHealth:

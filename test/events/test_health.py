@@ -37,6 +37,31 @@ def test_gap_of_a_second_is_one_dropout_from_the_last_message():
     assert event.detected - event.start > 3 * seconds_to_ns(1 / 12)
 
 
+def _delivered_late(arrivals, sensor, start_s, end_s, lag_s):
+    """The same stamps, but ``sensor``'s messages stamped in [start_s, end_s) arrive ``lag_s`` late (as
+    live DDS delivers a high-rate topic to a busy process): arrival order changes, stamps do not."""
+    def arrives(a):
+        late = a.sensor == sensor and seconds_to_ns(start_s) <= a.stamp < seconds_to_ns(end_s)
+        return a.stamp + (seconds_to_ns(lag_s) if late else 0)
+    return sorted(arrivals, key=lambda a: (arrives(a), a.sensor))
+
+
+def test_messages_arriving_late_are_not_a_dropout_but_a_gap_still_is():
+    lag = RULES.dropout.delivery_lag_s
+    late = _delivered_late(_arrivals(), "radar", 10.0, 12.0, 0.8 * lag)
+    assert EventTagger(RULES, nominal_rates_hz=RATES).run(late) == []
+    # without the allowance the same arrival order is a (false) dropout
+    strict = RULES.model_copy(update={"dropout": RULES.dropout.model_copy(update={"delivery_lag_s": 0.0})})
+    assert [e.type for e in EventTagger(strict, nominal_rates_hz=RATES).run(late)] == ["dropout"]
+    # a real gap delivered late is found with its exact start and end
+    gap = _delivered_late(_arrivals(drop=lambda n, t: n == "radar" and 12.0 <= t < 13.0), "radar", 13.0, 14.0,
+                          0.8 * lag)  # fmt: skip
+    (event,) = EventTagger(RULES, nominal_rates_hz=RATES).run(gap)
+    assert event.type == "dropout" and event.sensor == "radar"
+    assert abs(event.start - seconds_to_ns(12.0)) < seconds_to_ns(0.1)
+    assert abs(event.end - seconds_to_ns(13.0)) < seconds_to_ns(0.1)
+
+
 def test_two_missing_frames_are_not_a_dropout():
     arrivals = _arrivals(drop=lambda n, t: n == "cam" and 12.0 <= t < 12.17)
     assert EventTagger(RULES, nominal_rates_hz=RATES).run(arrivals) == []
