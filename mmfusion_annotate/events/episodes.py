@@ -65,11 +65,13 @@ class Episode:
         return self._open
 
     def step(self, stamp: Stamp, enter: bool, hold: bool, value: float = 0.0,
-             evidence: Mapping[str, float] | None = None, since: Stamp | None = None) -> Event | None:
+             evidence: Mapping[str, float] | None = None, since: Stamp | None = None,
+             observed: Stamp | None = None) -> Event | None:
         """Feed one observation (stamps increasing); returns the event this observation closed, if any.
 
         ``since`` backdates the start of a new episode (a dropout starts at the last message, not when the
-        gap became long enough to notice).
+        gap became long enough to notice); ``observed`` is when a judgement about ``stamp`` was made, if
+        later (a dropout judged behind the newest input): the event's ``detected``.
         """
         if self._open:
             if hold:
@@ -86,7 +88,8 @@ class Episode:
         self._track_peak(stamp, value, evidence)
         if stamp - self._candidate >= self.rule.min_duration_ns:
             self._open = True
-            self._start, self._detected, self._last_true = self._candidate, stamp, stamp
+            self._start, self._last_true = self._candidate, stamp
+            self._detected = stamp if observed is None else observed
         return None
 
     def _track_peak(self, stamp: Stamp, value: float, evidence: Mapping[str, float] | None) -> None:

@@ -51,9 +51,9 @@ class StreamHealth:
         if self._origin is None:
             self._origin = now
         self._now = max(self._now, now)
-        return self._judge(max(now - self._lag, self._origin))
+        return self._judge(max(now - self._lag, self._origin), now)
 
-    def _judge(self, at: Stamp) -> list[Event]:
+    def _judge(self, at: Stamp, now: Stamp) -> list[Event]:
         """Dropouts as of stream time ``at`` (``now`` minus the allowed delivery lag): a message counts
         from its stamp on, whenever it arrived, so episode stamps, start, end and gap stay exact."""
         if at < self._judged:
@@ -69,7 +69,7 @@ class StreamHealth:
             gap = at - last
             in_gap = gap > limit * self._period[sensor]
             evidence = {"gap_s": gap * 1e-9, "missed_periods": gap / self._period[sensor] - 1.0}
-            event = episode.step(at, in_gap, in_gap, gap * 1e-9, evidence, since=last)
+            event = episode.step(at, in_gap, in_gap, gap * 1e-9, evidence, since=last, observed=now)
             if event is not None:
                 out.append(event)
         return out
@@ -100,7 +100,7 @@ class StreamHealth:
 
     def flush(self) -> list[Event]:
         """End of input: nothing more can arrive, so judge up to the newest stamp, then close."""
-        out = self._judge(self._now) if self._origin is not None else []
+        out = self._judge(self._now, self._now) if self._origin is not None else []
         episodes = [*self._dropout.values(), *self._ratedrop.values()]
         return out + [e for ep in episodes if (e := ep.flush()) is not None]
 
