@@ -148,7 +148,10 @@ def run_demo(
     bar = tqdm(total=round(duration, 1), unit="s", desc=f"demo {spec.name}", disable=not progress)
 
     def finished() -> bool:
-        bar.update(round(max(0.0, (collector.latest_ns - epoch) / NS_PER_S - bar.n), 1))
+        done = round(max(0.0, (collector.latest_ns - epoch) / NS_PER_S), 1)
+        if done > bar.n:  # set, not accumulated: float steps would print 0.30000000000000004
+            bar.n = done
+            bar.refresh()
         return sim.poll() is not None and fusion.idle()
 
     try:
