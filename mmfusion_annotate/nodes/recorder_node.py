@@ -13,6 +13,7 @@ types (foxglove_msgs, the event type) that rclpy cannot publish on this install.
 from __future__ import annotations
 
 import importlib
+import math
 import sys
 import threading
 import time
@@ -31,7 +32,7 @@ from rclpy.qos import (
 
 from mmfusion_annotate.nodes.composition import main_nodes
 from mmfusion_annotate.nodes.params import declare_config
-from mmfusion_annotate.nodes.qos import sensor_qos
+from mmfusion_annotate.nodes.qos import RELIABLE_SENSOR_DEPTH, sensor_qos
 from mmfusion_annotate.recording.cdr import serialize
 from mmfusion_annotate.recording.config import RecorderConfig
 from mmfusion_annotate.recording.qos import (
@@ -59,6 +60,19 @@ if TYPE_CHECKING:  # the pipeline (and its heavy imports) is only a source of ou
 
 SENSOR_DEPTH = 100
 """A deep history absorbs bursts while the callbacks enqueue."""
+SMALL_TOPIC_HISTORY_S = 5.0
+"""Reliable history of the small, fast sensor topics (IMU, odometry, radar), in time. A keep-last history
+overwrites what a busy executor has not taken yet, and for a recorder that is lost data; a few seconds of
+these messages cost kilobytes (the default rig at 3x lost 3-11 IMU and radar messages per topic with the
+0.2-0.7 s their shared default gave). Large topics keep the shared default (memory: rate x size)."""
+SMALL_KINDS = ("imu", "odometry", "radar")
+
+
+def reliable_depth(kind: str | None, rate_hz: float | None) -> int | None:
+    """The recorder's history depth for a reliable sensor subscription (None: the shared default)."""
+    if kind not in SMALL_KINDS or not rate_hz:
+        return None
+    return min(1000, max(RELIABLE_SENSOR_DEPTH, math.ceil(rate_hz * SMALL_TOPIC_HISTORY_S)))
 
 
 def _message_class(msgtype: str) -> type | None:
@@ -89,14 +103,17 @@ class RecorderNode(Node):
         self._statics_lock = threading.Lock()
         self._statics_due = True
         self.recorder.add_topic(TF_STATIC, TF_TYPE, "latched")
-        rates = {s.topic: s.rate_hz for s in self.rig.sensors.values()}
-        # best effort: a deep reader history absorbs bursts; reliable: half a second per topic (nodes.qos)
-        depth = SENSOR_DEPTH if self.config.sensor_qos == "sensor_data" else None
+        sensors = {s.topic: s for s in self.rig.sensors.values()}
         for entry in rig_topics(self.rig):
             if self.config.excluded(entry.topic):
                 continue
             self.recorder.add_topic(entry.topic, entry.msgtype, entry.qos)
-            qos = sensor_qos(self.config.sensor_qos, depth, rate_hz=rates.get(entry.topic))
+            sensor = sensors.get(entry.topic)
+            kind, rate = (sensor.kind, sensor.rate_hz) if sensor is not None else (None, None)
+            # best effort: a deep reader history absorbs bursts; reliable: see reliable_depth
+            best_effort = self.config.sensor_qos == "sensor_data"
+            depth = SENSOR_DEPTH if best_effort else reliable_depth(kind, rate)
+            qos = sensor_qos(self.config.sensor_qos, depth, rate_hz=rate)
             self._subscribe(entry.topic, entry.msgtype, qos, static=entry.static)
         if _message_class(TF_TYPE) is not None:  # a full ROS install: also keep other publishers' statics
             latched = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL)

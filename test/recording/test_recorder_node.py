@@ -13,7 +13,8 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import CompressedImage
 from std_msgs.msg import String
 
-from mmfusion_annotate.nodes.recorder_node import RecorderNode
+from mmfusion_annotate.nodes.qos import RELIABLE_SENSOR_DEPTH
+from mmfusion_annotate.nodes.recorder_node import SMALL_TOPIC_HISTORY_S, RecorderNode, reliable_depth
 from mmfusion_annotate.recording import BagReader, deserialize
 
 
@@ -65,3 +66,24 @@ def test_node_records_rig_topics_statics_and_discovered_topics(tmp_path):
     assert {t.child_frame_id for t in tf.transforms} >= {"cam_front_optical", "lidar_top"}
     assert deserialize("sensor_msgs/msg/CameraInfo", by_topic["/cam_front/camera_info"][0].data).width == 1600
     assert diagnostics and diagnostics[-1].status[0].name == "mmfusion recorder"
+
+
+def test_reliable_history_keeps_seconds_of_small_topics_and_the_default_for_large_ones(tmp_path):
+    assert reliable_depth("imu", 100.0) == round(100.0 * SMALL_TOPIC_HISTORY_S)
+    assert reliable_depth("radar", 13.0) == max(RELIABLE_SENSOR_DEPTH, round(13.0 * SMALL_TOPIC_HISTORY_S))
+    assert reliable_depth("imu", 1000.0) == 1000  # capped
+    assert reliable_depth("lidar", 10.0) is None and reliable_depth("camera", 12.0) is None
+    assert reliable_depth(None, None) is None  # camera_info and other non-sensor topics
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=random.Random().randint(120, 200))
+    try:
+        overrides = [Parameter("bag_dir", value=str(tmp_path / "bag")),
+                     Parameter("recorder.sensor_qos", value="reliable")]  # fmt: skip
+        node = RecorderNode(context=context, parameter_overrides=overrides)
+        depths = {s.topic_name: s.qos_profile.depth for s in node.subscriptions}
+        node.close()
+        node.destroy_node()
+    finally:
+        context.try_shutdown()
+    assert depths["/imu/data"] == 500 and depths["/odom"] == 500
+    assert depths["/lidar_top/points"] == 20 and depths["/cam_front/image_raw/compressed"] == 24
