@@ -4,8 +4,12 @@ A separate process publishes the bench's pre-serialized messages raw (``publish(
 topics, paced (the rig mix at 3x real time) or as fast as it can (the raw mix), for a bounded time, on a
 dedicated ``ROS_DOMAIN_ID`` with ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``. This process runs the real
 ``RecorderNode`` (raw subscriptions, ``recorder.sensor_qos``) on the events executor, or, as the DDS
-ceiling, a bare node whose raw subscriptions only count. Drops are the recorder's (queue, I/O) plus what
-was published but never received, per topic; CPU% is this process's (the recorder's) over the case.
+ceiling, a bare node whose raw subscriptions (with the recorder's QoS) only count. Drops are the
+recorder's (queue, I/O) plus what was published but never received, per topic; CPU% is this process's
+(the recorder's) over the case. The publisher keeps ``SMALL_MESSAGE_DEPTH`` messages of history for topics
+of small messages (IMU, radar at 3x: 300 and 39 Hz), as a reliable driver must for a busy subscriber to
+catch up: with the shared default of 50 (167 ms of a 300 Hz IMU) its keep-last history overwrote IMU
+samples before they were acknowledged, which the bare subscriber lost as well.
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ from rclpy.parameter import Parameter
 
 from mmfusion_annotate.nodes.composition import init_context, make_executor
 from mmfusion_annotate.nodes.qos import sensor_qos
-from mmfusion_annotate.nodes.recorder_node import SENSOR_DEPTH, RecorderNode, _message_class
-from mmfusion_annotate.rig import default_rig_path
+from mmfusion_annotate.nodes.recorder_node import RecorderNode, _message_class, sensor_subscription_qos
+from mmfusion_annotate.rig import default_rig_path, load_rig
 
+SMALL_MESSAGE_BYTES = 64 * 1024
+SMALL_MESSAGE_DEPTH = 1000
+"""Publisher history of the topics whose messages are at most SMALL_MESSAGE_BYTES (see the docstring)."""
 MATCH_TIMEOUT_S = 20.0
 DRAIN_IDLE_S = 3.0
 """After the publisher stops: wait while messages still arrive, give up after this long without one."""
@@ -61,8 +68,14 @@ def publish(
         messages = raw_mix(round(12 * seconds * speed) if speed else 12, rng)
     context = init_context([], domain_id=domain)
     node = Node("bench_publisher", context=context)
+    largest: dict[str, int] = {}
+    for topic, _, data, _ in messages:
+        largest[topic] = max(largest.get(topic, 0), len(data))
     publishers = {
-        topic: node.create_publisher(_message_class(msgtype), topic, sensor_qos(qos))
+        topic: node.create_publisher(
+            _message_class(msgtype), topic,
+            sensor_qos(qos, SMALL_MESSAGE_DEPTH if largest[topic] <= SMALL_MESSAGE_BYTES else None),
+        )  # fmt: skip
         for topic, msgtype, _, _ in messages
     }
     deadline = time.monotonic() + MATCH_TIMEOUT_S
@@ -99,13 +112,16 @@ def publish(
 class CountingNode(Node):
     """The DDS ceiling: raw subscriptions (same QoS as the recorder's) that only count."""
 
-    def __init__(self, topics: dict[str, str], qos: str, **kwargs) -> None:
+    def __init__(self, topics: dict[str, str], qos: str, rig, **kwargs) -> None:
         super().__init__("bench_counter", **kwargs)
         self.received: Counter[str] = Counter()
         self.bytes = 0
+        sensors = {s.topic: s for s in rig.sensors.values()}
         for topic, msgtype in topics.items():
-            self.create_subscription(_message_class(msgtype), topic, self._counter(topic),
-                                     sensor_qos(qos, SENSOR_DEPTH), raw=True)  # fmt: skip
+            sensor = sensors.get(topic)
+            profile = sensor_subscription_qos(qos, sensor and sensor.kind, sensor and sensor.rate_hz)
+            self.create_subscription(_message_class(msgtype), topic, self._counter(topic), profile,
+                                     raw=True)  # fmt: skip
 
     def _counter(self, topic: str):
         def callback(data: bytes) -> None:
@@ -139,7 +155,7 @@ def dds_case(
     if compression is None:
         rng = np.random.default_rng(0)
         messages = rig_mix(1.0, rng) if mix == "rig" else raw_mix(1, rng)
-        node: Node = CountingNode({m[0]: m[1] for m in messages}, qos, context=context)
+        node: Node = CountingNode({m[0]: m[1] for m in messages}, qos, load_rig(rig_file), context=context)
     else:
         node = RecorderNode(context=context, parameter_overrides=[
             Parameter("rig_file", value=str(rig_file)), Parameter("bag_dir", value=str(root / "bag")),

@@ -32,7 +32,7 @@ from rclpy.qos import (
 
 from mmfusion_annotate.nodes.composition import main_nodes
 from mmfusion_annotate.nodes.params import declare_config
-from mmfusion_annotate.nodes.qos import RELIABLE_SENSOR_DEPTH, sensor_qos
+from mmfusion_annotate.nodes.qos import RELIABLE_SENSOR_DEPTH, SensorQos, sensor_qos
 from mmfusion_annotate.recording.cdr import serialize
 from mmfusion_annotate.recording.config import RecorderConfig
 from mmfusion_annotate.recording.qos import (
@@ -75,6 +75,14 @@ def reliable_depth(kind: str | None, rate_hz: float | None) -> int | None:
     return min(1000, max(RELIABLE_SENSOR_DEPTH, math.ceil(rate_hz * SMALL_TOPIC_HISTORY_S)))
 
 
+def sensor_subscription_qos(name: SensorQos, kind: str | None, rate_hz: float | None) -> QoSProfile:
+    """The QoS of the recorder's subscription to a sensor topic of ``kind`` at ``rate_hz``.
+
+    Best effort: a deep reader history absorbs bursts; reliable: see ``reliable_depth``."""
+    depth = SENSOR_DEPTH if name == "sensor_data" else reliable_depth(kind, rate_hz)
+    return sensor_qos(name, depth, rate_hz=rate_hz)
+
+
 def _message_class(msgtype: str) -> type | None:
     """The installed rclpy class (subscriptions need its type support), or None if not installed."""
     package, _, name = msgtype.split("/")
@@ -110,10 +118,7 @@ class RecorderNode(Node):
             self.recorder.add_topic(entry.topic, entry.msgtype, entry.qos)
             sensor = sensors.get(entry.topic)
             kind, rate = (sensor.kind, sensor.rate_hz) if sensor is not None else (None, None)
-            # best effort: a deep reader history absorbs bursts; reliable: see reliable_depth
-            best_effort = self.config.sensor_qos == "sensor_data"
-            depth = SENSOR_DEPTH if best_effort else reliable_depth(kind, rate)
-            qos = sensor_qos(self.config.sensor_qos, depth, rate_hz=rate)
+            qos = sensor_subscription_qos(self.config.sensor_qos, kind, rate)
             self._subscribe(entry.topic, entry.msgtype, qos, static=entry.static)
         if _message_class(TF_TYPE) is not None:  # a full ROS install: also keep other publishers' statics
             latched = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL)
