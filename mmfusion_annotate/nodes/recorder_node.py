@@ -69,9 +69,14 @@ SMALL_KINDS = ("imu", "odometry", "radar")
 
 
 def reliable_depth(kind: str | None, rate_hz: float | None) -> int | None:
-    """The recorder's history depth for a reliable sensor subscription (None: the shared default)."""
-    if kind not in SMALL_KINDS or not rate_hz:
+    """The recorder's history depth for a reliable sensor subscription (None: the shared default).
+
+    Large topics (LiDAR, cameras) get the most the shared default gives any topic, 50 messages (memory:
+    at most 50 messages of that size, only while the executor lags), instead of 2 s at the nominal rate."""
+    if kind is None or not rate_hz:
         return None
+    if kind not in SMALL_KINDS:
+        return RELIABLE_SENSOR_DEPTH
     return min(1000, max(RELIABLE_SENSOR_DEPTH, math.ceil(rate_hz * SMALL_TOPIC_HISTORY_S)))
 
 

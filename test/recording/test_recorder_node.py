@@ -68,11 +68,11 @@ def test_node_records_rig_topics_statics_and_discovered_topics(tmp_path):
     assert diagnostics and diagnostics[-1].status[0].name == "mmfusion recorder"
 
 
-def test_reliable_history_keeps_seconds_of_small_topics_and_the_default_for_large_ones(tmp_path):
+def test_reliable_history_keeps_seconds_of_small_topics_and_the_cap_for_large_ones(tmp_path):
     assert reliable_depth("imu", 100.0) == round(100.0 * SMALL_TOPIC_HISTORY_S)
     assert reliable_depth("radar", 13.0) == max(RELIABLE_SENSOR_DEPTH, round(13.0 * SMALL_TOPIC_HISTORY_S))
     assert reliable_depth("imu", 1000.0) == 1000  # capped
-    assert reliable_depth("lidar", 10.0) is None and reliable_depth("camera", 12.0) is None
+    assert reliable_depth("lidar", 10.0) == reliable_depth("camera", 12.0) == RELIABLE_SENSOR_DEPTH
     assert reliable_depth(None, None) is None  # camera_info and other non-sensor topics
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=random.Random().randint(120, 200))
@@ -86,4 +86,4 @@ def test_reliable_history_keeps_seconds_of_small_topics_and_the_default_for_larg
     finally:
         context.try_shutdown()
     assert depths["/imu/data"] == 500 and depths["/odom"] == 500
-    assert depths["/lidar_top/points"] == 20 and depths["/cam_front/image_raw/compressed"] == 24
+    assert depths["/lidar_top/points"] == depths["/cam_front/image_raw/compressed"] == RELIABLE_SENSOR_DEPTH
