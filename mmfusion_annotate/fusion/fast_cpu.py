@@ -6,9 +6,10 @@ to the reference frame (motion compensation: the pose once per firing time, from
 ``compensation`` functions the reference evaluates on arrays), and for every camera whose depth range
 and image box the chunk's bounding box touches, transformed, culled (depth range, image box, lens
 field of view), distorted and tested against the image bounds in registers. A second kernel, one
-thread per camera, fills each camera's block z-buffer and samples colours. The float64 expressions repeat the
-reference ones (rig ``CameraModel.project``, ``compensation.track_points``, ``zbuffer``, ``sampling``)
-term by term; ``fastmath`` stays off so both paths round alike (test_backends checks 1e-3 px).
+call for all cameras, fills each camera's block z-buffer (cameras side by side) and then tests and
+colours every hit (hits split evenly over the threads). The float64 expressions repeat the reference
+ones (rig ``CameraModel.project``, ``compensation.track_points``, ``zbuffer``, ``sampling``) term by
+term; ``fastmath`` stays off so both paths round alike (test_fusion_backends checks 1e-3 px).
 """
 
 from __future__ import annotations
@@ -143,9 +144,9 @@ def _project_kernel(
             ref[i - start, 2] = z
             lx, ly, lz = min(lx, x), min(ly, y), min(lz, z)
             hx, hy, hz = max(hx, x), max(hy, y), max(hz, z)
+        low, high = (lx, ly, lz), (hx, hy, hz)
         for c in range(cameras):
             counts[c, j] = 0
-            low, high = (lx, ly, lz), (hx, hy, hz)
             if _box_misses(low, high, cam_rot[c], cam_trans[c], box[c], min_depth, max_depth):
                 continue  # the whole chunk (a few degrees of azimuth in firing order) is beside this camera
             for i in range(start, end):
@@ -206,7 +207,7 @@ def _project_kernel(
 
 @njit(cache=True, parallel=True, fastmath=False, nogil=True)
 def _visibility_kernel(
-    counts, chunk, s_index, s_uv, s_depth, s_cell, images, has_image, bilinear, grid_rows, grid_cols,
+    counts, chunk, s_index, s_uv, s_depth, s_cell, images, has_image, bilinear, grid_rows, pitch,
     radius, tol_abs, tol_rel, offsets, index, uv, depth, visible, colors,
 ):  # fmt: skip
     """All cameras in one call. First one thread per camera gathers its chunk hits into its slice of the
@@ -214,9 +215,8 @@ def _visibility_kernel(
     cameras run side by side); then all hits, split evenly over the threads, are tested against the
     nearest depth of the cells around them, and the visible ones coloured."""
     cameras = counts.shape[0]
-    # each camera's cell grid with a border of ``radius`` empty cells (the hits' cells index it, see
-    # ``_project_kernel``), one after the other: the neighbourhood needs no bounds tests
-    pitch = grid_cols + 2 * radius
+    # each camera's cell grid with a border of ``radius`` empty cells, ``pitch`` cells a row (the hits'
+    # cells index it, see ``_project_kernel``), one after the other: the neighbourhood needs no bounds tests
     grid_at = np.zeros(cameras + 1, dtype=np.int64)
     for c in range(cameras):
         grid_at[c + 1] = grid_at[c] + (grid_rows[c] + 2 * radius) * pitch[c]
@@ -385,6 +385,8 @@ class NumbaBackend:
         out_ref = np.empty((n, 3), dtype=np.float32)
         s_index, s_uv, s_depth, s_cell = self._buffers(cams, n)
         counts = np.empty((cams, -(-n // self.chunk)), dtype=np.int64)
+        radius = config.zbuffer_neighbourhood
+        pitch = np.array([g[1] + 2 * radius for g in grids], dtype=np.int64)  # grid row, border included
         _project_kernel(
             np.ascontiguousarray(points),
             np.ascontiguousarray(base_from_sensor[:3, :3], dtype=np.float64),
@@ -401,8 +403,8 @@ class NumbaBackend:
             float(config.min_depth_m),
             float(config.max_depth_m),
             block,
-            config.zbuffer_neighbourhood,
-            np.array([g[1] + 2 * config.zbuffer_neighbourhood for g in grids], dtype=np.int64),
+            radius,
+            pitch,
             self.chunk,
             out_base,
             out_ref,
@@ -412,13 +414,13 @@ class NumbaBackend:
             s_cell,
             counts,
         )
+        if not jobs:
+            return out_base, out_ref, []
         offsets = np.zeros(cams + 1, dtype=np.int64)
         np.cumsum(counts.sum(axis=1), out=offsets[1:])
         m = int(offsets[-1])
         index, uv, depth = np.empty(m, np.int32), np.empty((m, 2), np.float32), np.empty(m, np.float32)
         visible, colors = np.zeros(m, np.bool_), np.zeros((m, 3), np.uint8)
-        if not jobs:
-            return out_base, out_ref, []
         images = tuple(_NO_IMAGE if j.image is None else np.ascontiguousarray(j.image[..., :3]) for j in jobs)
         _visibility_kernel(
             counts,
@@ -431,8 +433,8 @@ class NumbaBackend:
             np.array([job.image is not None for job in jobs], dtype=np.bool_),
             config.color_sampling == "bilinear",
             np.array([g[0] for g in grids], dtype=np.int64),
-            np.array([g[1] for g in grids], dtype=np.int64),
-            config.zbuffer_neighbourhood,
+            pitch,
+            radius,
             float(config.zbuffer_tolerance_m),
             float(config.zbuffer_tolerance_rel),
             offsets,
