@@ -118,8 +118,7 @@ class CountingNode(Node):
         self.bytes = 0
         sensors = {s.topic: s for s in rig.sensors.values()}
         for topic, msgtype in topics.items():
-            sensor = sensors.get(topic)
-            profile = sensor_subscription_qos(qos, sensor and sensor.kind, sensor and sensor.rate_hz)
+            profile = sensor_subscription_qos(qos, sensors.get(topic))
             self.create_subscription(_message_class(msgtype), topic, self._counter(topic), profile,
                                      raw=True)  # fmt: skip
 

@@ -52,7 +52,7 @@ from mmfusion_annotate.recording.rig_topics import (
     rig_topics,
     tf_static_message,
 )
-from mmfusion_annotate.rig import default_rig_path, load_rig
+from mmfusion_annotate.rig import Sensor, default_rig_path, load_rig
 
 if TYPE_CHECKING:  # the pipeline (and its heavy imports) is only a source of outputs here
     from mmfusion_annotate.events.model import Event
@@ -64,7 +64,7 @@ SMALL_TOPIC_HISTORY_S = 5.0
 """Reliable history of the small, fast sensor topics (IMU, odometry, radar), in time. A keep-last history
 overwrites what a busy executor has not taken yet, and for a recorder that is lost data; a few seconds of
 these messages cost kilobytes (the default rig at 3x lost 3-11 IMU and radar messages per topic with the
-0.2-0.7 s their shared default gave). Large topics keep the shared default (memory: rate x size)."""
+0.2-0.7 s their shared default gave). Large topics: see ``reliable_depth``."""
 SMALL_KINDS = ("imu", "odometry", "radar")
 
 
@@ -80,12 +80,13 @@ def reliable_depth(kind: str | None, rate_hz: float | None) -> int | None:
     return min(1000, max(RELIABLE_SENSOR_DEPTH, math.ceil(rate_hz * SMALL_TOPIC_HISTORY_S)))
 
 
-def sensor_subscription_qos(name: SensorQos, kind: str | None, rate_hz: float | None) -> QoSProfile:
-    """The QoS of the recorder's subscription to a sensor topic of ``kind`` at ``rate_hz``.
+def sensor_subscription_qos(name: SensorQos, sensor: Sensor | None) -> QoSProfile:
+    """The QoS of the recorder's subscription to ``sensor``'s topic (None: a topic of no rig sensor).
 
     Best effort: a deep reader history absorbs bursts; reliable: see ``reliable_depth``."""
-    depth = SENSOR_DEPTH if name == "sensor_data" else reliable_depth(kind, rate_hz)
-    return sensor_qos(name, depth, rate_hz=rate_hz)
+    kind, rate = (sensor.kind, sensor.rate_hz) if sensor is not None else (None, None)
+    depth = SENSOR_DEPTH if name == "sensor_data" else reliable_depth(kind, rate)
+    return sensor_qos(name, depth, rate_hz=rate)
 
 
 def _message_class(msgtype: str) -> type | None:
@@ -121,9 +122,7 @@ class RecorderNode(Node):
             if self.config.excluded(entry.topic):
                 continue
             self.recorder.add_topic(entry.topic, entry.msgtype, entry.qos)
-            sensor = sensors.get(entry.topic)
-            kind, rate = (sensor.kind, sensor.rate_hz) if sensor is not None else (None, None)
-            qos = sensor_subscription_qos(self.config.sensor_qos, kind, rate)
+            qos = sensor_subscription_qos(self.config.sensor_qos, sensors.get(entry.topic))
             self._subscribe(entry.topic, entry.msgtype, qos, static=entry.static)
         if _message_class(TF_TYPE) is not None:  # a full ROS install: also keep other publishers' statics
             latched = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL)
