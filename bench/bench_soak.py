@@ -9,7 +9,9 @@ in a subprocess at its recorded pace (``--qos``: offered with that QoS, else the
 one); this process runs ``vehicle_nodes`` (``fusion_node`` + ``recorder_node`` on one executor, the
 outputs handed to the recorder in-process, as ``mmfusion run`` does; ``--qos``: both subscribe with it),
 on a dedicated ``ROS_DOMAIN_ID``, localhost only. At each loop the stamps jump back and the pipeline
-restarts (counted).
+restarts (counted). Every process starts with the suite's middleware defaults (``nodes.middleware``:
+Fast DDS publishes asynchronously unless ``RMW_FASTRTPS_PUBLICATION_MODE`` is set; set it to
+``SYNCHRONOUS`` to see the late 100 Hz topics that cost ~230 ms of median latency).
 
 Printed after the warm-up (first ``--warmup`` seconds left out): sustained fused-frame rate against the
 LiDAR rate, latency p50/p99/max (wall time when the frame is produced minus wall time when the last
@@ -35,6 +37,7 @@ import numpy as np
 from drive_cache import cached_drive
 
 from mmfusion_annotate.nodes.composition import EXECUTORS, init_context, run_nodes
+from mmfusion_annotate.nodes.middleware import PUBLICATION_MODE
 from mmfusion_annotate.nodes.vehicle import vehicle_nodes
 from mmfusion_annotate.rig import default_rig_path, load_rig
 
@@ -126,7 +129,8 @@ def main() -> None:
     started = time.monotonic()
     print(f"soak: {args.minutes:g} min of '{bag.name}' looped, domain {args.domain_id}, "
           f"{args.executor} executor, {args.qos or 'recorded/default'} QoS, warm-up {args.warmup:g} s, "
-          f"FASTDDS_BUILTIN_TRANSPORTS={os.environ.get('FASTDDS_BUILTIN_TRANSPORTS', 'default')}",
+          f"FASTDDS_BUILTIN_TRANSPORTS={os.environ.get('FASTDDS_BUILTIN_TRANSPORTS', 'default')}, "
+          f"{PUBLICATION_MODE}={os.environ.get(PUBLICATION_MODE)}",
           flush=True)  # fmt: skip
     try:
         run_nodes([fusion, recorder], timeout_s=args.minutes * 60, executor=args.executor)
@@ -170,6 +174,8 @@ def report(args, rig, started: float, rows: list[dict], latencies, fusion, recor
           f"failed frames {p1['failed_frames'] - p0['failed_frames']}, "
           f"recorder {last['recorder'].dropped_total - first['recorder'].dropped_total}, "
           f"worker errors {p1['worker_failed'] - p0['worker_failed']}")
+    print(f"  LiDAR sweeps received {received[lidar.name]}, fused frames {frames}: "
+          f"{received[lidar.name] - frames} sweeps without a frame (sync, failed or dropped, loop ends)")
     print("  received / expected messages: " + ", ".join(
         f"{n} {received[n]}/{expected[n]:.0f}" for n in rig.sensors))
     if short:
