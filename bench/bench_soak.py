@@ -9,9 +9,10 @@ in a subprocess at its recorded pace (``--qos``: offered with that QoS, else the
 one); this process runs ``vehicle_nodes`` (``fusion_node`` + ``recorder_node`` on one executor, the
 outputs handed to the recorder in-process, as ``mmfusion run`` does; ``--qos``: both subscribe with it),
 on a dedicated ``ROS_DOMAIN_ID``, localhost only. At each loop the stamps jump back and the pipeline
-restarts (counted). Every process starts with the suite's middleware defaults (``nodes.middleware``:
-Fast DDS publishes asynchronously unless ``RMW_FASTRTPS_PUBLICATION_MODE`` is set; set it to
-``SYNCHRONOUS`` to see the late 100 Hz topics that cost ~230 ms of median latency).
+restarts (counted). ``--publication-mode`` is the player's (the drivers' stand-in) Fast DDS publication
+mode, ``RMW_FASTRTPS_PUBLICATION_MODE`` in its environment (default ``ASYNCHRONOUS``; ``default``: as
+inherited, synchronous with these wheels): with synchronous publication the reliable 100 Hz IMU and
+odometry reach the node ~300 ms late (p90) and every set waits for that odometry (README, Performance).
 
 Printed after the warm-up (first ``--warmup`` seconds left out): sustained fused-frame rate against the
 LiDAR rate, latency p50/p99/max (wall time when the frame is produced minus wall time when the last
@@ -37,11 +38,11 @@ import numpy as np
 from drive_cache import cached_drive
 
 from mmfusion_annotate.nodes.composition import EXECUTORS, init_context, run_nodes
-from mmfusion_annotate.nodes.middleware import PUBLICATION_MODE
 from mmfusion_annotate.nodes.vehicle import vehicle_nodes
 from mmfusion_annotate.rig import default_rig_path, load_rig
 
 OUT_DIR = Path("/tmp/mmfusion_bench/soak")
+PUBLICATION_MODE = "RMW_FASTRTPS_PUBLICATION_MODE"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -107,6 +108,8 @@ def main() -> None:
     parser.add_argument("--qos", choices=("sensor_data", "reliable"), default=None,
                         help="sensor QoS of player, fusion and recorder (default: as recorded / the nodes' "
                         "default, sensor_data)")  # fmt: skip
+    parser.add_argument("--publication-mode", choices=("ASYNCHRONOUS", "SYNCHRONOUS", "default"),
+                        default="ASYNCHRONOUS", help="the player's RMW_FASTRTPS_PUBLICATION_MODE")
     args = parser.parse_args()
 
     rig = load_rig(default_rig_path())
@@ -122,7 +125,10 @@ def main() -> None:
     record_latencies(fusion, latencies)
     play = [sys.executable, "-m", "mmfusion_annotate.nodes.player_node", str(bag), "--loop"]
     play += ["--qos", args.qos] if args.qos else []
-    player = subprocess.Popen(play, env=os.environ.copy(), stdout=subprocess.DEVNULL,
+    player_env = os.environ.copy()
+    if args.publication_mode != "default":
+        player_env[PUBLICATION_MODE] = args.publication_mode
+    player = subprocess.Popen(play, env=player_env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)  # fmt: skip
     sampler = Sampler({"vehicle": os.getpid(), "player": player.pid}, fusion, recorder)
     sampler.start()
@@ -130,7 +136,7 @@ def main() -> None:
     print(f"soak: {args.minutes:g} min of '{bag.name}' looped, domain {args.domain_id}, "
           f"{args.executor} executor, {args.qos or 'recorded/default'} QoS, warm-up {args.warmup:g} s, "
           f"FASTDDS_BUILTIN_TRANSPORTS={os.environ.get('FASTDDS_BUILTIN_TRANSPORTS', 'default')}, "
-          f"{PUBLICATION_MODE}={os.environ.get(PUBLICATION_MODE)}",
+          f"player {PUBLICATION_MODE}={player_env.get(PUBLICATION_MODE, 'unset')}",
           flush=True)  # fmt: skip
     try:
         run_nodes([fusion, recorder], timeout_s=args.minutes * 60, executor=args.executor)

@@ -34,7 +34,6 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from mmfusion_annotate.errors import MmfusionError
-from mmfusion_annotate.nodes.middleware import apply_middleware_defaults
 
 NodeFactory = Callable[[Context], Node]
 """Builds one node in the given context (``lambda ctx: FusionNode(context=ctx)``)."""
@@ -52,9 +51,7 @@ class StopReason(str, Enum):
 
 
 def init_context(args: Sequence[str] | None = None, domain_id: int | None = None) -> Context:
-    """A fresh rclpy context that leaves SIGINT/SIGTERM to ``run_nodes`` (see the module docstring), with
-    the suite's middleware defaults (``middleware``)."""
-    apply_middleware_defaults()
+    """A fresh rclpy context that leaves SIGINT/SIGTERM to ``run_nodes`` (see the module docstring)."""
     context = Context()
     rclpy.init(
         args=list(args) if args is not None else None,

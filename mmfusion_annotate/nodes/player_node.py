@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from mmfusion_annotate.bagtools.play import Pacer, play_messages
 from mmfusion_annotate.bagtools.source import Channel, channels, open_bag, parse_qos, read_messages
 from mmfusion_annotate.errors import BagError, MmfusionError
-from mmfusion_annotate.nodes.middleware import apply_middleware_defaults
 from mmfusion_annotate.recording.qos import QosProfile
 from mmfusion_annotate.recording.reader import BagMessage
 from mmfusion_annotate.types import NS_PER_S
@@ -100,7 +99,6 @@ def play_bag(
         raise BagError(f"{path}: none of the topics {sorted(topics)} is in the bag")
     owns_context = context is None and not rclpy.ok()
     if owns_context:
-        apply_middleware_defaults()
         rclpy.init()
     node = rclpy.create_node("mmfusion_player", context=context)
     try:
