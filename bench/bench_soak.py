@@ -38,6 +38,7 @@ import numpy as np
 from drive_cache import cached_drive
 
 from mmfusion_annotate.nodes.composition import EXECUTORS, init_context, run_nodes
+from mmfusion_annotate.nodes.qos import SENSOR_QOS_NAMES
 from mmfusion_annotate.nodes.vehicle import vehicle_nodes
 from mmfusion_annotate.rig import default_rig_path, load_rig
 
@@ -105,7 +106,7 @@ def main() -> None:
     parser.add_argument("--executor", choices=EXECUTORS, default="events",
                         help="run_nodes' executor (events: rclpy's EventsExecutor, the default of mmfusion "
                         "run; multi: MultiThreadedExecutor)")  # fmt: skip
-    parser.add_argument("--qos", choices=("sensor_data", "reliable"), default=None,
+    parser.add_argument("--qos", choices=SENSOR_QOS_NAMES, default=None,
                         help="sensor QoS of player, fusion and recorder (default: as recorded / the nodes' "
                         "default, sensor_data)")  # fmt: skip
     parser.add_argument("--publication-mode", choices=("ASYNCHRONOUS", "SYNCHRONOUS", "default"),

@@ -173,13 +173,15 @@ def main(argv: list[str] | None = None) -> int:
     """``ros2 run mmfusion_annotate player_node BAG [--rate R] [--loop] [--qos Q]``; ``argv``: no program."""
     from rclpy.utilities import remove_ros_args
 
+    from mmfusion_annotate.nodes.qos import SENSOR_QOS_NAMES
+
     parser = argparse.ArgumentParser(prog="player_node", description="publish a bag at its recorded pace")
     parser.add_argument("bag", help="bag directory or .mcap file")
     parser.add_argument("--rate", type=float, default=1.0, help="speed vs real time (default 1.0)")
     parser.add_argument("--loop", action="store_true", help="start again at the end (the clock jumps back)")
     parser.add_argument("--no-clock", action="store_true", help="do not publish /clock")
     parser.add_argument("--topics", nargs="+", help="play only these topics")
-    parser.add_argument("--qos", choices=("sensor_data", "reliable"),
+    parser.add_argument("--qos", choices=SENSOR_QOS_NAMES,
                         help="offer every volatile topic with this QoS, not the recorded one")  # fmt: skip
     args = parser.parse_args(remove_ros_args(sys.argv[1:] if argv is None else argv))
     try:

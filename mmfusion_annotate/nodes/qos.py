@@ -9,11 +9,12 @@ subscription does not match a best-effort publisher, so publisher and subscriber
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, get_args
 
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
 SensorQos = Literal["sensor_data", "reliable"]
+SENSOR_QOS_NAMES: tuple[str, ...] = get_args(SensorQos)
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 RELIABLE_HISTORY_S = 2.0
 """History of reliable sensor topics, in time: a keep-last writer overwrites what a busy reader has not
