@@ -15,11 +15,13 @@ ahead; a node that cannot keep up drops set steps (whole frames), never sample s
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Literal
 
 from mmfusion_annotate.config import PipelineConfig
+from mmfusion_annotate.deferred import run_job
 from mmfusion_annotate.errors import CodecError, ConfigError, MmfusionError
 from mmfusion_annotate.events.config import load_rules
 from mmfusion_annotate.events.feed import SampleFeed, review_counts, track_frame
@@ -27,6 +29,7 @@ from mmfusion_annotate.events.model import Event
 from mmfusion_annotate.events.tagger import EventTagger
 from mmfusion_annotate.fusion import EgoMotion, FusedFrame, FusionPipeline
 from mmfusion_annotate.prelabel.model import PrelabelResult
+from mmfusion_annotate.prelabel.people import PersonDetection
 from mmfusion_annotate.prelabel.prelabeler import Prelabeler
 from mmfusion_annotate.sync import InputSpec, SyncCore, SyncedSet
 from mmfusion_annotate.types import NS_PER_S, SensorSample, Stamp
@@ -89,6 +92,9 @@ class Annotator:
         self._lidar_period = int(NS_PER_S / rig.sensor(self.fusion.lidar).rate_hz)
         self.counters = AnnotatorCounters()
         self.resets = 0
+        # one thread for the edge checks, one for the people detector: neither waits for the other
+        threaded = self.config.background_checks
+        self._checks = ThreadPoolExecutor(2, thread_name_prefix="mmfusion-checks") if threaded else None
         self._old_latest: Stamp | None = None  # the previous stream's latest stamp, after a restart
         self._start()
 
@@ -107,7 +113,7 @@ class Annotator:
     def _start_processing(self) -> None:
         self.ego = EgoMotion()
         self.prelabeler = Prelabeler(self.rig, self.config.prelabel)
-        self.tagger = EventTagger.for_rig(self.rig, self._rules)
+        self.tagger = EventTagger.for_rig(self.rig, self._rules, self._checks)
         self._observations = SampleFeed(
             self.rig, self._rules, alignment_cameras=self._alignment_cameras(),
             alignment_every=self.config.alignment_every,
@@ -245,13 +251,15 @@ class Annotator:
         return sample
 
     def _process(self, synced: SyncedSet, out: AnnotatorOutput) -> None:
-        samples = {spec.name: self._decoded(s) for spec, s in zip(self.inputs, synced.slots, strict=True)}
+        slots = {spec.name: s for spec, s in zip(self.inputs, synced.slots, strict=True)}
+        people = self._start_people(slots)
+        samples = {name: self._decoded(s) for name, s in slots.items()}
         timings: dict[str, float] = {}
         try:
             t0 = perf_counter()
             frame = self.fusion.fuse(samples, self.ego)
             t1 = perf_counter()
-            labels = self.prelabeler.process(frame)
+            labels = self.prelabeler.process(frame, people)
             t2 = perf_counter()
         except MmfusionError as exc:  # one bad set must not stop the pipeline
             self.counters.failed_frames += 1
@@ -264,6 +272,17 @@ class Annotator:
         stamps = {name: s.stamp for name, s in samples.items() if s is not None}
         out.frames.append(AnnotatedFrame(frame, labels, synced, stamps, timings))
         self.counters.frames += 1
+
+    def _start_people(self, slots: dict[str, SensorSample | None]) -> Future[list[PersonDetection]] | None:
+        """This frame's people detector, started before the set is decoded and fused (it overlaps them).
+
+        It decodes its image itself (a lazy payload decodes once, whichever thread asks first); if that
+        image cannot be decoded the camera has no view and the prelabeler never asks for the result.
+        """
+        sample = slots.get(self.prelabeler.detector_camera() or "")
+        if sample is None:
+            return None
+        return run_job(self._checks, lambda: self.prelabeler.detect_people(sample.payload["image"]))
 
 
 def sync_inputs(rig, config: PipelineConfig) -> list[InputSpec]:

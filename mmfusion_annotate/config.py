@@ -54,6 +54,11 @@ class PipelineConfig(BaseModel):
     alignment_cameras: list[str] | None = Field(
         None, description="cameras the edge checks look at (None: every camera of the rig)"
     )
+    background_checks: bool = Field(
+        True,
+        description="run the edge checks and the camera-only people detector on helper threads beside the "
+        "frame path (identical results, taken at fixed points of the stream); False: inline",
+    )
 
 
 def load_pipeline_config(path: str | Path | None) -> PipelineConfig:

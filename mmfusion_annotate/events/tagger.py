@@ -1,19 +1,26 @@
 """EventTagger: one streaming entry point for every rule.
 
 Feed observations (``EgoState``, ``TrackFrame``, ``Arrival``, ``ReviewCounts``, ``AlignmentFrame``) in time
-order; ``update`` returns the events that closed with it, ``finish`` closes the rest. The tagger is
-single-threaded and keeps no wall-clock time, so the same observation sequence gives the same events,
-ids included, live or replayed from a bag.
+order; ``update`` returns the events that closed with it, ``finish`` closes the rest. The tagger keeps
+no wall-clock time, so the same observation sequence gives the same events, ids included, live or
+replayed from a bag.
+
+The edge-alignment checks (sync and calibration drift, ~110 ms per 1600x900 image) are ``Deferred``: an
+``AlignmentFrame``'s check runs on ``executor`` (inline without one) and its events come out with the
+next ``AlignmentFrame`` or ``finish``, a fixed point of the sequence, so threading never changes them.
+Only that job touches the drift checks' state, one job at a time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Executor
 
 import numpy as np
 
+from mmfusion_annotate.deferred import Deferred
 from mmfusion_annotate.events.alignment import depth_edges
-from mmfusion_annotate.events.config import EventRules, load_rules
+from mmfusion_annotate.events.config import CalibrationDriftRule, EventRules, SyncDriftRule, load_rules
 from mmfusion_annotate.events.drift import CalibrationDriftCheck, SyncDriftCheck, prepare
 from mmfusion_annotate.events.driving import DrivingRules
 from mmfusion_annotate.events.health import DisagreementHealth, StreamHealth
@@ -36,8 +43,13 @@ def _ordered(events: list[Event]) -> list[Event]:
 class EventTagger:
     """All rules of one rule file; ``nominal_rates_hz`` lists the sensors whose health is watched."""
 
-    def __init__(self, rules: EventRules | None = None, *, nominal_rates_hz: Mapping[str, float] | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        rules: EventRules | None = None,
+        *,
+        nominal_rates_hz: Mapping[str, float] | None = None,
+        executor: Executor | None = None,
+    ) -> None:
         self.rules = rules or load_rules()
         self._driving = DrivingRules(self.rules)
         self._streams = StreamHealth(self.rules, nominal_rates_hz or {})
@@ -47,12 +59,14 @@ class EventTagger:
         self._clock: Stamp | None = None
         self._tracks: TrackFrame | None = None
         self._sweep_edges: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None = None
+        self._alignment_job: Deferred[list[Event]] = Deferred(executor)
 
     @classmethod
-    def for_rig(cls, rig: object, rules: EventRules | None = None) -> EventTagger:
+    def for_rig(cls, rig: object, rules: EventRules | None = None, executor: Executor | None = None
+                ) -> EventTagger:
         """Watch every camera, LiDAR and radar of a ``rig.Rig`` at its nominal rate."""
         sensors = [*rig.cameras(), *rig.lidars(), *rig.radars()]  # type: ignore[attr-defined]
-        return cls(rules, nominal_rates_hz={s.name: s.rate_hz for s in sensors})
+        return cls(rules, nominal_rates_hz={s.name: s.rate_hz for s in sensors}, executor=executor)
 
     def update(self, observation: Observation) -> list[Event]:
         """Feed one observation; returns the events it closed (sorted by start, type, id)."""
@@ -69,14 +83,18 @@ class EventTagger:
         elif isinstance(observation, ReviewCounts):
             events += self._review.on_review(observation)
         elif isinstance(observation, AlignmentFrame):
-            events += self._alignment(observation)
+            events += self._alignment_job.take() or []
+            if self._wants_alignment(observation.camera):
+                movers = self._movers(observation)  # the tracks as of now, not as of when the job runs
+                self._alignment_job.start(lambda: self._alignment(observation, movers))
         else:
             raise TypeError(f"EventTagger cannot read {type(observation).__name__}")
         return _ordered(events)
 
     def finish(self) -> list[Event]:
         """Close every open episode (end of drive or bag); each ends at the last stamp it held."""
-        events = self._driving.flush() + self._streams.flush() + self._review.flush()
+        events = (self._alignment_job.take() or []) + self._driving.flush() + self._streams.flush()
+        events += self._review.flush()
         for check in [*self._sync.values(), *self._calibration.values()]:
             events += check.flush()
         return _ordered(events)
@@ -98,18 +116,23 @@ class EventTagger:
                  for o in self._tracks.objects if np.hypot(*o.velocity) > edges.mover_speed_mps]
         return np.array(discs, dtype=np.float64).reshape(-1, 3)
 
-    def _alignment(self, frame: AlignmentFrame) -> list[Event]:
-        sync_rule, calib_rule = self.rules.sync_drift, self.rules.calibration_drift
-        want_sync = sync_rule.enabled and (not sync_rule.cameras or frame.camera in sync_rule.cameras)
-        want_calib = calib_rule.enabled and (not calib_rule.cameras or frame.camera in calib_rule.cameras)
-        if not (want_sync or want_calib):
-            return []
+    @staticmethod
+    def _wants(rule: SyncDriftRule | CalibrationDriftRule, camera: str) -> bool:
+        return rule.enabled and (not rule.cameras or camera in rule.cameras)
+
+    def _wants_alignment(self, camera: str) -> bool:
+        return self._wants(self.rules.sync_drift, camera) or self._wants(self.rules.calibration_drift, camera)
+
+    def _alignment(self, frame: AlignmentFrame, movers: np.ndarray | None) -> list[Event]:
+        """The drift checks of one frame (the deferred job: the only code that touches their state)."""
+        want_sync = self._wants(self.rules.sync_drift, frame.camera)
+        want_calib = self._wants(self.rules.calibration_drift, frame.camera)
         if self._sweep_edges is None or self._sweep_edges[0] is not frame.points_base:
             # every camera paired with one sweep shares its depth edges (the sweep array is the same object)
             origin = np.asarray(frame.lidar_origin)
             self._sweep_edges = (frame.points_base, depth_edges(frame.points_base, frame.ring, origin,
                                                                 self.rules.edges))
-        prepared = prepare(frame, self.rules.edges, self._movers(frame), self._sweep_edges[1])
+        prepared = prepare(frame, self.rules.edges, movers, self._sweep_edges[1])
         events = []
         if want_sync:
             if frame.camera not in self._sync:

@@ -4,10 +4,14 @@ Threading: subscription callbacks (one mutually exclusive group per topic, so ea
 stay in order) decode the message into a ``SensorSample`` (camera images lazily: only the pixels the
 pipeline uses are ever decoded) and run the ``Annotator``'s cheap intake (synchronizer, ego coverage)
 under a lock, in arrival order; the steps it yields (every sample, and each synced set once ready) go to
-one ``BoundedWorker``, whose thread runs them (fusion -> pre-labels -> events) in order and publishes
-what they complete. When the worker cannot keep up, whole frames go: beyond ``queue_depth`` waiting
+one ``BoundedWorker``, whose thread runs them (fusion -> pre-labels -> events) in order. What they
+complete goes to a second worker, which builds the output messages, publishes them and hands them to
+the listeners (the in-process recorder), so message building (~15 ms a frame) never delays the next
+frame's pipeline. When the pipeline cannot keep up, whole frames go: beyond ``queue_depth`` waiting
 sets the oldest set is dropped, counted and reported on ``/diagnostics`` (never an unbounded queue),
-while the per-sample steps that keep ego motion and the event rules whole stay. Every decision uses
+while the per-sample steps that keep ego motion and the event rules whole stay. The publishing queue
+is bounded too (``PUBLISH_DEPTH`` results, each holding its frame's decoded images); an overflow drops
+the oldest result, counted as ``outputs_dropped``. Every decision uses
 message stamps, never the wall clock, so ``use_sim_time`` and replay give the same results (the same
 frames, when none was dropped).
 
@@ -67,6 +71,8 @@ STEP_LIMIT = 4096
 """Queued steps of any kind at most (~3 s of the default rig's messages): past it the oldest goes."""
 ARRIVALS_KEPT = 4096
 """Arrival times remembered for the latency of sets still forming."""
+PUBLISH_DEPTH = 8
+"""Results waiting to be published at most (~0.8 s of frames, ~30 MB each with their decoded images)."""
 
 
 def overlay_topic(camera: str) -> str:
@@ -133,6 +139,9 @@ class FusionNode(Node):
             "fusion", self._process, capacity=self.config.queue_depth, on_drop=self._count_drop,
             droppable=lambda item: item[0].kind == "set", limit=max(STEP_LIMIT, self.config.queue_depth),
         )  # fmt: skip
+        self._publisher: BoundedWorker[tuple[AnnotatorOutput, float]] = BoundedWorker(
+            "publish", self._publish_timed, capacity=PUBLISH_DEPTH
+        )
 
         reliable = RELIABLE
         self._qos = {"reliable": reliable, "sensor_data": qos_profile_sensor_data}
@@ -213,7 +222,8 @@ class FusionNode(Node):
         with self._lock:
             out = self.annotator.process(step)
             self._account(out, arrived)
-        self._publish(out)
+        if out.frames or out.events:
+            self._publisher.submit((out, time.monotonic()))
 
     def _account(self, out: AnnotatorOutput, arrived: float | None) -> None:
         """Latency of a frame: when it was produced minus when the last message of its set was received."""
@@ -224,6 +234,15 @@ class FusionNode(Node):
             for stage, ms in annotated.stage_ms.items():
                 self._stage_ms[stage] = (self._stage_ms.get(stage, []) + [ms])[-LATENCY_WINDOW:]
         self._events += len(out.events)
+
+    def _publish_timed(self, item: tuple[AnnotatorOutput, float]) -> None:
+        """Publish one result; its frames' ``publish`` stage is the time from produced to published."""
+        out, produced = item
+        self._publish(out)
+        if out.frames:
+            ms = (time.monotonic() - produced) * 1e3
+            with self._lock:
+                self._stage_ms["publish"] = (self._stage_ms.get("publish", []) + [ms])[-LATENCY_WINDOW:]
 
     def _publish(self, out: AnnotatorOutput) -> None:
         outputs = [o for annotated in out.frames for o in self._outputs.frame(annotated)]
@@ -253,7 +272,7 @@ class FusionNode(Node):
 
     # ------------------------------------------------------------------ public
     def add_listener(self, listener: Callable[[AnnotatorOutput, list[Output]], None]) -> None:
-        """Call ``listener(out, outputs)`` on the worker thread after every sample fed.
+        """Call ``listener(out, outputs)`` on the publishing thread for every result with frames or events.
 
         ``out`` holds the frames and events themselves (summaries, tests); ``outputs`` every message they
         map to, carried types included (``Output.dds`` False), for an in-process recorder. Often empty.
@@ -261,12 +280,12 @@ class FusionNode(Node):
         self._listeners.append(listener)
 
     def idle(self) -> bool:
-        """True when no step is queued or being processed."""
-        return self._worker.drain(timeout=0)
+        """True when no step is queued or being processed, and no result waits to be published."""
+        return self._worker.drain(timeout=0) and self._publisher.drain(timeout=0)
 
     def stats(self) -> dict[str, dict[str, object]]:
         """Everything /diagnostics reports, as flat dicts per status (also what tests read)."""
-        worker = self._worker.stats()
+        worker, publisher = self._worker.stats(), self._publisher.stats()
         with self._intake_lock:
             sensors = {}
             for name in self.rig.sensors:
@@ -289,6 +308,8 @@ class FusionNode(Node):
                 "queue_capacity": worker.capacity,
                 "queue_dropped": worker.dropped_oldest,
                 "worker_failed": worker.failed,
+                "outputs_dropped": publisher.dropped_oldest,
+                "publish_failed": publisher.failed,
             }
             series = {"latency_ms": self._latency_ms, **{f"{k}_ms": v for k, v in self._stage_ms.items()}}
             for key, values in series.items():
@@ -300,7 +321,7 @@ class FusionNode(Node):
     def publish_diagnostics(self) -> None:
         stats = self.stats()
         pipeline, sensors = stats["pipeline"], stats["sensors"]
-        drops = int(pipeline["queue_dropped"]) + int(pipeline["failed_frames"])
+        drops = sum(int(pipeline[k]) for k in ("queue_dropped", "failed_frames", "outputs_dropped"))
         errors = sum(int(v) for k, v in sensors.items() if k.endswith(".decode_errors"))
         errors += int(pipeline["undecodable_samples"])
         level = diag.WARN if drops or errors else diag.OK
@@ -324,7 +345,8 @@ class FusionNode(Node):
         with self._lock:
             out = self.annotator.finish()
             self._account(out, None)
-        self._publish(out)
+        self._publisher.submit((out, time.monotonic()))
+        self._publisher.stop(timeout_s)
         self.publish_diagnostics()
 
 

@@ -98,7 +98,9 @@ class CameraConfig(_Model):
         le=1,
         description="image scale before HOG; smallest person found ~96/scale px tall (128 px at 0.75)",
     )
-    detector_threshold: float = Field(0.0, description="SVM margin a HOG window must reach")
+    detector_threshold: float = Field(
+        0.0, ge=0, description="SVM margin a HOG window must reach (>= 0: OpenCV's NMS rejects below)"
+    )
     detector_nms_iou: float = Field(0.4, gt=0, le=1, description="non-maximum suppression overlap")
     detector_match_iou: float = Field(
         0.3, ge=0, le=1, description="camera-only: IoU below this with every projected cuboid box"

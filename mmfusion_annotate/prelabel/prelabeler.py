@@ -7,6 +7,7 @@ Everything is deterministic: same frames in, same labels and ids out.
 from __future__ import annotations
 
 import math
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -26,7 +27,7 @@ from mmfusion_annotate.prelabel.model import (
     RadarCandidate,
     Track,
 )
-from mmfusion_annotate.prelabel.people import PeopleDetector, scheduled_camera, unmatched
+from mmfusion_annotate.prelabel.people import PeopleDetector, PersonDetection, scheduled_camera, unmatched
 from mmfusion_annotate.prelabel.radar import RadarScan, associate, compensate, group_candidates
 from mmfusion_annotate.prelabel.tracker import Measurement, Tracker
 from mmfusion_annotate.types import ns_to_seconds
@@ -290,15 +291,29 @@ class Prelabeler:
                 observed.append((b, pts_box))
         return boxes, observed
 
-    def _camera_only(self, frame, boxes: list[Box2D]) -> list[Box2D]:
+    def detector_camera(self) -> str | None:
+        """The camera the people detector looks at in the next frame ``process`` gets (None: none)."""
+        if self._people is None:
+            return None
+        return scheduled_camera(self._frame_index, self._detector_cameras, self.cfg.camera.detector_every)
+
+    def detect_people(self, image: np.ndarray) -> list[PersonDetection]:
+        """The people detector on one image: what a caller may start early on another thread (``process``)."""
+        if self._people is None:
+            return []
+        return self._people.detect(image)
+
+    def _camera_only(
+        self, frame, boxes: list[Box2D], people: Future[list[PersonDetection]] | None
+    ) -> list[Box2D]:
         """People the scheduled camera sees that no projected cuboid box explains (``object_id`` -1)."""
-        index = self._frame_index
+        name = self.detector_camera()
         self._frame_index += 1
-        cfg = self.cfg.camera
-        name = scheduled_camera(index, self._detector_cameras, cfg.detector_every)
-        view = frame.cameras.get(name) if self._people is not None and name is not None else None
+        view = frame.cameras.get(name) if name is not None else None
         if view is None or view.image is None:
             return []
+        cfg = self.cfg.camera
+        detections = people.result() if people is not None else self.detect_people(view.image)
         projected = [b.box for b in boxes if b.camera == name]
         return [
             Box2D(
@@ -312,14 +327,16 @@ class Prelabeler:
                 ObjectClass.PEDESTRIAN,
                 self._prov(ALGORITHM_PEOPLE, d.confidence),
             )
-            for d in unmatched(
-                self._people.detect(view.image), projected, cfg.detector_match_iou, cfg.detector_match_cover
-            )
+            for d in unmatched(detections, projected, cfg.detector_match_iou, cfg.detector_match_cover)
         ]
 
     # ------------------------------------------------------------------ the one call
-    def process(self, frame) -> PrelabelResult:
-        """Pre-label one fused frame (``mmfusion_annotate.fusion.FusedFrame``)."""
+    def process(self, frame, people: Future[list[PersonDetection]] | None = None) -> PrelabelResult:
+        """Pre-label one fused frame (``mmfusion_annotate.fusion.FusedFrame``).
+
+        ``people``: ``detect_people`` already started on this frame's image of ``detector_camera()``
+        (so the ~125 ms detector overlaps fusion); without it the detector runs here when scheduled.
+        """
         lidar = (
             LidarGeometry.from_rig(self.rig, frame.sweep.lidar)
             if frame.sweep.lidar in self.rig.sensors
@@ -330,7 +347,7 @@ class Prelabeler:
         objects, flips, retired = self._objects(frame, detections, sensor_xy)
         objects, candidates, radar_mismatch = self._radar(frame, objects)
         boxes, observed = self._boxes(frame, objects)
-        camera_only = self._camera_only(frame, boxes)
+        camera_only = self._camera_only(frame, boxes, people)
         items = review.collect(
             stamp=frame.stamp,
             cfg=self.cfg.camera,

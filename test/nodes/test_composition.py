@@ -1,3 +1,4 @@
+import gc
 import signal
 import subprocess
 import sys
@@ -66,6 +67,17 @@ def test_stops_on_timeout_and_on_stop_event(context, executor):
         threading.Timer(0.2, stop.set).start()
         assert run_nodes([node], stop=stop, grace_s=0.0, executor=executor) is StopReason.SIGNAL
     finally:
+        node.destroy_node()
+
+
+def test_what_exists_when_spinning_starts_is_frozen_out_of_the_cyclic_gc(context):
+    node = Node("frozen", context=context)
+    gc.unfreeze()
+    try:
+        run_nodes([node], timeout_s=0.1)
+        assert gc.get_freeze_count() > 0  # the node among them: full collections no longer scan it
+    finally:
+        gc.unfreeze()
         node.destroy_node()
 
 

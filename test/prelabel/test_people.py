@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from mmfusion_annotate.bagtools.evaluate import CAMERA, LIDAR, load_frame
 from mmfusion_annotate.prelabel import ObjectClass, PrelabelConfig, Prelabeler
@@ -32,6 +33,12 @@ def test_one_camera_per_scheduled_frame_in_turn():
     # over any window of every * len(cameras) frames each camera runs exactly once
     window = [scheduled_camera(k, cams, 4) for k in range(100, 112)]
     assert sorted(c for c in window if c) == ["a", "b", "c"]
+
+
+def test_a_negative_svm_threshold_is_refused_at_configuration():
+    # OpenCV's NMSBoxes asserts a score threshold >= 0: caught when the config loads, not mid-drive
+    with pytest.raises(ValidationError, match="detector_threshold"):
+        PrelabelConfig.model_validate({"camera": {"detector_threshold": -0.5}})
 
 
 def test_a_detection_a_projected_box_overlaps_or_lies_in_is_not_camera_only():

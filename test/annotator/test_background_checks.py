@@ -1,0 +1,100 @@
+"""The occasional checks on helper threads give exactly what they give inline, at the same points."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from mmfusion_annotate.annotator import Annotator
+from mmfusion_annotate.config import PipelineConfig
+from mmfusion_annotate.deferred import Deferred
+from mmfusion_annotate.events import EventTagger, load_rules
+from mmfusion_annotate.events.feed import SampleFeed
+from mmfusion_annotate.prelabel.config import PrelabelConfig
+from mmfusion_annotate.prelabel.people import PersonDetection
+from mmfusion_annotate.prelabel.prelabeler import Prelabeler
+from mmfusion_annotate.rig import default_rig_path, load_rig
+from mmfusion_annotate.sim import Drive, SimConfig, load_scenario
+
+CAMERA = "cam_front"
+OFFSET = [{"type": "clock_offset", "sensor": CAMERA, "offset_ms": 40.0}]  # so the edge checks raise an event
+
+
+@pytest.fixture(scope="module")
+def rig():
+    return load_rig(default_rig_path())
+
+
+@pytest.fixture(scope="module")
+def samples(rig):
+    scenario = load_scenario("calm").model_copy(update={"duration_s": 3.0})
+    drive = Drive(rig, scenario, faults=OFFSET, image_format="raw",
+                  config=SimConfig(sensors=("lidar_top", "imu", "odometry", CAMERA)))
+    return list(drive.samples())
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_a_deferred_result_is_handed_over_once_where_it_is_taken(threaded):
+    with ThreadPoolExecutor(1) as pool:
+        slot = Deferred(pool if threaded else None)
+        assert slot.take() is None
+        slot.start(lambda: 42)
+        with pytest.raises(RuntimeError, match="not taken"):
+            slot.start(lambda: 43)
+        assert slot.pending and slot.take() == 42 and slot.take() is None
+        slot.start(lambda: 1 / 0)
+        with pytest.raises(ZeroDivisionError):  # raised where taken, threaded or not
+            slot.take()
+
+
+def _tagger_outputs(rig, samples, executor):
+    """Every update's returned events, in order, for the edge checks fed by the annotator's SampleFeed."""
+    rules = load_rules()
+    feed = SampleFeed(rig, rules, alignment_cameras=(CAMERA,), alignment_every=2)
+    tagger = EventTagger.for_rig(rig, rules, executor)
+    outputs = [tagger.update(obs) for s in samples for obs in feed.feed(s)]
+    return outputs + [tagger.finish()]
+
+
+@pytest.mark.slow
+def test_threaded_edge_checks_return_the_same_events_at_the_same_updates(rig, samples):
+    inline = _tagger_outputs(rig, samples, None)
+    with ThreadPoolExecutor(1) as pool:
+        threaded = _tagger_outputs(rig, samples, pool)
+    assert threaded == inline
+    assert "sync_drift" in [e.type for events in inline for e in events]  # the checks did run
+
+
+def _annotate(rig, samples, background: bool, monkeypatch):
+    """Outputs per feed; the people detector finds one person in every image it is given (the simulated
+    world has none HOG takes for one) and notes the thread it ran on."""
+    threads = []
+
+    def one_person(self, image):
+        threads.append(threading.current_thread().name)
+        return [PersonDetection((20.0, 30.0, 84.0, 158.0), 1.0, 0.9)]
+
+    monkeypatch.setattr(Prelabeler, "detect_people", one_person)
+    camera = PrelabelConfig().camera.model_copy(
+        update={"detector_cameras": (CAMERA,), "detector_every": 2}
+    )
+    config = PipelineConfig(
+        alignment_cameras=[CAMERA], alignment_every=2, background_checks=background,
+        prelabel=PrelabelConfig().model_copy(update={"camera": camera}),
+    )  # fmt: skip
+    annotator = Annotator(rig, config)
+    outputs = [annotator.feed(s) for s in samples] + [annotator.finish()]
+    per_feed = [([(f.labels.boxes2d, f.labels.review_items) for f in o.frames], o.events) for o in outputs]
+    return per_feed, threads
+
+
+@pytest.mark.slow
+def test_the_annotator_with_background_checks_matches_inline_output_for_output(rig, samples, monkeypatch):
+    inline, inline_threads = _annotate(rig, samples, False, monkeypatch)
+    threaded, helper_threads = _annotate(rig, samples, True, monkeypatch)
+    assert threaded == inline
+    assert set(inline_threads) == {"MainThread"}
+    assert helper_threads and all(t.startswith("mmfusion-checks") for t in helper_threads)
+    boxes = [b for frames, _ in inline for labels, _ in frames for b in labels]
+    assert len([b for b in boxes if b.object_id == -1]) == len(helper_threads)  # each run's person is in
+    assert "sync_drift" in [e.type for _, events in inline for e in events]
