@@ -199,6 +199,12 @@ def report(args, rig, started: float, rows: list[dict], latencies, fusion, recor
         slope = np.polyfit([r["t"] - first["t"] for r in warm], rss, 1)[0] * 60
         print(f"  {proc:<8} CPU {cpu:5.0f} %   RSS peak {max(r[f'rss.{proc}'] for r in rows):6.0f} MB, "
               f"after warm-up {rss[0]:6.0f} -> {rss[-1]:6.0f} MB (trend {slope:+.1f} MB/min)")
+        # a plateau (DDS history pools filling once, then reused) reads differently from a steady leak
+        minutes = [max(r[f"rss.{proc}"] for r in warm if m * 60 <= r["t"] - warm[0]["t"] < (m + 1) * 60)
+                   for m in range(int(span // 60))]  # fmt: skip
+        if minutes:
+            per_minute = ", ".join(f"{v:.0f}" for v in minutes)
+            print(f"{'':11}RSS peak per minute after warm-up: {per_minute} MB")
     stages = {k[:-len(".p50")]: (p1.get(k), p1.get(k[:-4] + ".p99")) for k in p1 if k.endswith(".p50")}
     print("  node's window (last 256 frames), ms p50/p99: " + ", ".join(
         f"{k} {a:.1f}/{b:.1f}" for k, (a, b) in stages.items()))

@@ -5,7 +5,7 @@ order; ``update`` returns the events that closed with it, ``finish`` closes the 
 no wall-clock time, so the same observation sequence gives the same events, ids included, live or
 replayed from a bag.
 
-The edge-alignment checks (sync and calibration drift, ~110 ms per 1600x900 image) are ``Deferred``: an
+The edge-alignment checks (sync and calibration drift, 8-18 ms per 1600x900 image) are ``Deferred``: an
 ``AlignmentFrame``'s check runs on ``executor`` (inline without one) and its events come out with the
 next ``AlignmentFrame`` or ``finish``, a fixed point of the sequence, so threading never changes them.
 Only that job touches the drift checks' state, one job at a time.

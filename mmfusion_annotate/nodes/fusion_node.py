@@ -10,10 +10,11 @@ the listeners (the in-process recorder), so message building (~15 ms a frame) ne
 frame's pipeline. When the pipeline cannot keep up, whole frames go: beyond ``queue_depth`` waiting
 sets the oldest set is dropped, counted and reported on ``/diagnostics`` (never an unbounded queue),
 while the per-sample steps that keep ego motion and the event rules whole stay. The publishing queue
-is bounded too (``PUBLISH_DEPTH`` results, each holding its frame's decoded images); an overflow drops
-the oldest result, counted as ``outputs_dropped``. Every decision uses
-message stamps, never the wall clock, so ``use_sim_time`` and replay give the same results (the same
-frames, when none was dropped).
+is bounded too (``PUBLISH_DEPTH`` results, each holding its frame's decoded images) but never drops:
+a full one makes the pipeline thread wait, so its own queue fills and whole frames are dropped there,
+before any work is spent on them, rather than computed results that the recorder would miss. Every
+decision uses message stamps, never the wall clock, so ``use_sim_time`` and replay give the same results
+(the same frames, when none was dropped).
 
 Outputs come from ``outputs.OutputBuilder``, the one mapping ``bagtools.replay`` uses too. Only the
 installed types among them go out over DDS (``/fusion/colored_cloud``, ``/prelabels/markers``): rclpy
@@ -72,7 +73,8 @@ STEP_LIMIT = 4096
 ARRIVALS_KEPT = 4096
 """Arrival times remembered for the latency of sets still forming."""
 PUBLISH_DEPTH = 8
-"""Results waiting to be published at most (~0.8 s of frames, ~30 MB each with their decoded images)."""
+"""Results waiting to be published at most (~0.8 s of frames, ~30 MB each with their decoded images);
+beyond it the pipeline thread waits (back-pressure)."""
 
 
 def overlay_topic(camera: str) -> str:
@@ -223,7 +225,7 @@ class FusionNode(Node):
             out = self.annotator.process(step)
             self._account(out, arrived)
         if out.frames or out.events:
-            self._publisher.submit((out, time.monotonic()))
+            self._publisher.put((out, time.monotonic()))  # waits while PUBLISH_DEPTH results are queued
 
     def _account(self, out: AnnotatorOutput, arrived: float | None) -> None:
         """Latency of a frame: when it was produced minus when the last message of its set was received."""
@@ -308,7 +310,7 @@ class FusionNode(Node):
                 "queue_capacity": worker.capacity,
                 "queue_dropped": worker.dropped_oldest,
                 "worker_failed": worker.failed,
-                "outputs_dropped": publisher.dropped_oldest,
+                "publish_queue": publisher.depth,
                 "publish_failed": publisher.failed,
             }
             series = {"latency_ms": self._latency_ms, **{f"{k}_ms": v for k, v in self._stage_ms.items()}}
@@ -321,7 +323,7 @@ class FusionNode(Node):
     def publish_diagnostics(self) -> None:
         stats = self.stats()
         pipeline, sensors = stats["pipeline"], stats["sensors"]
-        drops = sum(int(pipeline[k]) for k in ("queue_dropped", "failed_frames", "outputs_dropped"))
+        drops = sum(int(pipeline[k]) for k in ("queue_dropped", "failed_frames", "publish_failed"))
         errors = sum(int(v) for k, v in sensors.items() if k.endswith(".decode_errors"))
         errors += int(pipeline["undecodable_samples"])
         level = diag.WARN if drops or errors else diag.OK
@@ -345,7 +347,7 @@ class FusionNode(Node):
         with self._lock:
             out = self.annotator.finish()
             self._account(out, None)
-        self._publisher.submit((out, time.monotonic()))
+        self._publisher.put((out, time.monotonic()), timeout_s)
         self._publisher.stop(timeout_s)
         self.publish_diagnostics()
 

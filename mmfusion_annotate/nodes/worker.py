@@ -87,8 +87,25 @@ class BoundedWorker(Generic[T]):
                 dropped = True
             self._queue.append(item)
             self._pending += counted
-            self._cond.notify()
+            self._cond.notify_all()  # all: the one condition also holds drain() and put() waiters
         return not dropped
+
+    def put(self, item: T, timeout: float | None = None) -> bool:
+        """Queue ``item``, waiting while ``capacity`` items are pending (back-pressure, nothing dropped).
+
+        For a producer that is itself a worker thread (never a callback): it slows down instead of
+        losing what it already computed. False when stopping or after ``timeout`` without room.
+        """
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._stopping or self._pending < self._capacity, timeout):
+                return False
+            if self._stopping:
+                return False
+            self._submitted += 1
+            self._queue.append(item)
+            self._pending += self._counts(item)
+            self._cond.notify_all()
+        return True
 
     def _counts(self, item: T) -> bool:
         return self._droppable is None or self._droppable(item)
@@ -137,6 +154,7 @@ class BoundedWorker(Generic[T]):
                 item = self._queue.popleft()
                 self._pending -= self._counts(item)
                 self._busy = True
+                self._cond.notify_all()  # room for a producer waiting in put()
             try:
                 self._handler(item)
                 ok = True

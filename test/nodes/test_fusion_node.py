@@ -167,7 +167,7 @@ def test_synthetic_drive_end_to_end_through_dds(context, tmp_path):
         peer.destroy_node()
     stats = node.stats()
     assert stats["pipeline"]["queue_dropped"] == 0
-    assert stats["pipeline"]["outputs_dropped"] == 0 and stats["pipeline"]["publish_failed"] == 0
+    assert stats["pipeline"]["publish_failed"] == 0 and stats["pipeline"]["publish_queue"] == 0
     assert all(v == 0 for k, v in stats["sensors"].items() if k.endswith("decode_errors"))
     # coloured cloud: base frame, rgb field, some points coloured by the front camera (not all grey)
     cloud = clouds[-1]

@@ -76,3 +76,20 @@ def test_only_droppable_items_count_and_go_oldest_first():
     worker.stop()
     assert seen == ["s0", "s2", "set2", "s3", "set3", "s4"]
     assert worker.stats().dropped_oldest == 2
+
+
+def test_put_waits_for_room_instead_of_dropping():
+    release = threading.Event()
+    done: list[int] = []
+
+    def slow(item: int) -> None:
+        release.wait(5.0)
+        done.append(item)
+
+    worker = BoundedWorker("backpressure", slow, capacity=1)
+    assert worker.put(1) and worker.put(2)  # 1 is being handled, 2 waits in the queue
+    assert not worker.put(3, timeout=0.2)  # no room: the producer waits (here: gives up), nothing dropped
+    threading.Timer(0.2, release.set).start()
+    assert worker.put(3, timeout=5.0)  # room once 2 is taken
+    worker.stop()
+    assert done == [1, 2, 3] and worker.stats().dropped_oldest == 0
