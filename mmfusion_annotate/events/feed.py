@@ -2,13 +2,23 @@
 
 ``SampleFeed`` turns the time-ordered ``SensorSample`` stream (live from the nodes, or replayed from a
 bag) into ``EgoState`` (IMU + odometry through ``EgoEstimator``), ``Arrival`` (every camera, LiDAR and
-radar message) and ``AlignmentFrame`` (each camera image paired with the latest LiDAR sweep, for the
-sync/calibration checks, every ``alignment_every``-th image of the cameras in ``alignment_cameras``).
+radar message) and ``AlignmentFrame`` (a camera image paired with the LiDAR sweep that covers its stamp,
+for the sync/calibration checks, on every ``alignment_every``-th image of the cameras in
+``alignment_cameras``, counted from each camera's first image).
+
+The pairing depends on stamps, not on arrival order. A sweep is published at its end, after the images
+taken during it: pairing an image with the latest sweep *received* put 117-200 ms between image and
+points, which the motion compensation turned into a biased offset estimate that changed with arrival
+timing (a false ``sync_drift`` in a fault-free ``mmfusion demo`` run; the same bag with each image paired
+with its covering sweep gives -0.5 to -5 ms). So a picked image waits (at most ``PENDING_IMAGES`` of them)
+for the sweep whose ``[stamp, stamp + period)`` holds its stamp; if a later sweep arrives first (the
+covering one was lost), it pairs with the latest earlier sweep within two periods, or is skipped.
 ``track_frame`` / ``review_counts`` adapt one ``PrelabelResult``. Only this module knows the payload keys.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 
 import numpy as np
@@ -23,7 +33,20 @@ from mmfusion_annotate.events.model import (
     TrackedObject,
     TrackFrame,
 )
-from mmfusion_annotate.types import SensorSample
+from mmfusion_annotate.types import NS_PER_S, SensorSample
+
+PENDING_IMAGES = 16
+"""Picked images waiting for their covering sweep at most (the oldest is skipped beyond it)."""
+SWEEPS_KEPT = 3
+"""Received sweeps an image may still be paired with."""
+
+
+class _Sweep:
+    """A received sweep and, once an image needs it, its points in base_link (shared by every camera)."""
+
+    def __init__(self, sample: SensorSample) -> None:
+        self.sample = sample
+        self.points: np.ndarray | None = None
 
 
 class SampleFeed:
@@ -37,9 +60,11 @@ class SampleFeed:
         R_base_imu = rig.sensor_to_base(imus[0])[:3, :3] if imus else None  # type: ignore[attr-defined]
         self._ego = EgoEstimator(rules.ego_filter, R_base_imu)
         self._twist = (np.zeros(2), 0.0)
-        self._sweep: tuple[SensorSample, np.ndarray | None] | None = None
         self._cameras = set(alignment_cameras)
         self._every = max(1, int(alignment_every))
+        self._period = {name: int(NS_PER_S / s.rate_hz) for name, s in rig.sensors.items()}  # type: ignore[attr-defined]
+        self._sweeps: deque[_Sweep] = deque(maxlen=SWEEPS_KEPT)
+        self._pending: deque[SensorSample] = deque()
         self._count: dict[str, int] = {}
 
     def feed(self, sample: SensorSample) -> list[Observation]:
@@ -56,19 +81,52 @@ class SampleFeed:
             return []
         out: list[Observation] = [Arrival(sample.sensor, sample.stamp)]
         if kind == "lidar":
-            self._sweep = (sample, None)  # moved to base_link when an image first needs it
-        elif kind == "camera" and sample.sensor in self._cameras and self._sweep is not None:
-            n = self._count[sample.sensor] = self._count.get(sample.sensor, -1) + 1
-            if n % self._every == 0:
-                out.append(self._alignment(sample))
-        return out
+            self._sweeps.append(_Sweep(sample))  # moved to base_link when an image first needs it
+        elif kind == "camera" and self._picked(sample):
+            self._pending.append(sample)
+            while len(self._pending) > PENDING_IMAGES:
+                self._pending.popleft()
+        return out + self._paired()
 
-    def _alignment(self, image: SensorSample) -> AlignmentFrame:
-        sweep, points = self._sweep  # type: ignore[misc]
+    def _picked(self, image: SensorSample) -> bool:
+        """Every ``alignment_every``-th image of an edge-check camera, counted from its first one."""
+        if image.sensor not in self._cameras:
+            return False
+        n = self._count[image.sensor] = self._count.get(image.sensor, -1) + 1
+        return n % self._every == 0
+
+    def _paired(self) -> list[AlignmentFrame]:
+        """The waiting images whose sweep is now known, in arrival order (the rest keep waiting)."""
+        frames, waiting = [], deque()
+        for image in self._pending:
+            sweep = self._sweep_for(image)
+            if sweep is None:
+                waiting.append(image)
+            elif sweep is not False:
+                frames.append(self._alignment(image, sweep))
+        self._pending = waiting
+        return frames
+
+    def _sweep_for(self, image: SensorSample) -> _Sweep | None | bool:
+        """The sweep covering the image's stamp; None: wait for it; False: it will not come (skip)."""
+        if not self._sweeps:
+            return None
+        period = self._period[self._sweeps[-1].sample.sensor]
+        earlier = [s for s in self._sweeps if s.sample.stamp <= image.stamp]
+        if earlier and image.stamp - earlier[-1].sample.stamp < period:
+            return earlier[-1]
+        if self._sweeps[-1].sample.stamp <= image.stamp:
+            return None  # the covering sweep is still being captured (published at its end)
+        if earlier and image.stamp - earlier[-1].sample.stamp < 2 * period:
+            return earlier[-1]  # the covering sweep was lost: the one before it
+        return False
+
+    def _alignment(self, image: SensorSample, entry: _Sweep) -> AlignmentFrame:
+        sweep = entry.sample
         T = self._rig.sensor_to_base(sweep.sensor)  # type: ignore[attr-defined]
-        if points is None:  # once per sweep: every camera shares the array (and so its depth edges)
-            points = np.asarray(sweep.payload["xyz"], dtype=np.float64) @ T[:3, :3].T + T[:3, 3]
-            self._sweep = (sweep, points)
+        if entry.points is None:  # once per sweep: every camera shares the array (and so its depth edges)
+            entry.points = np.asarray(sweep.payload["xyz"], dtype=np.float64) @ T[:3, :3].T + T[:3, 3]
+        points = entry.points
         origin = T[:3, 3].copy()
         sensor = self._rig.sensor(image.sensor)  # type: ignore[attr-defined]
         T_cam_base = np.linalg.inv(self._rig.sensor_to_base(image.sensor))  # type: ignore[attr-defined]

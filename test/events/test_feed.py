@@ -35,19 +35,65 @@ def test_prelabel_result_becomes_confirmed_tracks_with_sizes_and_radar():
     assert (counts.review_items, counts.objects) == (1, 1)
 
 
+CAM_P = 1_000_000_000 // 12  # cam_front at 12 Hz
+SWEEP_P = 100_000_000  # lidar_top at 10 Hz
+SWEEP = {"xyz": np.ones((4, 3), np.float32), "ring": np.arange(4), "t_ns": np.zeros(4, np.int64)}
+IMAGE = {"image": np.zeros((900, 1600, 3), np.uint8)}
+
+
+def _sweep(k: int) -> SensorSample:
+    return SensorSample("lidar_top", k * SWEEP_P, dict(SWEEP, t_ns=np.full(4, k * SWEEP_P)))
+
+
+def _frames(observations):
+    return [(o.camera, o.stamp) for o in observations if isinstance(o, AlignmentFrame)]
+
+
 def test_samples_become_ego_arrivals_and_alignment_frames(rig, rules):
     feed = SampleFeed(rig, rules, alignment_cameras=["cam_front"], alignment_every=2)
     assert feed.feed(SensorSample("odometry", 0, {"linear_velocity": np.array([5.0, 0.0, 0.0]),
                                                   "angular_velocity": np.array([0.0, 0.0, 0.1])})) == []
     (ego,) = feed.feed(SensorSample("imu", 10, {"accel": np.array([1.0, 0.0, 9.81]), "gyro": np.zeros(3)}))
     assert isinstance(ego, EgoState) and ego.speed == 5.0
-    sweep = {"xyz": np.ones((4, 3), np.float32), "ring": np.arange(4), "t_ns": np.full(4, 20)}
-    assert feed.feed(SensorSample("lidar_top", 20, sweep)) == [Arrival("lidar_top", 20)]
-    image = {"image": np.zeros((900, 1600, 3), np.uint8)}
-    out = [feed.feed(SensorSample("cam_front", 30 + k, image)) for k in range(3)]
-    assert [len(o) for o in out] == [2, 1, 2]
+    assert feed.feed(SensorSample("lidar_top", 0, SWEEP)) == [Arrival("lidar_top", 0)]
+    out = [feed.feed(SensorSample("cam_front", k * CAM_P, IMAGE)) for k in range(3)]
+    # images 0 and 2 are picked (every 2nd); image 0 lies in the sweep received, image 2 in the next one,
+    # still being captured: it waits for it
+    assert [len(o) for o in out] == [2, 1, 1]
     frame = out[0][1]
     assert isinstance(frame, AlignmentFrame) and frame.ego_velocity == (5.0, 0.0) and frame.yaw_rate == 0.1
     assert np.allclose(frame.points_base[0], rig.sensor_to_base("lidar_top")[:3, :3] @ np.ones(3)
                        + rig.sensor_to_base("lidar_top")[:3, 3])
-    assert feed.feed(SensorSample("cam_back", 40, image)) == [Arrival("cam_back", 40)]
+    next_sweep = dict(SWEEP, t_ns=np.full(4, SWEEP_P))
+    out = feed.feed(SensorSample("lidar_top", SWEEP_P, next_sweep))
+    assert _frames(out) == [("cam_front", 2 * CAM_P)]
+    assert out[1].point_stamps[0] == SWEEP_P  # paired with the sweep covering 167 ms, not the first one
+    assert feed.feed(SensorSample("cam_back", 40, IMAGE)) == [Arrival("cam_back", 40)]
+
+
+def test_pairing_follows_stamps_not_arrival_order(rig, rules):
+    """A sweep published at its end (after its images) or at its start gives the same pairs."""
+    sweeps = [_sweep(k) for k in range(6)]
+    images = [SensorSample("cam_front", 3_000_000 + k * CAM_P, IMAGE) for k in range(6)]
+    by_start = sorted(sweeps + images, key=lambda s: s.stamp)
+    by_end = sorted(sweeps + images, key=lambda s: s.stamp + (SWEEP_P if s.sensor == "lidar_top" else 0))
+
+    def pairs(samples):
+        feed = SampleFeed(rig, rules, alignment_cameras=["cam_front"], alignment_every=2)
+        frames = [o for s in samples for o in feed.feed(s) if isinstance(o, AlignmentFrame)]
+        return [(f.stamp, int(f.point_stamps[0])) for f in frames]
+
+    expected = [(3_000_000 + k * CAM_P, (3_000_000 + k * CAM_P) // SWEEP_P * SWEEP_P) for k in (0, 2, 4)]
+    assert pairs(by_start) == pairs(by_end) == expected
+
+
+def test_an_image_whose_sweep_was_lost_pairs_with_the_one_before_or_is_skipped(rig, rules):
+    feed = SampleFeed(rig, rules, alignment_cameras=["cam_front"], alignment_every=1)
+    feed.feed(_sweep(2))
+    assert _frames(feed.feed(SensorSample("cam_front", 4 * CAM_P, IMAGE))) == []  # 333 ms: waits for 300
+    # the 300 ms sweep never comes; 400 ms shows it will not: paired with 200 ms (within two periods)
+    out = feed.feed(_sweep(4))
+    assert _frames(out) == [("cam_front", 4 * CAM_P)] and out[1].point_stamps[0] == 2 * SWEEP_P
+    assert _frames(feed.feed(SensorSample("cam_front", 8 * CAM_P, IMAGE))) == []  # 667 ms: waits for 600
+    assert _frames(feed.feed(_sweep(9))) == []  # 600 and 500 lost, 400 too old: skipped, not paired stale
+    assert _frames(feed.feed(_sweep(10))) == []  # and not kept waiting
