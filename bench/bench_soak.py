@@ -181,6 +181,9 @@ def report(args, rig, started: float, rows: list[dict], latencies, fusion, recor
           f"failed frames {p1['failed_frames'] - p0['failed_frames']}, "
           f"recorder {last['recorder'].dropped_total - first['recorder'].dropped_total}, "
           f"worker errors {p1['worker_failed'] - p0['worker_failed']}")
+    busy = {k: (p1[f"{k}_busy_s"] - p0[f"{k}_busy_s"]) / span * 100 for k in ("worker", "publish")}
+    print(f"  threads busy      pipeline {busy['worker']:.0f} %, publishing {busy['publish']:.0f} % "
+          "of the time (a pipeline near 100 % queues every burst)")
     print(f"  LiDAR sweeps received {received[lidar.name]}, fused frames {frames}: "
           f"{received[lidar.name] - frames} sweeps without a frame (sync, failed or dropped, loop ends)")
     print("  received / expected messages: " + ", ".join(

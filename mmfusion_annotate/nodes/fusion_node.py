@@ -137,6 +137,7 @@ class FusionNode(Node):
         self._listeners: list[Callable[[AnnotatorOutput, list[Output]], None]] = []
         self._outputs = OutputBuilder(self.rig, self.rig.base_frame)
         self._closed = False
+        self._load_mark: tuple[float, float] | None = None  # (time, worker busy s) at the last /diagnostics
         self._worker: BoundedWorker[tuple[Step, float]] = BoundedWorker(
             "fusion", self._process, capacity=self.config.queue_depth, on_drop=self._count_drop,
             droppable=lambda item: item[0].kind == "set", limit=max(STEP_LIMIT, self.config.queue_depth),
@@ -312,6 +313,8 @@ class FusionNode(Node):
                 "worker_failed": worker.failed,
                 "publish_queue": publisher.depth,
                 "publish_failed": publisher.failed,
+                "worker_busy_s": worker.busy_s,
+                "publish_busy_s": publisher.busy_s,
             }
             series = {"latency_ms": self._latency_ms, **{f"{k}_ms": v for k, v in self._stage_ms.items()}}
             for key, values in series.items():
@@ -323,6 +326,10 @@ class FusionNode(Node):
     def publish_diagnostics(self) -> None:
         stats = self.stats()
         pipeline, sensors = stats["pipeline"], stats["sensors"]
+        now, busy = time.monotonic(), float(pipeline["worker_busy_s"])
+        if self._load_mark is not None:  # share of the last period the pipeline thread was working
+            pipeline["worker_load"] = (busy - self._load_mark[1]) / max(now - self._load_mark[0], 1e-9)
+        self._load_mark = (now, busy)
         drops = sum(int(pipeline[k]) for k in ("queue_dropped", "failed_frames", "publish_failed"))
         errors = sum(int(v) for k, v in sensors.items() if k.endswith(".decode_errors"))
         errors += int(pipeline["undecodable_samples"])

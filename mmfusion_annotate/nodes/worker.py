@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class WorkerStats:
     failed: int
     depth: int  # queued items that count against the capacity
     capacity: int
+    busy_s: float  # time spent in the handler since the start: its rate is the thread's load
 
 
 class BoundedWorker(Generic[T]):
@@ -68,6 +70,7 @@ class BoundedWorker(Generic[T]):
         self._stopping = False
         self._busy = False
         self._submitted = self._processed = self._dropped = self._failed = 0
+        self._busy_s = 0.0
         self._thread = threading.Thread(target=self._run, name=f"mmfusion-{name}", daemon=True)
         self._thread.start()
 
@@ -127,6 +130,7 @@ class BoundedWorker(Generic[T]):
                 self._failed,
                 self._pending,
                 self._capacity,
+                self._busy_s,
             )
 
     def drain(self, timeout: float | None = None) -> bool:
@@ -155,6 +159,7 @@ class BoundedWorker(Generic[T]):
                 self._pending -= self._counts(item)
                 self._busy = True
                 self._cond.notify_all()  # room for a producer waiting in put()
+            started = time.monotonic()
             try:
                 self._handler(item)
                 ok = True
@@ -162,6 +167,7 @@ class BoundedWorker(Generic[T]):
                 _log.exception("worker '%s': handler failed", self._name)
                 ok = False
             with self._cond:
+                self._busy_s += time.monotonic() - started
                 self._busy = False
                 if ok:
                     self._processed += 1

@@ -182,7 +182,8 @@ def test_synthetic_drive_end_to_end_through_dds(context, tmp_path):
     names = {s.name: {kv.key: kv.value for kv in s.values} for s in diagnostics[-1].status}
     sensors = names["mmfusion fusion: sensors"]
     assert float(sensors["lidar_top.rate_hz"]) == pytest.approx(rig.sensor("lidar_top").rate_hz, rel=0.2)
-    assert {"fusion_ms.p50", "publish_ms.p99"} <= set(names["mmfusion fusion: pipeline"])
+    assert {"fusion_ms.p50", "publish_ms.p99", "worker_load"} <= set(names["mmfusion fusion: pipeline"])
+    assert 0.0 <= float(names["mmfusion fusion: pipeline"]["worker_load"]) <= 1.05
     assert "span_ns.p50" in names["mmfusion fusion: sync"]
     # events: each one the pipeline closed went out on /events/status, and to in-process listeners as the
     # carried Event type (with the Foxglove scene), which a recorder in the same process writes to the bag

@@ -93,3 +93,11 @@ def test_put_waits_for_room_instead_of_dropping():
     assert worker.put(3, timeout=5.0)  # room once 2 is taken
     worker.stop()
     assert done == [1, 2, 3] and worker.stats().dropped_oldest == 0
+
+
+def test_busy_time_is_the_time_spent_in_the_handler():
+    worker = BoundedWorker("busy", lambda _: time.sleep(0.05), capacity=4)
+    for i in range(3):
+        worker.put(i)
+    worker.stop()
+    assert 0.15 <= worker.stats().busy_s < 1.0
