@@ -10,7 +10,8 @@ rclpy ``geometry_msgs/Pose`` for example).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -72,40 +73,66 @@ def _coerce_struct(value: Any, typename: str) -> Any:
 
     Omitted fields of carried types are zero/empty (their .msg files declare no defaults).
     """
+    return _struct_coercer(typename)(value)
+
+
+Coercer = Callable[[Any], Any]
+
+
+@cache
+def _struct_coercer(typename: str) -> Coercer:
+    """The coercer of one type, its field coercers built once (a frame's scene has ~1,400 fields: the
+    per-field type dispatch, repeated for every message, was most of the cost of building outputs)."""
     store = carried_typestore()
     cls = store.types[typename]
-    if isinstance(value, cls):
-        return value
-    if isinstance(value, Mapping) and not is_carried(typename):
-        value = message_class(typename)(**value)  # the installed class knows the .msg defaults (w=1)
-    get = value.get if isinstance(value, Mapping) else (lambda key, default: getattr(value, key, default))
-    kwargs = {}
-    for field_name, desc in store.fielddefs[typename][1]:
-        given = get(field_name, None)
-        kwargs[field_name] = _coerce(given, desc)
-    return cls(**kwargs)
+    carried = is_carried(typename)
+    fields = [(name, _field_coercer(desc)) for name, desc in store.fielddefs[typename][1]]
+
+    def coerce(value: Any) -> Any:
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, Mapping) and not carried:
+            value = message_class(typename)(**value)  # the installed class knows the .msg defaults (w=1)
+        if isinstance(value, Mapping):
+            return cls(**{name: convert(value.get(name)) for name, convert in fields})
+        return cls(**{name: convert(getattr(value, name, None)) for name, convert in fields})
+
+    return coerce
 
 
-def _coerce(value: Any, desc: tuple) -> Any:
-    """One field value in the form rosbags' serializer expects (numpy arrays for primitive arrays)."""
+def _field_coercer(desc: tuple) -> Coercer:
+    """One field's coercer: the form rosbags' serializer expects (numpy arrays for primitive arrays)."""
     kind, args = desc
     if kind == Nodetype.BASE:
-        base = args[0]
-        if base == "string":
-            return "" if value is None else str(value)
-        if value is None:
-            return False if base == "bool" else 0.0 if base.startswith("float") else 0
-        return bool(value) if base == "bool" else float(value) if base.startswith("float") else int(value)
+        return _base_coercer(args[0])
     if kind == Nodetype.NAME:
-        return _coerce_struct({} if value is None else value, args)
+        return lambda value: _struct_coercer(args)({} if value is None else value)
     (sub_kind, sub_args), length = args
-    items = [] if value is None else value
+    fixed = kind == Nodetype.ARRAY
     if sub_kind == Nodetype.BASE and sub_args[0] != "string":
-        array = np.asarray(bytearray(items) if isinstance(items, bytes | bytearray) else items)
-        array = array.astype(_NUMPY[sub_args[0]], copy=False).reshape(-1)
-        if kind == Nodetype.ARRAY and value is None:
-            array = np.zeros(length, _NUMPY[sub_args[0]])
-        return array
-    if kind == Nodetype.ARRAY and value is None:
-        items = [None] * length
-    return [_coerce(item, (sub_kind, sub_args)) for item in items]
+        dtype = _NUMPY[sub_args[0]]
+
+        def primitive_array(value: Any) -> np.ndarray:
+            if value is None:
+                return np.zeros(length, dtype) if fixed else np.asarray([], dtype)
+            array = np.asarray(bytearray(value) if isinstance(value, bytes | bytearray) else value)
+            return array.astype(dtype, copy=False).reshape(-1)
+
+        return primitive_array
+    item = _field_coercer((sub_kind, sub_args))
+
+    def sequence(value: Any) -> list:
+        items = ([None] * length if fixed else []) if value is None else value
+        return [item(v) for v in items]
+
+    return sequence
+
+
+def _base_coercer(base: str) -> Coercer:
+    if base == "string":
+        return lambda value: "" if value is None else str(value)
+    if base == "bool":
+        return lambda value: False if value is None else bool(value)
+    if base.startswith("float"):
+        return lambda value: 0.0 if value is None else float(value)
+    return lambda value: 0 if value is None else int(value)
