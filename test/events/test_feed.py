@@ -3,7 +3,7 @@
 import numpy as np
 
 from mmfusion_annotate.events import AlignmentFrame, Arrival, EgoState
-from mmfusion_annotate.events.feed import SampleFeed, review_counts, track_frame
+from mmfusion_annotate.events.feed import PENDING_IMAGES, SampleFeed, review_counts, track_frame
 from mmfusion_annotate.prelabel.model import (
     Cuboid,
     Modality,
@@ -97,3 +97,15 @@ def test_an_image_whose_sweep_was_lost_pairs_with_the_one_before_or_is_skipped(r
     assert _frames(feed.feed(SensorSample("cam_front", 8 * CAM_P, IMAGE))) == []  # 667 ms: waits for 600
     assert _frames(feed.feed(_sweep(9))) == []  # 600 and 500 lost, 400 too old: skipped, not paired stale
     assert _frames(feed.feed(_sweep(10))) == []  # and not kept waiting
+
+
+def test_images_waiting_for_a_sweep_are_bounded(rig, rules):
+    feed = SampleFeed(rig, rules, alignment_cameras=["cam_front"], alignment_every=1)
+    feed.feed(_sweep(0))
+    for k in range(2, 40):  # the LiDAR went silent: these images all wait for sweeps not yet received
+        feed.feed(SensorSample("cam_front", k * CAM_P, IMAGE))
+    assert len(feed._pending) == PENDING_IMAGES  # the oldest went first; memory stays bounded
+    # LiDAR back at 2.5 s: the image in its sweep pairs, older ones (their sweeps lost) are skipped, later
+    # ones wait for theirs
+    assert _frames(feed.feed(_sweep(25))) == [("cam_front", 31 * CAM_P)]
+    assert len(feed._pending) == 39 - 31
