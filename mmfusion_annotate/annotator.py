@@ -228,12 +228,9 @@ class Annotator:
         kind = self.rig.sensor(sample.sensor).kind
         if kind in ("odometry", "imu"):
             self.ego.feed(sample)
-        try:
-            observations = self._observations.feed(sample)
-        except CodecError as exc:  # an edge check's image that could not be decoded
-            self.counters.undecodable_samples += 1
-            _log.warning("annotator: %s", exc)
-            return
+        undecodable = self._observations.undecodable
+        observations = self._observations.feed(sample)
+        self.counters.undecodable_samples += self._observations.undecodable - undecodable  # edge-check images
         for observation in observations:
             out.events += self.tagger.update(observation)
 

@@ -18,11 +18,13 @@ covering one was lost), it pairs with the latest earlier sweep within two period
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Iterable
 
 import numpy as np
 
+from mmfusion_annotate.errors import CodecError
 from mmfusion_annotate.events.config import EventRules
 from mmfusion_annotate.events.ego import EgoEstimator
 from mmfusion_annotate.events.model import (
@@ -35,6 +37,7 @@ from mmfusion_annotate.events.model import (
 )
 from mmfusion_annotate.types import NS_PER_S, SensorSample
 
+_log = logging.getLogger(__name__)
 PENDING_IMAGES = 16
 """Picked images waiting for their covering sweep at most (the oldest is skipped beyond it)."""
 SWEEPS_KEPT = 3
@@ -66,6 +69,8 @@ class SampleFeed:
         self._sweeps: deque[_Sweep] = deque(maxlen=SWEEPS_KEPT)
         self._pending: deque[SensorSample] = deque()
         self._count: dict[str, int] = {}
+        self.undecodable = 0
+        """Edge-check images whose (lazily decoded) pixels turned out corrupt; they are skipped."""
 
     def feed(self, sample: SensorSample) -> list[Observation]:
         kind = self._kind.get(sample.sensor)
@@ -103,7 +108,11 @@ class SampleFeed:
             if sweep is None:
                 waiting.append(image)
             elif sweep is not False:
-                frames.append(self._alignment(image, sweep))
+                try:
+                    frames.append(self._alignment(image, sweep))
+                except CodecError as exc:  # a corrupt image: skipped and counted, the stream goes on
+                    self.undecodable += 1
+                    _log.warning("edge check: %s", exc)
         self._pending = waiting
         return frames
 

@@ -1,7 +1,10 @@
 """Adapters from samples and pre-labels to observations."""
 
+from collections.abc import Mapping
+
 import numpy as np
 
+from mmfusion_annotate.errors import CodecError
 from mmfusion_annotate.events import AlignmentFrame, Arrival, EgoState
 from mmfusion_annotate.events.feed import PENDING_IMAGES, SampleFeed, review_counts, track_frame
 from mmfusion_annotate.prelabel.model import (
@@ -109,3 +112,28 @@ def test_images_waiting_for_a_sweep_are_bounded(rig, rules):
     # ones wait for theirs
     assert _frames(feed.feed(_sweep(25))) == [("cam_front", 31 * CAM_P)]
     assert len(feed._pending) == 39 - 31
+
+
+class _Corrupt(Mapping):
+    """A lazily decoded image payload whose bytes turn out corrupt when first read."""
+
+    def __getitem__(self, key):
+        raise CodecError("corrupt JPEG", topic="/cam_front/image_raw/compressed")
+
+    def __iter__(self):
+        return iter(["image"])
+
+    def __len__(self):
+        return 1
+
+
+def test_a_corrupt_image_is_skipped_and_counted_while_the_stream_goes_on(rig, rules):
+    feed = SampleFeed(rig, rules, alignment_cameras=["cam_front"], alignment_every=1)
+    feed.feed(_sweep(0))
+    feed.feed(SensorSample("cam_front", 1 * CAM_P, _Corrupt()))  # waits for the 100 ms sweep
+    feed.feed(SensorSample("cam_front", 2 * CAM_P, IMAGE))
+    out = feed.feed(_sweep(1))  # pairs both: the corrupt one is skipped, the sweep still arrives
+    assert out[0] == Arrival("lidar_top", SWEEP_P) and _frames(out) == [("cam_front", 2 * CAM_P)]
+    assert feed.undecodable == 1
+    assert _frames(feed.feed(SensorSample("cam_front", 3 * CAM_P, IMAGE))) == []  # 250 ms waits for 200
+    assert _frames(feed.feed(_sweep(2))) == [("cam_front", 3 * CAM_P)]  # not stuck on the corrupt one
