@@ -65,9 +65,9 @@ class SampleFeed:
         self._twist = (np.zeros(2), 0.0)
         self._cameras = set(alignment_cameras)
         self._every = max(1, int(alignment_every))
-        self._period = {name: int(NS_PER_S / s.rate_hz) for name, s in rig.sensors.items()}  # type: ignore[attr-defined]
+        self._sweep_period = {s.name: int(NS_PER_S / s.rate_hz) for s in rig.lidars()}  # type: ignore[attr-defined]
         self._sweeps: deque[_Sweep] = deque(maxlen=SWEEPS_KEPT)
-        self._pending: deque[SensorSample] = deque()
+        self._pending: deque[SensorSample] = deque(maxlen=PENDING_IMAGES)  # beyond it the oldest goes
         self._count: dict[str, int] = {}
         self.undecodable = 0
         """Edge-check images whose (lazily decoded) pixels turned out corrupt; they are skipped."""
@@ -89,8 +89,8 @@ class SampleFeed:
             self._sweeps.append(_Sweep(sample))  # moved to base_link when an image first needs it
         elif kind == "camera" and self._picked(sample):
             self._pending.append(sample)
-            while len(self._pending) > PENDING_IMAGES:
-                self._pending.popleft()
+        else:
+            return out  # nothing a waiting image depends on changed
         return out + self._paired()
 
     def _picked(self, image: SensorSample) -> bool:
@@ -102,7 +102,7 @@ class SampleFeed:
 
     def _paired(self) -> list[AlignmentFrame]:
         """The waiting images whose sweep is now known, in arrival order (the rest keep waiting)."""
-        frames, waiting = [], deque()
+        frames, waiting = [], deque(maxlen=PENDING_IMAGES)
         for image in self._pending:
             sweep = self._sweep_for(image)
             if sweep is None:
@@ -120,7 +120,7 @@ class SampleFeed:
         """The sweep covering the image's stamp; None: wait for it; False: it will not come (skip)."""
         if not self._sweeps:
             return None
-        period = self._period[self._sweeps[-1].sample.sensor]
+        period = self._sweep_period[self._sweeps[-1].sample.sensor]
         earlier = [s for s in self._sweeps if s.sample.stamp <= image.stamp]
         if earlier and image.stamp - earlier[-1].sample.stamp < period:
             return earlier[-1]

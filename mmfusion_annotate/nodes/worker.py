@@ -79,18 +79,14 @@ class BoundedWorker(Generic[T]):
         with self._cond:
             if self._stopping:
                 return False
-            self._submitted += 1
             dropped = False
-            counted = self._counts(item)
-            if counted and self._pending >= self._capacity:
+            if self._counts(item) and self._pending >= self._capacity:
                 self._drop(next(i for i, queued in enumerate(self._queue) if self._counts(queued)))
                 dropped = True
             if self._limit is not None and len(self._queue) >= self._limit:
                 self._drop(0)
                 dropped = True
-            self._queue.append(item)
-            self._pending += counted
-            self._cond.notify_all()  # all: the one condition also holds drain() and put() waiters
+            self._append(item)
         return not dropped
 
     def put(self, item: T, timeout: float | None = None) -> bool:
@@ -104,11 +100,15 @@ class BoundedWorker(Generic[T]):
                 return False
             if self._stopping:
                 return False
-            self._submitted += 1
-            self._queue.append(item)
-            self._pending += self._counts(item)
-            self._cond.notify_all()
+            self._append(item)
         return True
+
+    def _append(self, item: T) -> None:
+        """Queue ``item`` (lock held); wake every waiter: the one condition also holds drain() and put()."""
+        self._submitted += 1
+        self._queue.append(item)
+        self._pending += self._counts(item)
+        self._cond.notify_all()
 
     def _counts(self, item: T) -> bool:
         return self._droppable is None or self._droppable(item)

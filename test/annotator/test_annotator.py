@@ -5,14 +5,8 @@ import pytest
 from mmfusion_annotate.annotator import Annotator
 from mmfusion_annotate.config import PipelineConfig
 from mmfusion_annotate.errors import ConfigError
-from mmfusion_annotate.rig import default_rig_path, load_rig
 from mmfusion_annotate.sim import Drive, SimConfig, load_scenario
 from mmfusion_annotate.types import SensorSample, seconds_to_ns
-
-
-@pytest.fixture(scope="module")
-def rig():
-    return load_rig(default_rig_path())
 
 
 @pytest.fixture(scope="module")

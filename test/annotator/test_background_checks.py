@@ -13,16 +13,10 @@ from mmfusion_annotate.events.feed import SampleFeed
 from mmfusion_annotate.prelabel.config import PrelabelConfig
 from mmfusion_annotate.prelabel.people import PersonDetection
 from mmfusion_annotate.prelabel.prelabeler import Prelabeler
-from mmfusion_annotate.rig import default_rig_path, load_rig
 from mmfusion_annotate.sim import Drive, SimConfig, load_scenario
 
 CAMERA = "cam_front"
 OFFSET = [{"type": "clock_offset", "sensor": CAMERA, "offset_ms": 40.0}]  # so the edge checks raise an event
-
-
-@pytest.fixture(scope="module")
-def rig():
-    return load_rig(default_rig_path())
 
 
 @pytest.fixture(scope="module")
