@@ -28,6 +28,7 @@ setup(
         "numpy>=1.24",
         "scipy>=1.10",
         "opencv-python-headless>=4.8,<5",  # 5.x dropped HOGDescriptor (camera evidence)
+        "simplejpeg>=1.7",  # libjpeg-turbo's fast IDCT, which cv2.imdecode does not expose (msgs/image.py)
         "pyyaml>=6",
         "pydantic>=2.5",
         "tqdm>=4.66",

@@ -14,12 +14,12 @@ Both variants run the occasional checks inline (``background_checks`` off): on t
 
 Variants (same messages, same rig):
 - ``baseline``: what the pipeline did before this benchmark existed: every camera image decoded in full
-  (``IMREAD_COLOR`` + BGR->RGB) as it arrives, the LiDAR-image edge alignment on every camera (every 5th
-  image), the sweep moved to base_link in float64 for it on every sweep, label messages built by the generic
-  rosbags coercion.
-- ``live``: the defaults now: images decoded straight to RGB, and only when a synchronized set or an
-  alignment check uses them; the edge alignment on the rig's front camera every 10th image; label
-  messages built directly as rosbags dataclasses.
+  by OpenCV (exact IDCT, ``IMREAD_COLOR`` + BGR->RGB) as it arrives, the LiDAR-image edge alignment on
+  every camera (every 5th image), the sweep moved to base_link in float64 for it on every sweep, label
+  messages built by the generic rosbags coercion.
+- ``live``: the defaults now: images decoded straight to RGB by libjpeg-turbo's fast IDCT, and only
+  when a synchronized set or an alignment check uses them; the edge alignment on the rig's front camera
+  every 10th image; label messages built directly as rosbags dataclasses.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
+import numpy as np
 import yaml
 from drive_cache import cached_drive
 
@@ -215,14 +216,23 @@ def baseline_config(tmp: Path) -> PipelineConfig:
     return PipelineConfig(alignment_every=5, rules_file=str(path), background_checks=False)
 
 
+def opencv_jpeg(data, *, mono: bool = False):
+    """The exact decode as before: OpenCV to BGR, then a BGR->RGB pass."""
+    flags = cv2.IMREAD_GRAYSCALE if mono else cv2.IMREAD_COLOR
+    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
+    if pixels is None:
+        raise ValueError("not a decodable JPEG")
+    return pixels if mono else cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+
+
 @contextmanager
 def bgr_jpeg_decode():
-    """Decode JPEGs as before: to BGR, then a BGR->RGB pass."""
-    saved, image_codec._IMREAD_RGB = image_codec._IMREAD_RGB, cv2.IMREAD_COLOR
+    """Decode JPEGs as before (``opencv_jpeg``) instead of libjpeg-turbo's fast decode."""
+    saved, image_codec.decode_jpeg = image_codec.decode_jpeg, opencv_jpeg
     try:
         yield
     finally:
-        image_codec._IMREAD_RGB = saved
+        image_codec.decode_jpeg = saved
 
 
 VARIANTS = ("baseline", "live")

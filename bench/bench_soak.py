@@ -83,17 +83,39 @@ class Sampler(threading.Thread):
             self.rows.append(row)
 
 
-def record_latencies(fusion, into: list[tuple[float, float]]) -> None:
-    """Keep every frame's latency (the node keeps only a window for /diagnostics)."""
-    account = fusion._account
+def record_latencies(fusion, into: list[tuple[float, float]], parts: list[tuple[float, ...]]) -> None:
+    """Keep every frame's latency (the node keeps only a window for /diagnostics) and its parts.
+
+    ``parts``: (produced, formed, queued, processing) per frame, ms: ``formed`` from the last message of
+    the set to the intake handing the set step to the worker (the synchronizer and the ego-motion wait),
+    ``queued`` from there to the worker starting it, ``processing`` the worker's time on it.
+    """
+    account, intake, process = fusion._account, fusion.annotator.intake, fusion._worker._handler
+    formed: dict[int, float] = {}  # reference stamp of a set -> when intake emitted its step
+    started: list[float] = [0.0]
+
+    def timed_intake(sample):
+        steps = intake(sample)
+        now = time.monotonic()
+        formed.update((s.synced.reference_stamp, now) for s in steps if s.synced is not None)
+        return steps
+
+    def timed_process(item) -> None:
+        started[0] = time.monotonic()
+        process(item)
 
     def wrapped(out, arrived) -> None:
         account(out, arrived)
         if out.frames:
             now = time.monotonic()
             into.extend((now, ms) for ms in fusion._latency_ms[-len(out.frames):])
+            for annotated in out.frames:
+                at = formed.pop(annotated.synced.reference_stamp, None)
+                if at is not None and arrived is not None:
+                    parts.append((now, (at - arrived) * 1e3, (started[0] - at) * 1e3,
+                                  (now - started[0]) * 1e3))
 
-    fusion._account = wrapped
+    fusion.annotator.intake, fusion._worker._handler, fusion._account = timed_intake, timed_process, wrapped
 
 
 def main() -> None:
@@ -123,7 +145,8 @@ def main() -> None:
     context = init_context([], domain_id=args.domain_id)
     fusion, recorder = vehicle_nodes(context, rig_file=None, bag_dir=OUT_DIR / "bag", qos=args.qos)
     latencies: list[tuple[float, float]] = []
-    record_latencies(fusion, latencies)
+    parts: list[tuple[float, ...]] = []
+    record_latencies(fusion, latencies, parts)
     play = [sys.executable, "-m", "mmfusion_annotate.nodes.player_node", str(bag), "--loop"]
     play += ["--qos", args.qos] if args.qos else []
     player_env = os.environ.copy()
@@ -151,10 +174,10 @@ def main() -> None:
         fusion.destroy_node()
         recorder.destroy_node()
         context.try_shutdown()
-    report(args, rig, started, sampler.rows, latencies, fusion, recorder)
+    report(args, rig, started, sampler.rows, latencies, parts, fusion, recorder)
 
 
-def report(args, rig, started: float, rows: list[dict], latencies, fusion, recorder) -> None:
+def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion, recorder) -> None:
     # rows up to the end of the run only: closing the nodes drops what still arrives (not a soak figure)
     warm = [r for r in rows if args.warmup <= r["t"] - started <= args.minutes * 60]
     if len(warm) < 2:
@@ -170,6 +193,13 @@ def report(args, rig, started: float, rows: list[dict], latencies, fusion, recor
         p50, p99 = np.percentile(lat, [50, 99])
         print(f"  latency ms        p50 {p50:6.1f}   p99 {p99:6.1f}   max {lat.max():6.1f}"
               f"   (target p99 < 150; {np.mean(lat > 150) * 100:.1f} % of frames over)")
+    split = np.array([p[1:] for p in parts if first["t"] <= p[0] <= last["t"]])
+    if len(split):
+        slow = split[np.argsort(split.sum(axis=1))[-max(1, len(split) // 20):]]  # the slowest 5 %
+        print("  latency parts ms  " + ", ".join(
+            f"{name} p50 {np.percentile(split[:, k], 50):.0f} / p99 {np.percentile(split[:, k], 99):.0f}"
+            f" (slowest 5 %: {slow[:, k].mean():.0f})"
+            for k, name in enumerate(("set formed", "queued", "processing"))))
     p0, p1 = first["pipeline"], last["pipeline"]
     s0, s1 = first["sensors"], last["sensors"]
     received = {n: s1[f"{n}.received"] - s0[f"{n}.received"] for n in rig.sensors}

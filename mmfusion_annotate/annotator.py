@@ -92,9 +92,11 @@ class Annotator:
         self._lidar_period = int(NS_PER_S / rig.sensor(self.fusion.lidar).rate_hz)
         self.counters = AnnotatorCounters()
         self.resets = 0
-        # one thread for the edge checks, one for the people detector: neither waits for the other
+        # one thread for the edge checks (in order: they share the drift state), one for the people
+        # detector: neither waits for the other
         threaded = self.config.background_checks
-        self._checks = ThreadPoolExecutor(2, thread_name_prefix="mmfusion-checks") if threaded else None
+        self._edges = ThreadPoolExecutor(1, thread_name_prefix="mmfusion-edges") if threaded else None
+        self._people = ThreadPoolExecutor(1, thread_name_prefix="mmfusion-people") if threaded else None
         self._old_latest: Stamp | None = None  # the previous stream's latest stamp, after a restart
         self._start()
 
@@ -113,7 +115,7 @@ class Annotator:
     def _start_processing(self) -> None:
         self.ego = EgoMotion()
         self.prelabeler = Prelabeler(self.rig, self.config.prelabel)
-        self.tagger = EventTagger.for_rig(self.rig, self._rules, self._checks)
+        self.tagger = EventTagger.for_rig(self.rig, self._rules, self._edges)
         self._observations = SampleFeed(
             self.rig, self._rules, alignment_cameras=self._alignment_cameras(),
             alignment_every=self.config.alignment_every,
@@ -279,7 +281,7 @@ class Annotator:
         sample = slots.get(self.prelabeler.detector_camera() or "")
         if sample is None:
             return None
-        return run_job(self._checks, lambda: self.prelabeler.detect_people(sample.payload["image"]))
+        return run_job(self._people, lambda: self.prelabeler.detect_people(sample.payload["image"]))
 
 
 def sync_inputs(rig, config: PipelineConfig) -> list[InputSpec]:

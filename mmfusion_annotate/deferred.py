@@ -6,13 +6,15 @@ holds up every frame queued behind it (the soak's latency tail). Their work is m
 which release the GIL, so a helper thread runs it on the other core. Determinism is kept by *where* a
 result is taken, never by when it is ready: a ``Deferred`` hands its result over at a point of the step
 stream the caller fixes (the next job of the same kind, the end of the frame, the end of the stream),
-waiting for it if need be. Without an executor the job runs when started and its result is handed over
+waiting for it if need be (the edge checks: a few jobs later, so a briefly starved helper thread never
+stalls the pipeline). Without an executor the job runs when started and its result is handed over
 at that same point, so threaded and inline runs, live and replayed, give the same results in the same
 order.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Generic, TypeVar
@@ -33,23 +35,37 @@ def run_job(executor: Executor | None, job: Callable[[], T]) -> Future[T]:
 
 
 class Deferred(Generic[T]):
-    """At most one job in flight; ``take`` waits for it and hands its result over once."""
+    """Up to ``depth`` jobs in flight, handed over oldest first at the points the caller fixes.
 
-    def __init__(self, executor: Executor | None = None) -> None:
+    ``start`` returns the results of the oldest jobs once ``depth`` are in flight (waiting for them):
+    with depth 1 each job's result comes out when the next one starts; a deeper queue lets a helper
+    thread starved of CPU for a while catch up without the caller ever waiting. Jobs that share state
+    need an executor with one thread, which runs them in start order.
+    """
+
+    def __init__(self, executor: Executor | None = None, depth: int = 1) -> None:
+        if depth < 1:
+            raise ValueError(f"Deferred: depth must be >= 1, not {depth}")
         self._executor = executor
-        self._pending: Future[T] | None = None
+        self._depth = depth
+        self._pending: deque[Future[T]] = deque()
 
     @property
-    def pending(self) -> bool:
-        return self._pending is not None
+    def pending(self) -> int:
+        """Jobs started whose results were not handed over yet."""
+        return len(self._pending)
 
-    def start(self, job: Callable[[], T]) -> None:
-        """Start ``job``; the previous result must have been taken (results are never dropped unseen)."""
-        if self._pending is not None:
-            raise RuntimeError("Deferred.start: the previous job's result was not taken")
-        self._pending = run_job(self._executor, job)
+    def start(self, job: Callable[[], T]) -> list[T]:
+        """Start ``job``; returns the results that had to be taken to make room for it, oldest first."""
+        taken = []
+        while len(self._pending) >= self._depth:
+            taken.append(self._pending.popleft().result())
+        self._pending.append(run_job(self._executor, job))
+        return taken
 
-    def take(self) -> T | None:
-        """The result of the job in flight (waiting for it; its exception raised here), or None if none."""
-        pending, self._pending = self._pending, None
-        return pending.result() if pending is not None else None
+    def take_all(self) -> list[T]:
+        """Every result still pending, oldest first, waiting for them (a job's exception raised here)."""
+        taken = []
+        while self._pending:
+            taken.append(self._pending.popleft().result())
+        return taken

@@ -7,8 +7,9 @@ replayed from a bag.
 
 The edge-alignment checks (sync and calibration drift, 8-18 ms per 1600x900 image) are ``Deferred``: an
 ``AlignmentFrame``'s check runs on ``executor`` (inline without one) and its events come out with the
-next ``AlignmentFrame`` or ``finish``, a fixed point of the sequence, so threading never changes them.
-Only that job touches the drift checks' state, one job at a time.
+``ALIGNMENT_IN_FLIGHT``-th checked ``AlignmentFrame`` after it or at ``finish``, fixed points of the
+sequence, so threading never changes them. Only those jobs touch the drift checks' state, so
+``executor`` must run them one at a time in order (one thread).
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ from mmfusion_annotate.events.model import (
 )
 from mmfusion_annotate.types import Stamp
 
+ALIGNMENT_IN_FLIGHT = 4
+"""Edge checks started before the oldest one's events are taken: ~0.5 s of images at the default
+``alignment_every`` on six cameras, so a helper thread starved of CPU for a moment catches up instead of
+stalling the caller (with 1, the live pipeline thread waited ~10 ms per check in a soak)."""
+
 
 def _ordered(events: list[Event]) -> list[Event]:
     return sorted(events, key=lambda e: (e.start, e.type, e.id))
@@ -59,7 +65,7 @@ class EventTagger:
         self._clock: Stamp | None = None
         self._tracks: TrackFrame | None = None
         self._sweep_edges: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None = None
-        self._alignment_job: Deferred[list[Event]] = Deferred(executor)
+        self._alignment_jobs: Deferred[list[Event]] = Deferred(executor, ALIGNMENT_IN_FLIGHT)
 
     @classmethod
     def for_rig(cls, rig: object, rules: EventRules | None = None, executor: Executor | None = None
@@ -83,17 +89,18 @@ class EventTagger:
         elif isinstance(observation, ReviewCounts):
             events += self._review.on_review(observation)
         elif isinstance(observation, AlignmentFrame):
-            events += self._alignment_job.take() or []
             if self._wants_alignment(observation.camera):
                 movers = self._movers(observation)  # the tracks as of now, not as of when the job runs
-                self._alignment_job.start(lambda: self._alignment(observation, movers))
+                for done in self._alignment_jobs.start(lambda: self._alignment(observation, movers)):
+                    events += done
         else:
             raise TypeError(f"EventTagger cannot read {type(observation).__name__}")
         return _ordered(events)
 
     def finish(self) -> list[Event]:
         """Close every open episode (end of drive or bag); each ends at the last stamp it held."""
-        events = (self._alignment_job.take() or []) + self._driving.flush() + self._streams.flush()
+        events = [e for done in self._alignment_jobs.take_all() for e in done]
+        events += self._driving.flush() + self._streams.flush()
         events += self._review.flush()
         for check in [*self._sync.values(), *self._calibration.values()]:
             events += check.flush()

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import cv2
 import numpy as np
+import simplejpeg
 
 from mmfusion_annotate.errors import CodecError
 from mmfusion_annotate.msgs.time import make_header
@@ -136,11 +137,32 @@ def compressed_kind(fmt: str, *, topic: str | None = None) -> Literal["jpeg", "p
     return kinds.pop()  # type: ignore[return-value]
 
 
+def decode_jpeg(data: Any, *, mono: bool = False) -> np.ndarray:
+    """RGB (H, W, 3) or mono (H, W) uint8 pixels of a JPEG; ``ValueError`` if it is corrupt or truncated.
+
+    libjpeg-turbo through simplejpeg with its fast integer IDCT and plain chroma upsampling: 1.4 ms
+    for a 1600x900 camera image against OpenCV's 2.3 ms (exact IDCT, fancy upsampling), the largest
+    single cost of a live frame (six images). Pixels differ from the exact decode by about 1 level on
+    average (a few dozen at sharp colour edges), which point colours, 2D-box evidence, the people
+    detector and the edge checks do not depend on; the recorded JPEG itself is never re-encoded.
+    """
+    pixels = simplejpeg.decode_jpeg(np.frombuffer(data, dtype=np.uint8), colorspace="GRAY" if mono else "RGB",
+                                    fastdct=True, fastupsample=True)
+    return pixels[..., 0] if mono else pixels
+
+
 def decode_compressed(msg: Any, *, topic: str | None = None) -> np.ndarray:
     """RGB uint8 (H, W, 3) of a JPEG/PNG CompressedImage; (H, W) when the format names a mono encoding."""
     fmt = str(msg.format)
     kind = compressed_kind(fmt, topic=topic)
-    mono = fmt.split(";")[0].strip() in ("mono8", "mono16", "16UC1")
+    encoding = fmt.split(";")[0].strip()
+    mono = encoding in ("mono8", "mono16", "16UC1")
+    if kind == "jpeg" and encoding != "mono16":  # 16-bit JPEG is not a thing libjpeg-turbo reads
+        try:
+            return decode_jpeg(msg.data, mono=mono)
+        except ValueError as exc:
+            raise CodecError(f"data ({len(msg.data)} bytes) is not a decodable jpeg image ({exc})",
+                             topic=topic) from None
     pixels = cv2.imdecode(np.frombuffer(msg.data, dtype=np.uint8),
                           cv2.IMREAD_UNCHANGED if mono else _IMREAD_RGB)
     if pixels is None:

@@ -28,17 +28,29 @@ def samples(rig):
 
 
 @pytest.mark.parametrize("threaded", [False, True])
-def test_a_deferred_result_is_handed_over_once_where_it_is_taken(threaded):
+def test_deferred_results_come_out_oldest_first_once_depth_jobs_are_in_flight(threaded):
     with ThreadPoolExecutor(1) as pool:
-        slot = Deferred(pool if threaded else None)
-        assert slot.take() is None
-        slot.start(lambda: 42)
-        with pytest.raises(RuntimeError, match="not taken"):
-            slot.start(lambda: 43)
-        assert slot.pending and slot.take() == 42 and slot.take() is None
+        slot = Deferred(pool if threaded else None, depth=2)
+        assert slot.take_all() == []
+        assert slot.start(lambda: 1) == [] and slot.start(lambda: 2) == []
+        assert slot.pending == 2
+        assert slot.start(lambda: 3) == [1]  # room for the third: the oldest is handed over
+        assert slot.take_all() == [2, 3] and slot.pending == 0
         slot.start(lambda: 1 / 0)
         with pytest.raises(ZeroDivisionError):  # raised where taken, threaded or not
-            slot.take()
+            slot.take_all()
+    with pytest.raises(ValueError, match="depth"):
+        Deferred(None, depth=0)
+
+
+def test_deferred_jobs_on_one_thread_run_in_start_order():
+    order = []
+    with ThreadPoolExecutor(1) as pool:
+        slot = Deferred(pool, depth=8)
+        for k in range(8):
+            slot.start(lambda k=k: order.append(k) or k)
+        assert slot.take_all() == list(range(8))
+    assert order == list(range(8))
 
 
 def _tagger_outputs(rig, samples, executor):
@@ -88,7 +100,7 @@ def test_the_annotator_with_background_checks_matches_inline_output_for_output(r
     threaded, helper_threads = _annotate(rig, samples, True, monkeypatch)
     assert threaded == inline
     assert set(inline_threads) == {"MainThread"}
-    assert helper_threads and all(t.startswith("mmfusion-checks") for t in helper_threads)
+    assert helper_threads and all(t.startswith("mmfusion-people") for t in helper_threads)
     boxes = [b for frames, _ in inline for labels, _ in frames for b in labels]
     assert len([b for b in boxes if b.object_id == -1]) == len(helper_threads)  # each run's person is in
     assert "sync_drift" in [e.type for _, events in inline for e in events]

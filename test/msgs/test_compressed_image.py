@@ -81,6 +81,33 @@ def test_undecodable_data_and_bad_arrays_are_codec_errors():
         encode_compressed(SMOOTH, "webp")
 
 
+def test_a_truncated_jpeg_is_a_codec_error_not_a_half_grey_image():
+    msg = encode_compressed(SMOOTH, "jpeg", 90)
+    cut = _message(msg.format, np.frombuffer(msg.data, np.uint8)[: len(msg.data) // 2])
+    with pytest.raises(CodecError, match="/cam: data .* is not a decodable jpeg image"):
+        decode_compressed(cut, topic="/cam")
+
+
+def test_the_fast_jpeg_decode_adds_little_to_the_jpeg_loss():
+    rng = np.random.default_rng(5)
+    scene = cv2.GaussianBlur(rng.integers(0, 256, (90, 160, 3), dtype=np.uint8), (0, 0), 2)
+    scene = cv2.resize(scene, (1600, 900), interpolation=cv2.INTER_CUBIC)  # camera-sized, with edges
+    msg = encode_compressed(scene, "jpeg", 90)
+    exact = cv2.cvtColor(cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    fast = decode_compressed(msg)
+    assert fast.shape == exact.shape and fast.dtype == np.uint8
+    assert np.abs(fast.astype(int) - exact).mean() < 1.5  # grey levels, mostly at colour edges
+    loss_exact, loss_fast = (np.abs(d.astype(int) - scene).mean() for d in (exact, fast))
+    assert loss_fast < loss_exact + 0.75  # against the original: the same order as the JPEG loss itself
+
+
+def test_a_mono_jpeg_decodes_to_one_channel():
+    msg = encode_compressed(SMOOTH[..., 1].copy(), "jpeg", 95)
+    assert msg.format == "mono8; jpeg compressed mono8"
+    out = decode_compressed(msg)
+    assert out.shape == SMOOTH.shape[:2] and np.abs(out.astype(int) - SMOOTH[..., 1]).mean() < 2.0
+
+
 def test_rosbags_decoded_compressed_image():
     typestore = get_typestore(Stores.ROS2_JAZZY)
     raw = serialize_message(encode_compressed(SMOOTH, "png"))
