@@ -2,24 +2,27 @@
 
     .venv/bin/python bench/bench_soak.py [--minutes 5] [--drive-seconds 20] [--scenario cut_in]
                                          [--executor events|multi] [--qos sensor_data|reliable]
+                                         [--recorder in-process|process]
 
-The drive is generated once and cached (``drive_cache.py``: sensor topics only, each LiDAR sweep
-published when its last point is captured). ``player_node BAG --loop`` (``mmfusion play``) publishes it
-in a subprocess at its recorded pace (``--qos``: offered with that QoS, else the recorded sensor-data
-one); this process runs ``vehicle_nodes`` (``fusion_node`` + ``recorder_node`` on one executor, the
-outputs handed to the recorder in-process, as ``mmfusion run`` does; ``--qos``: both subscribe with it),
-on a dedicated ``ROS_DOMAIN_ID``, localhost only. At each loop the stamps jump back and the pipeline
-restarts (counted). ``--publication-mode`` is the player's (the drivers' stand-in) Fast DDS publication
-mode, ``RMW_FASTRTPS_PUBLICATION_MODE`` in its environment (default ``ASYNCHRONOUS``; ``default``: as
-inherited, synchronous with these wheels): with synchronous publication the reliable 100 Hz IMU and
-odometry reach the node ~300 ms late (p90) and every set waits for that odometry (README, Performance).
+The drive is generated once and cached (``drive_cache.py``: sensor topics only, each LiDAR sweep published
+when its last point is captured). ``player_node BAG --loop`` (``mmfusion play``) publishes it in a
+subprocess at its recorded pace (``--qos``: offered with that QoS, else the recorded sensor-data one); this
+process runs ``vehicle_nodes`` (``fusion_node`` + ``recorder_node`` on one executor, the outputs handed to
+the recorder in-process, as ``mmfusion run`` does; ``--qos``: both subscribe with it), on a dedicated
+``ROS_DOMAIN_ID``, localhost only. ``--recorder process`` runs ``recorder_node`` in a process of its own
+instead (as ``ros2 launch ... vehicle.launch.py`` does), recording the sensor topics and the outputs it
+receives over DDS; its counts then come from its closing log line. At each loop the stamps jump back and the
+pipeline restarts (counted). ``--publication-mode`` is the player's (the drivers' stand-in) Fast DDS
+publication mode, ``RMW_FASTRTPS_PUBLICATION_MODE`` in its environment (default ``ASYNCHRONOUS``;
+``default``: as inherited, synchronous with these wheels): with synchronous publication the reliable 100 Hz
+IMU and odometry reach the node ~300 ms late (p90) and every set waits for that odometry (README,
+Performance).
 
 Printed after the warm-up (first ``--warmup`` seconds left out): sustained fused-frame rate against the
-LiDAR rate, latency p50/p99/max (wall time when the frame is produced minus wall time when the last
-message of its set was received, ``fusion_node``'s own measure), drops (frames dropped by the fusion
-queue, failed frames, recorder queue/IO, messages lost between player and node), CPU % per process,
-peak RSS and RSS growth.
-The baseline is the target of the issue: 10 fused frames/s, p99 < 150 ms, zero drops, no RSS growth.
+LiDAR rate, latency p50/p99/max (wall time when the frame is produced minus wall time when the last message
+of its set was received, ``fusion_node``'s own measure), drops (frames dropped by the fusion queue, failed
+frames, recorder queue/IO, messages lost between player and node), CPU % per process, peak RSS and RSS
+growth. The baseline is the target of the issue: 10 fused frames/s, p99 < 150 ms, zero drops, no RSS growth.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from mmfusion_annotate.rig import default_rig_path, load_rig
 
 OUT_DIR = Path("/tmp/mmfusion_bench/soak")
 PUBLICATION_MODE = "RMW_FASTRTPS_PUBLICATION_MODE"
+OUTPUT_TOPICS = "^/(prelabels|fusion|events)/.*"
+"""What a recorder in its own process records besides the rig's topics (config/recorder_node.yaml)."""
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -79,7 +84,7 @@ class Sampler(threading.Thread):
             stats = self.fusion.stats()
             row.update(frames=stats["pipeline"]["frames"], sensors=dict(stats["sensors"]),
                        pipeline=dict(stats["pipeline"]), sync=dict(stats["sync"]),
-                       recorder=self.recorder.recorder.stats())  # fmt: skip
+                       recorder=self.recorder.recorder.stats() if self.recorder else None)  # fmt: skip
             self.rows.append(row)
 
 
@@ -131,6 +136,9 @@ def main() -> None:
     parser.add_argument("--qos", choices=SENSOR_QOS_NAMES, default=None,
                         help="sensor QoS of player, fusion and recorder (default: as recorded / the nodes' "
                         "default, sensor_data)")  # fmt: skip
+    parser.add_argument("--recorder", choices=("in-process", "process"), default="in-process",
+                        help="recorder_node beside fusion_node (outputs in-process, as mmfusion run) or in a "
+                        "process of its own (as vehicle.launch.py)")  # fmt: skip
     parser.add_argument("--publication-mode", choices=("ASYNCHRONOUS", "SYNCHRONOUS", "default"),
                         default="ASYNCHRONOUS", help="the player's RMW_FASTRTPS_PUBLICATION_MODE")
     args = parser.parse_args()
@@ -143,7 +151,9 @@ def main() -> None:
     OUT_DIR.mkdir(parents=True)
 
     context = init_context([], domain_id=args.domain_id)
-    fusion, recorder = vehicle_nodes(context, rig_file=None, bag_dir=OUT_DIR / "bag", qos=args.qos)
+    separate = args.recorder == "process"
+    nodes = vehicle_nodes(context, rig_file=None, bag_dir=OUT_DIR / "bag", qos=args.qos, record=not separate)
+    fusion, recorder = nodes[0], (None if separate else nodes[1])
     latencies: list[tuple[float, float]] = []
     parts: list[tuple[float, ...]] = []
     record_latencies(fusion, latencies, parts)
@@ -154,7 +164,16 @@ def main() -> None:
         player_env[PUBLICATION_MODE] = args.publication_mode
     player = subprocess.Popen(play, env=player_env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)  # fmt: skip
-    sampler = Sampler({"vehicle": os.getpid(), "player": player.pid}, fusion, recorder)
+    pids = {"vehicle": os.getpid(), "player": player.pid}
+    recorder_log = OUT_DIR / "recorder.log"
+    if separate:
+        record = [sys.executable, "-m", "mmfusion_annotate.nodes.recorder_node", "--ros-args",
+                  "-p", f"bag_dir:={OUT_DIR / 'bag'}", "-p", f"recorder.include:={OUTPUT_TOPICS}"]
+        record += ["-p", f"recorder.sensor_qos:={args.qos}"] if args.qos else []
+        with recorder_log.open("w") as log:
+            recorder_process = subprocess.Popen(record, stdout=log, stderr=subprocess.STDOUT)
+        pids["recorder"] = recorder_process.pid
+    sampler = Sampler(pids, fusion, recorder)
     sampler.start()
     started = time.monotonic()
     print(f"soak: {args.minutes:g} min of '{bag.name}' looped, domain {args.domain_id}, "
@@ -163,17 +182,21 @@ def main() -> None:
           f"player {PUBLICATION_MODE}={player_env.get(PUBLICATION_MODE, 'unset')}",
           flush=True)  # fmt: skip
     try:
-        run_nodes([fusion, recorder], timeout_s=args.minutes * 60, executor=args.executor)
+        run_nodes(nodes, timeout_s=args.minutes * 60, executor=args.executor)
     finally:
         sampler.stop.set()
-        player.send_signal(signal.SIGINT)
-        try:
-            player.wait(10)
-        except subprocess.TimeoutExpired:
-            player.kill()
-        fusion.destroy_node()
-        recorder.destroy_node()
+        for process in [player] + ([recorder_process] if separate else []):
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for node in nodes:
+            node.destroy_node()
         context.try_shutdown()
+    if separate:
+        closing = [line for line in recorder_log.read_text().splitlines() if " MB, " in line]
+        print(f"recorder process: {closing[-1] if closing else 'no closing line, see ' + str(recorder_log)}")
     report(args, rig, started, sampler.rows, latencies, parts, fusion, recorder)
 
 
@@ -205,11 +228,13 @@ def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion
     received = {n: s1[f"{n}.received"] - s0[f"{n}.received"] for n in rig.sensors}
     expected = {n: rig.sensor(n).rate_hz * span for n in rig.sensors}
     short = {n: expected[n] - received[n] for n in rig.sensors if received[n] < 0.97 * expected[n]}
+    recorder_drops = (last["recorder"].dropped_total - first["recorder"].dropped_total if recorder
+                      else "(its own process: see its closing line)")
     print("  drops             "
           f"frames {p1['frames_dropped'] - p0['frames_dropped']} (queued samples "
           f"{p1['queue_dropped'] - p0['queue_dropped'] - (p1['frames_dropped'] - p0['frames_dropped'])}), "
           f"failed frames {p1['failed_frames'] - p0['failed_frames']}, "
-          f"recorder {last['recorder'].dropped_total - first['recorder'].dropped_total}, "
+          f"recorder {recorder_drops}, "
           f"worker errors {p1['worker_failed'] - p0['worker_failed']}")
     busy = {k: (p1[f"{k}_busy_s"] - p0[f"{k}_busy_s"]) / span * 100 for k in ("worker", "publish")}
     print(f"  threads busy      pipeline {busy['worker']:.0f} %, publishing {busy['publish']:.0f} % "
@@ -226,7 +251,7 @@ def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion
                   if isinstance(v, int | float) and v != sync0.get(k, 0)}
     print(f"  sync counters     {sync_delta}")
     print(f"  pipeline restarts (bag loops): {fusion.annotator.resets}")
-    for proc in ("vehicle", "player"):
+    for proc in [k[len("cpu."):] for k in first if k.startswith("cpu.")]:
         cpu = (last[f"cpu.{proc}"] - first[f"cpu.{proc}"]) / span * 100
         rss = [r[f"rss.{proc}"] for r in warm]
         slope = np.polyfit([r["t"] - first["t"] for r in warm], rss, 1)[0] * 60
@@ -241,10 +266,11 @@ def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion
     stages = {k[:-len(".p50")]: (p1.get(k), p1.get(k[:-4] + ".p99")) for k in p1 if k.endswith(".p50")}
     print("  node's window (last 256 frames), ms p50/p99: " + ", ".join(
         f"{k} {a:.1f}/{b:.1f}" for k, (a, b) in stages.items()))
-    stats = recorder.recorder.stats()
-    print(f"  recorder: {sum(stats.written.values())} messages, {stats.bytes_written / 1e6:.0f} MB "
-          f"written, queue peak {stats.queue_peak_bytes / 1e6:.1f} MB, dropped (whole run) queue "
-          f"{dict(stats.dropped_queue)} io {dict(stats.dropped_io)}")
+    if recorder is not None:
+        stats = recorder.recorder.stats()
+        print(f"  recorder: {sum(stats.written.values())} messages, {stats.bytes_written / 1e6:.0f} MB "
+              f"written, queue peak {stats.queue_peak_bytes / 1e6:.1f} MB, dropped (whole run) queue "
+              f"{dict(stats.dropped_queue)} io {dict(stats.dropped_io)}")
     print(f"  (load average now: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
 
 

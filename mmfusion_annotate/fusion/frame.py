@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from mmfusion_annotate.fusion.coloring import nearest_colors
 from mmfusion_annotate.fusion.compensation import PoseTrack
 from mmfusion_annotate.types import Stamp
 
@@ -146,13 +147,4 @@ class FusedFrame:
 
     def colored_points(self) -> tuple[np.ndarray, np.ndarray]:
         """(indices, RGB uint8) of points visible in any camera; the nearest camera gives the colour."""
-        best_depth = np.full(len(self.sweep), np.inf, dtype=np.float32)
-        colors = np.zeros((len(self.sweep), 3), dtype=np.uint8)
-        for view in self.cameras.values():
-            index = view.visible_index
-            depth = view.depth[view.visible]
-            nearer = depth < best_depth[index]
-            best_depth[index[nearer]] = depth[nearer]
-            colors[index[nearer]] = view.colors[view.visible][nearer]
-        index = np.flatnonzero(np.isfinite(best_depth))
-        return index, colors[index]
+        return nearest_colors(len(self.sweep), list(self.cameras.values()))
