@@ -12,6 +12,7 @@ from mmfusion_annotate.events import (
     TrackFrame,
     load_rules,
 )
+from mmfusion_annotate.events.ego import Lowpass
 from mmfusion_annotate.types import seconds_to_ns
 
 RULES = load_rules()
@@ -31,6 +32,17 @@ def _imu_drive(accel_of_t, duration_s=20.0, noise=0.25, seed=0, speed0=15.0):
         gyro = rng.normal(0, 0.002, 3)
         states.append(estimator.update_imu(seconds_to_ns(t), accel, gyro))
     return states
+
+
+@pytest.mark.parametrize("order", [1, 2, 5])
+def test_the_streaming_lowpass_gives_what_sosfilt_gives_over_the_whole_series(order):
+    from scipy import signal
+
+    sos = signal.butter(order, 2.0, fs=100.0, output="sos")
+    series = np.random.default_rng(order).normal(3.0, 1.0, 500)
+    batch, _ = signal.sosfilt(sos, series, zi=signal.sosfilt_zi(sos) * series[0])
+    channel = Lowpass(sos)
+    np.testing.assert_allclose([channel(x) for x in series], batch, rtol=0, atol=1e-12)
 
 
 def _types(events):
