@@ -125,7 +125,7 @@ class LidarModel:
         cx = rel[near, :, None, 0] + c[..., None] * half[..., 0] - s[..., None] * half[..., 1]
         cy = rel[near, :, None, 1] + s[..., None] * half[..., 0] + c[..., None] * half[..., 1]
         mid = np.arctan2(rel[near, 0, 1], rel[near, 0, 0])  # (Kn,)
-        spread = _wrap(np.arctan2(cy, cx).reshape(len(near), -1) - mid[:, None])
+        spread = _wrap(np.arctan2(cy, cx).reshape(len(near), 8) - mid[:, None])  # 2 instants x 4 corners
         lo = spread.min(axis=1) - _AZIMUTH_MARGIN
         hi = spread.max(axis=1) + _AZIMUTH_MARGIN
         offset = _wrap((yaw + self._azimuth_base)[None, :] - mid[:, None])  # (Kn, columns)

@@ -133,3 +133,12 @@ def test_config_sensors_must_exist(light_rig):
 
     with pytest.raises(ConfigError, match="sensors"):
         Drive(light_rig, "calm", config=SimConfig(sensors=("lidar_nope",)))
+
+
+def test_a_sweep_with_no_object_in_range_is_ground_only(light_rig, exact):
+    """Long drives leave every object behind (a 60 s cut_in did): the sweep is ground, not a crash."""
+    drive = Drive(light_rig, "calm", config=exact.model_copy(update={"sensors": ("lidar_top",)}))
+    tick = drive.ticks[0]
+    drive._models["lidar_top"].max_range = 8.0  # the nearest ground rings, no object
+    sample = drive.sample(tick)
+    assert len(sample.payload["xyz"]) > 0 and (sample.payload["object_id"] == 0).all()
