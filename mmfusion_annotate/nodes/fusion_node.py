@@ -122,7 +122,9 @@ class FusionNode(Node):
         self.rig = load_rig(self.config.rig_file)
         pipeline = load_pipeline_config(self.config.pipeline_file or None)
         self.annotator = Annotator(self.rig, pipeline)
-        self._lock = threading.Lock()  # guards the processing side and its figures (worker vs diagnostics)
+        # guards the figures the worker and the publisher keep (vs /diagnostics); never held during heavy
+        # work: /diagnostics runs on the executor, which would stop taking messages while it waited
+        self._lock = threading.Lock()
         self._intake_lock = threading.Lock()  # guards the intake side; never held during heavy work
         self._received: Counter[str] = Counter()
         self._decode_errors: Counter[str] = Counter()
@@ -222,8 +224,8 @@ class FusionNode(Node):
     # ------------------------------------------------------------------ pipeline (worker thread)
     def _process(self, item: tuple[Step, float]) -> None:
         step, arrived = item
+        out = self.annotator.process(step)  # only this thread processes (close() waits for it to stop)
         with self._lock:
-            out = self.annotator.process(step)
             self._account(out, arrived)
         if out.frames or out.events:
             self._publisher.put((out, time.monotonic()))  # waits while PUBLISH_DEPTH results are queued

@@ -47,6 +47,33 @@ def test_starts_with_defaults_and_describes_parameters(context):
         node.destroy_node()
 
 
+def test_diagnostics_never_wait_for_the_step_being_processed(context):
+    """/diagnostics runs on the executor: waiting there for a slow frame would stop every subscription."""
+    import threading
+
+    from mmfusion_annotate.annotator import AnnotatorOutput, Step
+
+    node = fusion_node(context)
+    inside, release = threading.Event(), threading.Event()
+
+    def slow_process(step, out=None):
+        inside.set()
+        release.wait(10.0)
+        return AnnotatorOutput()
+
+    node.annotator.process = slow_process
+    try:
+        node._worker.submit((Step("restart"), time.monotonic()))
+        assert inside.wait(5.0)
+        started = time.monotonic()
+        node.publish_diagnostics()
+        assert time.monotonic() - started < 0.5  # the step holds the worker for up to 10 s
+    finally:
+        release.set()
+        node.close()
+        node.destroy_node()
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [
