@@ -4,7 +4,7 @@
 bag) into ``EgoState`` (IMU + odometry through ``EgoEstimator``), ``Arrival`` (every camera, LiDAR and
 radar message) and ``AlignmentFrame`` (a camera image paired with the LiDAR sweep that covers its stamp,
 for the sync/calibration checks, on every ``alignment_every``-th image of the cameras in
-``alignment_cameras``, counted from each camera's first image, the cameras taking turns).
+``alignment_cameras``, counted from each camera's first image).
 
 The pairing depends on stamps, not on arrival order. A sweep is published at its end, after the images
 taken during it: pairing an image with the latest sweep *received* put 117-200 ms between image and
@@ -63,11 +63,8 @@ class SampleFeed:
         R_base_imu = rig.sensor_to_base(imus[0])[:3, :3] if imus else None  # type: ignore[attr-defined]
         self._ego = EgoEstimator(rules.ego_filter, R_base_imu)
         self._twist = (np.zeros(2), 0.0)
+        self._cameras = set(alignment_cameras)
         self._every = max(1, int(alignment_every))
-        cameras = list(dict.fromkeys(alignment_cameras))
-        # each camera's picks start at its own offset, spread over the cycle: in phase, every camera's
-        # check fell on the same sweep, six at once every 0.83 s, and the soak's latency burst with them
-        self._phase = {name: k * self._every // len(cameras) for k, name in enumerate(cameras)}
         self._sweep_period = {s.name: int(NS_PER_S / s.rate_hz) for s in rig.lidars()}  # type: ignore[attr-defined]
         self._sweeps: deque[_Sweep] = deque(maxlen=SWEEPS_KEPT)
         self._pending: deque[SensorSample] = deque(maxlen=PENDING_IMAGES)  # beyond it the oldest goes
@@ -97,13 +94,11 @@ class SampleFeed:
         return out + self._paired()
 
     def _picked(self, image: SensorSample) -> bool:
-        """Every ``alignment_every``-th image of an edge-check camera, counted from its first one, the
-        k-th of n cameras from image ``k * alignment_every // n`` on (the cameras take turns)."""
-        phase = self._phase.get(image.sensor)
-        if phase is None:
+        """Every ``alignment_every``-th image of an edge-check camera, counted from its first one."""
+        if image.sensor not in self._cameras:
             return False
         n = self._count[image.sensor] = self._count.get(image.sensor, -1) + 1
-        return n >= phase and (n - phase) % self._every == 0
+        return n % self._every == 0
 
     def _paired(self) -> list[AlignmentFrame]:
         """The waiting images whose sweep is now known, in arrival order (the rest keep waiting)."""
