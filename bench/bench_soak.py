@@ -58,6 +58,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def host_cpu_ticks() -> list[int]:
+    """The machine's user, nice, system, idle, iowait, irq, softirq, steal ticks (/proc/stat)."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -77,7 +82,8 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         while not self.stop.wait(1.0):
             try:
-                row = {"t": time.monotonic(), **{f"cpu.{k}": cpu_seconds(p) for k, p in self.pids.items()},
+                row = {"t": time.monotonic(), "host": host_cpu_ticks(),
+                       **{f"cpu.{k}": cpu_seconds(p) for k, p in self.pids.items()},
                        **{f"rss.{k}": rss_mb(p) for k, p in self.pids.items()}}
             except FileNotFoundError:  # the player ended
                 return
@@ -271,6 +277,12 @@ def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion
         print(f"  recorder: {sum(stats.written.values())} messages, {stats.bytes_written / 1e6:.0f} MB "
               f"written, queue peak {stats.queue_peak_bytes / 1e6:.1f} MB, dropped (whole run) queue "
               f"{dict(stats.dropped_queue)} io {dict(stats.dropped_io)}")
+    ticks = [b - a for a, b in zip(first["host"], last["host"], strict=True)]
+    share = dict(zip(("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"),
+                     (100 * t / max(sum(ticks), 1) for t in ticks), strict=True))  # fmt: skip
+    print("  host CPU          " + ", ".join(f"{k} {share[k]:.0f} %" for k in
+                                              ("user", "system", "iowait", "steal", "idle"))
+          + "   (steal: time the hypervisor gave this VM's cores to others)")
     print(f"  (load average now: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
 
 
