@@ -122,9 +122,10 @@ class FusionNode(Node):
         self.rig = load_rig(self.config.rig_file)
         pipeline = load_pipeline_config(self.config.pipeline_file or None)
         self.annotator = Annotator(self.rig, pipeline)
-        # guards the figures the worker and the publisher keep (vs /diagnostics); never held during heavy
-        # work: /diagnostics runs on the executor, which would stop taking messages while it waited
+        # the figures the worker and the publisher keep, vs /diagnostics: never held during heavy work, since
+        # /diagnostics runs on the executor, which would stop taking messages while it waited
         self._lock = threading.Lock()
+        self._processing = threading.Lock()  # the annotator's processing side: a step, or close()'s finish
         self._intake_lock = threading.Lock()  # guards the intake side; never held during heavy work
         self._received: Counter[str] = Counter()
         self._decode_errors: Counter[str] = Counter()
@@ -224,7 +225,8 @@ class FusionNode(Node):
     # ------------------------------------------------------------------ pipeline (worker thread)
     def _process(self, item: tuple[Step, float]) -> None:
         step, arrived = item
-        out = self.annotator.process(step)  # only this thread processes (close() waits for it to stop)
+        with self._processing:
+            out = self.annotator.process(step)
         with self._lock:
             self._account(out, arrived)
         if out.frames or out.events:
@@ -353,8 +355,9 @@ class FusionNode(Node):
                 return
             self._closed = True  # from here on callbacks leave the annotator alone
         self._worker.stop(timeout_s)
-        with self._lock:
+        with self._processing:  # a step still running past the timeout finishes first
             out = self.annotator.finish()
+        with self._lock:
             self._account(out, None)
         self._publisher.put((out, time.monotonic()), timeout_s)
         self._publisher.stop(timeout_s)
