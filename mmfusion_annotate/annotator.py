@@ -28,7 +28,7 @@ from mmfusion_annotate.events.feed import SampleFeed, review_counts, track_frame
 from mmfusion_annotate.events.model import Event
 from mmfusion_annotate.events.tagger import EventTagger
 from mmfusion_annotate.fusion import EgoMotion, FusedFrame, FusionPipeline
-from mmfusion_annotate.prelabel.model import PrelabelResult
+from mmfusion_annotate.prelabel.model import CameraOnlyPeople, PrelabelResult
 from mmfusion_annotate.prelabel.people import PersonDetection
 from mmfusion_annotate.prelabel.prelabeler import Prelabeler
 from mmfusion_annotate.sync import InputSpec, SyncCore, SyncedSet
@@ -47,12 +47,15 @@ class AnnotatedFrame:
     synced: SyncedSet
     header_stamps: dict[str, Stamp]  # sensor -> header stamp of the message used (ImageAnnotations need it)
     stage_ms: dict[str, float]
+    people_camera: str | None = None  # its camera-only people come in a later output's ``people``
 
 
 @dataclass
 class AnnotatorOutput:
-    """What one ``feed`` produced: frames completed and events closed (both often empty)."""
+    """What one ``feed`` produced: camera-only people of an earlier frame, frames completed and events
+    closed (all often empty), to be handed on in that order."""
 
+    people: list[CameraOnlyPeople] = field(default_factory=list)
     frames: list[AnnotatedFrame] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 
@@ -63,6 +66,7 @@ class AnnotatorCounters:
     failed_frames: int = 0
     ignored_samples: int = 0
     undecodable_samples: int = 0  # lazily decoded payloads found broken when first needed
+    failed_people: int = 0  # people detector runs that raised (their camera's boxes go out without them)
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,7 @@ class Annotator:
     def finish(self) -> AnnotatorOutput:
         """Flush the synchronizer and close every open event (end of bag or shutdown)."""
         out = self._run(self.flush())
+        self._take_people(out)
         out.events += self.tagger.finish()
         return out
 
@@ -222,6 +227,7 @@ class Annotator:
         elif step.kind == "set":
             self._process(step.synced, out)  # type: ignore[arg-type]
         else:
+            self._take_people(out)
             out.events += self.tagger.finish()
             self._start_processing()
         return out
@@ -249,7 +255,19 @@ class Annotator:
             return None
         return sample
 
+    def _take_people(self, out: AnnotatorOutput) -> int:
+        """Hand over the previous scheduled frame's camera-only people; returns their review items."""
+        people = self.prelabeler.take_people()
+        if people is None:
+            return 0
+        if people.detector_error:
+            self.counters.failed_people += 1
+            _log.warning("people detector failed on %s: %s", people.camera, people.detector_error)
+        out.people.append(people)  # even empty: that camera's annotations wait for it
+        return len(people.review_items)
+
     def _process(self, synced: SyncedSet, out: AnnotatorOutput) -> None:
+        late_items = self._take_people(out)  # before this frame starts its own detector job
         slots = {spec.name: s for spec, s in zip(self.inputs, synced.slots, strict=True)}
         people = self._start_people(slots)
         samples = {name: self._decoded(s) for name, s in slots.items()}
@@ -266,10 +284,11 @@ class Annotator:
             return
         timings = {"fusion": (t1 - t0) * 1e3, "prelabel": (t2 - t1) * 1e3}
         out.events += self.tagger.update(track_frame(labels))
-        out.events += self.tagger.update(review_counts(labels))
+        out.events += self.tagger.update(review_counts(labels, late_items))
         timings["events"] = (perf_counter() - t2) * 1e3
         stamps = {name: s.stamp for name, s in samples.items() if s is not None}
-        out.frames.append(AnnotatedFrame(frame, labels, synced, stamps, timings))
+        pending = self.prelabeler.people_pending
+        out.frames.append(AnnotatedFrame(frame, labels, synced, stamps, timings, pending))
         self.counters.frames += 1
 
     def _start_people(self, slots: dict[str, SensorSample | None]) -> Future[list[PersonDetection]] | None:

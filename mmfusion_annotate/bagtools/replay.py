@@ -56,6 +56,8 @@ def _write(writer: BagWriter, outputs: list[Output]) -> int:
 def _record(
     writer: BagWriter, builder: OutputBuilder, produced: AnnotatorOutput, summary: ReplaySummary
 ) -> None:
+    for people in produced.people:
+        summary.labels_written += _write(writer, builder.people(people))
     for annotated in produced.frames:
         summary.labels_written += _write(writer, builder.frame(annotated))
         summary.frames += 1

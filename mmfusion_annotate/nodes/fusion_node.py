@@ -229,7 +229,7 @@ class FusionNode(Node):
             out = self.annotator.process(step)
         with self._lock:
             self._account(out, arrived)
-        if out.frames or out.events:
+        if out.people or out.frames or out.events:
             self._publisher.put((out, time.monotonic()))  # waits while PUBLISH_DEPTH results are queued
 
     def _account(self, out: AnnotatorOutput, arrived: float | None) -> None:
@@ -252,7 +252,8 @@ class FusionNode(Node):
                 self._stage_ms["publish"] = (self._stage_ms.get("publish", []) + [ms])[-LATENCY_WINDOW:]
 
     def _publish(self, out: AnnotatorOutput) -> None:
-        outputs = [o for annotated in out.frames for o in self._outputs.frame(annotated)]
+        outputs = [o for people in out.people for o in self._outputs.people(people)]
+        outputs += [o for annotated in out.frames for o in self._outputs.frame(annotated)]
         outputs += self._outputs.events(out.events)
         for output in outputs:
             pub = self._output_pubs.get(output.topic)

@@ -1,12 +1,14 @@
 """Pre-labels from fused frames: cuboids, tracks, 2D boxes, radar velocity, and cross-modal review items.
 
-``Prelabeler(rig, PrelabelConfig()).process(frame) -> PrelabelResult`` is the one entry point; the data
-model is in ``model``. The single-frame LiDAR part (``detect``) also runs on bare point arrays.
+``Prelabeler(rig, PrelabelConfig()).process(frame) -> PrelabelResult`` is the one entry point, and
+``take_people() -> CameraOnlyPeople`` hands over the camera-only people detector's finds a frame later;
+the data model is in ``model``. The single-frame LiDAR part (``detect``) also runs on bare point arrays.
 """
 
 from mmfusion_annotate.prelabel.config import PrelabelConfig
 from mmfusion_annotate.prelabel.model import (
     Box2D,
+    CameraOnlyPeople,
     Cuboid,
     Modality,
     ObjectClass,
@@ -20,6 +22,7 @@ from mmfusion_annotate.prelabel.prelabeler import Prelabeler
 
 __all__ = [
     "Box2D",
+    "CameraOnlyPeople",
     "Cuboid",
     "Modality",
     "ObjectClass",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from mmfusion_annotate.deferred import run_job
 from mmfusion_annotate.prelabel import review
 from mmfusion_annotate.prelabel.boxes2d import cuboid_corners, project_cuboids, transform_points
 from mmfusion_annotate.prelabel.classify import CLASSES, motion_factor
@@ -20,6 +21,7 @@ from mmfusion_annotate.prelabel.detect import Detection, LidarGeometry, complete
 from mmfusion_annotate.prelabel.evidence import HOG_AVAILABLE, ImageEvidence
 from mmfusion_annotate.prelabel.model import (
     Box2D,
+    CameraOnlyPeople,
     Cuboid,
     ObjectClass,
     PrelabelResult,
@@ -38,6 +40,17 @@ ALGORITHM_BOX2D = "cuboid-projection+edge-colour-evidence"
 ALGORITHM_RADAR = "radar-bev-gating"
 ALGORITHM_PEOPLE = "hog_people"
 TENTATIVE_FACTOR = 0.6  # confidence factor of a detection whose track is not yet confirmed
+
+
+@dataclass(frozen=True)
+class _PendingPeople:
+    """The people detector's job on one frame's image, with what its result is matched against."""
+
+    frame_stamp: int
+    camera: str
+    exposure_stamp: int
+    projected: list[tuple]  # the frame's cuboid boxes in that camera
+    detections: Future[list[PersonDetection]]
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,7 @@ class Prelabeler:
         self._people = PeopleDetector(cam) if cam.detector and HOG_AVAILABLE else None
         self._detector_cameras = cam.detector_cameras or tuple(sorted(c.name for c in rig.cameras()))
         self._frame_index = 0
+        self._pending_people: _PendingPeople | None = None
 
     def _prov(self, algorithm: str, confidence: float) -> Provenance:
         return Provenance(algorithm, self.version, float(np.clip(confidence, 0.0, 1.0)))
@@ -303,39 +317,61 @@ class Prelabeler:
             return []
         return self._people.detect(image)
 
-    def _camera_only(
-        self, frame, boxes: list[Box2D], people: Future[list[PersonDetection]] | None
-    ) -> list[Box2D]:
-        """People the scheduled camera sees that no projected cuboid box explains (``object_id`` -1)."""
+    def _hold_people(self, frame, boxes: list[Box2D], people: Future[list[PersonDetection]] | None) -> None:
+        """Keep this frame's people job (when scheduled) for ``take_people``; run now without ``people``."""
         name = self.detector_camera()
         self._frame_index += 1
         view = frame.cameras.get(name) if name is not None else None
         if view is None or view.image is None:
-            return []
-        cfg = self.cfg.camera
-        detections = people.result() if people is not None else self.detect_people(view.image)
+            return
+        if self._pending_people is not None:
+            raise RuntimeError("Prelabeler: the previous frame's people were not taken (take_people)")
         projected = [b.box for b in boxes if b.camera == name]
-        return [
-            Box2D(
-                -1,
-                name,
-                view.exposure_stamp,
-                d.box,
-                0.0,
-                0.0,
-                d.confidence,
-                ObjectClass.PEDESTRIAN,
-                self._prov(ALGORITHM_PEOPLE, d.confidence),
-            )
-            for d in unmatched(detections, projected, cfg.detector_match_iou, cfg.detector_match_cover)
-        ]
+        self._pending_people = _PendingPeople(
+            frame.stamp, name, view.exposure_stamp, projected,
+            people if people is not None else run_job(None, lambda: self.detect_people(view.image)),
+        )  # fmt: skip
+
+    def take_people(self) -> CameraOnlyPeople | None:
+        """The camera-only people of the last scheduled frame (waiting for the detector), once; None if none.
+
+        Call it at fixed points of the stream (before the next frame, at a restart, at the end), so a
+        detector on another thread gives what it gives inline. A detector that raised gives an empty
+        record with ``detector_error`` (the record always comes: that camera's annotations wait for it).
+        """
+        pending, self._pending_people = self._pending_people, None
+        if pending is None:
+            return None
+        try:
+            found = pending.detections.result()
+        except Exception as exc:  # noqa: BLE001 - OpenCV errors included: a detector failure stops nothing
+            return CameraOnlyPeople(pending.frame_stamp, pending.camera, detector_error=repr(exc))
+        cfg = self.cfg.camera
+        detections = unmatched(found, pending.projected, cfg.detector_match_iou, cfg.detector_match_cover)
+        boxes = tuple(
+            Box2D(-1, pending.camera, pending.exposure_stamp, d.box, 0.0, 0.0, d.confidence,
+                  ObjectClass.PEDESTRIAN, self._prov(ALGORITHM_PEOPLE, d.confidence))
+            for d in detections
+        )  # fmt: skip
+        items = review.collect(
+            stamp=pending.frame_stamp, cfg=cfg, cuboids=[], observed_boxes=[], radar_candidates=[],
+            radar_mismatches=[], class_flips=[], id_switches=[], camera_only=list(boxes),
+        )  # fmt: skip
+        return CameraOnlyPeople(pending.frame_stamp, pending.camera, boxes, tuple(items))
+
+    @property
+    def people_pending(self) -> str | None:
+        """The camera whose people ``take_people`` will hand over next (None: nothing pending)."""
+        return None if self._pending_people is None else self._pending_people.camera
 
     # ------------------------------------------------------------------ the one call
     def process(self, frame, people: Future[list[PersonDetection]] | None = None) -> PrelabelResult:
         """Pre-label one fused frame (``mmfusion_annotate.fusion.FusedFrame``).
 
         ``people``: ``detect_people`` already started on this frame's image of ``detector_camera()``
-        (so the ~125 ms detector overlaps fusion); without it the detector runs here when scheduled.
+        (on another thread, so the ~120 ms detector runs beside this frame and the next); without it the
+        detector runs here when scheduled. Either way its camera-only people are not in this frame's
+        result: ``take_people`` hands them over later.
         """
         lidar = (
             LidarGeometry.from_rig(self.rig, frame.sweep.lidar)
@@ -347,7 +383,7 @@ class Prelabeler:
         objects, flips, retired = self._objects(frame, detections, sensor_xy)
         objects, candidates, radar_mismatch = self._radar(frame, objects)
         boxes, observed = self._boxes(frame, objects)
-        camera_only = self._camera_only(frame, boxes, people)
+        self._hold_people(frame, boxes, people)
         items = review.collect(
             stamp=frame.stamp,
             cfg=self.cfg.camera,
@@ -357,13 +393,12 @@ class Prelabeler:
             radar_mismatches=radar_mismatch,
             class_flips=flips,
             id_switches=self._id_switches(frame, objects, retired),
-            camera_only=camera_only,
         )
         return PrelabelResult(
             frame.stamp,
             tuple(o.cuboid for o in objects),
             self._tracks(),
-            tuple(boxes + camera_only),
+            tuple(boxes),
             tuple(candidates),
             tuple(items),
         )

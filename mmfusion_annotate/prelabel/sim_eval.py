@@ -15,7 +15,7 @@ simulator's visible (unoccluded) box in the image that camera contributed to the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,7 @@ class SimEvalResult:
     scenario: str
     report: dict
     frames: list  # AnnotatedFrame, for tests that look closer
+    people: list = field(default_factory=list)  # CameraOnlyPeople, handed over after their frames
 
 
 def truth_objects(
@@ -134,11 +135,16 @@ def evaluate_scenario(
         evaluator.add_frame(gts, annotated.labels.cuboids, annotated.labels.boxes2d)
         frames.append(annotated)
 
+    people = []
     for tick in drive.ticks:
         if begin <= tick.true_ns < end:
-            for annotated in annotator.feed(drive.sample(tick)).frames:
+            out = annotator.feed(drive.sample(tick))
+            people += out.people
+            for annotated in out.frames:
                 score(annotated)
-    for annotated in annotator.finish().frames:
+    out = annotator.finish()
+    people += out.people
+    for annotated in out.frames:
         score(annotated)
     report = evaluator.report()
     report.update(
@@ -148,4 +154,4 @@ def evaluate_scenario(
         radars=radars,
         params_version=cfg.params_version,
     )
-    return SimEvalResult(drive.scenario.name, report, frames)
+    return SimEvalResult(drive.scenario.name, report, frames, people)

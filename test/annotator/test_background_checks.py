@@ -10,6 +10,8 @@ from mmfusion_annotate.config import PipelineConfig
 from mmfusion_annotate.deferred import Deferred
 from mmfusion_annotate.events import EventTagger, load_rules
 from mmfusion_annotate.events.feed import SampleFeed
+from mmfusion_annotate.msgs.topics import ANNOTATIONS_TYPE, annotations_topic
+from mmfusion_annotate.outputs import OutputBuilder
 from mmfusion_annotate.prelabel.config import PrelabelConfig
 from mmfusion_annotate.prelabel.people import PersonDetection
 from mmfusion_annotate.prelabel.prelabeler import Prelabeler
@@ -71,10 +73,9 @@ def test_threaded_edge_checks_return_the_same_events_at_the_same_updates(rig, sa
     assert "sync_drift" in [e.type for events in inline for e in events]  # the checks did run
 
 
-def _annotate(rig, samples, background: bool, monkeypatch):
-    """Outputs per feed; the people detector finds one person in every image it is given (the simulated
-    world has none HOG takes for one) and notes the thread it ran on."""
-    threads = []
+def _annotator(rig, background: bool, monkeypatch, threads: list[str]) -> Annotator:
+    """The people detector finds one person in every image it is given (the simulated world has none
+    HOG takes for one) and notes the thread it ran on."""
 
     def one_person(self, image):
         threads.append(threading.current_thread().name)
@@ -88,9 +89,16 @@ def _annotate(rig, samples, background: bool, monkeypatch):
         alignment_cameras=[CAMERA], alignment_every=2, background_checks=background,
         prelabel=PrelabelConfig().model_copy(update={"camera": camera}),
     )  # fmt: skip
-    annotator = Annotator(rig, config)
+    return Annotator(rig, config)
+
+
+def _annotate(rig, samples, background: bool, monkeypatch):
+    """Outputs per feed, and the threads the detector ran on."""
+    threads: list[str] = []
+    annotator = _annotator(rig, background, monkeypatch, threads)
     outputs = [annotator.feed(s) for s in samples] + [annotator.finish()]
-    per_feed = [([(f.labels.boxes2d, f.labels.review_items) for f in o.frames], o.events) for o in outputs]
+    per_feed = [(o.people, [(f.labels.boxes2d, f.labels.review_items, f.people_camera) for f in o.frames],
+                 o.events) for o in outputs]  # fmt: skip
     return per_feed, threads
 
 
@@ -101,6 +109,33 @@ def test_the_annotator_with_background_checks_matches_inline_output_for_output(r
     assert threaded == inline
     assert set(inline_threads) == {"MainThread"}
     assert helper_threads and all(t.startswith("mmfusion-people") for t in helper_threads)
-    boxes = [b for frames, _ in inline for labels, _ in frames for b in labels]
-    assert len([b for b in boxes if b.object_id == -1]) == len(helper_threads)  # each run's person is in
-    assert "sync_drift" in [e.type for _, events in inline for e in events]
+    people = [p for found, _, _ in inline for p in found]
+    assert len(people) == len(helper_threads)  # each run's person comes out once, after its frame
+    assert all(len(p.boxes) == 1 and p.boxes[0].object_id == -1 and len(p.review_items) == 1 for p in people)
+    frame_boxes = [b for _, frames, _ in inline for boxes, _, _ in frames for b in boxes]
+    assert not [b for b in frame_boxes if b.object_id == -1]  # never inside a frame's own labels
+    held = [f[2] for _, frames, _ in inline for f in frames if f[2] is not None]
+    assert held == [CAMERA] * len(people)  # each detector frame says its camera's annotations wait
+    assert "sync_drift" in [e.type for _, _, events in inline for e in events]
+
+
+@pytest.mark.slow
+def test_each_image_gets_one_annotation_message_its_people_included(rig, samples, monkeypatch):
+    """The detector camera's annotations wait for its people (handed over a frame later) and then go
+    out once, at the image's own stamp, with the cuboid boxes and the person; every other image at once."""
+    annotator = _annotator(rig, True, monkeypatch, [])
+    builder = OutputBuilder(rig, rig.base_frame)
+    images, messages, people, reviews = set(), [], 0, []
+    for out in [annotator.feed(s) for s in samples] + [annotator.finish()]:
+        people += len(out.people)
+        outputs = [o for found in out.people for o in builder.people(found)]
+        reviews += [o for o in outputs if o.topic == "/prelabels/review"]
+        for annotated in out.frames:
+            topics = {c: annotations_topic(rig.sensor(c)) for c in annotated.frame.cameras}
+            images |= {(topic, annotated.header_stamps[c]) for c, topic in topics.items()}
+            outputs += builder.frame(annotated)
+        messages += [(o.topic, o.stamp_ns, o.msg) for o in outputs if o.msgtype == ANNOTATIONS_TYPE]
+    assert sorted((topic, stamp) for topic, stamp, _ in messages) == sorted(images)  # once each, none lost
+    persons = [t for _, _, msg in messages for t in msg.texts if t.text.startswith("pedestrian (camera)")]
+    assert people >= 2 and len(persons) == people  # each detector run's person drawn on its own image
+    assert len(reviews) == people  # and its review item in the queue, at its frame's stamp

@@ -8,6 +8,7 @@ removed, the camera still sees the person and the review queue must say so, at t
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -86,9 +87,19 @@ def _near(cuboids, ped) -> list:
 
 
 def _prelabel(root: Path):
+    """The frame's pre-labels with the camera-only people (handed over after it) merged in, and the
+    labelled pedestrian."""
     sample = load_frame(root, FRAME)
     (ped,) = [g for g in sample.gts if g.label is ObjectClass.PEDESTRIAN]
-    return Prelabeler(sample.rig, PrelabelConfig()).process(sample.frame), ped
+    prelabeler = Prelabeler(sample.rig, PrelabelConfig())
+    result = prelabeler.process(sample.frame)
+    assert not [b for b in result.boxes2d if b.object_id == -1]  # never in the frame's own result
+    people = prelabeler.take_people()
+    assert people.stamp == result.stamp and people.camera == CAMERA and not people.detector_error
+    assert prelabeler.take_people() is None  # handed over once
+    merged = replace(result, boxes2d=result.boxes2d + people.boxes,
+                     review_items=result.review_items + people.review_items)  # fmt: skip
+    return merged, ped
 
 
 @pytest.mark.slow
