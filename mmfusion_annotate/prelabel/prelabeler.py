@@ -371,7 +371,8 @@ class Prelabeler:
         ``people``: ``detect_people`` already started on this frame's image of ``detector_camera()``
         (on another thread, so the ~120 ms detector runs beside this frame and the next); without it the
         detector runs here when scheduled. Either way its camera-only people are not in this frame's
-        result: ``take_people`` hands them over later.
+        result: ``take_people`` hands them over later, and must be called before the next scheduled
+        frame (a ``RuntimeError`` says so otherwise: results are never dropped unseen).
         """
         lidar = (
             LidarGeometry.from_rig(self.rig, frame.sweep.lidar)

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from mmfusion_annotate.bagtools.evaluate import CAMERA, LIDAR, load_frame
 from mmfusion_annotate.prelabel import ObjectClass, PrelabelConfig, Prelabeler
 from mmfusion_annotate.prelabel.boxes2d import box_iou
+from mmfusion_annotate.prelabel.config import CameraConfig
 from mmfusion_annotate.prelabel.people import PersonDetection, scheduled_camera, unmatched
 from mmfusion_annotate.prelabel.review import CAMERA_WITHOUT_LIDAR
 
@@ -123,3 +124,12 @@ def test_kitti_pedestrian_without_lidar_points_becomes_a_camera_only_review_item
     assert items[0].camera == CAMERA and items[0].object_ids == ()
     top = max(b.provenance.confidence for b in camera_only)
     assert items[0].priority == pytest.approx(0.5 * top, abs=1e-4)
+
+
+def test_people_must_be_taken_before_the_next_scheduled_frame(tmp_path):
+    sample = load_frame(_kitti_copy(tmp_path, drop_pedestrian=False), FRAME)
+    prelabeler = Prelabeler(sample.rig, PrelabelConfig(camera=CameraConfig(detector_every=1)))
+    prelabeler.process(sample.frame)
+    with pytest.raises(RuntimeError, match="take_people"):  # never dropped unseen
+        prelabeler.process(sample.frame)
+    assert prelabeler.take_people() is not None and prelabeler.take_people() is None
