@@ -32,7 +32,7 @@ from mmfusion_annotate.prelabel.model import (
 from mmfusion_annotate.prelabel.people import PeopleDetector, PersonDetection, scheduled_camera, unmatched
 from mmfusion_annotate.prelabel.radar import RadarScan, associate, compensate, group_candidates
 from mmfusion_annotate.prelabel.tracker import Measurement, Tracker
-from mmfusion_annotate.types import ns_to_seconds
+from mmfusion_annotate.types import Stamp, ns_to_seconds
 
 ALGORITHM_CUBOID = "polar-ground+bev-cc+lshape+size-prior"
 ALGORITHM_TRACK = "cv-kalman+hungarian"
@@ -46,9 +46,9 @@ TENTATIVE_FACTOR = 0.6  # confidence factor of a detection whose track is not ye
 class _PendingPeople:
     """The people detector's job on one frame's image, with what its result is matched against."""
 
-    frame_stamp: int
+    frame_stamp: Stamp
     camera: str
-    exposure_stamp: int
+    exposure_stamp: Stamp
     projected: list[tuple]  # the frame's cuboid boxes in that camera
     detections: Future[list[PersonDetection]]
 

@@ -4,6 +4,17 @@ import time
 from mmfusion_annotate.nodes.worker import BoundedWorker
 
 
+def _gated(seen: list):
+    """A gate and a handler that waits for it (5 s at most) before noting its item in ``seen``."""
+    gate = threading.Event()
+
+    def handler(item) -> None:
+        gate.wait(5.0)
+        seen.append(item)
+
+    return gate, handler
+
+
 def test_processes_in_order_and_drains():
     seen: list[int] = []
     worker = BoundedWorker("t", seen.append, capacity=100)
@@ -17,13 +28,8 @@ def test_processes_in_order_and_drains():
 
 
 def test_overflow_drops_oldest_and_counts():
-    gate = threading.Event()
     seen: list[int] = []
-
-    def handler(item: int) -> None:
-        gate.wait(5.0)
-        seen.append(item)
-
+    gate, handler = _gated(seen)
     worker = BoundedWorker("t", handler, capacity=3)
     worker.submit(0)
     time.sleep(0.05)  # item 0 is now in the handler, blocked on the gate
@@ -54,13 +60,8 @@ def test_handler_exception_is_isolated():
 
 
 def test_only_droppable_items_count_and_go_oldest_first():
-    gate = threading.Event()
     seen: list[str] = []
-
-    def handler(item: str) -> None:
-        gate.wait(5.0)
-        seen.append(item)
-
+    gate, handler = _gated(seen)
     dropped: list[str] = []
     worker = BoundedWorker("t", handler, capacity=2, on_drop=dropped.append,
                            droppable=lambda item: item.startswith("set"), limit=5)  # fmt: skip
@@ -79,13 +80,8 @@ def test_only_droppable_items_count_and_go_oldest_first():
 
 
 def test_put_waits_for_room_instead_of_dropping():
-    release = threading.Event()
     done: list[int] = []
-
-    def slow(item: int) -> None:
-        release.wait(5.0)
-        done.append(item)
-
+    release, slow = _gated(done)
     worker = BoundedWorker("backpressure", slow, capacity=1)
     assert worker.put(1) and worker.put(2)  # 1 is being handled, 2 waits in the queue
     assert not worker.put(3, timeout=0.2)  # no room: the producer waits (here: gives up), nothing dropped
