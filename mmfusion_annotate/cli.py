@@ -15,7 +15,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mmfusion_annotate.argtypes import existing_path, non_negative_float, positive_float
 from mmfusion_annotate.errors import MmfusionError
+from mmfusion_annotate.nodes.player_args import add_play_arguments
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
@@ -28,27 +30,6 @@ def _add(sub, name: str, help_text: str, epilog: str, handler) -> argparse.Argum
     )
     parser.set_defaults(handler=handler)
     return parser
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _existing_path(text: str) -> Path:
-    path = Path(text)
-    if not path.exists():
-        raise argparse.ArgumentTypeError(f"'{text}' does not exist")
-    return path
 
 
 def _load_rig(path: Path | None):
@@ -167,10 +148,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    from mmfusion_annotate.nodes.player_node import format_play, play_bag  # noqa: PLC0415
+    from mmfusion_annotate.nodes.player_node import format_play, play_from_args  # noqa: PLC0415
 
-    result = play_bag(args.bag, rate=args.rate, loop=args.loop, clock=not args.no_clock, qos=args.qos)
-    print(format_play(result))
+    print(format_play(play_from_args(args)))
     return 0
 
 
@@ -235,15 +215,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenario", default="cut_in", help="built-in scenario name or scenario YAML (default cut_in)"
     )
     p.add_argument(
-        "--duration", type=_positive_float, default=None, help="seconds of drive (default: scenario's)"
+        "--duration", type=positive_float, default=None, help="seconds of drive (default: scenario's)"
     )
     p.add_argument(
         "--rate",
-        type=_positive_float,
+        type=positive_float,
         default=0.5,
         help="sim speed vs real time (default 0.5: on 2 cores sim + full pipeline do not fit real time)",
     )
-    p.add_argument("--rig", type=_existing_path, help=rig_help)
+    p.add_argument("--rig", type=existing_path, help=rig_help)
     p.add_argument("-o", "--output", type=Path, default=Path("demo_out"), help="output folder (bag, PNGs)")
     p.add_argument("--executor", choices=["events", "multi"], default="events", help=EXECUTOR_HELP)
 
@@ -254,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Example: mmfusion run --rig config/rig_nuscenes_like.yaml --bag-dir /data/bags",
         cmd_run,
     )
-    p.add_argument("--rig", type=_existing_path, help=rig_help)
+    p.add_argument("--rig", type=existing_path, help=rig_help)
     p.add_argument("--bag-dir", type=Path, default=Path("recordings"), help="where bags are written")
     p.add_argument("--no-record", action="store_true", help="fusion only, no recorder")
     p.add_argument("--executor", choices=["events", "multi"], default="events", help=EXECUTOR_HELP)
@@ -267,10 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Example: mmfusion replay drive_bag -o drive_annotated",
         cmd_replay,
     )
-    p.add_argument("bag", type=_existing_path, help="bag directory or .mcap file")
+    p.add_argument("bag", type=existing_path, help="bag directory or .mcap file")
     p.add_argument("-o", "--output", type=Path, required=True, help="output bag directory (must not exist)")
-    p.add_argument("--rig", type=_existing_path, help=rig_help)
-    p.add_argument("--config", type=_existing_path, help="pipeline YAML (sections sync, fusion, prelabel)")
+    p.add_argument("--rig", type=existing_path, help=rig_help)
+    p.add_argument("--config", type=existing_path, help="pipeline YAML (sections sync, fusion, prelabel)")
     p.add_argument("--compression", choices=["none", "lz4", "zstd"], default="lz4")
 
     p = _add(
@@ -280,15 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Example: mmfusion play drive_bag --rate 0.5 --loop",
         cmd_play,
     )
-    p.add_argument("bag", type=_existing_path)
-    p.add_argument("--rate", type=_positive_float, default=1.0, help="speed factor (default 1.0)")
-    p.add_argument("--loop", action="store_true", help="start again at the end (the sync resets on the jump)")
-    p.add_argument("--no-clock", action="store_true", help="do not publish /clock")
-    p.add_argument(
-        "--qos",
-        choices=["sensor_data", "reliable"],
-        help="publish sensor topics with this QoS instead of the recorded one (latched topics keep theirs)",
-    )
+    add_play_arguments(p)
 
     p = _add(
         sub,
@@ -297,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Example: mmfusion info drive_bag --json",
         cmd_info,
     )
-    p.add_argument("bag", type=_existing_path)
+    p.add_argument("bag", type=existing_path)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = _add(
@@ -307,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Example: mmfusion events drive_bag --type low_ttc --min-severity critical --json",
         cmd_events,
     )
-    p.add_argument("bag", type=_existing_path)
+    p.add_argument("bag", type=existing_path)
     p.add_argument("--type", action="append", help="only this event type (repeatable)")
     p.add_argument("--min-severity", help="lowest severity to list (e.g. watch, warning, critical, severe)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -320,12 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
         "  mmfusion clip drive_bag --type hard_braking -o clips/",
         cmd_clip,
     )
-    p.add_argument("bag", type=_existing_path)
+    p.add_argument("bag", type=existing_path)
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--event", help="event id (see 'mmfusion events')")
     target.add_argument("--type", help="every event of this type")
-    p.add_argument("--before", type=_non_negative_float, default=5.0, help="seconds before the event start")
-    p.add_argument("--after", type=_non_negative_float, default=5.0, help="seconds after the event end")
+    p.add_argument("--before", type=non_negative_float, default=5.0, help="seconds before the event start")
+    p.add_argument("--after", type=non_negative_float, default=5.0, help="seconds after the event end")
     p.add_argument("-o", "--output", type=Path, required=True, help="folder for the clip bags")
 
     bag = sub.add_parser("bag", help="bag maintenance (recover)", description="bag maintenance")
@@ -337,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Example: mmfusion bag recover recordings/drive_2026_11_22",
         cmd_recover,
     )
-    p.add_argument("bag", type=_existing_path, help="bag directory or .mcap file")
+    p.add_argument("bag", type=existing_path, help="bag directory or .mcap file")
 
     p = _add(
         sub,
@@ -346,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Example: mmfusion evaluate ../shared/data/kitti/training --images eval_png/",
         cmd_evaluate,
     )
-    p.add_argument("dataset", type=_existing_path, help="folder with velodyne/, image_2/, calib/, label_2/")
+    p.add_argument("dataset", type=existing_path, help="folder with velodyne/, image_2/, calib/, label_2/")
     p.add_argument("--images", type=Path, help="write one side-by-side PNG per frame here")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -360,9 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", nargs="?", default="calm", help="built-in scenario or scenario YAML")
     p.add_argument("-o", "--output", type=Path, default=Path("sim_bag"), help="bag directory to write")
     p.add_argument("--list", action="store_true", help="list the built-in scenarios and exit")
-    p.add_argument("--rig", type=_existing_path, help=rig_help)
+    p.add_argument("--rig", type=existing_path, help=rig_help)
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
-    p.add_argument("--duration", type=_positive_float, default=None, help="seconds (default: the scenario's)")
+    p.add_argument("--duration", type=positive_float, default=None, help="seconds (default: the scenario's)")
     p.add_argument("--compression", choices=["none", "lz4", "zstd"], default="lz4")
     p.add_argument("--contact-sheet", type=Path, help="also render a contact sheet PNG")
 
@@ -373,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Example: mmfusion rig config/rig_kitti_like.yaml",
         cmd_rig,
     )
-    p.add_argument("rig", nargs="?", type=_existing_path, help=rig_help)
+    p.add_argument("rig", nargs="?", type=existing_path, help=rig_help)
     return parser
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from mmfusion_annotate.bagtools.play import Pacer, play_messages
 from mmfusion_annotate.bagtools.source import Channel, channels, open_bag, parse_qos, read_messages
 from mmfusion_annotate.errors import BagError, MmfusionError
+from mmfusion_annotate.nodes.player_args import add_play_arguments
 from mmfusion_annotate.recording.qos import QosProfile
 from mmfusion_annotate.recording.reader import BagMessage
 from mmfusion_annotate.types import NS_PER_S
@@ -73,6 +74,7 @@ def play_bag(
     clock_hz: float = 100.0,
     topics: Collection[str] | None = None,
     wait_for_subscribers_s: float = 0.0,
+    delay_s: float = 0.0,
     stop: threading.Event | None = None,
     context=None,
     qos: str | None = None,
@@ -81,9 +83,11 @@ def play_bag(
 
     ``topics`` limits playback to those topics; ``wait_for_subscribers_s`` waits up to that long for every
     publisher to be matched before the first message (late-joining volatile subscribers miss messages, as
-    with ``ros2 bag play``). ``context`` is an initialised rclpy context, or None to use (and, if needed,
-    initialise and then shut down) the default one. ``qos`` (``sensor_data`` or ``reliable``) replaces
-    the recorded QoS of every volatile topic.
+    with ``ros2 bag play``). A publisher that counts a subscriber has discovered it, but the subscriber may
+    not have discovered the publisher yet, and a best-effort one drops what arrives before that:
+    ``delay_s`` (``ros2 bag play --delay``) then sleeps that long to let discovery settle. ``context`` is an
+    initialised rclpy context, or None to use (and, if needed, initialise and then shut down) the default
+    one. ``qos`` (``sensor_data`` or ``reliable``) replaces the recorded QoS of every volatile topic.
     """
     import rclpy
     from builtin_interfaces.msg import Time
@@ -91,6 +95,8 @@ def play_bag(
     from rosgraph_msgs.msg import Clock
 
     pacer = Pacer(rate, clock_period_s=1.0 / clock_hz)
+    if not (delay_s >= 0 and wait_for_subscribers_s >= 0):
+        raise BagError(f"waits must be >= 0 s (delay {delay_s}, for subscribers {wait_for_subscribers_s})")
     files = open_bag(path)
     for bag_file in files:
         bag_file.require_complete()
@@ -109,6 +115,7 @@ def play_bag(
         _wait_for_subscribers(
             [*publishers.values(), *([clock_pub] if clock_pub else [])], wait_for_subscribers_s
         )
+        time.sleep(delay_s)
 
         def publish(message: BagMessage) -> None:
             publishers[message.topic].publish(message.data)
@@ -159,6 +166,14 @@ def _wait_for_subscribers(publishers: list, timeout_s: float) -> None:
         time.sleep(0.02)
 
 
+def play_from_args(args: argparse.Namespace) -> PlayResult:
+    """``play_bag`` with the options of ``player_args.add_play_arguments``."""
+    return play_bag(
+        args.bag, args.rate, args.loop, clock=not args.no_clock, topics=args.topics, qos=args.qos,
+        wait_for_subscribers_s=args.wait_for_subscribers, delay_s=args.delay,
+    )  # fmt: skip
+
+
 def format_play(result: PlayResult) -> str:
     """One line of totals, then one line per skipped topic."""
     lines = [
@@ -170,23 +185,14 @@ def format_play(result: PlayResult) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``ros2 run mmfusion_annotate player_node BAG [--rate R] [--loop] [--qos Q]``; ``argv``: no program."""
+    """``ros2 run mmfusion_annotate player_node BAG [options]`` (``player_args``); ``argv``: no program."""
     from rclpy.utilities import remove_ros_args
 
-    from mmfusion_annotate.nodes.qos import SENSOR_QOS_NAMES
-
     parser = argparse.ArgumentParser(prog="player_node", description="publish a bag at its recorded pace")
-    parser.add_argument("bag", help="bag directory or .mcap file")
-    parser.add_argument("--rate", type=float, default=1.0, help="speed vs real time (default 1.0)")
-    parser.add_argument("--loop", action="store_true", help="start again at the end (the clock jumps back)")
-    parser.add_argument("--no-clock", action="store_true", help="do not publish /clock")
-    parser.add_argument("--topics", nargs="+", help="play only these topics")
-    parser.add_argument("--qos", choices=SENSOR_QOS_NAMES,
-                        help="offer every volatile topic with this QoS, not the recorded one")  # fmt: skip
+    add_play_arguments(parser)
     args = parser.parse_args(remove_ros_args(sys.argv[1:] if argv is None else argv))
     try:
-        result = play_bag(args.bag, args.rate, args.loop, clock=not args.no_clock, topics=args.topics,
-                          qos=args.qos)  # fmt: skip
+        result = play_from_args(args)
     except MmfusionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -97,7 +97,8 @@ def test_play_over_dds_delivers_every_message_in_order_with_clock(tmp_path):
     spinner.start()
     try:
         started = time.monotonic()
-        result = play_bag(bag.path, rate=5.0, context=play_context, wait_for_subscribers_s=10.0)
+        # the player matching us does not mean we matched it yet: best effort would drop the first message
+        result = play_bag(bag.path, rate=5.0, context=play_context, wait_for_subscribers_s=10.0, delay_s=1.0)
         elapsed = time.monotonic() - started
         deadline = time.monotonic() + 5.0
         while len(received["/imu"]) < len(expected_imu) and time.monotonic() < deadline:
@@ -114,4 +115,13 @@ def test_play_over_dds_delivers_every_message_in_order_with_clock(tmp_path):
     clock = [m.clock.sec * 1_000_000_000 + m.clock.nanosec for m in received["/clock"]]
     assert clock == sorted(clock) and clock[0] == T0 and clock[-1] == T0 + (STEPS - 1) * PERIOD
     assert len(clock) > 2 * STEPS  # ticks between messages too
-    assert 2.9 / 5.0 - 0.05 < result.wall_s < elapsed < 2.9 / 5.0 + 10.0 + 2.0
+    assert 2.9 / 5.0 - 0.05 < result.wall_s < elapsed < 2.9 / 5.0 + 10.0 + 1.0 + 2.0
+
+
+
+def test_play_bag_rejects_a_negative_delay(tmp_path):
+    from mmfusion_annotate.nodes.player_node import play_bag
+
+    bag = write_sample_bag(tmp_path / "drive", compression="none")
+    with pytest.raises(BagError, match="waits must be >= 0 s"):
+        play_bag(bag.path, delay_s=-1.0)

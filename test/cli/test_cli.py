@@ -41,6 +41,7 @@ def test_every_command_has_help_with_an_example(capsys):
         (["replay", "/no/such/bag", "-o", "out"], "does not exist"),
         (["clip", ".", "-o", "clips"], "one of the arguments --event --type is required"),
         (["play", ".", "--rate", "0"], "must be > 0"),
+        (["play", ".", "--delay", "-1"], "must be >= 0"),
         (["frobnicate"], "invalid choice"),
     ],
 )

@@ -4,7 +4,9 @@ import rclpy
 from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
 
 from mmfusion_annotate.bagtools.source import Channel
+from mmfusion_annotate.nodes.player_args import QOS_CHOICES
 from mmfusion_annotate.nodes.player_node import _publishers
+from mmfusion_annotate.nodes.qos import SENSOR_QOS_NAMES
 from mmfusion_annotate.recording.qos import qos_profile
 
 CHANNELS = [
@@ -30,3 +32,7 @@ def test_recorded_qos_by_default_and_reliable_on_request(context):
     assert reliable["/lidar_top"].reliability == ReliabilityPolicy.RELIABLE
     for offered in (recorded, reliable):  # latched topics keep transient-local durability
         assert offered["/cam_front/camera_info"].durability == DurabilityPolicy.TRANSIENT_LOCAL
+
+
+def test_the_command_line_offers_every_sensor_qos():
+    assert QOS_CHOICES == SENSOR_QOS_NAMES
