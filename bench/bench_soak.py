@@ -97,13 +97,14 @@ class Sampler(threading.Thread):
 def record_latencies(fusion, into: list[tuple[float, float]], parts: list[tuple[float, ...]]) -> None:
     """Keep every frame's latency (the node keeps only a window for /diagnostics) and its parts.
 
-    ``parts``: (produced, formed, queued, processing) per frame, ms: ``formed`` from the last message of
-    the set to the intake handing the set step to the worker (the synchronizer and the ego-motion wait),
-    ``queued`` from there to the worker starting it, ``processing`` the worker's time on it.
+    ``parts``: (produced, formed, queued, processing, processing CPU) per frame, ms: ``formed`` from the
+    last message of the set to the intake handing the set step to the worker (the synchronizer and the
+    ego-motion wait), ``queued`` from there to the worker starting it, ``processing`` the worker's wall time
+    on it and ``processing CPU`` its thread's CPU time (the gap: waiting for the GIL or for a core).
     """
     account, intake, process = fusion._account, fusion.annotator.intake, fusion._worker._handler
     formed: dict[int, float] = {}  # reference stamp of a set -> when intake emitted its step
-    started: list[float] = [0.0]
+    started: list[float] = [0.0, 0.0]  # wall, thread CPU
 
     def timed_intake(sample):
         steps = intake(sample)
@@ -112,7 +113,7 @@ def record_latencies(fusion, into: list[tuple[float, float]], parts: list[tuple[
         return steps
 
     def timed_process(item) -> None:
-        started[0] = time.monotonic()
+        started[:] = time.monotonic(), time.thread_time()
         process(item)
 
     def wrapped(out, arrived) -> None:
@@ -124,7 +125,7 @@ def record_latencies(fusion, into: list[tuple[float, float]], parts: list[tuple[
                 at = formed.pop(annotated.synced.reference_stamp, None)
                 if at is not None and arrived is not None:
                     parts.append((now, (at - arrived) * 1e3, (started[0] - at) * 1e3,
-                                  (now - started[0]) * 1e3))
+                                  (now - started[0]) * 1e3, (time.thread_time() - started[1]) * 1e3))
 
     fusion.annotator.intake, fusion._worker._handler, fusion._account = timed_intake, timed_process, wrapped
 
@@ -228,7 +229,7 @@ def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion
         print("  latency parts ms  " + ", ".join(
             f"{name} p50 {np.percentile(split[:, k], 50):.0f} / p99 {np.percentile(split[:, k], 99):.0f}"
             f" (slowest 5 %: {slow[:, k].mean():.0f})"
-            for k, name in enumerate(("set formed", "queued", "processing"))))
+            for k, name in enumerate(("set formed", "queued", "processing", "its CPU"))))
     p0, p1 = first["pipeline"], last["pipeline"]
     s0, s1 = first["sensors"], last["sensors"]
     received = {n: s1[f"{n}.received"] - s0[f"{n}.received"] for n in rig.sensors}
