@@ -33,6 +33,7 @@ setup(
         "pydantic>=2.5",
         "tqdm>=4.66",
         "numba>=0.59",
+        "threadpoolctl>=3.1",  # caps OpenBLAS's spinning pools at run time (library_threads.py)
         "mcap>=1.1",
         "rosbags>=0.10",  # CDR + type hashes of the carried message types (foxglove_msgs, tf2_msgs)
         "lz4>=4",

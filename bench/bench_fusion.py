@@ -23,7 +23,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from mmfusion_annotate.fusion import EgoMotion, FusionConfig, FusionPipeline, PoseTrack, XpBackend
-from mmfusion_annotate.fusion.fast_cpu import NumbaBackend, set_threads
+from mmfusion_annotate.fusion.fast_cpu import NumbaBackend
 from mmfusion_annotate.rig import default_rig_path, load_rig
 from mmfusion_annotate.sim import Drive
 from mmfusion_annotate.types import SensorSample
@@ -146,12 +146,10 @@ def end_to_end(rig, config: FusionConfig, repeat: int) -> None:
         f"(one pose() per knot: {per_knot:.2f} ms, {per_knot / track:.1f}x)"
     )
     hits = None
-    for label, backend, threads in [
-        ("reference numpy", XpBackend(np, "reference"), None),
-        ("fast CPU numba, 1 thread", NumbaBackend(), 1),
+    for label, backend in [
+        ("reference numpy", XpBackend(np, "reference")),
+        ("fast CPU numba, 1 thread", NumbaBackend(threads=1)),
     ]:
-        if threads is not None:
-            set_threads(threads)
         wall, cpu, frame = time_frames(FusionPipeline(rig, config, backend), samples, ego, repeat)
         hits = sum(len(v.index) for v in frame.cameras.values())
         print(f"synthetic drive, FusionPipeline.fuse, {label:<26} {wall:8.1f} ms wall {cpu:8.1f} ms cpu")
@@ -181,12 +179,10 @@ def main() -> None:
         f"bilinear colours; copy bandwidth {bandwidth / 1e9:.1f} GB/s"
     )
 
-    runs = [("reference numpy", XpBackend(np, "reference"), None)]
-    runs += [(f"fast CPU numba, {t} thread{'s' * (t > 1)}", NumbaBackend(), t) for t in (1, 2)]
+    runs = [("reference numpy", XpBackend(np, "reference"))]
+    runs += [(f"fast CPU numba, {t} thread{'s' * (t > 1)}", NumbaBackend(threads=t)) for t in (1, 2)]
     results = {}
-    for label, backend, threads in runs:
-        if threads is not None:
-            set_threads(threads)
+    for label, backend in runs:
         results[label] = time_frames(FusionPipeline(rig, config, backend), samples, ego, args.repeat)
     if cuda_available():
         import cupy  # noqa: PLC0415

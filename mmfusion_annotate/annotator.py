@@ -28,6 +28,7 @@ from mmfusion_annotate.events.feed import SampleFeed, review_counts, track_frame
 from mmfusion_annotate.events.model import Event
 from mmfusion_annotate.events.tagger import EventTagger
 from mmfusion_annotate.fusion import EgoMotion, FusedFrame, FusionPipeline
+from mmfusion_annotate.library_threads import limit_library_threads
 from mmfusion_annotate.prelabel.model import CameraOnlyPeople, PrelabelResult
 from mmfusion_annotate.prelabel.people import PersonDetection
 from mmfusion_annotate.prelabel.prelabeler import Prelabeler
@@ -90,6 +91,7 @@ class Annotator:
         self.rig = rig
         self.config = config or PipelineConfig()
         self._rules = load_rules(self.config.rules_file)
+        limit_library_threads(self.config.fusion.cpu_threads)
         self.inputs = sync_inputs(rig, self.config)
         self._lane = {spec.name: i for i, spec in enumerate(self.inputs)}
         self.fusion = FusionPipeline(rig, self.config.fusion)  # before the sync: it picks the reference LiDAR

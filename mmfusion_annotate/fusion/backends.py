@@ -133,16 +133,14 @@ def numba_thread_limit() -> int:
 def make_backend(name: str, *, cpu_threads: int | None = None) -> ProjectionBackend:
     """``auto``: CUDA when usable else the fast CPU path (logged); ``cpu``: numba; ``cuda``: CuPy.
 
-    ``cpu_threads`` limits the fast CPU path's threads (numba's setting is process-wide)."""
+    ``cpu_threads`` limits the fast CPU path's threads (at most numba's ``NUMBA_NUM_THREADS``)."""
     if name == "reference":
         return XpBackend(np, "reference")
     resolved, xp = select_backend(name)  # raises BackendError for an unknown name or a missing GPU
     if resolved == "cuda":
         return XpBackend(xp, "cuda")
-    from mmfusion_annotate.fusion.fast_cpu import NumbaBackend, set_threads  # noqa: PLC0415 - slow import
+    from mmfusion_annotate.fusion.fast_cpu import NumbaBackend  # noqa: PLC0415 - slow import
 
-    if cpu_threads is not None:
-        set_threads(min(cpu_threads, numba_thread_limit()))
     if name == "auto":
         _log.info("fusion backend: fast CPU (numba)")
-    return NumbaBackend()
+    return NumbaBackend(None if cpu_threads is None else min(cpu_threads, numba_thread_limit()))

@@ -41,8 +41,9 @@ class FusionConfig(BaseModel):
         1,
         ge=1,
         le=256,
-        description="threads of the fast CPU path; 1 by default: numba's worker threads spin when the cores "
-        "are shared with decoding and recording (30-40 ms per camera at 2 threads on 2 loaded cores)",
+        description="threads of the fast CPU path, and of the OpenBLAS and OpenCV pools (process-wide, set "
+        "when an Annotator is built); 1 by default: the node's stages have threads of their own, and the "
+        "libraries' idle workers spin beside them (30-40 ms per camera at 2 threads on 2 loaded cores)",
     )
     max_extrapolation_ns: int = Field(
         200_000_000, ge=0, description="how far ego motion may be extrapolated past the odometry/IMU history"

@@ -337,16 +337,21 @@ _NO_IMAGE = np.zeros((1, 1, 3), dtype=np.uint8)
 
 
 class NumbaBackend:
-    """The fast CPU path; thread count follows numba (``NUMBA_NUM_THREADS`` / ``set_num_threads``).
+    """The fast CPU path on ``threads`` threads (None: numba's default, ``NUMBA_NUM_THREADS``).
 
-    Scratch buffers (one slot per point and camera) are kept between frames: only the hits are
-    written, and reusing the pages avoids faulting fresh memory in every frame.
+    numba's thread count is a setting of the calling thread, so it is set at every ``project`` on the
+    thread that calls it (the node's pipeline and edge-check threads, not the one that built the
+    backend). Scratch buffers (one slot per point and camera) are kept between frames: only the hits
+    are written, and reusing the pages avoids faulting fresh memory in every frame.
     """
 
     name = "cpu"
     chunk = 4096
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
+        if threads is not None and not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(f"threads must be 1..{numba.config.NUMBA_NUM_THREADS} (got {threads})")
+        self.threads = threads
         self._scratch: tuple[np.ndarray, ...] = ()
         self._boxes: dict[int, tuple[object, np.ndarray]] = {}
 
@@ -375,6 +380,8 @@ class NumbaBackend:
         jobs: Sequence[CameraJob],
         config: FusionConfig,
     ) -> tuple[np.ndarray, np.ndarray, list[Projection]]:
+        if self.threads is not None:
+            numba.set_num_threads(self.threads)
         n, cams = len(points), len(jobs)
         block = config.zbuffer_block_px
         models = [job.model for job in jobs]
@@ -450,7 +457,3 @@ class NumbaBackend:
         ]
         return out_base, out_ref, results
 
-
-def set_threads(count: int) -> None:
-    """Limit the fast CPU path to ``count`` threads (the benchmark measures 1 and 2)."""
-    numba.set_num_threads(count)

@@ -97,3 +97,32 @@ def test_image_box_holds_every_ray_that_lands_in_the_image(small_rig, name):
         assert culled.mean() > (0.1 if model.distortion_model != "equidistant" else 0.0), "culls nothing"
     else:
         assert model.distortion_model == "equidistant"  # a fisheye seeing to 90 degrees: no box
+
+
+def test_the_thread_limit_holds_on_the_thread_that_projects(small_rig, samples):
+    """numba's thread count belongs to the calling thread: set where the backend was built, it would not
+    reach the node's pipeline thread, whose kernels then ran on every core (and spun beside the others)."""
+    import threading
+
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba runs one thread here: there is nothing to limit")
+    pipeline = FusionPipeline(small_rig, FusionConfig(cpu_threads=1), make_backend("cpu", cpu_threads=1))
+    seen: list[int] = []
+
+    def worker() -> None:
+        pipeline.fuse(samples, ArcEgo())
+        seen.append(numba.get_num_threads())
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == [1]
+
+
+def test_a_thread_count_beyond_numba_is_refused():
+    import numba
+
+    with pytest.raises(ValueError, match="threads must be"):
+        NumbaBackend(threads=numba.config.NUMBA_NUM_THREADS + 1)
