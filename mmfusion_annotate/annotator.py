@@ -152,7 +152,7 @@ class Annotator:
     def finish(self) -> AnnotatorOutput:
         """Flush the synchronizer and close every open event (end of bag or shutdown)."""
         out = self._run(self.flush())
-        self._take_people(out)
+        self._take_people(out, final=True)
         out.events += self.tagger.finish()
         return out
 
@@ -229,7 +229,7 @@ class Annotator:
         elif step.kind == "set":
             self._process(step.synced, out)  # type: ignore[arg-type]
         else:
-            self._take_people(out)
+            self._take_people(out, final=True)
             out.events += self.tagger.finish()
             self._start_processing()
         return out
@@ -257,9 +257,10 @@ class Annotator:
             return None
         return sample
 
-    def _take_people(self, out: AnnotatorOutput) -> int:
-        """Hand over the previous scheduled frame's camera-only people; returns their review items."""
-        people = self.prelabeler.take_people()
+    def _take_people(self, out: AnnotatorOutput, *, final: bool = False) -> int:
+        """Hand over a scheduled frame's camera-only people once due (``final``: now); returns their
+        review items."""
+        people = self.prelabeler.take_people(final=final)
         if people is None:
             return 0
         if people.detector_error:
@@ -289,7 +290,7 @@ class Annotator:
         out.events += self.tagger.update(review_counts(labels, late_items))
         timings["events"] = (perf_counter() - t2) * 1e3
         stamps = {name: s.stamp for name, s in samples.items() if s is not None}
-        pending = self.prelabeler.people_pending
+        pending = self.prelabeler.people_pending(frame.stamp)
         out.frames.append(AnnotatedFrame(frame, labels, synced, stamps, timings, pending))
         self.counters.frames += 1
 

@@ -1,7 +1,7 @@
 """Pre-labels from fused frames: cuboids, tracks, 2D boxes, radar velocity, and cross-modal review items.
 
 ``Prelabeler(rig, PrelabelConfig()).process(frame) -> PrelabelResult`` is the one entry point, and
-``take_people() -> CameraOnlyPeople`` hands over the camera-only people detector's finds a frame later;
+``take_people() -> CameraOnlyPeople`` hands over the camera-only people detector's finds a few frames later;
 the data model is in ``model``. The single-frame LiDAR part (``detect``) also runs on bare point arrays.
 """
 

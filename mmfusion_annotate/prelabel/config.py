@@ -92,6 +92,13 @@ class CameraConfig(_Model):
         description="run on every n-th frame, one camera each time (~135 ms per 1600x900 image, "
         "~26 ms per 1242x375 at scale 0.75)",
     )
+    detector_lag: int = Field(
+        3,
+        ge=1,
+        description="frames after its own at which a detector result is taken (capped at detector_every, "
+        "so it is taken before the next scheduled frame): the detector runs beside that many frames "
+        "before the pipeline would wait for it",
+    )
     detector_scale: float = Field(
         0.75,
         gt=0,

@@ -51,6 +51,7 @@ class _PendingPeople:
     exposure_stamp: Stamp
     projected: list[tuple]  # the frame's cuboid boxes in that camera
     detections: Future[list[PersonDetection]]
+    due: int  # taken once this many frames were processed (``detector_lag`` after its own)
 
 
 @dataclass(frozen=True)
@@ -320,6 +321,7 @@ class Prelabeler:
     def _hold_people(self, frame, boxes: list[Box2D], people: Future[list[PersonDetection]] | None) -> None:
         """Keep this frame's people job (when scheduled) for ``take_people``; run now without ``people``."""
         name = self.detector_camera()
+        due = self._frame_index + min(self.cfg.camera.detector_lag, self.cfg.camera.detector_every)
         self._frame_index += 1
         view = frame.cameras.get(name) if name is not None else None
         if view is None or view.image is None:
@@ -329,19 +331,22 @@ class Prelabeler:
         projected = [b.box for b in boxes if b.camera == name]
         self._pending_people = _PendingPeople(
             frame.stamp, name, view.exposure_stamp, projected,
-            people if people is not None else run_job(None, lambda: self.detect_people(view.image)),
+            people if people is not None else run_job(None, lambda: self.detect_people(view.image)), due,
         )  # fmt: skip
 
-    def take_people(self) -> CameraOnlyPeople | None:
-        """The camera-only people of the last scheduled frame (waiting for the detector), once; None if none.
+    def take_people(self, *, final: bool = False) -> CameraOnlyPeople | None:
+        """The camera-only people of the last scheduled frame once they are due (waiting for the detector
+        then), once; None if none is pending or due.
 
-        Call it at fixed points of the stream (before the next frame, at a restart, at the end), so a
-        detector on another thread gives what it gives inline. A detector that raised gives an empty
-        record with ``detector_error`` (the record always comes: that camera's annotations wait for it).
+        Call it before every frame, and with ``final`` at a restart or the end (due or not). A result
+        is due ``detector_lag`` frames after its own, a count of frames and not of time, so a detector
+        on another thread gives what it gives inline. A detector that raised gives an empty record with
+        ``detector_error`` (the record always comes: that camera's annotations wait for it).
         """
-        pending, self._pending_people = self._pending_people, None
-        if pending is None:
+        pending = self._pending_people
+        if pending is None or (not final and self._frame_index < pending.due):
             return None
+        self._pending_people = None
         try:
             found = pending.detections.result()
         except Exception as exc:  # noqa: BLE001 - OpenCV errors included: a detector failure stops nothing
@@ -359,10 +364,10 @@ class Prelabeler:
         )  # fmt: skip
         return CameraOnlyPeople(pending.frame_stamp, pending.camera, boxes, tuple(items))
 
-    @property
-    def people_pending(self) -> str | None:
-        """The camera whose people ``take_people`` will hand over next (None: nothing pending)."""
-        return None if self._pending_people is None else self._pending_people.camera
+    def people_pending(self, stamp: Stamp) -> str | None:
+        """The camera whose people of the frame at ``stamp`` ``take_people`` has yet to hand over, or None."""
+        pending = self._pending_people
+        return pending.camera if pending is not None and pending.frame_stamp == stamp else None
 
     # ------------------------------------------------------------------ the one call
     def process(self, frame, people: Future[list[PersonDetection]] | None = None) -> PrelabelResult:
@@ -371,8 +376,9 @@ class Prelabeler:
         ``people``: ``detect_people`` already started on this frame's image of ``detector_camera()``
         (on another thread, so the ~120 ms detector runs beside this frame and the next); without it the
         detector runs here when scheduled. Either way its camera-only people are not in this frame's
-        result: ``take_people`` hands them over later, and must be called before the next scheduled
-        frame (a ``RuntimeError`` says so otherwise: results are never dropped unseen).
+        result: ``take_people`` hands them over ``detector_lag`` frames later, and must have done so
+        before the next scheduled frame (a ``RuntimeError`` says so otherwise: results are never dropped
+        unseen).
         """
         lidar = (
             LidarGeometry.from_rig(self.rig, frame.sweep.lidar)

@@ -95,7 +95,8 @@ def _prelabel(root: Path):
     prelabeler = Prelabeler(sample.rig, PrelabelConfig())
     result = prelabeler.process(sample.frame)
     assert not [b for b in result.boxes2d if b.object_id == -1]  # never in the frame's own result
-    people = prelabeler.take_people()
+    assert prelabeler.take_people() is None  # due detector_lag frames later
+    people = prelabeler.take_people(final=True)  # the end of the stream: due now
     assert people.stamp == result.stamp and people.camera == CAMERA and not people.detector_error
     assert prelabeler.take_people() is None  # handed over once
     merged = replace(result, boxes2d=result.boxes2d + people.boxes,
@@ -128,8 +129,22 @@ def test_kitti_pedestrian_without_lidar_points_becomes_a_camera_only_review_item
 
 def test_people_must_be_taken_before_the_next_scheduled_frame(tmp_path):
     sample = load_frame(_kitti_copy(tmp_path, drop_pedestrian=False), FRAME)
-    prelabeler = Prelabeler(sample.rig, PrelabelConfig(camera=CameraConfig(detector_every=1)))
+    prelabeler = Prelabeler(sample.rig, PrelabelConfig(camera=CameraConfig(detector_every=1)))  # lag 3 capped at 1
     prelabeler.process(sample.frame)
     with pytest.raises(RuntimeError, match="take_people"):  # never dropped unseen
         prelabeler.process(sample.frame)
     assert prelabeler.take_people() is not None and prelabeler.take_people() is None
+
+
+def test_people_are_due_detector_lag_frames_later(tmp_path):
+    sample = load_frame(_kitti_copy(tmp_path, drop_pedestrian=False), FRAME)
+    prelabeler = Prelabeler(sample.rig, PrelabelConfig(camera=CameraConfig(detector_every=5, detector_lag=3)))
+    first = prelabeler.process(sample.frame)  # scheduled: frame 0
+    assert prelabeler.people_pending(first.stamp) == CAMERA
+    taken = []
+    for _ in range(4):  # frames 1..4: the result is due before frame 3
+        taken.append(prelabeler.take_people())
+        prelabeler.process(sample.frame)
+    assert [p is not None for p in taken] == [False, False, True, False]
+    assert taken[2].stamp == first.stamp and prelabeler.people_pending(first.stamp) is None
+
