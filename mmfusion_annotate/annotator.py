@@ -15,13 +15,13 @@ ahead; a node that cannot keep up drops set steps (whole frames), never sample s
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Literal
 
 from mmfusion_annotate.config import PipelineConfig
-from mmfusion_annotate.deferred import run_job
+from mmfusion_annotate.deferred import helper_executor, run_job
 from mmfusion_annotate.errors import CodecError, ConfigError, MmfusionError
 from mmfusion_annotate.events.config import load_rules
 from mmfusion_annotate.events.feed import SampleFeed, review_counts, track_frame
@@ -101,8 +101,8 @@ class Annotator:
         # one thread for the edge checks (in order: they share the drift state), one for the people
         # detector: neither waits for the other
         threaded = self.config.background_checks
-        self._edges = ThreadPoolExecutor(1, thread_name_prefix="mmfusion-edges") if threaded else None
-        self._people = ThreadPoolExecutor(1, thread_name_prefix="mmfusion-people") if threaded else None
+        self._edges = helper_executor("mmfusion-edges") if threaded else None
+        self._people = helper_executor("mmfusion-people") if threaded else None
         self._old_latest: Stamp | None = None  # the previous stream's latest stamp, after a restart
         self._start()
 

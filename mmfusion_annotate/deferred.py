@@ -14,12 +14,29 @@ order.
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+HELPER_NICENESS = 10
+"""How much lower than the pipeline a helper thread runs (Linux niceness, per thread). A helper's result
+is due frames later, so when the two compete for a core the frame at hand should win it: at +10 the
+kernel gives the helper about a tenth of a contended core, all of an idle one."""
+
+
+def helper_executor(name: str) -> ThreadPoolExecutor:
+    """One helper thread named ``name``, at ``HELPER_NICENESS`` below its caller on Linux."""
+    return ThreadPoolExecutor(1, thread_name_prefix=name, initializer=_lower_priority)
+
+
+def _lower_priority() -> None:
+    if sys.platform == "linux":  # elsewhere PRIO_PROCESS would lower the whole process
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HELPER_NICENESS)
 
 
 def run_job(executor: Executor | None, job: Callable[[], T]) -> Future[T]:

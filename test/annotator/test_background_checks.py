@@ -1,5 +1,7 @@
 """The occasional checks on helper threads give exactly what they give inline, at the same points."""
 
+import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -7,7 +9,7 @@ import pytest
 
 from mmfusion_annotate.annotator import Annotator
 from mmfusion_annotate.config import PipelineConfig
-from mmfusion_annotate.deferred import Deferred
+from mmfusion_annotate.deferred import HELPER_NICENESS, Deferred, helper_executor
 from mmfusion_annotate.events import EventTagger, load_rules
 from mmfusion_annotate.events.feed import SampleFeed
 from mmfusion_annotate.msgs.topics import ANNOTATIONS_TYPE, annotations_topic
@@ -65,6 +67,19 @@ def _tagger_outputs(rig, samples, executor):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is a Linux property")
+def test_helper_threads_run_below_their_caller():
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    caller = niceness()
+    with helper_executor("test-helper") as pool:
+        name, nice = pool.submit(lambda: (threading.current_thread().name, niceness())).result()
+    assert name.startswith("test-helper")
+    assert nice == min(caller + HELPER_NICENESS, 19)
+    assert niceness() == caller  # the caller is untouched
+
+
 def test_threaded_edge_checks_return_the_same_events_at_the_same_updates(rig, samples):
     inline = _tagger_outputs(rig, samples, None)
     with ThreadPoolExecutor(1) as pool:

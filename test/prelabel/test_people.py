@@ -129,7 +129,8 @@ def test_kitti_pedestrian_without_lidar_points_becomes_a_camera_only_review_item
 
 def test_people_must_be_taken_before_the_next_scheduled_frame(tmp_path):
     sample = load_frame(_kitti_copy(tmp_path, drop_pedestrian=False), FRAME)
-    prelabeler = Prelabeler(sample.rig, PrelabelConfig(camera=CameraConfig(detector_every=1)))  # lag 3 capped at 1
+    # detector_lag (3) is capped at detector_every (1): taken at the start of the next frame
+    prelabeler = Prelabeler(sample.rig, PrelabelConfig(camera=CameraConfig(detector_every=1)))
     prelabeler.process(sample.frame)
     with pytest.raises(RuntimeError, match="take_people"):  # never dropped unseen
         prelabeler.process(sample.frame)
