@@ -21,7 +21,8 @@ Performance).
 Printed after the warm-up (first ``--warmup`` seconds left out): sustained fused-frame rate against the
 LiDAR rate, latency p50/p99/max (wall time when the frame is produced minus wall time when the last message
 of its set was received, ``fusion_node``'s own measure), drops (frames dropped by the fusion queue, failed
-frames, recorder queue/IO, messages lost between player and node), CPU % per process, peak RSS and RSS
+frames, recorder queue/IO, messages lost between player and node), CPU % per process and per thread of the
+vehicle process (named; native library and DDS threads by id), peak RSS and RSS
 growth. The baseline is the target of the issue: 10 fused frames/s, p99 < 150 ms, zero drops, no RSS growth.
 """
 
@@ -52,10 +53,25 @@ OUTPUT_TOPICS = "^/(prelabels|fusion|events)/.*"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, tid: int | None = None) -> float:
+    """utime + stime of a process (all its threads) or of one of its threads, seconds."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def thread_cpu_seconds() -> dict[str, float]:
+    """CPU seconds of each thread of this process, by name: Python's thread name, or the kernel's
+    ``comm`` and id for native threads (library pools, DDS), where spinning workers show up."""
+    python = {t.native_id: t.name for t in threading.enumerate()}
+    out = {}
+    for tid in Path(f"/proc/{os.getpid()}/task").iterdir():
+        try:
+            comm = (tid / "comm").read_text().strip()
+            out[python.get(int(tid.name), f"{comm} [{tid.name}]")] = cpu_seconds(os.getpid(), int(tid.name))
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+    return out
 
 
 def host_cpu_ticks() -> list[int]:
@@ -71,7 +87,8 @@ def rss_mb(pid: int) -> float:
 
 
 class Sampler(threading.Thread):
-    """Once a second: CPU seconds and RSS of both processes, and the fusion node's counters."""
+    """Once a second: CPU seconds and RSS of both processes, the vehicle's per thread, and the fusion
+    node's counters."""
 
     def __init__(self, pids: dict[str, int], fusion, recorder) -> None:
         super().__init__(daemon=True, name="soak-sampler")
@@ -82,7 +99,7 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         while not self.stop.wait(1.0):
             try:
-                row = {"t": time.monotonic(), "host": host_cpu_ticks(),
+                row = {"t": time.monotonic(), "host": host_cpu_ticks(), "threads": thread_cpu_seconds(),
                        **{f"cpu.{k}": cpu_seconds(p) for k, p in self.pids.items()},
                        **{f"rss.{k}": rss_mb(p) for k, p in self.pids.items()}}
             except FileNotFoundError:  # the player ended
@@ -270,6 +287,10 @@ def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion
         if minutes:
             per_minute = ", ".join(f"{v:.0f}" for v in minutes)
             print(f"{'':11}RSS peak per minute after warm-up: {per_minute} MB")
+    threads = {name: (last["threads"][name] - first["threads"].get(name, 0.0)) / span * 100
+               for name in last["threads"]}  # fmt: skip
+    print("  vehicle threads   " + ", ".join(f"{name} {share:.0f} %" for name, share in
+                                             sorted(threads.items(), key=lambda kv: -kv[1]) if share >= 1))
     stages = {k[:-len(".p50")]: (p1.get(k), p1.get(k[:-4] + ".p99")) for k in p1 if k.endswith(".p50")}
     print("  node's window (last 256 frames), ms p50/p99: " + ", ".join(
         f"{k} {a:.1f}/{b:.1f}" for k, (a, b) in stages.items()))
