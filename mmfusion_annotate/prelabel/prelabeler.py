@@ -374,7 +374,7 @@ class Prelabeler:
         """Pre-label one fused frame (``mmfusion_annotate.fusion.FusedFrame``).
 
         ``people``: ``detect_people`` already started on this frame's image of ``detector_camera()``
-        (on another thread, so the ~120 ms detector runs beside this frame and the next); without it the
+        (on another thread, so the ~130 ms detector runs beside this frame and the next few); without it the
         detector runs here when scheduled. Either way its camera-only people are not in this frame's
         result: ``take_people`` hands them over ``detector_lag`` frames later, and must have done so
         before the next scheduled frame (a ``RuntimeError`` says so otherwise: results are never dropped
