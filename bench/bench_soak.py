@@ -9,7 +9,9 @@ when its last point is captured). ``player_node BAG --loop`` (``mmfusion play``)
 subprocess at its recorded pace (``--qos``: offered with that QoS, else the recorded sensor-data one); this
 process runs ``vehicle_nodes`` (``fusion_node`` + ``recorder_node`` on one executor, the outputs handed to
 the recorder in-process, as ``mmfusion run`` does; ``--qos``: both subscribe with it), on a dedicated
-``ROS_DOMAIN_ID``, localhost only. ``--recorder process`` runs ``recorder_node`` in a process of its own
+``ROS_DOMAIN_ID``, localhost only, both processes with the shipped Fast DDS large-data profile
+(``nodes/dds_profile.py``; ``FASTRTPS_DEFAULT_PROFILES_FILE=`` empty runs Fast DDS's defaults).
+``--recorder process`` runs ``recorder_node`` in a process of its own
 instead (as ``ros2 launch ... vehicle.launch.py`` does), recording the sensor topics and the outputs it
 receives over DDS; its counts then come from its closing log line. At each loop the stamps jump back and the
 pipeline restarts (counted). ``--publication-mode`` is the player's (the drivers' stand-in) Fast DDS
@@ -42,6 +44,7 @@ import numpy as np
 from drive_cache import cached_drive
 
 from mmfusion_annotate.nodes.composition import EXECUTORS, init_context, run_nodes
+from mmfusion_annotate.nodes.dds_profile import ENV_VARS
 from mmfusion_annotate.nodes.qos import SENSOR_QOS_NAMES
 from mmfusion_annotate.nodes.vehicle import vehicle_nodes
 from mmfusion_annotate.rig import default_rig_path, load_rig
@@ -203,6 +206,7 @@ def main() -> None:
     print(f"soak: {args.minutes:g} min of '{bag.name}' looped, domain {args.domain_id}, "
           f"{args.executor} executor, {args.qos or 'recorded/default'} QoS, warm-up {args.warmup:g} s, "
           f"FASTDDS_BUILTIN_TRANSPORTS={os.environ.get('FASTDDS_BUILTIN_TRANSPORTS', 'default')}, "
+          f"Fast DDS profile {os.environ.get(ENV_VARS[0]) or 'none (512 kB shared-memory segments)'}, "
           f"player {PUBLICATION_MODE}={player_env.get(PUBLICATION_MODE, 'unset')}",
           flush=True)  # fmt: skip
     try:

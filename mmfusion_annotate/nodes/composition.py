@@ -35,6 +35,7 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from mmfusion_annotate.errors import MmfusionError
+from mmfusion_annotate.nodes.dds_profile import use_large_data_profile
 
 NodeFactory = Callable[[Context], Node]
 """Builds one node in the given context (``lambda ctx: FusionNode(context=ctx)``)."""
@@ -52,7 +53,9 @@ class StopReason(str, Enum):
 
 
 def init_context(args: Sequence[str] | None = None, domain_id: int | None = None) -> Context:
-    """A fresh rclpy context that leaves SIGINT/SIGTERM to ``run_nodes`` (see the module docstring)."""
+    """A fresh rclpy context that leaves SIGINT/SIGTERM to ``run_nodes`` (see the module docstring), with
+    the large-data Fast DDS profile unless one is set (``dds_profile``; inherited by child processes)."""
+    use_large_data_profile()
     context = Context()
     rclpy.init(
         args=list(args) if args is not None else None,

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from mmfusion_annotate.bagtools.play import Pacer, play_messages
 from mmfusion_annotate.bagtools.source import Channel, channels, open_bag, parse_qos, read_messages
 from mmfusion_annotate.errors import BagError, MmfusionError
+from mmfusion_annotate.nodes.dds_profile import use_large_data_profile
 from mmfusion_annotate.nodes.player_args import add_play_arguments
 from mmfusion_annotate.recording.qos import QosProfile
 from mmfusion_annotate.recording.reader import BagMessage
@@ -105,6 +106,7 @@ def play_bag(
         raise BagError(f"{path}: none of the topics {sorted(topics)} is in the bag")
     owns_context = context is None and not rclpy.ok()
     if owns_context:
+        use_large_data_profile()  # before the first participant: sweeps do not fit Fast DDS's default
         rclpy.init()
     node = rclpy.create_node("mmfusion_player", context=context)
     try:
