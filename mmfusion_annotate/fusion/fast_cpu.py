@@ -14,7 +14,9 @@ term; ``fastmath`` stays off so both paths round alike (test_fusion_backends che
 
 from __future__ import annotations
 
+import functools
 import math
+import types
 from collections.abc import Sequence
 
 import numba
@@ -333,16 +335,46 @@ def _camera_params(models: Sequence, boxes: Sequence[np.ndarray]) -> tuple[np.nd
     )
 
 
+def _serial(kernel):
+    """``kernel`` compiled without ``parallel``: each ``prange`` runs as ``range`` on the calling thread.
+
+    For one thread (the node's default): no threading layer, so no OpenMP team threads spinning beside
+    the pipeline, and no thread masking with ``numba.set_num_threads``, under which the parallel kernels
+    crashed twice in soaks (numba#5890 describes the masking crashes). A copy of the function under its
+    own qualified name gets its own cache files: numba's cache key does not tell parallel from serial.
+    """
+    f = kernel.py_func
+    name = f"{f.__name__}_serial"
+    copy = types.FunctionType(f.__code__, f.__globals__, name, f.__defaults__, f.__closure__)
+    copy.__qualname__ = f"{f.__qualname__}_serial"
+    return njit(cache=True, fastmath=False, nogil=True)(copy)
+
+
+@functools.cache
+def _serial_kernels() -> tuple:
+    """The projection and visibility kernels without ``parallel``, built once per process."""
+    return _serial(_project_kernel), _serial(_visibility_kernel)
+
+
 _NO_IMAGE = np.zeros((1, 1, 3), dtype=np.uint8)
+
+
+def _read_only(image: np.ndarray) -> np.ndarray:
+    """A contiguous read-only view (or copy) of ``image``: numba types read-only and writable arrays
+    apart, and a tuple mixing them (a frozen image fused again beside fresh ones) cannot be indexed."""
+    view = np.ascontiguousarray(image).view()
+    view.setflags(write=False)
+    return view
 
 
 class NumbaBackend:
     """The fast CPU path on ``threads`` threads (None: numba's default, ``NUMBA_NUM_THREADS``).
 
-    numba's thread count is a setting of the calling thread, so it is set at every ``project`` on the
-    thread that calls it (the node's pipeline and edge-check threads, not the one that built the
-    backend). Scratch buffers (one slot per point and camera) are kept between frames: only the hits
-    are written, and reusing the pages avoids faulting fresh memory in every frame.
+    One thread runs serial builds of the kernels on the calling thread (``_serial``). More run the
+    parallel kernels; numba's thread count is a setting of the calling thread, so it is set at every
+    ``project`` on the thread that calls it, not on the one that built the backend. Scratch buffers (one
+    slot per point and camera) are kept between frames: only the hits are written, and reusing the pages
+    avoids faulting fresh memory in every frame.
     """
 
     name = "cpu"
@@ -352,6 +384,8 @@ class NumbaBackend:
         if threads is not None and not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
             raise ValueError(f"threads must be 1..{numba.config.NUMBA_NUM_THREADS} (got {threads})")
         self.threads = threads
+        parallel = (_project_kernel, _visibility_kernel)
+        self._project, self._visibility = _serial_kernels() if threads == 1 else parallel
         self._scratch: tuple[np.ndarray, ...] = ()
         self._boxes: dict[int, tuple[object, np.ndarray]] = {}
 
@@ -380,7 +414,7 @@ class NumbaBackend:
         jobs: Sequence[CameraJob],
         config: FusionConfig,
     ) -> tuple[np.ndarray, np.ndarray, list[Projection]]:
-        if self.threads is not None:
+        if self.threads is not None and self.threads > 1:
             numba.set_num_threads(self.threads)
         n, cams = len(points), len(jobs)
         block = config.zbuffer_block_px
@@ -394,7 +428,7 @@ class NumbaBackend:
         counts = np.empty((cams, -(-n // self.chunk)), dtype=np.int64)
         radius = config.zbuffer_neighbourhood
         pitch = np.array([g[1] + 2 * radius for g in grids], dtype=np.int64)  # grid row, border included
-        _project_kernel(
+        self._project(
             np.ascontiguousarray(points),
             np.ascontiguousarray(base_from_sensor[:3, :3], dtype=np.float64),
             np.ascontiguousarray(base_from_sensor[:3, 3], dtype=np.float64),
@@ -428,8 +462,8 @@ class NumbaBackend:
         m = int(offsets[-1])
         index, uv, depth = np.empty(m, np.int32), np.empty((m, 2), np.float32), np.empty(m, np.float32)
         visible, colors = np.zeros(m, np.bool_), np.zeros((m, 3), np.uint8)
-        images = tuple(_NO_IMAGE if j.image is None else np.ascontiguousarray(j.image[..., :3]) for j in jobs)
-        _visibility_kernel(
+        images = tuple(_read_only(_NO_IMAGE if j.image is None else j.image[..., :3]) for j in jobs)
+        self._visibility(
             counts,
             self.chunk,
             s_index,
