@@ -31,6 +31,7 @@ growth. The baseline is the target of the issue: 10 fused frames/s, p99 < 150 ms
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import shutil
 import signal
@@ -54,6 +55,13 @@ PUBLICATION_MODE = "RMW_FASTRTPS_PUBLICATION_MODE"
 OUTPUT_TOPICS = "^/(prelabels|fusion|events)/.*"
 """What a recorder in its own process records besides the rig's topics (config/recorder_node.yaml)."""
 TICKS = os.sysconf("SC_CLK_TCK")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """In a child before exec: SIGTERM it when this process dies, however it dies (a crash skips the
+    ``finally`` that stops it, and a player left running feeds the next soak on the same domain)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def cpu_seconds(pid: int, tid: int | None = None) -> float:
@@ -190,7 +198,7 @@ def main() -> None:
     if args.publication_mode != "default":
         player_env[PUBLICATION_MODE] = args.publication_mode
     player = subprocess.Popen(play, env=player_env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)  # fmt: skip
+                              stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)  # fmt: skip
     pids = {"vehicle": os.getpid(), "player": player.pid}
     recorder_log = OUT_DIR / "recorder.log"
     if separate:
@@ -198,7 +206,8 @@ def main() -> None:
                   "-p", f"bag_dir:={OUT_DIR / 'bag'}", "-p", f"recorder.include:={OUTPUT_TOPICS}"]
         record += ["-p", f"recorder.sensor_qos:={args.qos}"] if args.qos else []
         with recorder_log.open("w") as log:
-            recorder_process = subprocess.Popen(record, stdout=log, stderr=subprocess.STDOUT)
+            recorder_process = subprocess.Popen(record, stdout=log, stderr=subprocess.STDOUT,
+                                                preexec_fn=die_with_parent)  # fmt: skip
         pids["recorder"] = recorder_process.pid
     sampler = Sampler(pids, fusion, recorder)
     sampler.start()
