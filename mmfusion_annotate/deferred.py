@@ -36,7 +36,8 @@ def helper_executor(name: str) -> ThreadPoolExecutor:
 
 def _lower_priority() -> None:
     if sys.platform == "linux":  # elsewhere PRIO_PROCESS would lower the whole process
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HELPER_NICENESS)
+        tid = threading.get_native_id()  # a new thread starts at its creator's niceness
+        os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + HELPER_NICENESS, 19))
 
 
 def run_job(executor: Executor | None, job: Callable[[], T]) -> Future[T]:

@@ -144,10 +144,11 @@ class PrelabelResult:
 class CameraOnlyPeople:
     """What the camera-only people detector found on one image of a frame, handed over after that frame.
 
-    The detector (~120 ms a 1600x900 image) runs beside the *next* frame instead of holding up its own:
-    ``boxes`` are its detections no projected cuboid explains (``object_id`` -1, ``stamp`` the image's
-    exposure) and ``review_items`` their ``camera_without_lidar_support`` items. ``stamp`` is the fused
-    frame the image belongs to. ``detector_error`` is set (and nothing found) when the detector raised.
+    The detector (~130 ms a 1600x900 image) runs beside the next ``detector_lag`` frames instead of
+    holding up its own: ``boxes`` are its detections no projected cuboid explains (``object_id`` -1,
+    ``stamp`` the image's exposure) and ``review_items`` their ``camera_without_lidar_support`` items.
+    ``stamp`` is the fused frame the image belongs to. ``detector_error`` is set (and nothing found) when
+    the detector raised.
     """
 
     stamp: Stamp
