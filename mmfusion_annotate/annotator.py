@@ -307,7 +307,11 @@ class Annotator:
 
 
 def sync_inputs(rig, config: PipelineConfig) -> list[InputSpec]:
-    """One sync input per LiDAR, camera and radar of the rig; the first LiDAR is required."""
+    """One sync input per LiDAR, camera and radar of the rig; the first LiDAR is required.
+
+    A sensor's own ``rate_tolerance`` (rig file) sets its inter-message lower bound; without one the sync
+    config's applies.
+    """
     specs = []
     for sensor in rig.sensors.values():
         if sensor.kind not in SYNCED_KINDS:
@@ -323,6 +327,7 @@ def sync_inputs(rig, config: PipelineConfig) -> list[InputSpec]:
                 optional=optional,
                 period_ns=int(NS_PER_S / sensor.rate_hz),
                 offset_ns=-sensor.time_offset_ns,
+                rate_tolerance=sensor.rate_tolerance,
             )
         )
     lidars = [i for i, s in enumerate(specs) if rig.sensor(s.name).kind == "lidar"]

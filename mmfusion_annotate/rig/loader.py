@@ -160,6 +160,7 @@ def _sensor(entry: SensorEntry, base_frame: str, where: str, source: str | None)
         rate_hz=entry.rate_hz,
         optional=entry.optional,
         time_offset_ns=offset,
+        rate_tolerance=entry.rate_tolerance,
         parent_frame=extrinsic.parent if extrinsic else base_frame,
         T_parent_sensor=extrinsic.matrix() if extrinsic else np.eye(4),
         camera=camera,
@@ -245,6 +246,8 @@ def rig_to_dict(rig: Rig) -> dict[str, Any]:
             "rate_hz": s.rate_hz,
             "optional": s.optional,
         }
+        if s.rate_tolerance is not None:
+            entry["rate_tolerance"] = s.rate_tolerance
         if s.time_offset_ns:
             entry["time_offset_ns"] = s.time_offset_ns
         if s.frame_id != rig.base_frame:

@@ -32,6 +32,9 @@ def default_info_topic(image_topic: str) -> str:
 class Sensor:
     """One sensor: identity, timing, where it sits (``T_parent_sensor``) and its kind-specific model.
 
+    ``rate_tolerance``: how much shorter than the period (as a fraction of it) a gap between two stamps can
+    be; None leaves it to the synchronizer's default. The tighter it is, the sooner a synced set is proven
+    complete, so a clock-locked LiDAR or a triggered camera deserves a smaller one than a jittery radar.
     ``time_offset_ns`` is the known delay between the message stamp and the true sampling time
     (true = stamp + offset), e.g. a camera triggered as the LiDAR beam passes its field of view.
     """
@@ -43,6 +46,7 @@ class Sensor:
     rate_hz: float
     optional: bool = False
     time_offset_ns: int = 0
+    rate_tolerance: float | None = None
     parent_frame: str = "base_link"
     T_parent_sensor: np.ndarray = field(default_factory=lambda: np.eye(4))
     camera: CameraModel | None = None

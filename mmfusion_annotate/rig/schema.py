@@ -235,6 +235,7 @@ class SensorEntry(_Strict):
     topic: StrictStr
     frame_id: StrictStr
     rate_hz: PositiveFloat
+    rate_tolerance: Annotated[StrictFloat, Field(ge=0, lt=1)] | None = None
     optional: StrictBool = False
     time_offset_ns: StrictInt | None = None
     time_offset_s: StrictFloat | None = None

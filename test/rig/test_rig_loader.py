@@ -74,6 +74,7 @@ def assert_same_rig(a: Rig, b: Rig) -> None:
             "topic",
             "frame_id",
             "rate_hz",
+            "rate_tolerance",
             "optional",
             "time_offset_ns",
             "parent_frame",
@@ -131,6 +132,9 @@ def _loop(doc: dict[str, Any]) -> None:
 
 BAD_INPUTS = {
     "wrong type": (_set(("cam_front", "rate_hz"), "fast"), "sensors[cam_front].rate_hz", "valid number"),
+    "rate tolerance of a whole period": (
+        _set(("lidar_top", "rate_tolerance"), 1.0), "sensors[lidar_top].rate_tolerance", "less than 1"
+    ),
     "wrong bool type": (_set(("radar_front", "optional"), "yes"), "sensors[radar_front].optional", "boolean"),
     "missing key": (_drop("cam_front", "topic"), "sensors[cam_front].topic", "missing key"),
     "missing block key": (_drop("lidar_top", "lidar"), "sensors[lidar_top]", "needs a 'lidar' block"),
