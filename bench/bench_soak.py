@@ -39,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -283,10 +284,16 @@ def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion
     if short:
         print("  fewer than 97 % received (DDS or player lag): " + ", ".join(f"{n} -{v:.0f}" for n, v in
                                                                            short.items()))
-    sync0, sync1 = first["sync"], last["sync"]
-    sync_delta = {k: v - sync0.get(k, 0) for k, v in sync1.items()
-                  if isinstance(v, int | float) and v != sync0.get(k, 0)}
-    print(f"  sync counters     {sync_delta}")
+    # the synchronizer starts afresh at each loop of the drive, so its figures are the last loop's, not deltas
+    sync = last["sync"]
+    drops = Counter()
+    for key, value in sync.items():
+        if "." in key and not key.startswith(("span_ns", "wait_ns")) and key.split(".")[1] not in (
+                "received", "emitted"):
+            drops[key.split(".")[1]] += value
+    print(f"  sync (last loop)  {sync['sets']} sets ({sync['partial_sets']} partial, "
+          f"{sync['forced_sets']} forced), span ms p50 {sync['span_ns.p50'] / 1e6:.1f} / "
+          f"p99 {sync['span_ns.p99'] / 1e6:.1f}, messages not in a set: {dict(+drops) or 0}")
     print(f"  pipeline restarts (bag loops): {fusion.annotator.resets}")
     for proc in [k[len("cpu."):] for k in first if k.startswith("cpu.")]:
         cpu = (last[f"cpu.{proc}"] - first[f"cpu.{proc}"]) / span * 100
