@@ -270,8 +270,8 @@ def _visibility_kernel(
         y0f = math.floor(v)
         fx = u - x0f
         fy = v - y0f
-        x0 = np.int64(x0f)
-        y0 = np.int64(y0f)
+        x0 = min(np.int64(x0f), width - 1)  # u == width after float32 rounding: no read past the image
+        y0 = min(np.int64(y0f), height - 1)
         x1 = min(x0 + 1, width - 1)
         y1 = min(y0 + 1, height - 1)
         for ch in range(3):

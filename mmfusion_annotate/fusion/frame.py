@@ -89,8 +89,9 @@ class CameraView:
         Computed on demand: a dense 1600x900 image per camera would dominate the frame's memory.
         """
         image = np.full(self.height * self.width, np.inf, dtype=np.float32)
-        row = np.floor(self.uv[self.visible, 1]).astype(np.int64)
-        col = np.floor(self.uv[self.visible, 0]).astype(np.int64)
+        # float32 rounding can put a hit just inside the border at u == width (v == height)
+        row = np.minimum(np.floor(self.uv[self.visible, 1]), self.height - 1).astype(np.int64)
+        col = np.minimum(np.floor(self.uv[self.visible, 0]), self.width - 1).astype(np.int64)
         np.minimum.at(image, row * self.width + col, self.depth[self.visible])
         image[np.isinf(image)] = 0.0
         return image.reshape(self.height, self.width)

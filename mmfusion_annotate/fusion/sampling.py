@@ -27,8 +27,9 @@ def sample_colors(image: Any, uv: Any, visible: Any, mode: str, xp: ModuleType) 
     y0f = xp.floor(v)
     fx = (u - x0f)[:, None]
     fy = (v - y0f)[:, None]
-    x0 = x0f.astype(xp.int64)
-    y0 = y0f.astype(xp.int64)
+    # a hit inside in float64 can round to u == width (v == height) as float32: it reads the border pixel
+    x0 = xp.minimum(x0f, width - 1).astype(xp.int64)
+    y0 = xp.minimum(y0f, height - 1).astype(xp.int64)
     x1 = xp.minimum(x0 + 1, width - 1)
     y1 = xp.minimum(y0 + 1, height - 1)
     img = image[..., :3]

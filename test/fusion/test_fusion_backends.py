@@ -8,6 +8,7 @@ from mmfusion_annotate.errors import BackendError
 from mmfusion_annotate.fusion import FusionConfig, FusionPipeline, XpBackend, make_backend, sampled_track
 from mmfusion_annotate.fusion.fast_cpu import NumbaBackend, image_box
 from mmfusion_annotate.fusion.measure import arc_pose
+from mmfusion_annotate.rig import rig_from_dict
 from mmfusion_annotate.types import SensorSample
 from mmfusion_annotate.xp import cuda_available
 
@@ -146,3 +147,35 @@ def test_read_only_images_beside_writable_ones(small_rig, samples):
     for name in CAMERAS:
         np.testing.assert_array_equal(reference.cameras[name].index, fast.cameras[name].index)
         np.testing.assert_array_equal(reference.cameras[name].colors, fast.cameras[name].colors)
+
+
+@pytest.mark.parametrize("backend", [NumbaBackend(), XpBackend(np, "reference")], ids=["cpu", "reference"])
+def test_a_point_rounding_onto_the_far_border_reads_the_border_pixel(backend):
+    """A hit just inside the image in float64 can round to u == width (or v == height) when stored as
+    float32; bilinear sampling then read one pixel past the border: the next row's first pixel, or past
+    the end of the image buffer (a segfault when that page was unmapped, as a soak found)."""
+    width, height, f, depth = 80, 40, 60.0, 10.0
+    rig = rig_from_dict({"name": "edge", "sensors": [
+        {"name": "cam", "kind": "camera", "topic": "/cam/image_raw", "frame_id": "cam_optical",
+         "rate_hz": 10.0, "extrinsic": {"parent": "base_link", "rpy_deg": [-90.0, 0.0, -90.0]},
+         "camera": {"width": width, "height": height, "K": [f, 0, width / 2, 0, f, height / 2, 0, 0, 1],
+                    "distortion_model": "plumb_bob", "D": [0.0] * 5}},
+        {"name": "lidar", "kind": "lidar", "topic": "/lidar/points", "frame_id": "lidar", "rate_hz": 10.0,
+         "lidar": {"beams": 1, "vertical_range_deg": [0.0, 0.0], "azimuth_resolution_deg": 0.2}},
+    ]})  # fmt: skip
+    eps = np.linspace(-2e-3, 2e-3, 4001)  # pixels around the border, finer than float32's step there
+    right = np.stack([np.full_like(eps, depth), -(width / 2 + eps) * depth / f, np.zeros_like(eps)], 1)
+    bottom = np.stack([np.full_like(eps, depth), np.zeros_like(eps), -(height / 2 + eps) * depth / f], 1)
+    xyz = np.concatenate([right, bottom]).astype(np.float32)
+    padded = np.full((height + 1, width + 1, 3), 255, np.uint8)  # a white row and column past the border
+    padded[:height, :width] = 0
+    samples = {
+        "lidar": SensorSample("lidar", 0, {"xyz": xyz, "t_ns": np.zeros(len(xyz), np.int64)}),
+        "cam": SensorSample("cam", 0, {"image": padded[:height, :width]}),
+    }
+    config = FusionConfig(motion_compensation=False, color_sampling="bilinear")
+    view = FusionPipeline(rig, config, backend).fuse(samples, None).cameras["cam"]
+    assert (view.uv[:, 0] == width).any() and (view.uv[:, 1] == height).any()  # the case is exercised
+    assert view.visible.all() and not view.colors.any()
+    depth_image = view.sparse_depth()  # indexes by the stored uv too
+    assert depth_image[:, -1].max() == depth_image[-1].max() == pytest.approx(depth)
