@@ -272,8 +272,8 @@ class Annotator:
     def _process(self, synced: SyncedSet, out: AnnotatorOutput) -> None:
         late_items = self._take_people(out)  # before this frame starts its own detector job
         slots = {spec.name: s for spec, s in zip(self.inputs, synced.slots, strict=True)}
-        people = self._start_people(slots)
         samples = {name: self._decoded(s) for name, s in slots.items()}
+        people = self._start_people(samples)
         timings: dict[str, float] = {}
         try:
             t0 = perf_counter()
@@ -294,16 +294,19 @@ class Annotator:
         out.frames.append(AnnotatedFrame(frame, labels, synced, stamps, timings, pending))
         self.counters.frames += 1
 
-    def _start_people(self, slots: dict[str, SensorSample | None]) -> Future[list[PersonDetection]] | None:
-        """This frame's people detector, started before the set is decoded and fused (it overlaps them).
+    def _start_people(self, samples: dict[str, SensorSample | None]) -> Future[list[PersonDetection]] | None:
+        """This frame's people detector, started before the set is fused (it overlaps fusion and pre-labels).
 
-        It decodes its image itself (a lazy payload decodes once, whichever thread asks first); if that
-        image cannot be decoded the camera has no view and the prelabeler never asks for the result.
+        Its image is decoded by then (here, or ahead by the node's decode thread): were the job to decode it,
+        the pipeline thread, which needs the same image, would wait on a decode running at the helper's
+        lower priority. An image that could not be decoded leaves the camera without a view, and the
+        prelabeler never asks for the result.
         """
-        sample = slots.get(self.prelabeler.detector_camera() or "")
+        sample = samples.get(self.prelabeler.detector_camera() or "")
         if sample is None:
             return None
-        return run_job(self._people, lambda: self.prelabeler.detect_people(sample.payload["image"]))
+        image = sample.payload["image"]
+        return run_job(self._people, lambda: self.prelabeler.detect_people(image))
 
 
 def sync_inputs(rig, config: PipelineConfig) -> list[InputSpec]:
