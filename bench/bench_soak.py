@@ -254,6 +254,11 @@ def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion
         p50, p99 = np.percentile(lat, [50, 99])
         print(f"  latency ms        p50 {p50:6.1f}   p99 {p99:6.1f}   max {lat.max():6.1f}"
               f"   (target p99 < 150; {np.mean(lat > 150) * 100:.1f} % of frames over)")
+        # one bad episode and a steady tail read alike in the whole-run p99; per minute they do not
+        minutes = [[ms for t, ms in latencies if m * 60 <= t - first["t"] < (m + 1) * 60]
+                   for m in range(int(np.ceil(span / 60)))]  # fmt: skip
+        print("  latency p99 per minute  " + ", ".join(
+            f"{np.percentile(m, 99):.0f}" for m in minutes if len(m) >= 100) + " ms")
     split = np.array([p[1:] for p in parts if first["t"] <= p[0] <= last["t"]])
     if len(split):
         slow = split[np.argsort(split.sum(axis=1))[-max(1, len(split) // 20):]]  # the slowest 5 %
