@@ -297,10 +297,9 @@ class Annotator:
     def _start_people(self, samples: dict[str, SensorSample | None]) -> Future[list[PersonDetection]] | None:
         """This frame's people detector, started before the set is fused (it overlaps fusion and pre-labels).
 
-        Its image is decoded by then (here, or ahead by the node's decode thread): were the job to decode it,
-        the pipeline thread, which needs the same image, would wait on a decode running at the helper's
-        lower priority. An image that could not be decoded leaves the camera without a view, and the
-        prelabeler never asks for the result.
+        Its image is decoded by then, on this thread: were the job to decode it, the pipeline thread, which
+        needs the same image, would wait on a decode running at the helper's lower priority. An image that
+        could not be decoded leaves the camera without a view, and the prelabeler never asks for the result.
         """
         sample = samples.get(self.prelabeler.detector_camera() or "")
         if sample is None:

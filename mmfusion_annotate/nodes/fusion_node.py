@@ -2,8 +2,7 @@
 
 Threading: subscription callbacks (one mutually exclusive group per topic, so each topic's messages
 stay in order) decode the message into a ``SensorSample`` (camera images lazily: only the pixels the
-pipeline uses are ever decoded; while the pipeline keeps up, a helper thread decodes each image as it
-arrives, so its set finds it ready) and run the ``Annotator``'s cheap intake (synchronizer, ego coverage)
+pipeline uses are ever decoded) and run the ``Annotator``'s cheap intake (synchronizer, ego coverage)
 under a lock, in arrival order; the steps it yields (every sample, and each synced set once ready) go to
 one ``BoundedWorker``, whose thread runs them (fusion -> pre-labels -> events) in order. What they
 complete goes to a second worker, which builds the output messages, publishes them and hands them to
@@ -55,7 +54,7 @@ from mmfusion_annotate.msgs.samples import decode_sample
 from mmfusion_annotate.msgs.topics import OUTPUT_TOPICS
 from mmfusion_annotate.nodes import diagnostics as diag
 from mmfusion_annotate.nodes.composition import main_nodes
-from mmfusion_annotate.nodes.lazy_sample import LazyPayload, Prefetcher, lazy_camera_sample
+from mmfusion_annotate.nodes.lazy_sample import lazy_camera_sample
 from mmfusion_annotate.nodes.params import declare_config
 from mmfusion_annotate.nodes.qos import RELIABLE, SensorQos, sensor_qos
 from mmfusion_annotate.nodes.worker import BoundedWorker
@@ -73,10 +72,6 @@ STEP_LIMIT = 4096
 """Queued steps of any kind at most (~3 s of the default rig's messages): past it the oldest goes."""
 ARRIVALS_KEPT = 4096
 """Arrival times remembered for the latency of sets still forming."""
-PREFETCH_WHILE_SETS = 1
-"""Images are decoded as they arrive (``Prefetcher``) while at most this many synced sets wait for the
-pipeline; beyond, frames may be dropped and every queued image would hold its ~4 MB of pixels, so they
-stay lazy."""
 PUBLISH_DEPTH = 8
 """Results waiting to be published at most (~0.8 s of frames, ~30 MB each with their decoded images);
 beyond it the pipeline thread waits (back-pressure)."""
@@ -153,7 +148,6 @@ class FusionNode(Node):
         self._publisher: BoundedWorker[tuple[AnnotatorOutput, float]] = BoundedWorker(
             "publish", self._publish_timed, capacity=PUBLISH_DEPTH
         )
-        self._prefetch = Prefetcher("mmfusion-decode", max_pending=max(1, len(self.rig.cameras())))
 
         reliable = RELIABLE
         self._qos = {"reliable": reliable, "sensor_data": qos_profile_sensor_data}
@@ -212,8 +206,6 @@ class FusionNode(Node):
                 self._arrivals.popitem(last=False)
             for step in self.annotator.intake(sample):
                 self._worker.submit((step, self._last_arrival(step, received)))
-        if isinstance(sample.payload, LazyPayload) and self._worker.stats().depth <= PREFETCH_WHILE_SETS:
-            self._prefetch.offer(sample.payload)
 
     def _last_arrival(self, step: Step, default: float) -> float:
         """When the last message of a set step's set was received (what its latency counts from)."""
@@ -325,8 +317,6 @@ class FusionNode(Node):
                 "queue_dropped": worker.dropped_oldest,
                 "worker_failed": worker.failed,
                 "publish_queue": publisher.depth,
-                "images_prefetched": self._prefetch.offered - self._prefetch.skipped,
-                "prefetch_skipped": self._prefetch.skipped,
                 "publish_failed": publisher.failed,
                 "worker_busy_s": worker.busy_s,
                 "publish_busy_s": publisher.busy_s,
@@ -365,7 +355,6 @@ class FusionNode(Node):
             if self._closed:
                 return
             self._closed = True  # from here on callbacks leave the annotator alone
-        self._prefetch.close()
         self._worker.stop(timeout_s)
         with self._processing:  # a step still running past the timeout finishes first
             out = self.annotator.finish()

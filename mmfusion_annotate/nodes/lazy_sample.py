@@ -3,15 +3,13 @@
 Most received images never need their pixels: those not picked into a synced set (cameras run faster
 than the LiDAR), those of a set dropped under overload, all but every ``alignment_every``-th one of the
 edge checks. ``fusion_node`` therefore keeps the message's bytes in the sample and decodes on first
-access, whichever thread asks first. ``Prefetcher`` asks early, on a helper thread, while the pipeline
-keeps up. ROS-free (it only reads message attributes), so it is tested without DDS.
+access, on the worker thread. ROS-free (it only reads message attributes), so it is tested without DDS.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -46,62 +44,6 @@ class LazyPayload(Mapping[str, np.ndarray]):
 
     def __len__(self) -> int:
         return len(self._load())
-
-    @property
-    def loaded(self) -> bool:
-        """True once decoded (a failed decode stays False)."""
-        return self._data is not None
-
-
-class Prefetcher:
-    """Decodes lazy payloads ahead of the pipeline on one helper thread, a bounded number at a time.
-
-    Why: images reach the node up to a LiDAR period before their set is complete (a sweep is published
-    once it ends), so decoding them as they arrive takes the JPEG decode (~5 ms per 1600x900 image, ~25 ms
-    per frame of the default rig) off the pipeline thread's path; OpenCV releases the GIL, so it runs on
-    the other core. The cost is decoding the images no set picks (cameras faster than the LiDAR). Beyond
-    ``max_pending`` queued decodes an image stays lazy (the pipeline decodes it if it needs it), so a burst
-    never piles up decoded images. A broken image is left for the pipeline, which counts it.
-    """
-
-    def __init__(self, name: str, max_pending: int) -> None:
-        if max_pending < 1:
-            raise ValueError(f"prefetcher '{name}': max_pending must be >= 1, not {max_pending}")
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=name)
-        self._max_pending = max_pending
-        self._lock = threading.Lock()
-        self._pending = 0
-        self.offered = 0
-        self.skipped = 0  # offers turned down because ``max_pending`` decodes were queued
-
-    def offer(self, payload: LazyPayload) -> bool:
-        """Queue ``payload``'s decode unless ``max_pending`` are queued; False when turned down."""
-        with self._lock:
-            self.offered += 1
-            if self._pending >= self._max_pending:
-                self.skipped += 1
-                return False
-            self._pending += 1
-        try:
-            self._executor.submit(self._decode, payload)
-        except RuntimeError:  # shut down: the pipeline decodes it if it still needs it
-            with self._lock:
-                self._pending -= 1
-            return False
-        return True
-
-    def _decode(self, payload: LazyPayload) -> None:
-        try:
-            payload._load()
-        except CodecError:
-            pass  # counted by the pipeline when (and if) it needs this image
-        finally:
-            with self._lock:
-                self._pending -= 1
-
-    def close(self) -> None:
-        """Stop decoding ahead (queued decodes are dropped; the payloads stay lazy)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def lazy_camera_sample(sensor: Any, msg: Any) -> SensorSample:
