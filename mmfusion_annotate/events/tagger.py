@@ -36,10 +36,11 @@ from mmfusion_annotate.events.model import (
 )
 from mmfusion_annotate.types import Stamp
 
-ALIGNMENT_IN_FLIGHT = 4
-"""Edge checks started before the oldest one's events are taken: ~0.5 s of images at the default
-``alignment_every`` on six cameras, so a helper thread starved of CPU for a moment catches up instead of
-stalling the caller (with 1, the live pipeline thread waited ~10 ms per check in a soak)."""
+ALIGNMENT_IN_FLIGHT = 8
+"""Edge checks started before the oldest one's events are taken: ~1.1 s of images at the default
+``alignment_every`` on six cameras. Cameras in phase bring their checks in bursts (six on one sweep), so
+fewer than a burst and a bit makes the caller wait for the helper at every burst (with 4, 32 waits of
+~16 ms in a 19 s drive offline; with 1, the live pipeline thread waited ~10 ms per check in a soak)."""
 
 
 def _ordered(events: list[Event]) -> list[Event]:
