@@ -39,7 +39,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +49,7 @@ from mmfusion_annotate.nodes.dds_profile import ENV_VARS
 from mmfusion_annotate.nodes.qos import SENSOR_QOS_NAMES
 from mmfusion_annotate.nodes.vehicle import vehicle_nodes
 from mmfusion_annotate.rig import default_rig_path, load_rig
+from mmfusion_annotate.sync.model import DropReason
 
 OUT_DIR = Path("/tmp/mmfusion_bench/soak")
 PUBLICATION_MODE = "RMW_FASTRTPS_PUBLICATION_MODE"
@@ -291,14 +291,12 @@ def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion
                                                                            short.items()))
     # the synchronizer starts afresh at each loop of the drive, so its figures are the last loop's, not deltas
     sync = last["sync"]
-    drops = Counter()
-    for key, value in sync.items():
-        if "." in key and not key.startswith(("span_ns", "wait_ns")) and key.split(".")[1] not in (
-                "received", "emitted"):
-            drops[key.split(".")[1]] += value
+    inputs = [spec.name for spec in fusion.annotator.inputs]
+    drops = {r.value: sum(sync[f"{name}.{r.value}"] for name in inputs) for r in DropReason}
     print(f"  sync (last loop)  {sync['sets']} sets ({sync['partial_sets']} partial, "
           f"{sync['forced_sets']} forced), span ms p50 {sync['span_ns.p50'] / 1e6:.1f} / "
-          f"p99 {sync['span_ns.p99'] / 1e6:.1f}, messages not in a set: {dict(+drops) or 0}")
+          f"p99 {sync['span_ns.p99'] / 1e6:.1f}, messages not in a set: "
+          f"{ {r: n for r, n in drops.items() if n} or 0}")
     print(f"  pipeline restarts (bag loops): {fusion.annotator.resets}")
     for proc in [k[len("cpu."):] for k in first if k.startswith("cpu.")]:
         cpu = (last[f"cpu.{proc}"] - first[f"cpu.{proc}"]) / span * 100

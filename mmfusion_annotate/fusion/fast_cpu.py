@@ -339,9 +339,9 @@ def _serial(kernel):
     """``kernel`` compiled without ``parallel``: each ``prange`` runs as ``range`` on the calling thread.
 
     For one thread (the node's default): no threading layer, so no OpenMP team threads spinning beside
-    the pipeline, and no thread masking with ``numba.set_num_threads``, under which the parallel kernels
-    crashed twice in soaks (numba#5890 describes the masking crashes). A copy of the function under its
-    own qualified name gets its own cache files: numba's cache key does not tell parallel from serial.
+    the pipeline, and no thread masking with ``numba.set_num_threads`` (numba#5890 reports crashes under
+    it). A copy of the function under its own qualified name gets its own cache files: numba's cache key
+    does not tell parallel from serial.
     """
     f = kernel.py_func
     name = f"{f.__name__}_serial"
