@@ -93,7 +93,7 @@ class CameraConfig(_Model):
         "~26 ms per 1242x375 at scale 0.75)",
     )
     detector_lag: int = Field(
-        3,
+        8,
         ge=1,
         description="frames after its own at which a detector result is taken (capped at detector_every, "
         "so it is taken before the next scheduled frame): the detector runs beside that many frames "
