@@ -5,8 +5,9 @@
                                          [--recorder in-process|process]
 
 The drive is generated once and cached (``drive_cache.py``: sensor topics only, each LiDAR sweep published
-when its last point is captured). ``player_node BAG --loop`` (``mmfusion play``) publishes it in a
-subprocess at its recorded pace (``--qos``: offered with that QoS, else the recorded sensor-data one); this
+when its last point is captured). ``player_node BAG --loop --no-clock`` (``mmfusion play``; no ``/clock``,
+as drivers publish none and the nodes run on wall time) publishes it in a subprocess at its recorded
+pace (``--qos``: offered with that QoS, else the recorded sensor-data one); this
 process runs ``vehicle_nodes`` (``fusion_node`` + ``recorder_node`` on one executor, the outputs handed to
 the recorder in-process, as ``mmfusion run`` does; ``--qos``: both subscribe with it), on a dedicated
 ``ROS_DOMAIN_ID``, localhost only, both processes with the shipped Fast DDS large-data profile
@@ -193,7 +194,7 @@ def main() -> None:
     latencies: list[tuple[float, float]] = []
     parts: list[tuple[float, ...]] = []
     record_latencies(fusion, latencies, parts)
-    play = [sys.executable, "-m", "mmfusion_annotate.nodes.player_node", str(bag), "--loop"]
+    play = [sys.executable, "-m", "mmfusion_annotate.nodes.player_node", str(bag), "--loop", "--no-clock"]
     play += ["--qos", args.qos] if args.qos else []
     player_env = os.environ.copy()
     if args.publication_mode != "default":

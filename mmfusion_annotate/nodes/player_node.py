@@ -26,6 +26,7 @@ from mmfusion_annotate.bagtools.play import Pacer, play_messages
 from mmfusion_annotate.bagtools.source import Channel, channels, open_bag, parse_qos, read_messages
 from mmfusion_annotate.errors import BagError, MmfusionError
 from mmfusion_annotate.nodes.dds_profile import use_large_data_profile
+from mmfusion_annotate.nodes.discovery import wait_for_subscribers
 from mmfusion_annotate.nodes.player_args import add_play_arguments
 from mmfusion_annotate.recording.qos import QosProfile
 from mmfusion_annotate.recording.reader import BagMessage
@@ -114,7 +115,7 @@ def play_bag(
         for topic, reason in skipped.items():
             node.get_logger().warning(f"{topic}: not played ({reason})")
         clock_pub = node.create_publisher(Clock, "/clock", QoSProfile(depth=10)) if clock else None
-        _wait_for_subscribers(
+        wait_for_subscribers(
             [*publishers.values(), *([clock_pub] if clock_pub else [])], wait_for_subscribers_s
         )
         time.sleep(delay_s)
@@ -160,12 +161,6 @@ def _publishers(node, wanted: list[Channel], qos: str | None = None) -> tuple[di
             profile = sensor_qos(qos)  # type: ignore[arg-type]
         publishers[channel.topic] = node.create_publisher(cls, channel.topic, profile)
     return publishers, skipped
-
-
-def _wait_for_subscribers(publishers: list, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and any(p.get_subscription_count() == 0 for p in publishers):
-        time.sleep(0.02)
 
 
 def play_from_args(args: argparse.Namespace) -> PlayResult:

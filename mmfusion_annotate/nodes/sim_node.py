@@ -32,6 +32,7 @@ from rosgraph_msgs.msg import Clock
 
 from mmfusion_annotate.msgs.time import to_ros_time
 from mmfusion_annotate.nodes.composition import main_nodes
+from mmfusion_annotate.nodes.discovery import wait_for_subscribers
 from mmfusion_annotate.nodes.params import declare_config
 from mmfusion_annotate.nodes.qos import RELIABLE, SensorQos, sensor_qos
 from mmfusion_annotate.recording.cdr import message_class
@@ -197,7 +198,7 @@ class SimNode(Node):
     def _publish(self) -> None:
         """Pace the queued messages at ``rate`` and publish them (with /clock)."""
         cfg = self.config
-        self._wait_for_subscribers(cfg.wait_for_subscribers_s)
+        wait_for_subscribers(self._topic_pubs.values(), cfg.wait_for_subscribers_s, self._stop)
         if self._stop.wait(cfg.start_delay_s):
             return
         first: Stamp | None = None
@@ -240,15 +241,6 @@ class SimNode(Node):
             except queue.Empty:
                 continue
         return None
-
-    def _wait_for_subscribers(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while (
-            time.monotonic() < deadline
-            and not self._stop.is_set()
-            and any(p.get_subscription_count() == 0 for p in self._topic_pubs.values())
-        ):
-            time.sleep(0.02)
 
 
 def _topics(drive: Drive, qos: SensorQos) -> dict[str, tuple[str, QoSProfile]]:
