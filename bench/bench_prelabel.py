@@ -53,7 +53,13 @@ from mmfusion_annotate.prelabel.cluster import along_ray_gap_per_m, cluster_poin
 from mmfusion_annotate.prelabel.detect import LidarGeometry, detect  # noqa: E402
 from mmfusion_annotate.prelabel.evidence import ImageEvidence  # noqa: E402
 from mmfusion_annotate.prelabel.fit import fit_lshape  # noqa: E402
-from mmfusion_annotate.prelabel.ground import remove_ground  # noqa: E402
+from mmfusion_annotate.prelabel.ground import (  # noqa: E402
+    _walk_bins,
+    _walk_bins_kernel,
+    polar_cells,
+    remove_ground,
+    walk_parameters,
+)
 from mmfusion_annotate.prelabel.people import PeopleDetector, scheduled_camera  # noqa: E402
 from mmfusion_annotate.prelabel.tracker import Measurement, Tracker  # noqa: E402
 from mmfusion_annotate.recording import BagReader, deserialize  # noqa: E402
@@ -139,6 +145,10 @@ def bench(frame, rig, label: str) -> None:
     lidar = LidarGeometry.from_rig(rig, LIDAR)
     gap = along_ray_gap_per_m(cfg.cluster, lidar.azimuth_resolution_deg)
     t_ground, g = _ms(lambda: remove_ground(xyz, cfg.ground, cfg.cluster.max_range_m + 5))
+    zmin = polar_cells(xyz, cfg.ground, cfg.cluster.max_range_m + 5)[2]
+    walk = (zmin, *walk_parameters(cfg.ground, float(np.median(zmin[np.isfinite(zmin)]))))
+    t_walk_kernel, _ = _ms(lambda: _walk_bins_kernel(*walk))
+    t_walk_array, _ = _ms(lambda: _walk_bins(*walk))
     t_cluster, labels = _ms(lambda: cluster_points(xyz, g.height, cfg.cluster, lidar.xy, gap))
     t_grid, grid_only = _ms(lambda: cluster_points(xyz, g.height, cfg.cluster))
 
@@ -202,7 +212,8 @@ def bench(frame, rig, label: str) -> None:
         f"{label}: {len(xyz)} points, {labels.max() + 1} clusters ({grid_only.max() + 1} before the merge), "
         f"{len(boxes)} boxes in {CAMERA} ({image.shape[1]}x{image.shape[0]}), {len(people)} pedestrian boxes"
     )
-    print(f"  ground (polar slope filter)      {t_ground:7.1f} ms")
+    print(f"  ground (polar slope filter)      {t_ground:7.1f} ms   (bin walk: CPU kernel "
+          f"{t_walk_kernel:.2f} ms, numpy/CuPy loop {t_walk_array:.2f} ms)")  # fmt: skip
     print(f"  cluster (BEV grid CC + merge)    {t_cluster:7.1f} ms   (grid CC alone {t_grid:.1f} ms)")
     print(f"  cuboid fit + class               {t_fit:7.1f} ms")
     print(f"  tracker                          {t_track:7.1f} ms")

@@ -130,10 +130,7 @@ class FusionPipeline:
             )
             for job, p in zip(jobs, projections, strict=True)
         }
-        radar_views = {
-            s.name: self._radar_view(s.name, sample, radar_stamps[s.name], track, jobs)
-            for s, sample in radars
-        }
+        radar_views = self._radar_views(radars, radar_stamps, track, jobs)
         return FusedFrame(stamp, sweep, views, radar_views, ego_state, self.rig, self.backend.name)
 
     def _sweep(self, sample: SensorSample) -> tuple[dict[str, np.ndarray], Stamp]:
@@ -159,25 +156,39 @@ class FusionPipeline:
             "ring": np.zeros(count, np.uint16) if ring is None else np.asarray(ring, np.uint16).view(),
         }, sample.stamp + offset
 
-    def _radar_view(
-        self, name: str, sample: SensorSample, stamp: Stamp, track: PoseTrack | None, jobs: list[CameraJob]
-    ) -> RadarView:
-        """Radar detections in base_link and in every camera (motion-compensated like the sweep)."""
-        if "xyz" not in sample.payload:
-            raise FusionError(f"{name}: radar payload has no 'xyz' (keys {sorted(sample.payload)})")
-        xyz = np.asarray(sample.payload["xyz"], dtype=np.float64).reshape(-1, 3)
-        base_from_radar = self._base_from[name]
-        base = xyz @ base_from_radar[:3, :3].T + base_from_radar[:3, 3]
-        times = np.full(len(base), stamp, dtype=np.int64)
+    def _radar_views(
+        self, radars: list, stamps: Mapping[str, Stamp], track: PoseTrack | None, jobs: list[CameraJob]
+    ) -> dict[str, RadarView]:
+        """Each radar's detections in base_link and in every camera (motion-compensated like the sweep).
+
+        All radars' detections are compensated in one call and projected with one call per camera (one
+        per radar and camera, 30 a frame on the default rig, cost ~1 ms in call overhead alone).
+        """
+        bases = {}
+        for s, sample in radars:
+            if "xyz" not in sample.payload:
+                raise FusionError(f"{s.name}: radar payload has no 'xyz' (keys {sorted(sample.payload)})")
+            xyz = np.asarray(sample.payload["xyz"], dtype=np.float64).reshape(-1, 3)
+            base_from_radar = self._base_from[s.name]
+            bases[s.name] = xyz @ base_from_radar[:3, :3].T + base_from_radar[:3, 3]
+        if not bases:
+            return {}
+        base = np.concatenate(list(bases.values()))
+        times = np.concatenate([np.full(len(b), stamps[name], dtype=np.int64) for name, b in bases.items()])
         ref = base if track is None else track_points(base, times, track, np)
-        projected = {}
+        splits = np.cumsum([len(b) for b in bases.values()])[:-1]
+        projected: dict[str, dict[str, ProjectedDetections]] = {name: {} for name in bases}
         for job in jobs:
             cam = ref @ job.cam_from_ref[:3, :3].T + job.cam_from_ref[:3, 3]
             uv, depth, valid = job.model.project(cam, np)
             in_image = valid & (depth >= self.config.min_depth_m) & (depth <= self.config.max_depth_m)
-            projected[job.name] = ProjectedDetections(
-                np.where(in_image[:, None], uv, np.nan).astype(np.float32),
-                np.where(in_image, depth, np.nan).astype(np.float32),
-                in_image,
-            )
-        return RadarView(name, stamp, dict(sample.payload), base.astype(np.float32), projected)
+            uv = np.where(in_image[:, None], uv, np.nan).astype(np.float32)
+            depth = np.where(in_image, depth, np.nan).astype(np.float32)
+            split = (np.split(a, splits) for a in (uv, depth, in_image))
+            for name, (u, d, m) in zip(bases, zip(*split, strict=True), strict=True):
+                projected[name][job.name] = ProjectedDetections(u, d, m)
+        return {
+            s.name: RadarView(s.name, stamps[s.name], dict(sample.payload), bases[s.name].astype(np.float32),
+                              projected[s.name])
+            for s, sample in radars
+        }  # fmt: skip

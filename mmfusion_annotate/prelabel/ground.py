@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
+from numba import njit
 
 from mmfusion_annotate.prelabel.config import GroundConfig
+from mmfusion_annotate.xp import array_module
 
 _MAX_GAP_M = 10.0  # an occluded stretch longer than this does not widen the slope allowance further
 
@@ -47,6 +49,19 @@ def _cell_minimum(cell, z, n_cells: int, xp: ModuleType):
 
 def remove_ground(xyz, cfg: GroundConfig, max_range_m: float, xp: ModuleType = np) -> GroundResult:
     """Classify ``xyz`` (N,3, base_link, z up) into ground / non-ground and return heights above ground."""
+    cell, z, zmin = polar_cells(xyz, cfg, max_range_m, xp)
+    lo, hi = (int(v / cfg.bin_m) for v in cfg.seed_range_m)
+    seed_min = zmin[:, lo : hi + 1].min(axis=1)
+    seeded = xp.isfinite(seed_min)
+    ground0 = float(xp.median(seed_min[seeded])) if bool(seeded.any()) else 0.0
+    walk = _walk_bins_kernel if xp is np else _walk_bins
+    ground_cells = walk(zmin, *walk_parameters(cfg, ground0))
+    height = z - ground_cells.reshape(-1)[cell]
+    return GroundResult(is_ground=height < cfg.point_tolerance_m, height=height)
+
+
+def polar_cells(xyz, cfg: GroundConfig, max_range_m: float, xp: ModuleType = np):
+    """(cell of each point, its z as float32, lowest z per cell as a (sectors, bins) grid: inf if empty)."""
     x, y, z = xyz[:, 0], xyz[:, 1], xyz[:, 2].astype(xp.float32)
     n_sectors = int(math.ceil(360.0 / cfg.sector_deg))
     n_bins = int(math.ceil(max_range_m / cfg.bin_m)) + 1
@@ -54,26 +69,54 @@ def remove_ground(xyz, cfg: GroundConfig, max_range_m: float, xp: ModuleType = n
     sector = ((xp.arctan2(y, x) + math.pi) / math.radians(cfg.sector_deg)).astype(xp.int64) % n_sectors
     rbin = xp.minimum((r / cfg.bin_m).astype(xp.int64), n_bins - 1)
     cell = sector * n_bins + rbin
-    zmin = _cell_minimum(cell, z, n_sectors * n_bins, xp).reshape(n_sectors, n_bins)
+    return cell, z, _cell_minimum(cell, z, n_sectors * n_bins, xp).reshape(n_sectors, n_bins)
 
-    lo, hi = (int(v / cfg.bin_m) for v in cfg.seed_range_m)
-    seed_min = zmin[:, lo : hi + 1].min(axis=1)
-    seeded = xp.isfinite(seed_min)
-    ground0 = float(xp.median(seed_min[seeded])) if bool(seeded.any()) else 0.0
 
+def walk_parameters(cfg: GroundConfig, ground0: float) -> tuple[float, float, float, float, float]:
+    """The arguments after ``zmin`` of both bin walks: seed level and radius, slope, step, bin size."""
     slope = math.tan(math.radians(cfg.max_slope_deg))
+    return ground0, cfg.seed_range_m[0], slope, cfg.step_tolerance_m, cfg.bin_m
+
+
+def _walk_bins(zmin, ground0: float, seed_r0: float, slope: float, step: float, bin_m: float):
+    """Ground height per (sector, bin): every sector walked outward at once, one bin per step (CuPy).
+
+    The seed level was measured from the inner edge of the seed annulus (``seed_r0``) on: the slope
+    allowance grows from there, so the low flank of a car beside the ego is not taken for a ramp.
+    """
+    xp = array_module(zmin)
+    n_sectors, n_bins = zmin.shape
     ground = xp.full(n_sectors, ground0, dtype=xp.float32)
-    # the seed level was measured from the inner edge of the seed annulus on: the slope allowance grows
-    # from there, so the low flank of a car beside the ego is not taken for a ramp
-    last_r = xp.full(n_sectors, cfg.seed_range_m[0], dtype=xp.float32)
+    last_r = xp.full(n_sectors, seed_r0, dtype=xp.float32)
     ground_cells = xp.empty((n_sectors, n_bins), dtype=xp.float32)
     for b in range(n_bins):
-        rc = (b + 0.5) * cfg.bin_m
+        rc = (b + 0.5) * bin_m
         zc = zmin[:, b]
-        allowed = slope * xp.minimum(rc - last_r, _MAX_GAP_M) + cfg.step_tolerance_m
+        allowed = slope * xp.minimum(rc - last_r, _MAX_GAP_M) + step
         ok = xp.abs(zc - ground) <= allowed  # False for empty cells (inf)
         ground = xp.where(ok, zc, ground)
         last_r = xp.where(ok, xp.float32(rc), last_r)
         ground_cells[:, b] = ground
-    height = z - ground_cells.reshape(-1)[cell]
-    return GroundResult(is_ground=height < cfg.point_tolerance_m, height=height)
+    return ground_cells
+
+
+@njit(cache=True, nogil=True)
+def _walk_bins_kernel(zmin, ground0, seed_r0, slope, step, bin_m):  # pragma: no cover - compiled
+    """``_walk_bins`` on the CPU, one sector at a time: the same float32 arithmetic in the same order
+    (Python floats meet float32 arrays as float32 there), without ~7 numpy calls per bin (171 bins on
+    the default settings: ~1.7 of the 2.6 ms of ``remove_ground`` for a 100k-point sweep)."""
+    n_sectors, n_bins = zmin.shape
+    ground_cells = np.empty((n_sectors, n_bins), dtype=np.float32)
+    slope32, step32, gap32 = np.float32(slope), np.float32(step), np.float32(_MAX_GAP_M)
+    for s in range(n_sectors):
+        ground = np.float32(ground0)
+        last_r = np.float32(seed_r0)
+        for b in range(n_bins):
+            rc = np.float32((b + 0.5) * bin_m)
+            zc = zmin[s, b]
+            allowed = slope32 * min(rc - last_r, gap32) + step32
+            if abs(zc - ground) <= allowed:  # False for empty cells (inf)
+                ground = zc
+                last_r = rc
+            ground_cells[s, b] = ground
+    return ground_cells

@@ -64,3 +64,26 @@ def test_pedestrian_and_pole_are_told_apart_by_height():
     labels = {round(d.box.cy): d.label for d in dets}
     assert labels[2] is ObjectClass.PEDESTRIAN
     assert labels[-4] is ObjectClass.UNKNOWN
+
+
+def test_ground_walk_kernel_matches_the_array_walk_bit_for_bit():
+    """The CPU kernel of the outward walk gives the same float32 heights as the numpy/CuPy loop, on a
+    ramp with objects, empty cells (inf), steps and several seed levels."""
+    from mmfusion_annotate.prelabel.ground import _walk_bins, _walk_bins_kernel, polar_cells, walk_parameters
+
+    rng = np.random.default_rng(7)
+    cfg = GroundConfig()
+    xyz = np.vstack([ground_points(rng, 60000, 80.0), box_surface(rng, (24.0, -4.0), (4.6, 1.9, 1.5), 0.3)])
+    zmin = polar_cells(xyz, cfg, 85.0)[2].copy()
+    zmin[rng.random(zmin.shape) < 0.05] += rng.uniform(0.1, 0.6)  # steps within and beyond the tolerance
+    # occluded stretches of up to 25 m (the allowance stops growing at 10 m) ending in rises of up to 4 m
+    for sector in rng.choice(len(zmin), 60, replace=False):
+        start, length = rng.integers(10, 110), rng.integers(1, 50)
+        zmin[sector, start : start + length] = np.inf
+        zmin[sector, start + length :] += np.float32(rng.uniform(0.0, 4.0))
+    assert np.isinf(zmin).any() and np.isfinite(zmin).any()
+    for ground0 in (-1.8, -1.55, 0.3):
+        args = (zmin, *walk_parameters(cfg, ground0))
+        expected, got = _walk_bins(*args), _walk_bins_kernel(*args)
+        assert got.dtype == expected.dtype == np.float32
+        np.testing.assert_array_equal(got, expected)
