@@ -239,6 +239,17 @@ def main() -> None:
     report(args, rig, started, sampler.rows, latencies, parts, fusion, recorder)
 
 
+def minute_load(rows: list[dict], parts, minute: int) -> str:
+    """The ``minute``-th minute after ``rows[0]``: the pipeline's CPU per frame (p50) and the host's steal."""
+    start = rows[0]["t"] + minute * 60
+    inside = [r for r in rows if start <= r["t"] <= start + 60]
+    cpu = [p[4] for p in parts if start <= p[0] < start + 60]
+    if len(inside) < 2 or not cpu:
+        return "-"
+    ticks = [b - a for a, b in zip(inside[0]["host"], inside[-1]["host"], strict=True)]
+    return f"{np.percentile(cpu, 50):.0f}/{100 * ticks[7] / max(sum(ticks), 1):.0f}"
+
+
 def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion, recorder) -> None:
     # rows up to the end of the run only: closing the nodes drops what still arrives (not a soak figure)
     warm = [r for r in rows if args.warmup <= r["t"] - started <= args.minutes * 60]
@@ -258,8 +269,12 @@ def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion
         # one bad episode and a steady tail read alike in the whole-run p99; per minute they do not
         minutes = [[ms for t, ms in latencies if m * 60 <= t - first["t"] < (m + 1) * 60]
                    for m in range(int(np.ceil(span / 60)))]  # fmt: skip
-        print("  latency p99 per minute  " + ", ".join(
-            f"{np.percentile(m, 99):.0f}" for m in minutes if len(m) >= 100) + " ms")
+        full = [k for k, m in enumerate(minutes) if len(m) >= 100]
+        print("  latency p99 per minute  " + ", ".join(f"{np.percentile(minutes[k], 99):.0f}" for k in full)
+              + " ms")  # fmt: skip
+        print("  machine per minute      " + ", ".join(minute_load(warm, parts, k) for k in full)
+              + "   (pipeline CPU per frame p50 ms / host steal %: the same frames cost more CPU when the VM"
+              " is slow)")  # fmt: skip
     split = np.array([p[1:] for p in parts if first["t"] <= p[0] <= last["t"]])
     if len(split):
         slow = split[np.argsort(split.sum(axis=1))[-max(1, len(split) // 20):]]  # the slowest 5 %
