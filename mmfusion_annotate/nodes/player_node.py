@@ -26,7 +26,7 @@ from mmfusion_annotate.bagtools.play import Pacer, play_messages
 from mmfusion_annotate.bagtools.source import Channel, channels, open_bag, parse_qos, read_messages
 from mmfusion_annotate.errors import BagError, MmfusionError
 from mmfusion_annotate.nodes.dds_profile import use_large_data_profile
-from mmfusion_annotate.nodes.discovery import wait_for_subscribers
+from mmfusion_annotate.nodes.discovery import unmatched_warning, wait_for_subscribers
 from mmfusion_annotate.nodes.player_args import add_play_arguments
 from mmfusion_annotate.recording.qos import QosProfile
 from mmfusion_annotate.recording.reader import BagMessage
@@ -115,9 +115,11 @@ def play_bag(
         for topic, reason in skipped.items():
             node.get_logger().warning(f"{topic}: not played ({reason})")
         clock_pub = node.create_publisher(Clock, "/clock", QoSProfile(depth=10)) if clock else None
-        wait_for_subscribers(
+        unmatched = wait_for_subscribers(
             [*publishers.values(), *([clock_pub] if clock_pub else [])], wait_for_subscribers_s
         )
+        if (warning := unmatched_warning(unmatched, wait_for_subscribers_s)) is not None:
+            node.get_logger().warning(warning)
         time.sleep(delay_s)
 
         def publish(message: BagMessage) -> None:

@@ -32,7 +32,7 @@ from rosgraph_msgs.msg import Clock
 
 from mmfusion_annotate.msgs.time import to_ros_time
 from mmfusion_annotate.nodes.composition import main_nodes
-from mmfusion_annotate.nodes.discovery import wait_for_subscribers
+from mmfusion_annotate.nodes.discovery import unmatched_warning, wait_for_subscribers
 from mmfusion_annotate.nodes.params import declare_config
 from mmfusion_annotate.nodes.qos import RELIABLE, SensorQos, sensor_qos
 from mmfusion_annotate.recording.cdr import message_class
@@ -198,7 +198,10 @@ class SimNode(Node):
     def _publish(self) -> None:
         """Pace the queued messages at ``rate`` and publish them (with /clock)."""
         cfg = self.config
-        wait_for_subscribers(self._topic_pubs.values(), cfg.wait_for_subscribers_s, self._stop)
+        unmatched = wait_for_subscribers(self._topic_pubs.values(), cfg.wait_for_subscribers_s, self._stop)
+        warning = unmatched_warning(unmatched, cfg.wait_for_subscribers_s)
+        if warning is not None and not self._stop.is_set():
+            self.get_logger().warning(warning)
         if self._stop.wait(cfg.start_delay_s):
             return
         first: Stamp | None = None

@@ -119,6 +119,26 @@ def test_play_over_dds_delivers_every_message_in_order_with_clock(tmp_path):
 
 
 
+@pytest.mark.dds
+def test_play_warns_naming_the_topics_nobody_subscribed_to_after_the_wait(tmp_path, capfd):
+    import rclpy
+
+    from mmfusion_annotate.nodes.player_node import play_bag
+
+    bag = write_sample_bag(tmp_path / "drive", compression="none")
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=87)  # a domain of its own: nothing subscribes there
+    try:
+        started = time.monotonic()
+        result = play_bag(bag.path, rate=20.0, context=context, wait_for_subscribers_s=0.3, clock=False)
+    finally:
+        rclpy.shutdown(context=context)
+    assert time.monotonic() - started >= 0.3
+    assert result.per_topic["/imu"] > 0  # played anyway
+    warning = next(line for line in capfd.readouterr().err.splitlines() if "no subscriber after" in line)
+    assert "no subscriber after 0.3 s on " in warning and "/imu" in warning and "/clock" not in warning
+
+
 def test_play_bag_rejects_a_negative_delay(tmp_path):
     from mmfusion_annotate.nodes.player_node import play_bag
 
