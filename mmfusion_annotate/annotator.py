@@ -311,8 +311,8 @@ class Annotator:
 def sync_inputs(rig, config: PipelineConfig) -> list[InputSpec]:
     """One sync input per LiDAR, camera and radar of the rig; the first LiDAR is required.
 
-    A sensor's own ``rate_tolerance`` (rig file) sets its inter-message lower bound; without one the sync
-    config's applies.
+    A sensor's own ``rate_tolerance`` (rig file) sets its inter-message lower bound (the period shrunk by
+    it); without one the sync config's ``rate_tolerance`` applies.
     """
     specs = []
     for sensor in rig.sensors.values():
@@ -323,13 +323,15 @@ def sync_inputs(rig, config: PipelineConfig) -> list[InputSpec]:
             optional = True
         if sensor.kind == "lidar" and not specs:
             optional = False
+        period_ns = int(NS_PER_S / sensor.rate_hz)
+        tolerance = sensor.rate_tolerance
         specs.append(
             InputSpec(
                 name=sensor.name,
                 optional=optional,
-                period_ns=int(NS_PER_S / sensor.rate_hz),
+                period_ns=period_ns,
                 offset_ns=-sensor.time_offset_ns,
-                rate_tolerance=sensor.rate_tolerance,
+                lower_bound_ns=None if tolerance is None else int(period_ns * (1.0 - tolerance)),
             )
         )
     lidars = [i for i, s in enumerate(specs) if rig.sensor(s.name).kind == "lidar"]

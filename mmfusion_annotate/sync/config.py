@@ -31,9 +31,6 @@ class InputSpec(BaseModel):
     lower_bound_ns: int | None = Field(
         None, ge=0, description="Smallest gap between two messages (optimal policy); None = from period"
     )
-    rate_tolerance: float | None = Field(
-        None, ge=0.0, lt=1.0, description="This input's own SyncConfig.rate_tolerance; None = the config's"
-    )
 
 
 class SyncConfig(BaseModel):
@@ -64,14 +61,12 @@ class SyncConfig(BaseModel):
 
 
 def lower_bound_ns(spec: InputSpec, config: SyncConfig) -> int:
-    """Inter-message lower bound: explicit, else the expected period shrunk by the input's rate tolerance
-    (its own, else the config's)."""
+    """Inter-message lower bound: explicit, else the expected period shrunk by the rate tolerance."""
     if spec.lower_bound_ns is not None:
         return spec.lower_bound_ns
     if spec.period_ns is None:
         return 0
-    tolerance = config.rate_tolerance if spec.rate_tolerance is None else spec.rate_tolerance
-    return int(spec.period_ns * (1.0 - tolerance))
+    return int(spec.period_ns * (1.0 - config.rate_tolerance))
 
 
 def deadline_ns(spec: InputSpec, config: SyncConfig, index: int) -> int | None:
