@@ -22,7 +22,7 @@ from typing import Literal
 
 from mmfusion_annotate.config import PipelineConfig
 from mmfusion_annotate.deferred import helper_executor, run_job
-from mmfusion_annotate.errors import CodecError, ConfigError, MmfusionError
+from mmfusion_annotate.errors import ConfigError, MmfusionError
 from mmfusion_annotate.events.config import load_rules
 from mmfusion_annotate.events.feed import SampleFeed, review_counts, track_frame
 from mmfusion_annotate.events.model import Event
@@ -32,6 +32,7 @@ from mmfusion_annotate.library_threads import limit_library_threads
 from mmfusion_annotate.prelabel.model import CameraOnlyPeople, PrelabelResult
 from mmfusion_annotate.prelabel.people import PersonDetection
 from mmfusion_annotate.prelabel.prelabeler import Prelabeler
+from mmfusion_annotate.set_decoder import SetDecoder
 from mmfusion_annotate.sync import InputSpec, SyncCore, SyncedSet
 from mmfusion_annotate.types import NS_PER_S, SensorSample, Stamp
 
@@ -103,6 +104,7 @@ class Annotator:
         threaded = self.config.background_checks
         self._edges = helper_executor("mmfusion-edges") if threaded else None
         self._people = helper_executor("mmfusion-people") if threaded else None
+        self._decoder = SetDecoder(self.config.decode_threads)
         self._old_latest: Stamp | None = None  # the previous stream's latest stamp, after a restart
         self._start()
 
@@ -244,18 +246,14 @@ class Annotator:
         for observation in observations:
             out.events += self.tagger.update(observation)
 
-    def _decoded(self, sample: SensorSample | None) -> SensorSample | None:
-        """The sample with its payload usable, or None (counted) when a lazy payload cannot be decoded."""
-        if sample is None:
-            return None
-        try:
-            for _ in sample.payload.values():  # a lazily decoded payload decodes here, not inside fusion
-                pass
-        except CodecError as exc:
+    def _decoded(self, slots: dict[str, SensorSample | None]) -> dict[str, SensorSample | None]:
+        """The set's samples with their payloads usable; one whose lazy payload cannot be decoded is left
+        out (None) and counted."""
+        failed = self._decoder.decode(slots)
+        for name in (name for name in slots if name in failed):  # in the set's order, whichever thread failed
             self.counters.undecodable_samples += 1
-            _log.warning("annotator: %s", exc)
-            return None
-        return sample
+            _log.warning("annotator: %s", failed[name])
+        return {name: None if name in failed else sample for name, sample in slots.items()}
 
     def _take_people(self, out: AnnotatorOutput, *, final: bool = False) -> int:
         """Hand over a scheduled frame's camera-only people once due (``final``: now); returns their
@@ -272,7 +270,7 @@ class Annotator:
     def _process(self, synced: SyncedSet, out: AnnotatorOutput) -> None:
         late_items = self._take_people(out)  # before this frame starts its own detector job
         slots = {spec.name: s for spec, s in zip(self.inputs, synced.slots, strict=True)}
-        samples = {name: self._decoded(s) for name, s in slots.items()}
+        samples = self._decoded(slots)
         people = self._start_people(samples)
         timings: dict[str, float] = {}
         try:
