@@ -1,13 +1,14 @@
-"""Wall time to make one synced set's camera images usable: ``SetDecoder`` on 1, 2 and 3 threads.
+"""A set's camera images decoded before fusion: ``decode_threads`` 1 (the pipeline thread alone) vs 2.
 
-    .venv/bin/python bench/bench_decode.py [--sets 40] [--rounds 2]
+    .venv/bin/python bench/bench_decode.py [--seconds 20] [--rounds 2]
 
-Sets of six camera messages are taken in order from the cached 20 s drive of the default rig
-(``drive_cache.py``; 1600x900 JPEGs), each wrapped as ``fusion_node`` wraps them (``lazy_camera_sample``:
-decoded on first access), then decoded as ``Annotator`` does before fusing a set. One thread is the
-baseline, the pipeline thread decoding the images one after another; the printed CPU is the whole
-process's, so it shows what running side by side costs in all. Rounds alternate the thread counts so a
-slow phase of the machine hits each alike.
+Runs the ``Annotator`` over the cached drive of the default rig (``drive_cache.py``; six 1600x900 JPEG
+cameras), its camera samples wrapped as ``fusion_node`` wraps them (``lazy_camera_sample``: decoded on
+first access), with the helper threads on as live. Per set step (the first 3 s left out), p50: the wall
+and pipeline-thread CPU time of ``SetDecoder.decode`` (the images the set still needs: the edge-check
+images are decoded on their own thread), and of the whole step. One thread is the baseline, the
+images decoded one after another; rounds alternate the settings so a slow phase of the machine hits
+both alike.
 """
 
 from __future__ import annotations
@@ -18,46 +19,57 @@ import time
 import numpy as np
 from drive_cache import cached_drive
 
+from mmfusion_annotate.annotator import Annotator
+from mmfusion_annotate.config import PipelineConfig
+from mmfusion_annotate.msgs.samples import decode_sample
 from mmfusion_annotate.nodes.lazy_sample import lazy_camera_sample
 from mmfusion_annotate.recording import BagReader, deserialize
 from mmfusion_annotate.rig import default_rig_path, load_rig
-from mmfusion_annotate.set_decoder import SetDecoder
+
+WARMUP_S = 3.0
 
 
-def camera_sets(count: int) -> list[list[tuple[object, object]]]:
-    """``count`` sets of (camera sensor, CompressedImage message), six consecutive images each."""
-    rig = load_rig(default_rig_path())
-    cameras = {s.topic: s for s in rig.cameras()}
-    messages = []
-    for record in BagReader(cached_drive("cut_in", 20.0)):
-        sensor = cameras.get(record.topic)
-        if sensor is not None:
-            messages.append((sensor, deserialize(record.msgtype, record.data)))
-        if len(messages) == count * len(cameras):
-            break
-    return [messages[i : i + len(cameras)] for i in range(0, len(messages), len(cameras))]
+def run(rig, messages, threads: int) -> dict[str, np.ndarray]:
+    """Wall and thread-CPU ms of the decode and of the whole step, per set step after the warm-up."""
+    annotator = Annotator(rig, PipelineConfig(decode_threads=threads))
+    decode, timings = annotator._decoder.decode, {"decode": [], "step": []}
+
+    def timed_decode(samples):
+        w0, c0 = time.perf_counter(), time.thread_time()
+        failed = decode(samples)
+        timings["decode"].append((time.perf_counter() - w0, time.thread_time() - c0))
+        return failed
+
+    annotator._decoder.decode = timed_decode
+    start = messages[0][1].header.stamp.sec + WARMUP_S
+    for sensor, msg in messages:
+        sample = (lazy_camera_sample if sensor.kind == "camera" else decode_sample)(sensor, msg)
+        for step in annotator.intake(sample):
+            w0, c0 = time.perf_counter(), time.thread_time()
+            annotator.process(step)
+            if step.kind == "set":
+                timings["step"].append((time.perf_counter() - w0, time.thread_time() - c0))
+    annotator.finish()
+    skip = sum(1 for sensor, msg in messages if sensor.kind == "lidar" and msg.header.stamp.sec < start)
+    return {k: np.array(v[skip:]) * 1e3 for k, v in timings.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", type=int, default=40)
+    parser.add_argument("--seconds", type=float, default=20.0, help="drive length (cached under /tmp)")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    sets = camera_sets(args.sets)
-    decoders = {threads: SetDecoder(threads) for threads in (1, 2, 3)}
-    print(f"{len(sets)} sets of {len(sets[0])} camera images; per set, p50 over the sets:")
+    rig = load_rig(default_rig_path())
+    sensors = {s.topic: s for s in rig.sensors.values()}
+    messages = [(sensors[r.topic], deserialize(r.msgtype, r.data))
+                for r in BagReader(cached_drive("cut_in", args.seconds)) if r.topic in sensors]  # fmt: skip
+    print("per set step, p50 ms (wall / pipeline-thread CPU):")
     for _ in range(args.rounds):
-        for threads, decoder in decoders.items():
-            wall, cpu = [], []
-            for messages in sets:
-                samples = {sensor.name: lazy_camera_sample(sensor, msg) for sensor, msg in messages}
-                w0, c0 = time.perf_counter(), time.process_time()
-                failed = decoder.decode(samples)
-                wall.append(time.perf_counter() - w0)
-                cpu.append(time.process_time() - c0)
-                assert not failed, failed
-            print(f"  {threads} thread{'s' if threads > 1 else ' '}  wall {np.median(wall) * 1e3:5.1f} ms   "
-                  f"CPU {np.median(cpu) * 1e3:5.1f} ms")
+        for threads in (1, 2):
+            t = run(rig, messages, threads)
+            d, s = np.median(t["decode"], axis=0), np.median(t["step"], axis=0)
+            print(f"  decode_threads {threads}: decode {d[0]:5.1f} / {d[1]:5.1f}   whole step {s[0]:5.1f} / "
+                  f"{s[1]:5.1f}   ({len(t['step'])} sets)")
 
 
 if __name__ == "__main__":

@@ -250,6 +250,34 @@ def minute_load(rows: list[dict], parts, minute: int) -> str:
     return f"{np.percentile(cpu, 50):.0f}/{100 * ticks[7] / max(sum(ticks), 1):.0f}"
 
 
+STEAL_BURST = 10.0
+"""Host steal (% of all cores) over one sampled second from which that second counts as a steal burst."""
+AFTER_BURST_S = 5.0
+"""How long after a steal burst a frame still counts as hit by it (the queue left takes seconds to drain)."""
+
+
+def steal_bursts(rows: list[dict], latencies) -> str:
+    """The seconds in which the hypervisor took >= ``STEAL_BURST`` % of the cores, and how the frames over
+    150 ms fall around them: a minute's mean steal hides a 4-second burst that leaves a queue behind."""
+    bursts = []
+    for a, b in zip(rows, rows[1:], strict=False):
+        ticks = [y - x for x, y in zip(a["host"], b["host"], strict=True)]
+        steal = 100 * ticks[7] / max(sum(ticks), 1)
+        if steal >= STEAL_BURST:
+            bursts.append((a["t"], b["t"], steal))
+    if not bursts:
+        return f"no second with steal >= {STEAL_BURST:g} %"
+    hit = np.array([any(t0 <= t <= t1 + AFTER_BURST_S for t0, t1, _ in bursts) for t, _ in latencies])
+    ms = np.array([ms for _, ms in latencies])
+    over = ms > 150
+    clear = ms[~hit]
+    rest = f"p99 of the other frames {np.percentile(clear, 99):.0f} ms" if len(clear) else "no other frame"
+    peak = max(steal for *_, steal in bursts)
+    return (f"{len(bursts)} s with steal >= {STEAL_BURST:g} % (max {peak:.0f} %); frames over 150 ms: "
+            f"{int((over & hit).sum())} of {int(over.sum())} in or <= {AFTER_BURST_S:g} s after "
+            f"one; {rest} ({len(clear)} frames)")
+
+
 def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion, recorder) -> None:
     # rows up to the end of the run only: closing the nodes drops what still arrives (not a soak figure)
     warm = [r for r in rows if args.warmup <= r["t"] - started <= args.minutes * 60]
@@ -275,6 +303,8 @@ def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion
         print("  machine per minute      " + ", ".join(minute_load(warm, parts, k) for k in full)
               + "   (pipeline CPU per frame p50 ms / host steal %: the same frames cost more CPU when the VM"
               " is slow)")  # fmt: skip
+        kept = [(t, ms) for t, ms in latencies if first["t"] <= t <= last["t"]]
+        print("  steal bursts      " + steal_bursts(warm, kept))
     split = np.array([p[1:] for p in parts if first["t"] <= p[0] <= last["t"]])
     if len(split):
         slow = split[np.argsort(split.sum(axis=1))[-max(1, len(split) // 20):]]  # the slowest 5 %

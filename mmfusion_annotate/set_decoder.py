@@ -1,14 +1,14 @@
 """A synced set's lazily decoded images, decoded side by side before the set is fused.
 
 Live, ``fusion_node`` keeps camera images compressed until the pipeline needs them
-(``nodes.lazy_sample``). Decoding a set's six 1600x900 JPEG images one after another took 16 ms of the
-pipeline thread on the 2-core development VM, the largest single piece of a frame. simplejpeg releases
-the GIL while it decodes, so helper threads decode some images while the pipeline thread decodes the
-others: 6.5 ms for the same set (``bench/bench_decode.py``). The threads take the images from one shared
-list, so a helper the scheduler starts late costs nothing: the pipeline thread takes what is left, and
-a helper that has not started by then is cancelled rather than waited for. Helpers run at the
-pipeline's priority, since the frame at hand waits for them. A payload that is already decoded (replay
-decodes eagerly) costs nothing to touch, and the result is the same whichever thread decodes an image.
+(``nodes.lazy_sample``). Decoding the images of a set one after another took 9 ms of the pipeline thread
+per set of the default rig (six 1600x900 JPEGs). simplejpeg releases the GIL while it decodes, so helper
+threads decode some images while the pipeline thread decodes the others: 4.8 ms
+(``bench/bench_decode.py``). The threads take the images from one shared list, so a helper the scheduler
+starts late costs nothing: the pipeline thread takes what is left, and a helper that has not started by
+then is cancelled rather than waited for. Helpers run at the pipeline's priority, since the frame at
+hand waits for them. A payload that is already decoded (replay decodes eagerly) costs nothing to touch,
+and the result is the same whichever thread decodes an image.
 """
 
 from __future__ import annotations

@@ -73,7 +73,8 @@ def test_an_undecodable_image_leaves_its_camera_out_of_the_frame_and_is_counted(
         if sample.sensor == "cam_back":
             sample = SensorSample(sample.sensor, sample.stamp, LazyPayload(_broken), sample.message)
         samples.append(sample)
-    config = PipelineConfig(alignment_cameras=["cam_front"], background_checks=False)  # no edge check of cam_back
+    # no edge check looks at cam_back: only the set decode meets its images
+    config = PipelineConfig(alignment_cameras=["cam_front"], background_checks=False)
     annotator = Annotator(rig, config)
     frames = [f for s in samples for f in annotator.feed(s).frames] + annotator.finish().frames
     assert frames and annotator.counters.failed_frames == 0
