@@ -236,6 +236,15 @@ class Annotator:
             self._start_processing()
         return out
 
+    def prefetch(self, step: Step) -> None:
+        """Start decoding a queued set step's images beside the step at hand (a node that fell behind)."""
+        if step.synced is not None:
+            self._decoder.prefetch(self._slots(step.synced))
+
+    def _slots(self, synced: SyncedSet) -> dict[str, SensorSample | None]:
+        """A synced set's samples by input name (None: that input has none in the set)."""
+        return {spec.name: s for spec, s in zip(self.inputs, synced.slots, strict=True)}
+
     def _observe(self, sample: SensorSample, out: AnnotatorOutput) -> None:
         kind = self.rig.sensor(sample.sensor).kind
         if kind in ("odometry", "imu"):
@@ -269,7 +278,7 @@ class Annotator:
 
     def _process(self, synced: SyncedSet, out: AnnotatorOutput) -> None:
         late_items = self._take_people(out)  # before this frame starts its own detector job
-        slots = {spec.name: s for spec, s in zip(self.inputs, synced.slots, strict=True)}
+        slots = self._slots(synced)
         samples = self._decoded(slots)
         people = self._start_people(samples)
         timings: dict[str, float] = {}

@@ -41,6 +41,16 @@ class SetDecoder:
         return failed
 
 
+    def prefetch(self, samples: Mapping[str, SensorSample | None]) -> None:
+        """Start decoding a set that waits behind the one at hand, on the helpers (no-op without any).
+
+        When sets queue up, the next set's images are then decoded while the pipeline thread fuses the
+        current one. A failure is not kept: a broken lazy payload raises again when the set is decoded.
+        """
+        if self._helpers:
+            self._pool.submit(_decode_from, iter([(n, s) for n, s in samples.items() if s is not None]), {})
+
+
 def _decode_from(todo: Iterator[tuple[str, SensorSample]], failed: dict[str, CodecError]) -> None:
     """Decode the items taken from ``todo`` until none is left (a list iterator: ``next`` is atomic)."""
     for name, sample in todo:

@@ -225,6 +225,10 @@ class FusionNode(Node):
     # ------------------------------------------------------------------ pipeline (worker thread)
     def _process(self, item: tuple[Step, float]) -> None:
         step, arrived = item
+        if step.kind == "set":
+            queued = self._worker.next_pending()  # behind: decode its images while this one is fused
+            if queued is not None:
+                self.annotator.prefetch(queued[0])
         with self._processing:
             out = self.annotator.process(step)
         with self._lock:

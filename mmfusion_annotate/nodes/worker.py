@@ -121,6 +121,11 @@ class BoundedWorker(Generic[T]):
         if self._on_drop is not None:
             self._on_drop(item)
 
+    def next_pending(self) -> T | None:
+        """The oldest queued item that counts against the capacity (what the handler takes next of those)."""
+        with self._cond:
+            return next((item for item in self._queue if self._counts(item)), None)
+
     def stats(self) -> WorkerStats:
         with self._cond:
             return WorkerStats(

@@ -59,6 +59,23 @@ def test_helpers_decode_beside_the_calling_thread():
         SetDecoder(1).decode({f"cam{i}": _lazy(f"cam{i}", decode) for i in range(2)})
 
 
+def test_prefetch_decodes_on_a_helper_and_without_one_does_nothing():
+    decoded = threading.Event()
+    callers = []
+
+    def decode():
+        callers.append(threading.current_thread().name)
+        decoded.set()
+        return {"image": IMAGE}
+
+    SetDecoder(1).prefetch({"cam": _lazy("cam", decode), "silent": None})
+    assert not decoded.wait(0.2)
+    payload = LazyPayload(decode)
+    SetDecoder(2).prefetch({"cam": SensorSample("cam", 0, payload), "broken": _lazy("broken", _broken)})
+    assert decoded.wait(5) and callers == [callers[0]] and callers[0].startswith("mmfusion-decode")
+    assert payload["image"] is IMAGE and callers == [callers[0]]  # decoded once, by the helper
+
+
 def test_decode_threads_below_one_are_refused():
     with pytest.raises(ValueError, match="decode threads"):
         SetDecoder(0)

@@ -74,6 +74,34 @@ def test_diagnostics_never_wait_for_the_step_being_processed(context):
         node.destroy_node()
 
 
+def test_a_set_queued_behind_the_one_at_hand_has_its_images_prefetched(context):
+    """When the pipeline is behind, the next set's images decode while the current set is fused."""
+    import threading
+
+    from mmfusion_annotate.annotator import AnnotatorOutput, Step
+
+    node = fusion_node(context)
+    release, prefetched, processed = threading.Event(), [], []
+
+    def process(step, out=None):
+        release.wait(10.0)  # the first step holds the worker while the sets queue behind it
+        processed.append(step)
+        return AnnotatorOutput()
+
+    node.annotator.process, node.annotator.prefetch = process, prefetched.append
+    first, second = Step("set", synced="first"), Step("set", synced="second")
+    try:
+        for step in (Step("restart"), first, second):
+            node._worker.submit((step, time.monotonic()))
+        release.set()
+        assert node._worker.drain(5.0)
+        assert processed[1:] == [first, second]
+        assert prefetched == [second]  # at the first set, the second waited; at the second, nothing did
+    finally:
+        node.close()
+        node.destroy_node()
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [

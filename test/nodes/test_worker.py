@@ -79,6 +79,23 @@ def test_only_droppable_items_count_and_go_oldest_first():
     assert worker.stats().dropped_oldest == 2
 
 
+def test_next_pending_is_the_oldest_droppable_item_still_queued():
+    seen: list[str] = []
+    gate, handler = _gated(seen)
+    worker = BoundedWorker("t", handler, capacity=4, droppable=lambda item: item.startswith("set"))
+    assert worker.next_pending() is None
+    worker.submit("s0")
+    time.sleep(0.05)  # s0 is in the handler
+    assert worker.next_pending() is None
+    for item in ["s1", "set1", "s2", "set2"]:
+        worker.submit(item)
+    assert worker.next_pending() == "set1"
+    gate.set()
+    assert worker.drain(5.0)
+    worker.stop()
+    assert worker.next_pending() is None
+
+
 def test_put_waits_for_room_instead_of_dropping():
     done: list[int] = []
     release, slow = _gated(done)
