@@ -8,7 +8,8 @@ threads decode some images while the pipeline thread decodes the others: 4.8 ms
 starts late costs nothing: the pipeline thread takes what is left, and a helper that has not started by
 then is cancelled rather than waited for. Helpers run at the pipeline's priority, since the frame at
 hand waits for them. A payload that is already decoded (replay decodes eagerly) costs nothing to touch,
-and the result is the same whichever thread decodes an image.
+and the result is the same whichever thread decodes an image. ``prefetch`` lets a node that fell behind
+decode the next queued set on the helpers while the pipeline thread fuses the current one.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class SetDecoder:
 
     def decode(self, samples: Mapping[str, SensorSample | None]) -> dict[str, CodecError]:
         """Decode the samples' payloads; returns the samples whose payload could not be decoded."""
-        todo = iter([(name, s) for name, s in samples.items() if s is not None])  # shared: each item once
+        todo = _todo(samples)  # shared by the threads: each item is taken once
         failed: dict[str, CodecError] = {}
         helpers = [self._pool.submit(_decode_from, todo, failed) for _ in range(self._helpers)]
         _decode_from(todo, failed)
@@ -40,19 +41,24 @@ class SetDecoder:
                 helper.result()
         return failed
 
-
     def prefetch(self, samples: Mapping[str, SensorSample | None]) -> None:
         """Start decoding a set that waits behind the one at hand, on the helpers (no-op without any).
 
         When sets queue up, the next set's images are then decoded while the pipeline thread fuses the
         current one. A failure is not kept: a broken lazy payload raises again when the set is decoded.
         """
-        if self._helpers:
-            self._pool.submit(_decode_from, iter([(n, s) for n, s in samples.items() if s is not None]), {})
+        todo = _todo(samples)
+        for _ in range(self._helpers):
+            self._pool.submit(_decode_from, todo, {})
+
+
+def _todo(samples: Mapping[str, SensorSample | None]) -> Iterator[tuple[str, SensorSample]]:
+    """The samples to decode, as one iterator over a list (``next`` on it is atomic under the GIL)."""
+    return iter([(name, sample) for name, sample in samples.items() if sample is not None])
 
 
 def _decode_from(todo: Iterator[tuple[str, SensorSample]], failed: dict[str, CodecError]) -> None:
-    """Decode the items taken from ``todo`` until none is left (a list iterator: ``next`` is atomic)."""
+    """Decode the items taken from ``todo`` until none is left; the ones that fail go into ``failed``."""
     for name, sample in todo:
         try:
             for _ in sample.payload.values():  # a lazy payload decodes on first access
