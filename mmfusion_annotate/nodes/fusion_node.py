@@ -122,6 +122,7 @@ class FusionNode(Node):
         self.rig = load_rig(self.config.rig_file)
         pipeline = load_pipeline_config(self.config.pipeline_file or None)
         self.annotator = Annotator(self.rig, pipeline)
+        warm_s = self.annotator.warm_up()  # before subscribing: the first frames must not wait for it
         # the figures the worker and the publisher keep, vs /diagnostics: never held during heavy work, since
         # /diagnostics runs on the executor, which would stop taking messages while it waited
         self._lock = threading.Lock()
@@ -181,7 +182,7 @@ class FusionNode(Node):
         )  # fmt: skip
         self.get_logger().info(
             f"rig '{self.rig.name}' ({len(self.rig.sensors)} sensors, {self.config.qos} QoS), "
-            f"backend {self.annotator.fusion.backend.name}"
+            f"backend {self.annotator.fusion.backend.name}, kernels warmed up in {warm_s:.2f} s"
         )
 
     # ------------------------------------------------------------------ intake (executor threads)

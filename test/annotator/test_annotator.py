@@ -61,3 +61,20 @@ def test_a_straggler_of_the_old_stream_after_a_restart_is_ignored(rig, samples):
     annotator.feed(odometry[-2])
     annotator.feed(SensorSample("odometry", odometry[0].stamp - back, odometry[0].payload))
     assert annotator.resets == 1 and annotator.counters.ignored_samples == 1
+
+
+def test_a_warm_up_leaves_the_stream_state_alone(rig, samples):
+    """The node warms the kernels up before it subscribes; whenever it runs, no frame may change."""
+    plain, warmed = (Annotator(rig, PipelineConfig(alignment_every=1000)) for _ in range(2))
+
+    def labels(annotator, warm_up_at=None):
+        frames = []
+        for i, sample in enumerate(samples):
+            if i == warm_up_at:
+                assert annotator.warm_up() > 0
+            frames += annotator.feed(sample).frames
+        return [(f.frame.stamp, f.labels) for f in frames + annotator.finish().frames]
+
+    expected = labels(plain)
+    assert expected and any(result.cuboids for _, result in expected)
+    assert labels(warmed, warm_up_at=len(samples) // 2) == expected and warmed.counters == plain.counters
