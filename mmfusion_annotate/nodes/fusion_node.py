@@ -47,7 +47,7 @@ from sensor_msgs.msg import CompressedImage, Image, Imu, PointCloud2
 
 from mmfusion_annotate.annotator import AnnotatedFrame, Annotator, AnnotatorOutput, Step
 from mmfusion_annotate.config import load_pipeline_config
-from mmfusion_annotate.errors import CodecError
+from mmfusion_annotate.errors import CodecError, MmfusionError
 from mmfusion_annotate.fusion.overlay import depth_overlay
 from mmfusion_annotate.msgs.image import encode_image
 from mmfusion_annotate.msgs.samples import decode_sample
@@ -122,7 +122,10 @@ class FusionNode(Node):
         self.rig = load_rig(self.config.rig_file)
         pipeline = load_pipeline_config(self.config.pipeline_file or None)
         self.annotator = Annotator(self.rig, pipeline)
-        warm_s = self.annotator.warm_up()  # before subscribing: the first frames must not wait for it
+        try:  # before subscribing: the first frames must not wait for the kernels
+            warmed = f"kernels warmed up in {self.annotator.warm_up():.2f} s"
+        except MmfusionError as exc:  # not fatal: the first real frame loads them instead
+            warmed = f"kernel warm-up failed ({exc}); the first frame will load them"
         # the figures the worker and the publisher keep, vs /diagnostics: never held during heavy work, since
         # /diagnostics runs on the executor, which would stop taking messages while it waited
         self._lock = threading.Lock()
@@ -182,7 +185,7 @@ class FusionNode(Node):
         )  # fmt: skip
         self.get_logger().info(
             f"rig '{self.rig.name}' ({len(self.rig.sensors)} sensors, {self.config.qos} QoS), "
-            f"backend {self.annotator.fusion.backend.name}, kernels warmed up in {warm_s:.2f} s"
+            f"backend {self.annotator.fusion.backend.name}, {warmed}"
         )
 
     # ------------------------------------------------------------------ intake (executor threads)

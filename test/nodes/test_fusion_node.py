@@ -74,6 +74,22 @@ def test_diagnostics_never_wait_for_the_step_being_processed(context):
         node.destroy_node()
 
 
+def test_a_failed_kernel_warm_up_does_not_stop_the_node(context, monkeypatch):
+    from mmfusion_annotate.annotator import Annotator
+    from mmfusion_annotate.errors import FusionError
+
+    def broken(self):
+        raise FusionError("synthetic sweep refused")
+
+    monkeypatch.setattr(Annotator, "warm_up", broken)
+    node = fusion_node(context)  # starts, says so in its start-up line, and serves as usual
+    try:
+        assert node.stats()["pipeline"]["frames"] == 0
+    finally:
+        node.close()
+        node.destroy_node()
+
+
 def test_a_set_queued_behind_the_one_at_hand_has_its_images_prefetched(context):
     """When the pipeline is behind, the next set's images decode while the current set is fused."""
     import threading
