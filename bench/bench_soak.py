@@ -87,9 +87,18 @@ def thread_cpu_seconds() -> dict[str, float]:
     return out
 
 
+HOST_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
 def host_cpu_ticks() -> list[int]:
-    """The machine's user, nice, system, idle, iowait, irq, softirq, steal ticks (/proc/stat)."""
+    """The machine's ticks in each ``HOST_FIELDS`` state (/proc/stat)."""
     return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def host_shares(first: dict, last: dict) -> dict[str, float]:
+    """% of the machine's CPU time in each ``HOST_FIELDS`` state between two sampled rows."""
+    ticks = [b - a for a, b in zip(first["host"], last["host"], strict=True)]
+    return dict(zip(HOST_FIELDS, (100 * t / max(sum(ticks), 1) for t in ticks), strict=True))
 
 
 def rss_mb(pid: int) -> float:
@@ -246,8 +255,7 @@ def minute_load(rows: list[dict], parts, minute: int) -> str:
     cpu = [p[4] for p in parts if start <= p[0] < start + 60]
     if len(inside) < 2 or not cpu:
         return "-"
-    ticks = [b - a for a, b in zip(inside[0]["host"], inside[-1]["host"], strict=True)]
-    return f"{np.percentile(cpu, 50):.0f}/{100 * ticks[7] / max(sum(ticks), 1):.0f}"
+    return f"{np.percentile(cpu, 50):.0f}/{host_shares(inside[0], inside[-1])['steal']:.0f}"
 
 
 STEAL_BURST = 10.0
@@ -261,8 +269,7 @@ def steal_bursts(rows: list[dict], latencies) -> str:
     150 ms fall around them: a minute's mean steal hides a 4-second burst that leaves a queue behind."""
     bursts = []
     for a, b in zip(rows, rows[1:], strict=False):
-        ticks = [y - x for x, y in zip(a["host"], b["host"], strict=True)]
-        steal = 100 * ticks[7] / max(sum(ticks), 1)
+        steal = host_shares(a, b)["steal"]
         if steal >= STEAL_BURST:
             bursts.append((a["t"], b["t"], steal))
     if not bursts:
@@ -287,7 +294,8 @@ def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion
     span = last["t"] - first["t"]
     lidar = rig.lidars()[0]
     frames = last["frames"] - first["frames"]
-    lat = np.array([ms for t, ms in latencies if first["t"] <= t <= last["t"]])
+    kept = [(t, ms) for t, ms in latencies if first["t"] <= t <= last["t"]]  # after the warm-up
+    lat = np.array([ms for _, ms in kept])
     print(f"\nafter warm-up: {span:.0f} s, {frames} fused frames")
     print(f"  frame rate        {frames / span:6.2f} /s   (LiDAR {lidar.rate_hz:g} Hz; target: keeps up)")
     if len(lat):
@@ -303,7 +311,6 @@ def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion
         print("  machine per minute      " + ", ".join(minute_load(warm, parts, k) for k in full)
               + "   (pipeline CPU per frame p50 ms / host steal %: the same frames cost more CPU when the VM"
               " is slow)")  # fmt: skip
-        kept = [(t, ms) for t, ms in latencies if first["t"] <= t <= last["t"]]
         print("  steal bursts      " + steal_bursts(warm, kept))
     split = np.array([p[1:] for p in parts if first["t"] <= p[0] <= last["t"]])
     if len(split):
@@ -368,9 +375,7 @@ def report(args, rig, started: float, rows: list[dict], latencies, parts, fusion
         print(f"  recorder: {sum(stats.written.values())} messages, {stats.bytes_written / 1e6:.0f} MB "
               f"written, queue peak {stats.queue_peak_bytes / 1e6:.1f} MB, dropped (whole run) queue "
               f"{dict(stats.dropped_queue)} io {dict(stats.dropped_io)}")
-    ticks = [b - a for a, b in zip(first["host"], last["host"], strict=True)]
-    share = dict(zip(("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"),
-                     (100 * t / max(sum(ticks), 1) for t in ticks), strict=True))  # fmt: skip
+    share = host_shares(first, last)
     print("  host CPU          " + ", ".join(f"{k} {share[k]:.0f} %" for k in
                                               ("user", "system", "iowait", "steal", "idle"))
           + "   (steal: time the hypervisor gave this VM's cores to others)")

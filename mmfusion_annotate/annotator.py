@@ -15,7 +15,6 @@ ahead; a node that cannot keep up drops set steps (whole frames), never sample s
 from __future__ import annotations
 
 import logging
-import math
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -38,6 +37,7 @@ from mmfusion_annotate.prelabel.people import PersonDetection
 from mmfusion_annotate.prelabel.prelabeler import Prelabeler
 from mmfusion_annotate.set_decoder import SetDecoder
 from mmfusion_annotate.sync import InputSpec, SyncCore, SyncedSet
+from mmfusion_annotate.sync.config import shrunk_period_ns
 from mmfusion_annotate.types import NS_PER_S, SensorSample, Stamp
 
 _log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ class Annotator:
         A live node calls this before it subscribes, so that its first frames do not queue behind it.
         """
         started = perf_counter()
-        azimuth = np.linspace(-math.pi, math.pi, 720, endpoint=False)
+        azimuth = np.linspace(-np.pi, np.pi, 720, endpoint=False)
         ring = np.stack([10 * np.cos(azimuth), 10 * np.sin(azimuth), np.full_like(azimuth, -1.0)], axis=1)
         box = ring[:40] * 0.8 + np.array([0.0, 0.0, 1.5])  # something above the ground to cluster and fit
         xyz = np.concatenate([ring, box]).astype(np.float32)
@@ -361,7 +361,7 @@ def sync_inputs(rig, config: PipelineConfig) -> list[InputSpec]:
                 optional=optional,
                 period_ns=period_ns,
                 offset_ns=-sensor.time_offset_ns,
-                lower_bound_ns=None if tolerance is None else int(period_ns * (1.0 - tolerance)),
+                lower_bound_ns=None if tolerance is None else shrunk_period_ns(period_ns, tolerance),
             )
         )
     lidars = [i for i, s in enumerate(specs) if rig.sensor(s.name).kind == "lidar"]

@@ -66,7 +66,12 @@ def lower_bound_ns(spec: InputSpec, config: SyncConfig) -> int:
         return spec.lower_bound_ns
     if spec.period_ns is None:
         return 0
-    return int(spec.period_ns * (1.0 - config.rate_tolerance))
+    return shrunk_period_ns(spec.period_ns, config.rate_tolerance)
+
+
+def shrunk_period_ns(period_ns: int, rate_tolerance: float) -> int:
+    """The shortest gap expected between two messages of an input at ``period_ns`` with that tolerance."""
+    return int(period_ns * (1.0 - rate_tolerance))
 
 
 def deadline_ns(spec: InputSpec, config: SyncConfig, index: int) -> int | None:
