@@ -77,6 +77,18 @@ class CameraView:
         """Sweep indices of the visible points."""
         return self.index[self.visible]
 
+    def hits_of(self, points: np.ndarray) -> np.ndarray:
+        """Position of each sweep index in ``points`` among this view's hits, -1 where it is not in the image.
+
+        A binary search in the increasing ``index``: a few objects' points cost their own size, where a
+        full-length lookup table would cost the sweep's (260k points) for every camera of every frame.
+        """
+        points = np.asarray(points)
+        if len(self.index) == 0:
+            return np.full(len(points), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.index, points), len(self.index) - 1)
+        return np.where(self.index[pos] == points, pos, -1)
+
     def mask(self, visible_only: bool = True) -> np.ndarray:
         """(N,) bool over the sweep: visible points (or all points in the image)."""
         mask = np.zeros(self.n_points, dtype=bool)

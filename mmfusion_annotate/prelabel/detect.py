@@ -133,7 +133,8 @@ def detect(
     stages = Stages(is_ground=to_numpy(ground.is_ground), height=height, labels=labels)
     if labels.max(initial=-1) < 0:
         return [], stages
-    order = np.argsort(labels, kind="stable")
+    members = np.flatnonzero(labels >= 0)  # a few thousand of the sweep's points: only these are sorted
+    order = members[np.argsort(labels[members], kind="stable")]
     bounds = np.searchsorted(labels[order], np.arange(labels.max() + 2))
     out = []
     for k in range(labels.max() + 1):

@@ -64,11 +64,13 @@ class ImageEvidence:
         """Mean Lab of ``inner`` and of the ring ``outer`` minus ``inner``, on a regular pixel grid.
 
         The grid step keeps the samples near ``LAB_SAMPLES`` but never skips a whole side of the
-        ring; None when the ring has no sample (a box filling the image).
+        ring: it is at most half the widest ring side on each axis that has one (a box spanning the
+        image's height has its ring left and right only, and is sampled as coarsely as those allow, not
+        pixel by pixel); None when the ring has no sample (a box filling the image).
         """
-        ring_px = min(
-            max(inner[0] - outer[0], outer[2] - inner[2]), max(inner[1] - outer[1], outer[3] - inner[3])
-        )
+        ring_x = max(inner[0] - outer[0], outer[2] - inner[2])
+        ring_y = max(inner[1] - outer[1], outer[3] - inner[3])
+        ring_px = min((w for w in (ring_x, ring_y) if w > 0), default=0)
         area = (outer[2] - outer[0]) * (outer[3] - outer[1])
         step = max(1, min(int(math.sqrt(area / LAB_SAMPLES)), ring_px // 2))
         lab = cv2.cvtColor(

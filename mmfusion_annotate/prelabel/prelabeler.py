@@ -265,15 +265,13 @@ class Prelabeler:
             if len(in_view) == 0:
                 continue
             evidence = ImageEvidence(view.image) if view.image is not None else None
-            visible_full = np.zeros(view.n_points, dtype=bool)
-            visible_full[view.index[view.visible]] = True
-            uv_full = np.full((view.n_points, 2), np.nan, dtype=np.float32)
-            uv_full[view.index] = view.uv
             for k in in_view:
                 o, c = objects[k], cuboids[k]
                 box = tuple(projected[k].tolist())
                 idx = o.det.point_index
-                vis = visible_full[idx]
+                hit = view.hits_of(idx)
+                vis = np.zeros(len(idx), dtype=bool)
+                vis[hit >= 0] = view.visible[hit[hit >= 0]]
                 visible_fraction = float(vis.mean()) if len(idx) else 0.0
                 score = 0.0
                 if (
@@ -301,7 +299,7 @@ class Prelabeler:
                 boxes.append(b)
                 pts_box = None
                 if vis.sum() >= review.MIN_POINTS_FOR_2D_CHECK:
-                    uv = uv_full[idx[vis]]
+                    uv = view.uv[hit[vis]]
                     pts_box = (*uv.min(axis=0).tolist(), *uv.max(axis=0).tolist())
                 observed.append((b, pts_box))
         return boxes, observed

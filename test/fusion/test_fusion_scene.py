@@ -1,5 +1,7 @@
 """Projection, occlusion and colours against a ray-cast truth scene (a car on flat ground)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from fusion_scene import CAR_RGB, GROUND_RGB, hidden_from, render, scan_scene
@@ -90,6 +92,22 @@ def test_sparse_depth_and_coloured_cloud(scene):
     index, colors = frame.colored_points()
     assert set(view.visible_index) <= set(index)
     assert len(index) == len(colors) and frame.cameras["front"].mask().sum() == view.visible.sum()
+
+
+def test_hits_of_finds_each_sweep_point_among_the_views_hits(scene):
+    """The binary search agrees with a full-length table over the sweep, for hits and misses alike."""
+    frame, _, _ = scene
+    view = frame.cameras["front"]
+    table = np.full(view.n_points, -1)
+    table[view.index] = np.arange(len(view.index))
+    points = np.random.default_rng(0).choice(view.n_points, 500, replace=False)
+    points = np.concatenate([points, view.index[:5], [0, view.n_points - 1]])
+    hits = view.hits_of(points)
+    np.testing.assert_array_equal(hits, table[points])
+    assert (hits >= 0).any() and (hits < 0).any()
+    assert view.hits_of(np.array([], dtype=np.int64)).shape == (0,)
+    empty = dataclasses.replace(view, index=np.array([], np.int32))  # a camera no point lands in
+    np.testing.assert_array_equal(empty.hits_of(points[:3]), [-1, -1, -1])
 
 
 def test_overlay_png_marks_the_points(scene, tmp_path):

@@ -57,3 +57,24 @@ def test_object_scores_high_and_empty_road_low_wherever_the_box_lies():
     assert ev.score((300, 100, 340, 160)) > 0.5
     assert ev.score((700, 500, 1100, 800)) < 0.05  # large empty box: sampled Lab, no edges
     assert ev.score((0, 0, 1600, 900)) == 0.0  # no ring left
+
+
+def test_a_box_spanning_the_image_height_is_sampled_not_converted_pixel_by_pixel(monkeypatch):
+    """Its ring is only left and right: the Lab grid step follows those sides (a thin ring had made it
+    1 px, converting ~0.8 Mpx for one box), and the score stays that of the full conversion."""
+    rgb = np.random.default_rng(1).integers(0, 255, (900, 1600, 3), dtype=np.uint8)
+    rgb[:, 400:1000] //= 3  # a darker object from the top of the image to the bottom
+    box = (400.0, -50.0, 1000.0, 950.0)
+    converted = []
+    real = cv2.cvtColor
+
+    def counting(src, code):
+        if code == cv2.COLOR_RGB2LAB:
+            converted.append(src.shape[0] * src.shape[1])
+        return real(src, code)
+
+    monkeypatch.setattr(evidence.cv2, "cvtColor", counting)
+    sampled = ImageEvidence(rgb).score(box)
+    assert converted and max(converted) <= 2 * evidence.LAB_SAMPLES
+    monkeypatch.setattr(evidence, "LAB_SAMPLES", 10**12)
+    assert abs(ImageEvidence(rgb).score(box) - sampled) <= 0.01
