@@ -130,10 +130,10 @@ def numba_thread_limit() -> int:
     return int(numba.config.NUMBA_NUM_THREADS)
 
 
-def make_backend(name: str, *, cpu_threads: int | None = None) -> ProjectionBackend:
+def make_backend(name: str, *, threads: int | None = None) -> ProjectionBackend:
     """``auto``: CUDA when usable else the fast CPU path (logged); ``cpu``: numba; ``cuda``: CuPy.
 
-    ``cpu_threads`` limits the fast CPU path's threads (at most numba's ``NUMBA_NUM_THREADS``)."""
+    ``threads`` limits the fast CPU path's kernel threads (at most numba's ``NUMBA_NUM_THREADS``)."""
     if name == "reference":
         return XpBackend(np, "reference")
     resolved, xp = select_backend(name)  # raises BackendError for an unknown name or a missing GPU
@@ -143,4 +143,4 @@ def make_backend(name: str, *, cpu_threads: int | None = None) -> ProjectionBack
 
     if name == "auto":
         _log.info("fusion backend: fast CPU (numba)")
-    return NumbaBackend(None if cpu_threads is None else min(cpu_threads, numba_thread_limit()))
+    return NumbaBackend(None if threads is None else min(threads, numba_thread_limit()))

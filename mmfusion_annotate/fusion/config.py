@@ -37,13 +37,22 @@ class FusionConfig(BaseModel):
         default_factory=dict,
         description="extra clock offset per sensor added to the rig's time_offset_ns (true = stamp + offset)",
     )
+    kernel_threads: int = Field(
+        2,
+        ge=1,
+        le=256,
+        description="threads of the fast CPU path's two projection kernels, capped at numba's "
+        "NUMBA_NUM_THREADS (the cores); their OpenMP team sleeps between frames (OMP_WAIT_POLICY=PASSIVE, "
+        "fast_cpu), so a second core halves the kernels' ~10 ms a frame without spinning beside the "
+        "other stages; 1: serial builds on the calling thread, no team at all",
+    )
     cpu_threads: int = Field(
         1,
         ge=1,
         le=256,
-        description="threads of the fast CPU path, and of the OpenBLAS and OpenCV pools (process-wide, set "
-        "when an Annotator is built); 1 by default: the node's stages have threads of their own, and the "
-        "libraries' idle workers spin beside them (30-40 ms per camera at 2 threads on 2 loaded cores)",
+        description="threads of the OpenBLAS and OpenCV pools (process-wide, set when an Annotator is "
+        "built); 1 by default: the node's stages have threads of their own, and idle OpenBLAS workers spin "
+        "beside them",
     )
     max_extrapolation_ns: int = Field(
         200_000_000, ge=0, description="how far ego motion may be extrapolated past the odometry/IMU history"

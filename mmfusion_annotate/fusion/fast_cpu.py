@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import types
 from collections.abc import Sequence
 
@@ -28,6 +29,13 @@ from mmfusion_annotate.fusion.backends import CameraJob, Projection
 from mmfusion_annotate.fusion.compensation import PoseTrack
 from mmfusion_annotate.fusion.config import FusionConfig
 from mmfusion_annotate.fusion.zbuffer import grid_shape
+
+# numba runs the parallel kernels on an OpenMP team (libgomp, loaded at the first parallel launch, after
+# this import). libgomp's default lets a team thread spin before it sleeps: 4-7 ms of CPU after each
+# frame's kernels on the 2-core development VM, taken from the other stages of a loaded vehicle
+# computer. PASSIVE makes the team sleep at once (~0.05 ms; test_fusion_backends measures it); a policy
+# the user set is kept, and one an OpenMP runtime loaded earlier has read cannot be changed.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _PINHOLE, _EQUIDISTANT = 0, 1
 
@@ -338,8 +346,8 @@ def _camera_params(models: Sequence, boxes: Sequence[np.ndarray]) -> tuple[np.nd
 def _serial(kernel):
     """``kernel`` compiled without ``parallel``: each ``prange`` runs as ``range`` on the calling thread.
 
-    For one thread (the node's default): no threading layer, so no OpenMP team threads spinning beside
-    the pipeline, and no thread masking with ``numba.set_num_threads`` (numba#5890 reports crashes under
+    For one thread (``fusion.kernel_threads: 1``): no threading layer, so no OpenMP team beside the
+    pipeline, and no thread masking with ``numba.set_num_threads`` (numba#5890 reports crashes under
     it). A copy of the function under its own qualified name gets its own cache files: numba's cache key
     does not tell parallel from serial.
     """

@@ -40,7 +40,7 @@ class FusionPipeline:
     ) -> None:
         self.rig = rig
         self.config = config or FusionConfig()
-        self.backend = backend or make_backend(self.config.backend, cpu_threads=self.config.cpu_threads)
+        self.backend = backend or make_backend(self.config.backend, threads=self.config.kernel_threads)
         lidars = rig.lidars()
         if self.config.lidar is None and not lidars:
             raise FusionError(f"rig '{rig.name}' has no LiDAR to build fused frames from")

@@ -100,8 +100,69 @@ def test_image_box_holds_every_ray_that_lands_in_the_image(small_rig, name):
         assert model.distortion_model == "equidistant"  # a fisheye seeing to 90 degrees: no box
 
 
+def test_serial_and_parallel_kernels_give_the_same_frame(small_rig, samples):
+    """``kernel_threads`` 1 runs serial builds, more the parallel kernels: the frames are identical (each
+    camera's z-buffer is filled by one thread, every hit tested on its own)."""
+    config = FusionConfig()
+    one = FusionPipeline(small_rig, config, NumbaBackend(threads=1)).fuse(samples, ArcEgo())
+    two = FusionPipeline(small_rig, config, NumbaBackend(threads=2)).fuse(samples, ArcEgo())
+    np.testing.assert_array_equal(one.sweep.xyz_deskewed, two.sweep.xyz_deskewed)
+    for name in CAMERAS:
+        a, b = one.cameras[name], two.cameras[name]
+        for field in ("index", "uv", "depth", "visible", "colors"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=f"{name} {field}")
+
+
+_IDLE_TEAM_CPU = """
+import sys, time
+import numpy as np
+from mmfusion_annotate.fusion.fast_cpu import NumbaBackend
+from mmfusion_annotate.fusion import FusionConfig
+from mmfusion_annotate.fusion.backends import CameraJob
+from mmfusion_annotate.rig import default_rig_path, load_rig
+
+rig = load_rig(default_rig_path())
+camera = rig.cameras()[0]
+points = np.random.default_rng(0).uniform(-30, 30, (200_000, 3))
+job = CameraJob(camera.name, camera.camera, rig.transform(camera.frame_id, rig.lidars()[0].frame_id), None)
+backend = NumbaBackend(threads=2)
+idle = []
+for _ in range(5):
+    backend.project(points, np.eye(4), np.zeros(len(points), np.int64), None, [job], FusionConfig())
+    start = time.process_time()
+    time.sleep(0.2)  # the pipeline thread between frames: only the team could use CPU now
+    idle.append(time.process_time() - start)
+print(min(idle[1:]))
+"""
+
+
+def _idle_team_cpu(wait_policy: str | None) -> float:
+    """CPU seconds the process spends in 0.2 s of sleep right after a 2-thread projection."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if wait_policy is not None:
+        env["OMP_WAIT_POLICY"] = wait_policy
+    out = subprocess.run([sys.executable, "-c", _IDLE_TEAM_CPU], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return float(out.stdout.split()[-1])
+
+
+def test_the_kernels_team_sleeps_between_frames():
+    """fast_cpu asks OpenMP for a passive team: after a frame's kernels nothing runs until the next one.
+    The same measure with an ACTIVE team (set by the user, so kept) shows the spinning it avoids."""
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba runs one thread here: no team to spin")
+    assert _idle_team_cpu(None) < 0.02
+    assert _idle_team_cpu("ACTIVE") > 0.1
+
+
 def test_one_thread_projects_on_the_calling_thread_alone(small_rig, samples):
-    """The node's default: no worker threads beside the pipeline thread. numba's thread count belongs to
+    """``kernel_threads: 1``: no worker threads beside the pipeline thread. numba's thread count belongs to
     the calling thread, so a limit set where the backend was built did not reach the node's pipeline
     thread, whose kernels then started an OpenMP team of their own (spinning beside the others)."""
     import os
@@ -112,7 +173,7 @@ def test_one_thread_projects_on_the_calling_thread_alone(small_rig, samples):
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("numba runs one thread here: there is nothing to limit")
     FusionPipeline(small_rig, FusionConfig(), NumbaBackend(threads=2)).fuse(samples, ArcEgo())  # layer up
-    pipeline = FusionPipeline(small_rig, FusionConfig(cpu_threads=1), make_backend("cpu", cpu_threads=1))
+    pipeline = FusionPipeline(small_rig, FusionConfig(kernel_threads=1), make_backend("cpu", threads=1))
     pipeline.fuse(samples, ArcEgo())  # compiled (or loaded) here, not in the measured thread
     started: list[int] = []
 
