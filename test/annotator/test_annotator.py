@@ -63,6 +63,19 @@ def test_a_straggler_of_the_old_stream_after_a_restart_is_ignored(rig, samples):
     assert annotator.resets == 1 and annotator.counters.ignored_samples == 1
 
 
+def test_a_warm_up_converts_an_image_to_lab_once(rig, monkeypatch):
+    """OpenCV builds its Lab tables at the first RGB->Lab conversion (50-150 ms): the warm-up does it."""
+    import cv2
+
+    from mmfusion_annotate.prelabel import evidence
+
+    codes = []
+    real = cv2.cvtColor
+    monkeypatch.setattr(evidence.cv2, "cvtColor", lambda src, code: codes.append(code) or real(src, code))
+    Annotator(rig, PipelineConfig()).warm_up()
+    assert cv2.COLOR_RGB2LAB in codes
+
+
 def test_a_warm_up_leaves_the_stream_state_alone(rig, samples):
     """The node warms the kernels up before it subscribes; whenever it runs, no frame may change."""
     plain, warmed = (Annotator(rig, PipelineConfig(alignment_every=1000)) for _ in range(2))
