@@ -270,8 +270,9 @@ class Prelabeler:
                 box = tuple(projected[k].tolist())
                 idx = o.det.point_index
                 hit = view.hits_of(idx)
+                in_image = hit >= 0
                 vis = np.zeros(len(idx), dtype=bool)
-                vis[hit >= 0] = view.visible[hit[hit >= 0]]
+                vis[in_image] = view.visible[hit[in_image]]
                 visible_fraction = float(vis.mean()) if len(idx) else 0.0
                 score = 0.0
                 if (
