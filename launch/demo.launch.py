@@ -8,6 +8,8 @@ from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+BAG_DIR_HELP = "folder in which each run creates a new bag (<rig>_<UTC time>; never an existing one)"
+
 
 def generate_launch_description() -> LaunchDescription:
     share = get_package_share_directory("mmfusion_annotate")
@@ -23,7 +25,7 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument(
                 "scenario", default_value="cut_in", description="built-in scenario or YAML"
             ),
-            DeclareLaunchArgument("bag_dir", default_value="demo_bags", description="where bags are written"),
+            DeclareLaunchArgument("bag_dir", default_value="demo_bags", description=BAG_DIR_HELP),
             Node(
                 package="mmfusion_annotate",
                 executable="sim_node",

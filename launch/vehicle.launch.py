@@ -8,6 +8,8 @@ from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+BAG_DIR_HELP = "folder in which each run creates a new bag (<rig>_<UTC time>; never an existing one)"
+
 
 def generate_launch_description() -> LaunchDescription:
     share = get_package_share_directory("mmfusion_annotate")
@@ -20,9 +22,7 @@ def generate_launch_description() -> LaunchDescription:
                 default_value=os.path.join(share, "config", "rig_nuscenes_like.yaml"),
                 description="rig file (sensors, topics, calibration)",
             ),
-            DeclareLaunchArgument(
-                "bag_dir", default_value="recordings", description="where bags are written"
-            ),
+            DeclareLaunchArgument("bag_dir", default_value="recordings", description=BAG_DIR_HELP),
             DeclareLaunchArgument("use_sim_time", default_value="false", description="follow /clock"),
             Node(
                 package="mmfusion_annotate",

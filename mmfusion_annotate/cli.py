@@ -235,7 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_run,
     )
     p.add_argument("--rig", type=existing_path, help=rig_help)
-    p.add_argument("--bag-dir", type=Path, default=Path("recordings"), help="where bags are written")
+    p.add_argument(
+        "--bag-dir",
+        type=Path,
+        default=Path("recordings"),
+        help="folder in which each run creates a new bag <rig>_<UTC time> (an existing bag is never touched)",
+    )
     p.add_argument("--no-record", action="store_true", help="fusion only, no recorder")
     p.add_argument("--executor", choices=["events", "multi"], default="events", help=EXECUTOR_HELP)
     p.add_argument("ros_args", nargs=argparse.REMAINDER, help="extra arguments after --ros-args")

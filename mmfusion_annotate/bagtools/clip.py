@@ -109,8 +109,6 @@ def clip_window(
     if end_ns < start_ns:
         raise BagError(f"{path}: clip window ends before it starts ({start_ns} > {end_ns})")
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise BagError(f"{out_dir}: clip output directory exists and is not empty")
     files = open_bag(path)
     for bag_file in files:
         bag_file.require_complete()

@@ -79,8 +79,6 @@ def replay_bag(
 ) -> ReplaySummary:
     """Run the pipeline over ``bag`` and write the annotated bag to ``output`` (a new directory)."""
     output = Path(output)
-    if output.exists() and any(output.iterdir()):
-        raise BagError(f"{output}: output directory exists and is not empty")
     reader = BagReader(bag)
     sensors = {s.topic: s for s in rig.sensors.values()}
     annotator = Annotator(rig, config)

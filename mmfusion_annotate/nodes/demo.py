@@ -21,7 +21,6 @@ from tqdm import tqdm
 
 from mmfusion_annotate.annotator import AnnotatedFrame, AnnotatorOutput
 from mmfusion_annotate.bagtools.report import render_frames_sheet
-from mmfusion_annotate.errors import ConfigError
 from mmfusion_annotate.events.model import Event
 from mmfusion_annotate.nodes.composition import ExecutorKind, init_context, run_nodes
 from mmfusion_annotate.nodes.fusion_node import FusionNode
@@ -121,15 +120,10 @@ def run_demo(
     spec = load_scenario(scenario)  # a bad name fails here with one line, before anything starts
     duration = float(duration_s or spec.duration_s)
     rig_file = Path(rig_file or default_rig_path())
-    bag_dir = Path(out_dir) / f"{spec.name}_bag"
-    if bag_dir.exists():
-        raise ConfigError(f"{bag_dir} exists: remove it or choose another -o folder", key="--output")
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     domain = domain_id if domain_id is not None else 100 + os.getpid() % 100
-    summary = DemoSummary(spec.name, duration, bag_dir)
     epoch = EPOCH_S * NS_PER_S
     targets = [epoch + int(duration * NS_PER_S * (i + 0.5) / SHEET_FRAMES) for i in range(SHEET_FRAMES)]
-    collector = _Collector(summary, targets)
 
     context = init_context(domain_id=domain)
     rig_param = Parameter("rig_file", value=str(rig_file))
@@ -139,10 +133,13 @@ def run_demo(
     fusion = FusionNode(context=context, parameter_overrides=[rig_param, sim_time, qos, depth])
     recorder = RecorderNode(
         context=context,
-        parameter_overrides=[rig_param, sim_time, Parameter("bag_dir", value=str(bag_dir)),
+        parameter_overrides=[rig_param, sim_time, Parameter("bag_dir", value=str(out_dir)),
+                             Parameter("bag_name", value=f"{spec.name}_bag"),
                              Parameter("recorder.include", value=""),
                              Parameter("recorder.sensor_qos", value=DEMO_QOS)],
     )  # fmt: skip
+    summary = DemoSummary(spec.name, duration, recorder.recorder.bag_dir)  # _2, _3... when taken
+    collector = _Collector(summary, targets)
     connect_recorder(fusion, recorder)
     fusion.add_listener(collector)
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain)}
@@ -170,7 +167,7 @@ def run_demo(
         context.try_shutdown()
     frames = collector.sheet_frames()
     if frames:
-        summary.contact_sheet = Path(out_dir) / f"{spec.name}_frames.png"
+        summary.contact_sheet = Path(out_dir) / f"{summary.bag_dir.name}_frames.png"
         render_frames_sheet(frames, summary.contact_sheet, origin_ns=epoch)
     summary.events.sort(key=lambda e: (e.start, e.type))
     return summary

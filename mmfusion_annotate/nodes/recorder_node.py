@@ -4,8 +4,10 @@ Subscribes raw (``raw=True``: callbacks get the serialized bytes, so a 4 MB imag
 in Python) to the rig's sensor and camera-info topics, plus topics matching ``recorder.include`` found
 while running; writes ``/tf_static`` and the camera infos from the rig as static messages; publishes the
 recorder's counters on ``/diagnostics`` once a second; and closes the bag within ``close_timeout_s`` on
-SIGINT/SIGTERM. Parameters: ``rig_file`` (rig file), ``bag_dir`` (default ``bags/<name>_<UTC time>``) and
-``recorder.*`` (every field of ``RecorderConfig``). In one process with ``fusion_node`` (``mmfusion run``,
+SIGINT/SIGTERM. Parameters: ``rig_file`` (rig file), ``bag_dir`` (the folder the run's bag is created
+in, default ``bags``), ``bag_name`` (default ``<rig name>_<UTC time>``; a name already taken gets the next
+free ``_2``, ``_3``... so a restart never writes over a drive) and ``recorder.*`` (every field of
+``RecorderConfig``). In one process with ``fusion_node`` (``mmfusion run``,
 ``mmfusion demo``), ``record_outputs`` takes the pre-labels and events directly, including the carried
 types (foxglove_msgs, the event type) that rclpy cannot publish on this install.
 """
@@ -18,7 +20,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -33,6 +34,7 @@ from rclpy.qos import (
 from mmfusion_annotate.nodes.composition import main_nodes
 from mmfusion_annotate.nodes.params import declare_config
 from mmfusion_annotate.nodes.qos import RELIABLE_SENSOR_DEPTH, SensorQos, sensor_qos
+from mmfusion_annotate.recording.bag_dir import new_bag_dir, timestamped_name
 from mmfusion_annotate.recording.cdr import serialize
 from mmfusion_annotate.recording.config import RecorderConfig
 from mmfusion_annotate.recording.qos import (
@@ -104,12 +106,12 @@ class RecorderNode(Node):
     def __init__(self, node_name: str = "recorder_node", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         rig_path = self.declare_parameter("rig_file", str(default_rig_path())).value
-        bag_dir = self.declare_parameter("bag_dir", "").value
+        parent = self.declare_parameter("bag_dir", "bags").value or "bags"
+        name = self.declare_parameter("bag_name", "").value
         self.config = declare_config(self, RecorderConfig, prefix="recorder.")
         self.rig = load_rig(rig_path)
-        if not bag_dir:
-            bag_dir = f"bags/{self.rig.name}_{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}"
-        self.recorder = Recorder(Path(bag_dir), self.config)
+        bag_dir = new_bag_dir(parent, name or timestamped_name(self.rig.name))
+        self.recorder = Recorder(bag_dir, self.config)
         self._recorded: dict[str, object] = {}
         self._outputs: set[str] = set()
         self._last_bytes, self._last_time = 0, time.monotonic()

@@ -20,6 +20,7 @@ from mcap.writer import CompressionType, Writer
 
 from mmfusion_annotate import __version__
 from mmfusion_annotate.errors import BagError
+from mmfusion_annotate.recording.bag_dir import refuse_existing_bag
 from mmfusion_annotate.recording.definitions import normalize_msgtype, schema_text, type_hash
 from mmfusion_annotate.recording.metadata import (
     FileInfo,
@@ -69,11 +70,14 @@ class _Event:
 
 
 def _open_binary(path: Path) -> IO[bytes]:
-    return open(path, "wb")  # noqa: SIM115 - closed by BagWriter._finish_file
+    """Exclusive creation: an existing file is never truncated (``FileExistsError`` instead)."""
+    return open(path, "xb")  # noqa: SIM115 - closed by BagWriter._finish_file
 
 
 class BagWriter:
     """Writes ``<bag_dir>/metadata.yaml`` and ``<bag_dir>/<name>_<N>.mcap``; use as a context manager.
+
+    ``bag_dir`` must be new or empty (``refuse_existing_bag``): a bag is never written over another one.
 
     ``opener`` opens a split file for writing (tests inject a failing one to simulate a full disk).
     Errors of the file system propagate as ``OSError``; ``abandon_file`` then gives up the open file
@@ -92,7 +96,7 @@ class BagWriter:
     ) -> None:
         if compression not in COMPRESSION:
             raise BagError(f"{bag_dir}: unknown compression '{compression}' (use none, lz4 or zstd)")
-        self.bag_dir = Path(bag_dir)
+        self.bag_dir = refuse_existing_bag(bag_dir)
         self.name = self.bag_dir.name
         self.compression = compression
         self.split_size_bytes = split_size_bytes

@@ -105,6 +105,16 @@ def test_replay_refuses_a_non_empty_output(sim_bag, capsys):
     assert "not empty" in capsys.readouterr().err
 
 
+def test_sim_refuses_to_write_over_an_existing_bag(sim_bag, capsys):
+    tmp, rig = sim_bag
+    before = {p.name: p.read_bytes() for p in (tmp / "bag").iterdir()}
+    capsys.readouterr()
+    assert main(["sim", "calm", "--duration", "0.5", "--rig", str(rig), "-o", str(tmp / "bag")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "never overwritten" in err[0] and str(tmp / "bag") in err[0]
+    assert {p.name: p.read_bytes() for p in (tmp / "bag").iterdir()} == before
+
+
 def test_recover_a_truncated_bag(sim_bag, tmp_path, capsys):
     tmp, _ = sim_bag
     bag = tmp_path / "cut"

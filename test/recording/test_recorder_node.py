@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 
 import pytest
@@ -25,7 +26,8 @@ def test_node_records_rig_topics_statics_and_discovered_topics(tmp_path):
     rclpy.init(context=context, domain_id=random.Random().randint(120, 200))
     try:
         overrides = [
-            Parameter("bag_dir", value=str(tmp_path / "bag")),
+            Parameter("bag_dir", value=str(tmp_path)),
+            Parameter("bag_name", value="bag"),
             Parameter("recorder.include", value="^/notes$"),
             Parameter("recorder.discovery_period_s", value=0.2),
         ]
@@ -77,7 +79,7 @@ def test_reliable_history_keeps_seconds_of_small_topics_and_the_cap_for_large_on
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=random.Random().randint(120, 200))
     try:
-        overrides = [Parameter("bag_dir", value=str(tmp_path / "bag")),
+        overrides = [Parameter("bag_dir", value=str(tmp_path)),
                      Parameter("recorder.sensor_qos", value="reliable")]  # fmt: skip
         node = RecorderNode(context=context, parameter_overrides=overrides)
         depths = {s.topic_name: s.qos_profile.depth for s in node.subscriptions}
@@ -87,3 +89,30 @@ def test_reliable_history_keeps_seconds_of_small_topics_and_the_cap_for_large_on
         context.try_shutdown()
     assert depths["/imu/data"] == 500 and depths["/odom"] == 500
     assert depths["/lidar_top/points"] == depths["/cam_front/image_raw/compressed"] == RELIABLE_SENSOR_DEPTH
+
+
+def _record_once(bag_parent, *, name: str = "") -> tuple[str, int]:
+    """Start a recorder node, record one message directly, close it: (its bag folder, messages)."""
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=random.Random().randint(120, 200))
+    try:
+        overrides = [Parameter("bag_dir", value=str(bag_parent)), Parameter("bag_name", value=name)]
+        node = RecorderNode(context=context, parameter_overrides=overrides)
+        node.recorder.enqueue("/notes", "std_msgs/msg/String", b"\x00\x01\x00\x00\x02\x00\x00\x00a\x00", 1)
+        assert node.close()
+        bag = node.recorder.bag_dir
+        node.destroy_node()
+    finally:
+        context.try_shutdown()
+    return str(bag), sum(1 for _ in BagReader(bag))
+
+
+def test_a_restarted_recorder_never_writes_into_the_previous_bag(tmp_path):
+    first, count = _record_once(tmp_path, name="drive")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "drive").iterdir()}
+    second, _ = _record_once(tmp_path, name="drive")
+    assert first == str(tmp_path / "drive") and second == str(tmp_path / "drive_2")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "drive").iterdir()} == before
+    assert sum(1 for _ in BagReader(first)) == count >= 1
+    default, _ = _record_once(tmp_path)  # no name: <rig name>_<UTC time>
+    assert re.fullmatch(re.escape(str(tmp_path)) + r"/nuscenes_like_\d{8}_\d{6}", default)
