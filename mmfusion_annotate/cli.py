@@ -140,10 +140,19 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from mmfusion_annotate.bagtools.evaluate import evaluate_kitti, format_report  # noqa: PLC0415
+    if (args.dataset / "velodyne").is_dir():
+        from mmfusion_annotate.bagtools.evaluate import evaluate_kitti, format_report  # noqa: PLC0415
 
-    report = evaluate_kitti(args.dataset, images_dir=args.images, progress=not args.json)
-    print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
+        report = evaluate_kitti(args.dataset, images_dir=args.images, progress=not args.json)
+        print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
+        return 0
+    from mmfusion_annotate.bagtools.evaluate_bag import evaluate_bag, format_bag_evaluation  # noqa: PLC0415
+
+    rig = _load_rig(args.rig)
+    result = evaluate_bag(
+        args.dataset, rig, min_points=args.min_points, images_dir=args.images, progress=not args.json
+    )
+    print(json.dumps(result.to_dict(), indent=2) if args.json else format_bag_evaluation(result))
     return 0
 
 
@@ -319,11 +328,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(
         sub,
         "evaluate",
-        "pre-label a KITTI-layout dataset and score it against its labels",
-        "Example: mmfusion evaluate ../shared/data/kitti/training --images eval_png/",
+        "score a replayed bag's pre-labels against its truth topics, or pre-label and score a KITTI-layout "
+        "dataset",
+        "Examples:\n  mmfusion replay drive_bag -o drive_annotated && mmfusion evaluate drive_annotated\n"
+        "  mmfusion evaluate ../shared/data/kitti/training --images eval_png/",
         cmd_evaluate,
     )
-    p.add_argument("dataset", type=existing_path, help="folder with velodyne/, image_2/, calib/, label_2/")
+    p.add_argument(
+        "dataset",
+        type=existing_path,
+        help="a replayed bag with /truth/objects, or a folder with velodyne/, image_2/, calib/, label_2/",
+    )
+    p.add_argument("--rig", type=existing_path, help=rig_help + "; bags only")
+    p.add_argument(
+        "--min-points",
+        type=int,
+        default=1,
+        help="bags: truth objects with fewer LiDAR returns inside are ignored (default 1)",
+    )
     p.add_argument("--images", type=Path, help="write one side-by-side PNG per frame here")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 

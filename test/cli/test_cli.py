@@ -97,6 +97,11 @@ def test_replay_then_events_then_clip(sim_bag, capsys):
         assert any((tmp / "clips").iterdir())
     assert main(["clip", str(out), "--event", "nope", "-o", str(tmp / "clip2")]) == 2
     assert "nope" in capsys.readouterr().err
+    assert main(["evaluate", str(out), "--rig", str(rig), "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["frames"] >= 10 and scores["bev_iou"]["detection"]["car@50m"]["recall"] >= 0.8
+    # the sim's truth is exact: a projection or timing error in either side would show here
+    assert scores["boxes2d"]["all"]["iou_mean"] >= 0.75 and scores["boxes2d"]["all"]["pairs"] >= 10
 
 
 def test_replay_refuses_a_non_empty_output(sim_bag, capsys):

@@ -1,0 +1,428 @@
+"""Score the pre-labels of a replayed bag against the truth topics it carries.
+
+Why from a bag: the synthetic drive (``mmfusion sim``) and imported real sequences (``mmfusion import``) both
+put their human or simulated truth on ``/truth/objects`` beside the sensor topics, and ``mmfusion replay``
+copies it next to the pre-labels it derives. So one command scores any drive the way annotators meet it:
+the cuboids on ``/prelabels/scene`` and the boxes on ``<camera>/annotations``, nothing re-computed.
+
+- 3D: each ``/prelabels/scene`` frame against the truth frame of the same stamp, per class group and range,
+  under ``BEV_IOU_RULE`` and ``CENTRE_RULE`` (``prelabel.metrics``), with heading and size errors, id
+  switches, MOTA and IDF1. Truth objects with fewer than ``min_points`` LiDAR returns inside (counted in
+  the bag's own sweeps) cannot be pre-labelled from LiDAR and are marked ignore, as nuScenes does.
+- 2D: every image's annotation boxes against the truth cuboids projected into that image at its own
+  exposure time (ego motion from the odometry topic, objects moved between truth frames by their ids).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from mmfusion_annotate.bagtools.source import open_bag, read_messages
+from mmfusion_annotate.errors import BagError
+from mmfusion_annotate.fusion.ego import EgoMotion
+from mmfusion_annotate.msgs.labels import FOXGLOVE_PIXEL_OFFSET, class_color_rgb8
+from mmfusion_annotate.msgs.pointcloud2 import decode, points_xyz
+from mmfusion_annotate.msgs.samples import decode_sample
+from mmfusion_annotate.msgs.time import from_ros_time
+from mmfusion_annotate.msgs.topics import annotations_topic
+from mmfusion_annotate.prelabel.boxes2d import box_iou, cuboid_corners, transform_points
+from mmfusion_annotate.prelabel.metrics import (
+    BEV_IOU_RULE,
+    CENTRE_RULE,
+    RANGES_M,
+    Evaluator,
+    GtObject,
+    format_metrics,
+)
+from mmfusion_annotate.prelabel.model import Cuboid, ObjectClass, Provenance
+from mmfusion_annotate.recording.cdr import deserialize
+from mmfusion_annotate.rig import Rig
+from mmfusion_annotate.types import NS_PER_S, Stamp
+
+TRUTH_TOPIC = "/truth/objects"
+PRELABEL_TOPIC = "/prelabels/scene"
+STAMP_TOLERANCE_NS = 20_000_000
+"""A pre-label frame and a truth frame are the same instant when their stamps differ by less than this."""
+BOX2D_MATCH_IOU = 0.3
+"""2D pairs are matched one-to-one at this IoU; the mean IoU is taken over the matched pairs."""
+MIN_BOX_AREA_PX = 64.0
+"""Projected truth boxes smaller than this (in the image) are not expected to be pre-labelled."""
+POINTS_MARGIN_M = 0.2
+"""A return this close outside a truth cuboid still counts as its (the sweep is not motion-compensated)."""
+_LABEL = re.compile(r"^(\w+) (?:#(\d+)|\(camera\)) ")
+
+
+@dataclass(frozen=True)
+class SceneBox:
+    """One cuboid of a SceneUpdate, as read back from the bag (truth or pre-label)."""
+
+    object_id: int
+    label: ObjectClass
+    center: tuple[float, float, float]
+    size: tuple[float, float, float]
+    yaw: float
+    confidence: float
+    velocity: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass
+class Box2DCounts:
+    """2D boxes of one camera: matched pairs' IoUs, pre-label boxes and visible truth boxes."""
+
+    ious: list[float] = field(default_factory=list)
+    predicted: int = 0
+    truth: int = 0
+
+    def as_dict(self) -> dict:
+        n = len(self.ious)
+        return {
+            "iou_mean": float(np.mean(self.ious)) if n else None,
+            "pairs": n,
+            "precision": n / self.predicted if self.predicted else None,
+            "recall": n / self.truth if self.truth else None,
+            "predicted": self.predicted,
+            "truth": self.truth,
+        }
+
+
+@dataclass(frozen=True)
+class BagEvaluation:
+    """What ``mmfusion evaluate BAG`` prints: 3D figures under two match rules, 2D figures per camera."""
+
+    bag: str
+    frames: int
+    ignored_truth: int
+    bev_iou: dict
+    centre: dict
+    boxes2d: dict
+
+    def to_dict(self) -> dict:
+        return {
+            "bag": self.bag,
+            "frames": self.frames,
+            "truth_ignored_too_few_points": self.ignored_truth,
+            "bev_iou": self.bev_iou,
+            "centre_distance": self.centre,
+            "boxes2d": self.boxes2d,
+        }
+
+
+def _meta(entity) -> dict[str, str]:
+    return {kv.key: kv.value for kv in entity.metadata}
+
+
+def _yaw(q) -> float:
+    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+
+
+def scene_boxes(msg, *, truth: bool) -> tuple[Stamp | None, list[SceneBox]]:
+    """(stamp of its entities, cuboids) of a SceneUpdate; pre-label frames keep only ``kind=cuboid``.
+
+    Truth objects of classes the pre-labeller does not label (poles, cones) are left out: a pre-label on
+    one of them is a false positive like any other.
+    """
+    boxes, stamp = [], None
+    labels = {c.value for c in ObjectClass} - {ObjectClass.UNKNOWN.value}
+    for entity in msg.entities:
+        meta = _meta(entity)
+        if entity.cubes:
+            stamp = from_ros_time(entity.timestamp)
+        if not entity.cubes or (not truth and meta.get("kind") != "cuboid"):
+            continue
+        if truth and meta.get("class") not in labels:
+            continue
+        cube = entity.cubes[0]
+        p, s = cube.pose.position, cube.size
+        object_id = int(meta["track_id"]) if not truth else int(entity.id)
+        velocity = tuple(float(v) for v in meta.get("velocity_base", "0 0").split()[:2])
+        if not truth:
+            velocity = (float(meta.get("velocity_x", 0.0)), float(meta.get("velocity_y", 0.0)))
+        boxes.append(
+            SceneBox(
+                object_id,
+                ObjectClass(meta.get("class", "unknown")),
+                (p.x, p.y, p.z),
+                (s.x, s.y, s.z),
+                _yaw(cube.pose.orientation),
+                float(meta.get("confidence", 1.0)),
+                velocity,  # type: ignore[arg-type]
+            )
+        )
+    return stamp, boxes
+
+
+def annotation_boxes(msg) -> list[tuple[int, tuple[float, float, float, float]]]:
+    """(track id, -1 for camera-only, box) of each outline in an ImageAnnotations of ``/annotations``."""
+    labels = [m for m in (_LABEL.match(t.text) for t in msg.texts) if m]
+    out = []
+    for outline, label in zip(msg.points, labels, strict=False):
+        xs = [pt.x - FOXGLOVE_PIXEL_OFFSET for pt in outline.points]
+        ys = [pt.y - FOXGLOVE_PIXEL_OFFSET for pt in outline.points]
+        out.append((int(label.group(2)) if label.group(2) else -1, (min(xs), min(ys), max(xs), max(ys))))
+    return out
+
+
+def points_inside(points: np.ndarray, box: SceneBox, margin: float = POINTS_MARGIN_M) -> int:
+    """LiDAR returns (base_link) inside a cuboid grown by ``margin``."""
+    d = points - np.asarray(box.center)
+    c, s = math.cos(box.yaw), math.sin(box.yaw)
+    along, across = c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]
+    half = np.asarray(box.size) / 2 + margin
+    inside = (np.abs(along) <= half[0]) & (np.abs(across) <= half[1]) & (np.abs(d[:, 2]) <= half[2])
+    return int(inside.sum())
+
+
+def _as_cuboid(box: SceneBox, stamp: Stamp) -> Cuboid:
+    return Cuboid(
+        box.object_id, stamp, box.center, box.size, box.yaw, box.label, 0,
+        Provenance("bag", "", box.confidence), box.velocity,
+    )  # fmt: skip
+
+
+def _as_truth(box: SceneBox, ignore: bool) -> GtObject:
+    return GtObject(box.object_id, box.label, box.center, box.size, box.yaw, box.velocity, ignore=ignore)
+
+
+def _nearest(stamps: Sequence[Stamp], stamp: Stamp) -> int | None:
+    if not stamps:
+        return None
+    i = int(np.searchsorted(stamps, stamp))
+    best = min((j for j in (i - 1, i) if 0 <= j < len(stamps)), key=lambda j: abs(stamps[j] - stamp))
+    return best
+
+
+class _TruthTrack:
+    """Truth frames in the world frame, to place every object at any instant (by its id, linearly)."""
+
+    def __init__(self, frames: dict[Stamp, list[SceneBox]], ego: EgoMotion) -> None:
+        self.stamps = sorted(frames)
+        self.world: list[dict[int, tuple[np.ndarray, float, SceneBox]]] = []
+        for stamp in self.stamps:
+            T = ego.pose(stamp)
+            yaw0 = math.atan2(T[1, 0], T[0, 0])
+            self.world.append({
+                b.object_id: (transform_points(T, np.array([b.center]))[0], b.yaw + yaw0, b)
+                for b in frames[stamp]
+            })  # fmt: skip
+
+    def at(self, stamp: Stamp, ids: Iterable[int]) -> list[tuple[np.ndarray, float, SceneBox]]:
+        i = int(np.searchsorted(self.stamps, stamp))
+        lo, hi = max(0, i - 1), min(len(self.stamps) - 1, i)
+        t0, t1 = self.stamps[lo], self.stamps[hi]
+        w = 0.0 if t1 == t0 else float(np.clip((stamp - t0) / (t1 - t0), 0.0, 1.0))
+        out = []
+        for oid in ids:
+            a, b = self.world[lo].get(oid), self.world[hi].get(oid)
+            if a is None and b is None:
+                continue
+            a, b = a or b, b or a
+            assert a is not None and b is not None
+            centre = (1 - w) * a[0] + w * b[0]
+            dyaw = math.atan2(math.sin(b[1] - a[1]), math.cos(b[1] - a[1]))
+            out.append((centre, a[1] + w * dyaw, a[2]))
+        return out
+
+
+def _truth_box_in_image(
+    rig: Rig, camera: str, ego: EgoMotion, centre_world, yaw_world: float, box: SceneBox, stamp: Stamp
+) -> tuple[float, float, float, float] | None:
+    sensor = rig.sensor(camera)
+    T_world_base = ego.pose(stamp)
+    centre = transform_points(np.linalg.inv(T_world_base), np.asarray([centre_world]))[0]
+    yaw = yaw_world - math.atan2(T_world_base[1, 0], T_world_base[0, 0])
+    corners = transform_points(
+        rig.transform(sensor.frame_id, rig.base_frame), cuboid_corners(centre, box.size, yaw)
+    )
+    if (corners[:, 2] < 0.2).any():
+        return None
+    uv, _, _ = sensor.camera.project(corners)
+    if not np.isfinite(uv).all():
+        return None
+    width, height = sensor.camera.width, sensor.camera.height
+    x1, y1 = np.clip(uv.min(axis=0), 0, (width, height))
+    x2, y2 = np.clip(uv.max(axis=0), 0, (width, height))
+    if (x2 - x1) * (y2 - y1) < MIN_BOX_AREA_PX:
+        return None
+    return float(x1), float(y1), float(x2), float(y2)
+
+
+def _match_boxes(predicted: list, truth: list, counts: Box2DCounts) -> None:
+    pairs = sorted(
+        ((box_iou(p, t), i, j) for i, p in enumerate(predicted) for j, t in enumerate(truth)), reverse=True
+    )
+    used_p, used_t = set(), set()
+    for iou, i, j in pairs:
+        if iou < BOX2D_MATCH_IOU:
+            break
+        if i not in used_p and j not in used_t:
+            used_p.add(i)
+            used_t.add(j)
+            counts.ious.append(iou)
+    counts.predicted += len(predicted)
+    counts.truth += len(truth)
+
+
+def _sweep_points(rig: Rig, message) -> np.ndarray:
+    sensor = next(s for s in rig.lidars() if s.topic == message.topic)
+    xyz = points_xyz(decode(deserialize(message.msgtype, message.data), drop_nan=True))
+    return transform_points(rig.sensor_to_base(sensor.name), xyz.astype(float))
+
+
+def evaluate_bag(
+    bag: str | os.PathLike,
+    rig: Rig,
+    *,
+    ranges: Sequence[float] = RANGES_M,
+    min_points: int = 1,
+    images_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> BagEvaluation:
+    """Score ``bag``'s pre-labels against its truth topics (see module docstring)."""
+    files = open_bag(bag)
+    lidar_topics = {s.topic for s in rig.lidars()}
+    odometry = {s.topic: s for s in rig.of_kind("odometry")}
+    cameras = {annotations_topic(s): s.name for s in rig.cameras()}
+    wanted = {TRUTH_TOPIC, PRELABEL_TOPIC, *lidar_topics, *odometry, *cameras}
+    truth: dict[Stamp, list[SceneBox]] = {}
+    preds: dict[Stamp, list[SceneBox]] = {}
+    annotations: list[tuple[str, Stamp, list]] = []
+    sweeps: dict[str, list[tuple[Stamp, object]]] = {}
+    ego = EgoMotion(max_history_ns=2**62, max_extrapolation_ns=NS_PER_S)
+    messages = read_messages(files, topics=wanted)
+    for message in tqdm(messages, desc="evaluate", unit="msg", disable=not progress):
+        if message.topic in lidar_topics:
+            sweeps.setdefault(message.topic, []).append((message.log_time_ns, message))
+            continue
+        msg = deserialize(message.msgtype, message.data)
+        if message.topic == TRUTH_TOPIC:
+            stamp, boxes = scene_boxes(msg, truth=True)
+            truth[stamp if stamp is not None else message.log_time_ns] = boxes
+        elif message.topic == PRELABEL_TOPIC:
+            stamp, boxes = scene_boxes(msg, truth=False)
+            preds[stamp if stamp is not None else message.log_time_ns] = boxes
+        elif message.topic in odometry:
+            ego.feed(decode_sample(odometry[message.topic], msg))
+        else:
+            annotations.append((cameras[message.topic], from_ros_time(msg.texts[0].timestamp)
+                                if msg.texts else message.log_time_ns, annotation_boxes(msg)))  # fmt: skip
+    if not truth:
+        raise BagError(f"{bag}: no {TRUTH_TOPIC} messages: nothing to score against (import or sim a drive)")
+    if not preds:
+        raise BagError(f"{bag}: no {PRELABEL_TOPIC} messages: run 'mmfusion replay' on it first")
+
+    pred_stamps = sorted(preds)
+    evaluators = (Evaluator(ranges, rule=BEV_IOU_RULE), Evaluator(ranges, rule=CENTRE_RULE))
+    ignored = 0
+    visible: dict[Stamp, set[int]] = {}
+    frames = 0
+    out_dir = Path(images_dir) if images_dir is not None else None
+    for stamp in sorted(truth):
+        k = _nearest(pred_stamps, stamp)
+        if k is None or abs(pred_stamps[k] - stamp) > STAMP_TOLERANCE_NS:
+            continue
+        points = [
+            _sweep_points(rig, sweeps[t][j][1])
+            for t in sweeps
+            if (j := _nearest([s for s, _ in sweeps[t]], stamp)) is not None
+            and abs(sweeps[t][j][0] - stamp) <= STAMP_TOLERANCE_NS
+        ]
+        cloud = np.vstack(points) if points else np.zeros((0, 3))
+        gts = []
+        for box in truth[stamp]:
+            ignore = points_inside(cloud, box) < min_points if min_points > 0 else False
+            ignored += ignore
+            gts.append(_as_truth(box, ignore))
+        visible[stamp] = {g.object_id for g in gts if not g.ignore}
+        cuboids = [_as_cuboid(b, stamp) for b in preds[pred_stamps[k]]]
+        for evaluator in evaluators:
+            evaluator.add_frame(gts, cuboids)
+        frames += 1
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            image = cv2.cvtColor(bev_side_by_side(gts, cuboids), cv2.COLOR_RGB2BGR)
+            cv2.imwrite(str(out_dir / f"{stamp}.png"), image)
+
+    boxes2d: dict[str, Box2DCounts] = {}
+    track = _TruthTrack(truth, ego)
+    visible_stamps = sorted(visible)
+    for camera, image_stamp, predicted in annotations:
+        k = _nearest(visible_stamps, image_stamp)
+        if k is None:
+            continue
+        exposure = image_stamp + rig.sensor(camera).time_offset_ns
+        projected = [
+            _truth_box_in_image(rig, camera, ego, centre, yaw, box, exposure)
+            for centre, yaw, box in track.at(exposure, visible[visible_stamps[k]])
+        ]
+        _match_boxes([b for _, b in predicted], [b for b in projected if b is not None],
+                     boxes2d.setdefault(camera, Box2DCounts()))  # fmt: skip
+    total = Box2DCounts()
+    for counts in boxes2d.values():
+        total.ious += counts.ious
+        total.predicted += counts.predicted
+        total.truth += counts.truth
+    return BagEvaluation(
+        str(bag),
+        frames,
+        ignored,
+        evaluators[0].report(),
+        evaluators[1].report(),
+        {"all": total.as_dict(), **{c: v.as_dict() for c, v in sorted(boxes2d.items())}},
+    )
+
+
+BEV_RANGE_M = 50.0
+BEV_PX_PER_M = 6
+
+
+def _draw_bev(boxes: Iterable[tuple[GtObject | Cuboid, tuple[int, int, int]]]) -> np.ndarray:
+    size = int(2 * BEV_RANGE_M * BEV_PX_PER_M)
+    img = np.full((size, size, 3), 24, np.uint8)
+    for r in (10, 20, 30, 50):
+        cv2.circle(img, (size // 2, size // 2), r * BEV_PX_PER_M, (70, 70, 70), 1)
+    for obj, colour in boxes:
+        corners = cuboid_corners(obj.center, obj.size, obj.yaw)[:4, :2]
+        px = np.stack([size / 2 - corners[:, 1] * BEV_PX_PER_M, size / 2 - corners[:, 0] * BEV_PX_PER_M], 1)
+        cv2.polylines(img, [px.astype(np.int32)], True, colour, 1, cv2.LINE_AA)
+    return img
+
+
+def bev_side_by_side(gts: Sequence[GtObject], preds: Sequence[Cuboid]) -> np.ndarray:
+    """RGB bird's-eye view, x forward up: truth (left; ignored objects grey) and pre-labels (right)."""
+    left = _draw_bev((g, (90, 90, 90) if g.ignore else class_color_rgb8(g.label)) for g in gts)
+    right = _draw_bev((p, class_color_rgb8(p.label)) for p in preds)
+    cv2.putText(left, "truth", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
+    cv2.putText(right, "pre-labels", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
+    return np.hstack([left, right])
+
+
+def format_bag_evaluation(result: BagEvaluation) -> str:
+    """The text ``mmfusion evaluate BAG`` prints."""
+    lines = [
+        f"bag: {result.bag}   frames scored: {result.frames}   "
+        f"truth objects ignored (too few LiDAR points): {result.ignored_truth}",
+        "",
+        "3D, matched by BEV IoU (vehicles 0.5, people 0.3):",
+        format_metrics(result.bev_iou),
+        "",
+        "3D, matched by centre distance (vehicles 2 m, people 1 m):",
+        format_metrics(result.centre),
+        "",
+        f"2D boxes against projected truth (pairs at IoU >= {BOX2D_MATCH_IOU}):",
+        "camera                  IoU   precision recall pairs",
+    ]
+    for camera, c in result.boxes2d.items():
+        iou = "  -  " if c["iou_mean"] is None else f"{c['iou_mean']:.2f}"
+        p = "  -  " if c["precision"] is None else f"{c['precision']:.2f}"
+        r = "  -  " if c["recall"] is None else f"{c['recall']:.2f}"
+        lines.append(f"{camera:<22} {iou}   {p}     {r}  {c['pairs']:5d}")
+    return "\n".join(lines)
