@@ -57,12 +57,19 @@ def _at_least_score(value: float, lo: float, hi: float, soft: float) -> float:
 
 
 def size_scores(
-    length: float, width: float, height: float, height_cut: bool = False, view: str | None = None
+    length: float,
+    width: float,
+    height: float,
+    height_cut: bool = False,
+    view: str | None = None,
+    occluded: bool = False,
 ) -> np.ndarray:
     """Score per class in ``CLASSES`` order for a measured box (length >= width).
 
     The longer measured side is a whole visible face, so it must fit either the class's length (side
     view) or its width (end view); the other measured side may fall short (the far side is hidden).
+    ``occluded``: an end of the object is hidden behind something nearer, so the longer side may fall
+    short of the class's length too.
     ``height_cut``: the object reaches the LiDAR's top or bottom beam, so its true height is only known
     to be at least ``height`` (a pole cut at 2.2 m is no pedestrian, a car cut at 0.9 m may be a car).
     ``view`` ("side" or "end", from the track's motion) keeps only that reading of the longer side.
@@ -70,13 +77,7 @@ def size_scores(
     out = np.empty(len(CLASSES))
     for i, cls in enumerate(CLASSES):
         p = PRIORS[cls]
-        soft_l, soft_w = 0.05 * p.length[1] + 0.1, 0.05 * p.width[1] + 0.1
-        side_view = _range_score(length, *p.length, soft_l, False) * _range_score(
-            width, *p.width, soft_w, True
-        )
-        end_view = _range_score(length, *p.width, soft_w, False) * _range_score(
-            width, *p.length, soft_l, True
-        )
+        side_view, end_view = _view_scores(p, length, width, occluded)
         if height_cut:
             h = _at_least_score(height, *p.height, _HEIGHT_SOFT_M)
         else:
@@ -86,12 +87,17 @@ def size_scores(
     return out
 
 
-def is_end_view(label: ObjectClass, length: float, width: float) -> bool:
-    """True when the longer measured side fits the class's width better than its length (rear view)."""
-    p = PRIORS[label]
+def _view_scores(p: SizePrior, length: float, width: float, occluded: bool) -> tuple[float, float]:
+    """(side view, end view) scores of a measured box against one class's size ranges."""
     soft_l, soft_w = 0.05 * p.length[1] + 0.1, 0.05 * p.width[1] + 0.1
-    side_view = _range_score(length, *p.length, soft_l, False) * _range_score(width, *p.width, soft_w, True)
-    end_view = _range_score(length, *p.width, soft_w, False) * _range_score(width, *p.length, soft_l, True)
+    side = _range_score(length, *p.length, soft_l, occluded) * _range_score(width, *p.width, soft_w, True)
+    end = _range_score(length, *p.width, soft_w, occluded) * _range_score(width, *p.length, soft_l, True)
+    return side, end
+
+
+def is_end_view(label: ObjectClass, length: float, width: float, occluded: bool = False) -> bool:
+    """True when the longer measured side fits the class's width better than its length (rear view)."""
+    side_view, end_view = _view_scores(PRIORS[label], length, width, occluded)
     return end_view > side_view
 
 

@@ -159,3 +159,38 @@ def cluster_points(
     dense = xp.cumsum(big) - 1
     labels[idx] = xp.where(big[component], dense[component], -1)
     return labels
+
+
+SPLIT_BIN_M = 0.2
+"""Resolution of the point profile along a long cluster's axis when looking for the gap between two
+objects (parked cars bumper to bumper)."""
+SPLIT_MIN_PART_M = 1.5
+"""Neither side of a split is shorter than this (a mirror or a bumper is no object of its own)."""
+SPLIT_MAX_DENSITY = 0.15
+"""A gap: a bin holding at most this share of the median occupied bin's points."""
+
+
+def split_at_gap(xy: np.ndarray, yaw: float) -> np.ndarray | None:
+    """Boolean mask of one side of the emptiest gap across the axis ``yaw`` of a long cluster (N,2),
+    or None when it has no gap: a row of parked cars joined by the grid is two objects.
+
+    The points are binned along the axis; a bin at least ``SPLIT_MIN_PART_M`` from both ends whose
+    count is at most ``SPLIT_MAX_DENSITY`` of the median occupied bin's is a gap, and the emptiest one
+    (nearest the middle on ties) is where the cluster is cut.
+    """
+    along = xy @ np.array([np.cos(yaw), np.sin(yaw)])
+    lo = float(along.min())
+    bins = ((along - lo) / SPLIT_BIN_M).astype(np.int64)
+    counts = np.bincount(bins)
+    edge = int(np.ceil(SPLIT_MIN_PART_M / SPLIT_BIN_M))
+    if counts.size <= 2 * edge:
+        return None
+    inner = counts[edge : counts.size - edge]
+    occupied = counts[counts > 0]
+    limit = SPLIT_MAX_DENSITY * float(np.median(occupied))
+    middle = (counts.size - 1) / 2
+    candidates = [(int(c), abs(edge + j - middle), edge + j) for j, c in enumerate(inner) if c <= limit]
+    if not candidates:
+        return None
+    cut = min(candidates)[2]
+    return bins < cut

@@ -13,12 +13,17 @@ from types import ModuleType
 import numpy as np
 
 from mmfusion_annotate.prelabel.classify import PRIORS, decide, is_end_view, size_scores
-from mmfusion_annotate.prelabel.cluster import along_ray_gap_per_m, cluster_points
+from mmfusion_annotate.prelabel.cluster import along_ray_gap_per_m, cluster_points, split_at_gap
 from mmfusion_annotate.prelabel.config import PrelabelConfig
 from mmfusion_annotate.prelabel.fit import BevBox, complete_with_prior, fit_lshape, wrap_half
 from mmfusion_annotate.prelabel.ground import remove_ground
 from mmfusion_annotate.prelabel.model import ObjectClass
+from mmfusion_annotate.prelabel.occlusion import RangeProfile
 from mmfusion_annotate.xp import to_numpy
+
+TOP_PERCENTILE = 98.0
+TOP_GAP_M = 0.4
+TOP_GAP_FROM_M = 0.8
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,8 @@ class Detection:
     label: ObjectClass
     confidence: float
     height_cut: bool = False
+    hidden_ends: int = 0
+    """How many of its two azimuth ends border a nearer object (``occlusion.RangeProfile``)."""
 
     @property
     def center(self) -> tuple[float, float, float]:
@@ -44,12 +51,18 @@ class Detection:
         return (self.box.length, self.box.width, self.z_top - self.z_bottom)
 
 
-def complete(measured: BevBox, label: ObjectClass, sensor_xy: tuple[float, float]) -> BevBox:
-    """The measured box grown to the class's typical footprint (unchanged for ``UNKNOWN``)."""
+def complete(
+    measured: BevBox,
+    label: ObjectClass,
+    sensor_xy: tuple[float, float],
+    occluded: bool = False,
+) -> BevBox:
+    """The measured box grown to the class's typical footprint (unchanged for ``UNKNOWN``); ``occluded``:
+    an end is cut off by a nearer object, so the longer side may be short of the class's length."""
     if label is ObjectClass.UNKNOWN:
         return measured
     length, width, _ = PRIORS[label].typical
-    if is_end_view(label, measured.length, measured.width):
+    if is_end_view(label, measured.length, measured.width, occluded):
         # the longer visible side is the object's width: turn the box before growing it
         measured = BevBox(
             measured.cx, measured.cy, measured.width, measured.length, measured.yaw + math.pi / 2
@@ -57,6 +70,20 @@ def complete(measured: BevBox, label: ObjectClass, sensor_xy: tuple[float, float
         measured = complete_with_prior(measured, length, width, sensor_xy)
         return BevBox(measured.cx, measured.cy, measured.length, measured.width, wrap_half(measured.yaw))
     return complete_with_prior(measured, length, width, sensor_xy)
+
+
+def object_top(z: np.ndarray, height: np.ndarray) -> float:
+    """Top of an object robust to a few stray returns and to overhangs above it (branches, a sign).
+
+    Heights above ground are sorted; the object ends below the first vertical gap wider than
+    ``TOP_GAP_M`` above ``TOP_GAP_FROM_M`` (what lies above it is something else), and its top is the
+    ``TOP_PERCENTILE`` of what remains, not the maximum.
+    """
+    order = np.argsort(height)
+    h = height[order]
+    gaps = np.flatnonzero((np.diff(h) > TOP_GAP_M) & (h[:-1] >= TOP_GAP_FROM_M))
+    kept = np.sort(z[order[: gaps[0] + 1] if gaps.size else order])
+    return float(kept[int(TOP_PERCENTILE / 100.0 * (kept.size - 1))])
 
 
 @dataclass(frozen=True)
@@ -133,32 +160,56 @@ def detect(
     stages = Stages(is_ground=to_numpy(ground.is_ground), height=height, labels=labels)
     if labels.max(initial=-1) < 0:
         return [], stages
+    obstacles = (labels >= 0) | (~stages.is_ground & (height >= cfg.cluster.min_height_m))
+    profile = RangeProfile.of(pts[:, :2], obstacles, sensor_xy)
     members = np.flatnonzero(labels >= 0)  # a few thousand of the sweep's points: only these are sorted
     order = members[np.argsort(labels[members], kind="stable")]
     bounds = np.searchsorted(labels[order], np.arange(labels.max() + 2))
-    out = []
+    hidden_ends = profile.hidden_ends(order, bounds)
+    out: list[Detection] = []
     for k in range(labels.max() + 1):
-        idx = order[bounds[k] : bounds[k + 1]]
-        p = pts[idx]
-        measured = fit_lshape(p[:, :2], cfg.fit.angle_step_deg, cfg.fit.max_fit_points, cfg.fit.min_size_m)
-        if measured.length > cfg.cluster.max_extent_m:
-            continue
-        z_bottom = float(np.median(p[:, 2] - height[idx]))
-        z_top = float(p[:, 2].max())
-        cut = _cut_by_fov(raw[idx], lidar)
-        scores = size_scores(measured.length, measured.width, z_top - z_bottom, cut)
-        label, conf = decide(scores)
-        out.append(
-            Detection(
-                idx, measured, complete(measured, label, sensor_xy), z_bottom, z_top, scores, label, conf, cut
-            )
-        )
+        _add_detections(out, order[bounds[k] : bounds[k + 1]], hidden_ends[k], pts, raw, height, cfg, lidar)
     return out, stages
+
+
+def _add_detections(
+    out: list[Detection],
+    idx: np.ndarray,
+    hidden: int,
+    pts: np.ndarray,
+    raw: np.ndarray,
+    height: np.ndarray,
+    cfg: PrelabelConfig,
+    lidar: LidarGeometry | None,
+) -> None:
+    """Fit and classify one cluster; one longer than a car and no wider is cut at its emptiest gap
+    across its axis (a row of parked cars) and each side is handled again."""
+    p = pts[idx]
+    measured = fit_lshape(p[:, :2], cfg.fit.angle_step_deg, cfg.fit.max_fit_points, cfg.fit.min_size_m)
+    if measured.length > cfg.cluster.max_extent_m:
+        return
+    car = PRIORS[ObjectClass.CAR]
+    if measured.length > car.length[1] and measured.width <= car.width[1]:
+        side = split_at_gap(p[:, :2], measured.yaw)
+        if side is not None:
+            for part in (side, ~side):  # each keeps the parent's verdict: the cut side borders no object
+                _add_detections(out, idx[part], hidden, pts, raw, height, cfg, lidar)
+            return
+    sensor_xy = lidar.xy if lidar is not None else (0.0, 0.0)
+    z_bottom = float(np.median(p[:, 2] - height[idx]))
+    z_top = object_top(p[:, 2], height[idx])
+    cut = _cut_by_fov(raw[idx], lidar)
+    scores = size_scores(measured.length, measured.width, z_top - z_bottom, cut, occluded=hidden > 0)
+    label, conf = decide(scores)
+    box = complete(measured, label, sensor_xy, hidden > 0)
+    out.append(Detection(idx, measured, box, z_bottom, z_top, scores, label, conf, cut, int(hidden)))
 
 
 def reclassify(det: Detection, view: str, sensor_xy: tuple[float, float]) -> Detection:
     """The detection scored again with its view known ("side" or "end", from the track's motion)."""
     m = det.measured
-    scores = size_scores(m.length, m.width, det.z_top - det.z_bottom, det.height_cut, view)
+    occluded = det.hidden_ends > 0
+    scores = size_scores(m.length, m.width, det.z_top - det.z_bottom, det.height_cut, view, occluded)
     label, conf = decide(scores)
-    return replace(det, box=complete(m, label, sensor_xy), scores=scores, label=label, confidence=conf)
+    box = complete(m, label, sensor_xy, occluded)
+    return replace(det, box=box, scores=scores, label=label, confidence=conf)

@@ -87,3 +87,55 @@ def test_ground_walk_kernel_matches_the_array_walk_bit_for_bit():
         expected, got = _walk_bins(*args), _walk_bins_kernel(*args)
         assert got.dtype == expected.dtype == np.float32
         np.testing.assert_array_equal(got, expected)
+
+
+def _behind(points: np.ndarray, occluder: np.ndarray) -> np.ndarray:
+    """``points`` without those hidden behind ``occluder`` seen from the origin (same azimuth, farther)."""
+    az, occ_az = np.arctan2(points[:, 1], points[:, 0]), np.arctan2(occluder[:, 1], occluder[:, 0])
+    hidden = (az >= occ_az.min()) & (az <= occ_az.max())
+    hidden &= np.hypot(points[:, 0], points[:, 1]) > np.hypot(occluder[:, 0], occluder[:, 1]).max()
+    return points[~hidden]
+
+
+def test_a_car_cut_off_by_a_nearer_object_is_a_car():
+    rng = np.random.default_rng(4)
+    # a post hides the far end of a car parked ahead on the left: its rear face (x = 11.8) and the first
+    # 2.2 m of its side are all that is seen
+    occluder = box_surface(rng, (10.5, 3.4), (0.6, 0.6, 1.45), 0.0, n=400)
+    far = _behind(box_surface(rng, (14.0, 6.0), (4.4, 1.8, 1.45), 0.0, n=4000), occluder)
+    xyz = np.vstack([ground_points(rng), occluder, far]).astype(np.float32)
+    (seen,) = [d for d in detect(xyz, PrelabelConfig())[0] if abs(d.measured.cy - 6.0) < 0.6]
+    assert seen.measured.length < 2.5
+    assert seen.hidden_ends == 1 and seen.label is ObjectClass.CAR and seen.box.length > 4.0
+
+
+def test_a_car_seen_whole_has_no_hidden_end_and_a_short_thing_alone_stays_unknown():
+    rng = np.random.default_rng(5)
+    whole = box_surface(rng, (12.0, 5.0), (4.5, 1.8, 1.5), 0.0, n=2000)
+    stub = box_surface(rng, (12.0, -6.0), (2.7, 1.8, 1.45), 0.0, n=1200)  # too long for a car's width
+    dets, _ = detect(np.vstack([ground_points(rng), whole, stub]).astype(np.float32), PrelabelConfig())
+    by_side = {round(d.measured.cy / 5): d for d in dets}
+    assert by_side[1].hidden_ends == 0 and by_side[1].label is ObjectClass.CAR
+    assert by_side[-1].hidden_ends == 0 and by_side[-1].label is ObjectClass.UNKNOWN
+
+
+def test_two_parked_cars_bumper_to_bumper_are_split():
+    rng = np.random.default_rng(6)
+    a = box_surface(rng, (10.0, 6.0), (4.4, 1.8, 1.5), 0.0, n=1500)
+    b = box_surface(rng, (14.9, 6.0), (4.6, 1.8, 1.5), 0.0, n=1500)  # a 0.4 m gap: one grid component
+    dets, stages = detect(np.vstack([ground_points(rng), a, b]).astype(np.float32), PrelabelConfig())
+    assert len(np.unique(stages.labels[stages.labels >= 0])) < len(dets) + 1  # the grid joined them
+    cars = sorted((d for d in dets if d.label is ObjectClass.CAR), key=lambda d: d.box.cx)
+    assert len(cars) == 2
+    assert abs(cars[0].box.cx - 10.0) < 0.4 and abs(cars[1].box.cx - 14.9) < 0.4
+
+
+def test_a_branch_over_a_car_and_a_stray_return_do_not_make_it_tall():
+    rng = np.random.default_rng(7)
+    car = box_surface(rng, (12.0, 4.0), (4.5, 1.8, 1.5), 0.0, n=2000)
+    branch = np.column_stack([rng.uniform(11, 13, 80), rng.uniform(3.5, 4.5, 80), rng.uniform(2.9, 3.3, 80)])
+    stray = np.array([[12.5, 4.2, 2.4]])
+    xyz = np.vstack([ground_points(rng), car, branch, stray]).astype(np.float32)
+    (det,) = [d for d in detect(xyz, PrelabelConfig())[0] if abs(d.measured.cy - 4.0) < 1.0]
+    assert det.label is ObjectClass.CAR
+    assert abs((det.z_top - det.z_bottom) - 1.5) < 0.25
