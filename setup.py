@@ -15,6 +15,7 @@ setup(
             "msgs/definitions/PROVENANCE.md",
             "sim/scenarios/*.yaml",
             "events/*.yaml",
+            "prelabel/models/*.json",
         ]
     },
     data_files=[
@@ -27,7 +28,7 @@ setup(
     install_requires=[
         "numpy>=1.24",
         "scipy>=1.10",
-        "opencv-python-headless>=4.8,<5",  # 5.x dropped HOGDescriptor (camera evidence)
+        "opencv-python-headless>=4.8,<5",  # the 4.x API (cv2.dnn.NMSBoxesBatched included); 5.x untested
         "simplejpeg>=1.7",  # libjpeg-turbo's fast IDCT, which cv2.imdecode does not expose (msgs/image.py)
         "pyyaml>=6",
         "pydantic>=2.5",
@@ -38,6 +39,8 @@ setup(
         "rosbags>=0.10",  # CDR + type hashes of the carried message types (foxglove_msgs, tf2_msgs)
         "lz4>=4",
         "zstandard>=0.22",
+        "pandas>=2",  # PandaSet's sweeps and labels are pandas pickles (mmfusion import pandaset)
+        "onnxruntime>=1.17",  # runs the camera detector models on the CPU (prelabel/camera_detector.py)
     ],
     extras_require={
         # ROS 2 Jazzy from PyPI wheels, for machines without a ROS install (not needed under colcon).

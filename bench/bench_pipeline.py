@@ -158,8 +158,7 @@ def run_variant(name: str, bag: Path, rig, config: PipelineConfig, warmup_s: flo
                 with clock.stage("annotator (glue)"):
                     produced = annotator.feed(sample)
                 with clock.stage("outputs.build"):
-                    outputs = [o for p in produced.people for o in builder.people(p)]
-                    outputs += [o for a in produced.frames for o in builder.frame(a)]
+                    outputs = [o for a in produced.frames for o in builder.frame(a)]
                     outputs += builder.events(produced.events)
                 with clock.stage("outputs.serialize"):
                     data = [serialize(o.msgtype, o.msg) for o in outputs]

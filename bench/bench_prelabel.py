@@ -3,19 +3,16 @@
 The 128-beam sweep is the KITTI sweep plus a copy raised by half a beam spacing (0.2 deg), i.e. twice
 the points at the same range profile. Each sweep is fused with its camera image by the real
 ``FusionPipeline`` (KITTI rig from ``calib/``), then every stage is timed: LiDAR stages, the camera
-steps (cuboid projection, image evidence, HOG on pedestrian boxes) and ``Prelabeler.process`` as a
-whole. Baselines in the same run: Open3D RANSAC ground plane (one plane), Open3D DBSCAN clustering on
-the same points, and OpenCV's HOG people detector over the whole image (instead of inside the boxes).
+steps (cuboid projection, image evidence) and ``Prelabeler.process`` as a whole (LiDAR-only classes:
+the camera detector has its own benchmark, ``bench_camera_detector.py``). Baselines in the same run:
+Open3D RANSAC ground plane (one plane) and Open3D DBSCAN clustering on the same points.
 
 Then the camera steps per fused frame on the default rig (6 cameras, 1600x900), on the frames of a cached
 drive (``drive_cache.py``) pre-labelled by the real ``Annotator``: image evidence on each box's region
 (``ImageEvidence``, the live code) against the previous full-image implementation (Lab, grey, Canny and
 two integral images of every camera with a box) and against that same full-image code on half-resolution
 images, with the score differences to the full-image baseline; and the cuboid projection in one call per
-camera (``project_cuboids``) against one call per object and camera; and the camera-only HOG people
-detector (``people.PeopleDetector``) per fused frame at the default budget (one camera every
-``detector_every`` frames, round-robin, image scale ``detector_scale``) against running it on every camera
-of every frame.
+camera (``project_cuboids``) against one call per object and camera.
 Run: ``.venv/bin/python bench/bench_prelabel.py [--skip-kitti]``.
 """
 
@@ -41,7 +38,7 @@ from mmfusion_annotate.config import PipelineConfig  # noqa: E402
 from mmfusion_annotate.fusion import FusionPipeline  # noqa: E402
 from mmfusion_annotate.fusion.config import FusionConfig  # noqa: E402
 from mmfusion_annotate.msgs.samples import decode_sample  # noqa: E402
-from mmfusion_annotate.prelabel import ObjectClass, PrelabelConfig, Prelabeler  # noqa: E402
+from mmfusion_annotate.prelabel import PrelabelConfig, Prelabeler  # noqa: E402
 from mmfusion_annotate.prelabel.boxes2d import (  # noqa: E402
     cuboid_corners,
     project_cuboid,
@@ -60,7 +57,6 @@ from mmfusion_annotate.prelabel.ground import (  # noqa: E402
     remove_ground,
     walk_parameters,
 )
-from mmfusion_annotate.prelabel.people import PeopleDetector, scheduled_camera  # noqa: E402
 from mmfusion_annotate.prelabel.tracker import Measurement, Tracker  # noqa: E402
 from mmfusion_annotate.recording import BagReader, deserialize  # noqa: E402
 from mmfusion_annotate.rig import default_rig_path, load_rig  # noqa: E402
@@ -192,25 +188,19 @@ def bench(frame, rig, label: str) -> None:
         evidence = ImageEvidence(image)  # one per camera image, as in Prelabeler
         return [evidence.score(b) for _, b in boxes]
 
-    def hog_all():
-        evidence = ImageEvidence(image)
-        return [evidence.person_in(b) for b in people]
-
     def evidence_full_image():
         evidence = FullImageEvidence(image)
         return [evidence.score(b) for _, b in boxes]
 
     t_evidence, _ = _ms(evidence_all)
     t_evidence_full, _ = _ms(evidence_full_image)
-    people = [b for d, b in boxes if d.label is ObjectClass.PEDESTRIAN]
-    t_hog, _ = _ms(hog_all, repeat=2)
     t_process, result = _ms(lambda: Prelabeler(rig, cfg).process(frame))
 
     lidar_total = t_ground + t_cluster + t_fit + t_track
-    camera_total = t_project + t_evidence + t_hog
+    camera_total = t_project + t_evidence
     print(
         f"{label}: {len(xyz)} points, {labels.max() + 1} clusters ({grid_only.max() + 1} before the merge), "
-        f"{len(boxes)} boxes in {CAMERA} ({image.shape[1]}x{image.shape[0]}), {len(people)} pedestrian boxes"
+        f"{len(boxes)} boxes in {CAMERA} ({image.shape[1]}x{image.shape[0]})"
     )
     print(f"  ground (polar slope filter)      {t_ground:7.1f} ms   (bin walk: CPU kernel "
           f"{t_walk_kernel:.2f} ms, numpy/CuPy loop {t_walk_array:.2f} ms)")  # fmt: skip
@@ -219,7 +209,6 @@ def bench(frame, rig, label: str) -> None:
     print(f"  tracker                          {t_track:7.1f} ms")
     print(f"  camera: cuboid projection        {t_project:7.1f} ms   (per object: {t_project_loop:.1f} ms)")
     print(f"  camera: edge/colour evidence     {t_evidence:7.1f} ms   (full image: {t_evidence_full:.1f} ms)")
-    print(f"  camera: HOG in pedestrian boxes  {t_hog:7.1f} ms")
     print(
         f"  LiDAR stages {lidar_total:.1f} ms + camera steps {camera_total:.1f} ms = "
         f"{lidar_total + camera_total:.1f} ms  (target < 100 ms)"
@@ -234,17 +223,6 @@ def bench(frame, rig, label: str) -> None:
     obj = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(xyz[labels >= 0].astype(np.float64)))
     t_db, db = _ms(lambda: np.asarray(obj.cluster_dbscan(eps=0.5, min_points=5)), repeat=1)
     print(f"  baseline: Open3D DBSCAN          {t_db:7.1f} ms  ({db.max() + 1} clusters on the same points)")
-    hog = cv2.HOGDescriptor()
-    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-    t_full, (found, _) = _ms(lambda: hog.detectMultiScale(image, winStride=(8, 8), scale=1.05), repeat=1)
-    print(f"  baseline: HOG over the image     {t_full:7.1f} ms  ({len(found)} detections)")
-    people_detector = PeopleDetector(cfg.camera)
-    t_people, people_found = _ms(lambda: people_detector.detect(image), repeat=2)
-    print(
-        f"  camera-only HOG (scale {cfg.camera.detector_scale}) {t_people:7.1f} ms per run "
-        f"({len(people_found)} detections), {t_people / cfg.camera.detector_every:.1f} ms per frame "
-        f"at detector_every={cfg.camera.detector_every} with one camera"
-    )
 
 
 def default_rig_frames(scenario: str, seconds: float, warmup_s: float):
@@ -254,11 +232,7 @@ def default_rig_frames(scenario: str, seconds: float, warmup_s: float):
     annotator = Annotator(rig, cfg)
     sensors = {s.topic: s for s in rig.sensors.values()}
     min_px = cfg.prelabel.camera.min_box_px
-    cam_cfg = cfg.prelabel.camera
-    cameras = cam_cfg.detector_cameras or tuple(sorted(c.name for c in rig.cameras()))
     frames = []
-    scheduled = []  # (camera, image) the detector runs on, per fused frame (None: no run)
-    every_camera = {}  # one image of each camera: the run-everything baseline
     start = None
     for message in BagReader(cached_drive(scenario, seconds)):
         sensor = sensors.get(message.topic)
@@ -278,18 +252,12 @@ def default_rig_frames(scenario: str, seconds: float, warmup_s: float):
                 ]
                 if scored and view.image is not None:
                     per_camera.append((view.image, scored))
-            name = scheduled_camera(len(frames), cameras, cam_cfg.detector_every)
-            view = annotated.frame.cameras.get(name) if name else None
-            scheduled.append(None if view is None or view.image is None else (name, view.image))
-            for cam, v in annotated.frame.cameras.items():
-                if v.image is not None:
-                    every_camera.setdefault(cam, v.image)
             frames.append((per_camera, annotated.labels.cuboids))
-    return rig, frames, scheduled, every_camera
+    return rig, frames
 
 
 def bench_default_rig(scenario: str, seconds: float) -> None:
-    rig, frames, scheduled, every_camera = default_rig_frames(scenario, seconds, warmup_s=1.0)
+    rig, frames = default_rig_frames(scenario, seconds, warmup_s=1.0)
     n_boxes = sum(len(b) for f, _ in frames for _, b in f)
     n_images = sum(len(f) for f, _ in frames)
 
@@ -344,21 +312,6 @@ def bench_default_rig(scenario: str, seconds: float) -> None:
     print(f"  cuboid projection per fused frame ({n_cuboids:.1f} cuboids x 6 cameras)")
     print(f"    one project call per object (baseline) {t_loop / len(frames):7.2f} ms")
     print(f"    one project call per camera (live)     {t_batch / len(frames):7.2f} ms")
-
-    cam_cfg = PrelabelConfig().camera
-    detector = PeopleDetector(cam_cfg)
-    runs = [s for s in scheduled if s is not None]
-    t_runs, found = _ms(lambda: [len(detector.detect(image)) for _, image in runs], repeat=1)
-    t_all, _ = _ms(lambda: [detector.detect(image) for image in every_camera.values()], repeat=1)
-    print(
-        f"  camera-only HOG people detector (scale {cam_cfg.detector_scale}, every "
-        f"{cam_cfg.detector_every} frames, {len(every_camera)} cameras round-robin)"
-    )
-    print(
-        f"    budget (live): {len(runs)} runs in {len(frames)} frames, {t_runs / max(len(runs), 1):.1f} ms "
-        f"per run, {t_runs / len(frames):.1f} ms per fused frame ({sum(found)} detections)"
-    )
-    print(f"    every camera every frame (baseline) {t_all:7.1f} ms per fused frame")
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ ahead; a node that cannot keep up drops set steps (whole frames), never sample s
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Literal
@@ -31,10 +31,10 @@ from mmfusion_annotate.events.model import Event
 from mmfusion_annotate.events.tagger import EventTagger
 from mmfusion_annotate.fusion import EgoMotion, FusedFrame, FusionPipeline
 from mmfusion_annotate.library_threads import limit_library_threads
+from mmfusion_annotate.prelabel.camera_detector import ImageDetections, describe, load_camera_detector
 from mmfusion_annotate.prelabel.detect import detect
 from mmfusion_annotate.prelabel.evidence import ImageEvidence
-from mmfusion_annotate.prelabel.model import CameraOnlyPeople, PrelabelResult
-from mmfusion_annotate.prelabel.people import PersonDetection
+from mmfusion_annotate.prelabel.model import PrelabelResult
 from mmfusion_annotate.prelabel.prelabeler import Prelabeler
 from mmfusion_annotate.set_decoder import SetDecoder
 from mmfusion_annotate.sync import InputSpec, SyncCore, SyncedSet
@@ -54,15 +54,13 @@ class AnnotatedFrame:
     synced: SyncedSet
     header_stamps: dict[str, Stamp]  # sensor -> header stamp of the message used (ImageAnnotations need it)
     stage_ms: dict[str, float]
-    people_camera: str | None = None  # its camera-only people come in a later output's ``people``
 
 
 @dataclass
 class AnnotatorOutput:
-    """What one ``feed`` produced: camera-only people of an earlier frame, frames completed and events
-    closed (all often empty), to be handed on in that order."""
+    """What one ``feed`` produced: frames completed and events closed (both often empty), to be handed
+    on in that order."""
 
-    people: list[CameraOnlyPeople] = field(default_factory=list)
     frames: list[AnnotatedFrame] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 
@@ -73,7 +71,7 @@ class AnnotatorCounters:
     failed_frames: int = 0
     ignored_samples: int = 0
     undecodable_samples: int = 0  # lazily decoded payloads found broken when first needed
-    failed_people: int = 0  # people detector runs that raised (their camera's boxes go out without them)
+    failed_detections: int = 0  # images the camera detector raised on (their frames went on LiDAR-only)
 
 
 @dataclass(frozen=True)
@@ -104,11 +102,18 @@ class Annotator:
         self._lidar_period = int(NS_PER_S / rig.sensor(self.fusion.lidar).rate_hz)
         self.counters = AnnotatorCounters()
         self.resets = 0
-        # one thread for the edge checks (in order: they share the drift state), one for the people
-        # detector: neither waits for the other
+        self.camera_detector = load_camera_detector(self.config.prelabel.camera.detector)
+        _log.info(describe(self.camera_detector))
+        # one thread for the edge checks (in order: they share the drift state), one for the camera
+        # detector, at the pipeline's own priority: its frame waits for it (a niced thread would make the
+        # pipeline wait on a starved helper whenever the machine is busy)
         threaded = self.config.background_checks
         self._edges = helper_executor("mmfusion-edges") if threaded else None
-        self._people = helper_executor("mmfusion-people") if threaded else None
+        self._detector = (
+            ThreadPoolExecutor(1, thread_name_prefix="mmfusion-detector")
+            if threaded and self.camera_detector is not None
+            else None
+        )
         self._decoder = SetDecoder(self.config.decode_threads)
         self._old_latest: Stamp | None = None  # the previous stream's latest stamp, after a restart
         self._start()
@@ -127,7 +132,7 @@ class Annotator:
 
     def _start_processing(self) -> None:
         self.ego = EgoMotion()
-        self.prelabeler = Prelabeler(self.rig, self.config.prelabel)
+        self.prelabeler = Prelabeler(self.rig, self.config.prelabel, self.camera_detector)
         self.tagger = EventTagger.for_rig(self.rig, self._rules, self._edges)
         self._observations = SampleFeed(
             self.rig, self._rules, alignment_cameras=self._alignment_cameras(),
@@ -159,7 +164,8 @@ class Annotator:
         after installing) and compute each camera's projection bounds: 0.56 s for the first set of the
         default rig with the cache, 3.2 s without, against ~30 ms for the next ones (offline, 2-core VM).
         A small box's camera evidence is scored too: OpenCV builds its Lab tables at the first conversion
-        (50-150 ms). A live node calls this before it subscribes, so its first frames do not queue behind it.
+        (50-150 ms), and the camera detector runs once (onnxruntime sets up its buffers at the first run).
+        A live node calls this before it subscribes, so its first frames do not queue behind it.
         """
         started = perf_counter()
         azimuth = np.linspace(-np.pi, np.pi, 720, endpoint=False)
@@ -171,6 +177,8 @@ class Annotator:
         frame = self.fusion.fuse({self.fusion.lidar: lidar, **cameras}, None)
         detect(frame.sweep.xyz_deskewed, self.config.prelabel, capture_xyz=frame.sweep.xyz)
         ImageEvidence(np.zeros((32, 32, 3), np.uint8)).score((8.0, 8.0, 24.0, 24.0))
+        if self.camera_detector is not None:
+            self.camera_detector.detect(np.zeros((64, 64, 3), np.uint8))
         return perf_counter() - started
 
     def feed(self, sample: SensorSample) -> AnnotatorOutput:
@@ -180,7 +188,6 @@ class Annotator:
     def finish(self) -> AnnotatorOutput:
         """Flush the synchronizer and close every open event (end of bag or shutdown)."""
         out = self._run(self.flush())
-        self._take_people(out, final=True)
         out.events += self.tagger.finish()
         return out
 
@@ -257,7 +264,6 @@ class Annotator:
         elif step.kind == "set":
             self._process(step.synced, out)  # type: ignore[arg-type]
         else:
-            self._take_people(out, final=True)
             out.events += self.tagger.finish()
             self._start_processing()
         return out
@@ -290,55 +296,46 @@ class Annotator:
             _log.warning("annotator: %s", failed[name])
         return {name: None if name in failed else sample for name, sample in slots.items()}
 
-    def _take_people(self, out: AnnotatorOutput, *, final: bool = False) -> int:
-        """Hand over a scheduled frame's camera-only people once due (``final``: now); returns their
-        review items."""
-        people = self.prelabeler.take_people(final=final)
-        if people is None:
-            return 0
-        if people.detector_error:
-            self.counters.failed_people += 1
-            _log.warning("people detector failed on %s: %s", people.camera, people.detector_error)
-        out.people.append(people)  # even empty: that camera's annotations wait for it
-        return len(people.review_items)
-
     def _process(self, synced: SyncedSet, out: AnnotatorOutput) -> None:
-        late_items = self._take_people(out)  # before this frame starts its own detector job
         slots = self._slots(synced)
         samples = self._decoded(slots)
-        people = self._start_people(samples)
+        cameras = self._start_detector(samples)
         timings: dict[str, float] = {}
+        failures = self.prelabeler.detector_failures
         try:
             t0 = perf_counter()
             frame = self.fusion.fuse(samples, self.ego)
             t1 = perf_counter()
-            labels = self.prelabeler.process(frame, people)
+            labels = self.prelabeler.process(frame, cameras)
             t2 = perf_counter()
         except MmfusionError as exc:  # one bad set must not stop the pipeline
             self.counters.failed_frames += 1
             _log.warning("frame at %d dropped: %s", synced.reference_stamp, exc)
             return
+        finally:
+            self.counters.failed_detections += self.prelabeler.detector_failures - failures
         timings = {"fusion": (t1 - t0) * 1e3, "prelabel": (t2 - t1) * 1e3}
         out.events += self.tagger.update(track_frame(labels))
-        out.events += self.tagger.update(review_counts(labels, late_items))
+        out.events += self.tagger.update(review_counts(labels))
         timings["events"] = (perf_counter() - t2) * 1e3
         stamps = {name: s.stamp for name, s in samples.items() if s is not None}
-        pending = self.prelabeler.people_pending(frame.stamp)
-        out.frames.append(AnnotatedFrame(frame, labels, synced, stamps, timings, pending))
+        out.frames.append(AnnotatedFrame(frame, labels, synced, stamps, timings))
         self.counters.frames += 1
 
-    def _start_people(self, samples: dict[str, SensorSample | None]) -> Future[list[PersonDetection]] | None:
-        """This frame's people detector, started before the set is fused (it overlaps fusion and pre-labels).
+    def _start_detector(
+        self, samples: dict[str, SensorSample | None]
+    ) -> Future[list[ImageDetections]] | None:
+        """This frame's camera detector, started before the set is fused: it runs beside fusion and the
+        LiDAR steps, and the pre-labeller takes its result before tracking, in this same frame.
 
-        Its image is decoded by then, on this thread: were the job to decode it, the pipeline thread, which
-        needs the same image, would wait on a decode running at the helper's lower priority. An image that
-        could not be decoded leaves the camera without a view, and the prelabeler never asks for the result.
+        Its images are decoded by then, on this thread (the pipeline needs the same images). An image that
+        could not be decoded leaves its camera without a view, and that camera is not looked at.
         """
-        sample = samples.get(self.prelabeler.detector_camera() or "")
-        if sample is None:
+        scheduled = self.prelabeler.detector_cameras()
+        if not scheduled:
             return None
-        image = sample.payload["image"]
-        return run_job(self._people, lambda: self.prelabeler.detect_people(image))
+        images = {name: samples[name].payload["image"] for name in scheduled if samples.get(name) is not None}
+        return run_job(self._detector, lambda: self.prelabeler.detect_cameras(images))
 
 
 def sync_inputs(rig, config: PipelineConfig) -> list[InputSpec]:

@@ -26,3 +26,15 @@ def existing_path(text: str) -> Path:
     if not path.exists():
         raise argparse.ArgumentTypeError(f"'{text}' does not exist")
     return path
+
+
+def frame_range(text: str) -> tuple[int, int]:
+    """``A-B`` (or ``A``) -> (A, B): frame numbers, inclusive."""
+    first, _, last = text.partition("-")
+    try:
+        a, b = int(first), int(last or first)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a frame range A-B") from None
+    if a < 0 or b < a:
+        raise argparse.ArgumentTypeError(f"'{text}': need 0 <= A <= B")
+    return a, b

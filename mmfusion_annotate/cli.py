@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mmfusion_annotate.argtypes import existing_path, non_negative_float, positive_float
+from mmfusion_annotate.argtypes import existing_path, frame_range, non_negative_float, positive_float
 from mmfusion_annotate.errors import MmfusionError
 from mmfusion_annotate.nodes.player_args import add_play_arguments
 
@@ -24,9 +24,9 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
 
-def _add(sub, name: str, help_text: str, epilog: str, handler) -> argparse.ArgumentParser:
+def _add(sub, name: str, help_text: str, epilog: str, handler, **kwargs) -> argparse.ArgumentParser:
     parser = sub.add_parser(
-        name, help=help_text, description=help_text, epilog=epilog, formatter_class=_formatter
+        name, help=help_text, description=help_text, epilog=epilog, formatter_class=_formatter, **kwargs
     )
     parser.set_defaults(handler=handler)
     return parser
@@ -80,20 +80,46 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_detector(prelabel, model: str | None):
+    """``prelabel`` (a ``PrelabelConfig``) with ``--detector``'s model, when given."""
+    if model is None:
+        return prelabel
+    detector = prelabel.camera.detector.model_copy(update={"model": model})
+    return prelabel.model_copy(update={"camera": prelabel.camera.model_copy(update={"detector": detector})})
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from mmfusion_annotate.bagtools.replay import format_replay_summary, replay_bag  # noqa: PLC0415
     from mmfusion_annotate.config import load_pipeline_config  # noqa: PLC0415
+    from mmfusion_annotate.recording.bag_dir import bag_rig_file, carry_rig  # noqa: PLC0415
+    from mmfusion_annotate.rig import default_rig_path  # noqa: PLC0415
 
-    rig = _load_rig(args.rig)
+    rig_file = args.rig or bag_rig_file(args.bag)  # an imported bag carries its rig
+    rig = _load_rig(rig_file)
+    print(f"rig '{rig.name}' from {rig_file or 'the default rig file'}", flush=True)
+    config = load_pipeline_config(args.config)
+    config.prelabel = _with_detector(config.prelabel, args.detector)
     summary = replay_bag(
         args.bag,
         args.output,
         rig,
-        load_pipeline_config(args.config),
+        config,
         compression=args.compression,
         progress=True,
     )
+    carry_rig(rig_file or default_rig_path(), args.output)  # 'mmfusion evaluate OUT' finds it there
     print(format_replay_summary(summary))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.datasets.bag_import import format_import_summary  # noqa: PLC0415
+    from mmfusion_annotate.datasets.pandaset_import import import_pandaset  # noqa: PLC0415
+
+    summary = import_pandaset(
+        args.sequence, args.output, args.frames, compression=args.compression, progress=True
+    )
+    print(format_import_summary(summary))
     return 0
 
 
@@ -142,17 +168,47 @@ def cmd_recover(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     if (args.dataset / "velodyne").is_dir():
         from mmfusion_annotate.bagtools.evaluate import evaluate_kitti, format_report  # noqa: PLC0415
+        from mmfusion_annotate.prelabel import PrelabelConfig  # noqa: PLC0415
 
-        report = evaluate_kitti(args.dataset, images_dir=args.images, progress=not args.json)
+        cfg = _with_detector(PrelabelConfig(), args.detector)
+        report = evaluate_kitti(args.dataset, images_dir=args.images, progress=not args.json, cfg=cfg)
         print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
         return 0
     from mmfusion_annotate.bagtools.evaluate_bag import evaluate_bag, format_bag_evaluation  # noqa: PLC0415
+    from mmfusion_annotate.recording.bag_dir import bag_rig_file  # noqa: PLC0415
 
-    rig = _load_rig(args.rig)
+    rig = _load_rig(args.rig or bag_rig_file(args.dataset))
     result = evaluate_bag(
-        args.dataset, rig, min_points=args.min_points, images_dir=args.images, progress=not args.json
+        args.dataset,
+        rig,
+        min_points=args.min_points,
+        skip_s=args.skip,
+        images_dir=args.images,
+        progress=not args.json,
     )
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_bag_evaluation(result))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.prelabel import model_store  # noqa: PLC0415
+
+    directory = model_store.model_dir(getattr(args, "model_dir", None))
+    if args.models_command == "install":
+        path = model_store.install(args.name, args.file, directory)
+        print(f"installed {args.name} as {path} (sha256 verified)")
+    elif args.models_command == "fetch":
+        path = model_store.fetch(args.name, directory, url=args.url)
+        print(f"downloaded {args.name} to {path} (sha256 verified)")
+    else:
+        print(f"model directory: {directory}")
+        for m in model_store.KNOWN_MODELS:
+            state = "installed" if model_store.is_installed(m, directory) else "not installed"
+            print(f"{m.name:<14} {state:<14} {m.description}")
+            print(f"  file     {m.file} ({m.size:,} bytes, {m.architecture} interface)")
+            print(f"  sha256   {m.sha256}")
+            print(f"  licence  {m.licence}")
+            print(f"  source   {m.url}")
     return 0
 
 
@@ -193,6 +249,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # --- parser -------------------------------------------------------------------------------------------
 
 
+DETECTOR_HELP = (
+    "camera detector: a model name from 'mmfusion models' or an .onnx file (prelabel.camera.detector.model)"
+)
 EXECUTOR_HELP = "rclpy executor: events (EventsExecutor, default: less overhead) or multi (MultiThreaded)"
 
 
@@ -263,8 +322,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("bag", type=existing_path, help="bag directory or .mcap file")
     p.add_argument("-o", "--output", type=Path, required=True, help="output bag directory (must not exist)")
-    p.add_argument("--rig", type=existing_path, help=rig_help)
+    p.add_argument(
+        "--rig",
+        type=existing_path,
+        help="rig file (default: BAG/rig.yaml when the bag has one, else the shipped nuScenes-like rig)",
+    )
     p.add_argument("--config", type=existing_path, help="pipeline YAML (sections sync, fusion, prelabel)")
+    p.add_argument("--detector", metavar="MODEL", help=DETECTOR_HELP)
+    p.add_argument("--compression", choices=["none", "lz4", "zstd"], default="lz4")
+
+    p = _add(
+        sub,
+        "import",
+        "import a public dataset sequence into a bag as a test car would record it (sensor topics, "
+        "odometry, /tf_static, truth on /truth/...), with its rig as BAG/rig.yaml",
+        "Examples:\n"
+        "  mmfusion import pandaset ../shared/data/pandaset_seq002 -o pandaset_002 --frames 16-25\n"
+        "  mmfusion replay pandaset_002 -o pandaset_002_annotated   # uses pandaset_002/rig.yaml",
+        cmd_import,
+    )
+    p.add_argument("kind", choices=["pandaset"], help="dataset kind")
+    p.add_argument("sequence", type=existing_path, help="sequence folder (PandaSet's 002/, or its parent)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="bag directory to write (new or empty)")
+    p.add_argument("--frames", type=frame_range, help="frames A-B (inclusive; default: every frame present)")
     p.add_argument("--compression", choices=["none", "lz4", "zstd"], default="lz4")
 
     p = _add(
@@ -339,15 +419,64 @@ def build_parser() -> argparse.ArgumentParser:
         type=existing_path,
         help="a replayed bag with /truth/objects, or a folder with velodyne/, image_2/, calib/, label_2/",
     )
-    p.add_argument("--rig", type=existing_path, help=rig_help + "; bags only")
+    p.add_argument(
+        "--rig", type=existing_path, help="bags: rig file (default: BAG/rig.yaml, else the shipped rig)"
+    )
     p.add_argument(
         "--min-points",
         type=int,
         default=1,
         help="bags: truth objects with fewer LiDAR returns inside are ignored (default 1)",
     )
+    p.add_argument(
+        "--skip",
+        type=non_negative_float,
+        default=0.0,
+        metavar="SEC",
+        help="bags: score only truth frames at least SEC after the first (tracker warm-up, training frames)",
+    )
     p.add_argument("--images", type=Path, help="write one side-by-side PNG per frame here")
+    p.add_argument("--detector", metavar="MODEL", help=DETECTOR_HELP + "; KITTI-layout datasets only")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    model_dir = argparse.ArgumentParser(add_help=False)
+    model_dir.add_argument(
+        "--model-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="model directory (default: $MMFUSION_MODEL_DIR, else $XDG_DATA_HOME/mmfusion_annotate/models)",
+    )
+    p = _add(
+        sub,
+        "models",
+        "list the camera detector models the suite knows, or install / fetch one into the model directory",
+        "Examples:\n  mmfusion models\n"
+        "  mmfusion models install deimv2-femto ~/Downloads/deimv2_hgnetv2_femto_coco.onnx\n"
+        "  mmfusion models fetch yolox-nano --model-dir /opt/models",
+        cmd_models,
+        parents=[model_dir],
+    )
+    models_sub = p.add_subparsers(dest="models_command", metavar="ACTION")
+    q = _add(
+        models_sub,
+        "install",
+        "copy a local model file into the model directory after checking its sha256",
+        "Example: mmfusion models install deimv2-femto deimv2_hgnetv2_femto_coco.onnx",
+        cmd_models,
+        parents=[model_dir],
+    )
+    q.add_argument("name", help="a model name from 'mmfusion models'")
+    q.add_argument("file", type=existing_path, help="the model's .onnx file")
+    q = _add(
+        models_sub,
+        "fetch",
+        "download a model from its public source (or --url) into the model directory, checked by sha256",
+        "Example: mmfusion models fetch deimv2-femto",
+        cmd_models,
+        parents=[model_dir],
+    )
+    q.add_argument("name", help="a model name from 'mmfusion models'")
+    q.add_argument("--url", help="download from here instead (a mirror); the checksum is the same")
 
     p = _add(
         sub,

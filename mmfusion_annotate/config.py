@@ -56,7 +56,7 @@ class PipelineConfig(BaseModel):
     )
     background_checks: bool = Field(
         True,
-        description="run the edge checks and the camera-only people detector on helper threads beside the "
+        description="run the edge checks and the camera detector on helper threads beside the "
         "frame path (identical results, taken at fixed points of the stream); False: inline",
     )
     decode_threads: int = Field(

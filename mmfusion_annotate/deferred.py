@@ -1,15 +1,14 @@
 """Occasional heavy checks run beside the frame path, their results taken at a fixed point of the stream.
 
-The camera-only people detector (~120 ms per 1600x900 image, one camera every 10th frame) and the
-LiDAR-image edge checks (8-18 ms each, every 10th image of each camera) run now and then; inline, each
-holds up every frame queued behind it (the soak's latency tail). Their work is mostly OpenCV and numpy,
-which release the GIL, so a helper thread runs it on the other core. Determinism is kept by *where* a
-result is taken, never by when it is ready: a ``Deferred`` hands its result over at a point of the step
-stream the caller fixes (the next job of the same kind, the end of the frame, the end of the stream),
-waiting for it if need be (the edge checks: a few jobs later, so a briefly starved helper thread never
-stalls the pipeline). Without an executor the job runs when started and its result is handed over
-at that same point, so threaded and inline runs, live and replayed, give the same results in the same
-order.
+The LiDAR-image edge checks (every 10th image of each camera) run now and then, and the camera detector
+on a frame's scheduled images; inline, each holds up the frame. Their work is mostly OpenCV, numpy and
+onnxruntime, which release the GIL, so a helper thread runs it on the other core. Determinism is kept
+by *where* a result is taken, never by when it is ready: a ``Deferred`` hands its result over at a point
+of the step stream the caller fixes (the next job of the same kind, the end of the frame, the end of the
+stream), waiting for it if need be (the edge checks: a few jobs later, so a briefly starved helper
+thread never stalls the pipeline; the camera detector: before tracking in its own frame). Without an
+executor the job runs when started and its result is handed over at that same point, so threaded and
+inline runs, live and replayed, give the same results in the same order.
 """
 
 from __future__ import annotations

@@ -54,5 +54,9 @@ class BagError(MmfusionError):
     """A bag cannot be read, written or recovered; names the file."""
 
 
+class ModelError(MmfusionError):
+    """A detector model cannot be installed or fetched (unknown name, checksum, network); names the model."""
+
+
 class FusionError(MmfusionError):
     """A fused frame cannot be built (no LiDAR sweep, ego motion not covering it...); names the sensor."""

@@ -1,7 +1,7 @@
 """Thread limits for the numeric libraries' own pools (OpenBLAS, OpenCV), process-wide.
 
 The pipeline already spreads its stages over threads of its own (the node's pipeline and publishing
-workers, the edge-check and people-detector helpers). A library that also spreads each call over every
+workers, the edge-check and camera-detector helpers). A library that also spreads each call over every
 core oversubscribes a small machine, and OpenBLAS's idle workers spin-wait for the next call: in a soak on
 the 2-core development machine numpy's OpenBLAS worker alone used 0.14 of a core, and OpenCV's HOG ran on
 both cores at once, beside the pipeline thread. numba's team is set apart: ``fusion.kernel_threads``

@@ -9,7 +9,7 @@ marked ``dds=False``: live they reach the bag through the in-process recorder, n
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from mmfusion_annotate.annotator import AnnotatedFrame
@@ -24,7 +24,7 @@ from mmfusion_annotate.msgs.labels import (
 from mmfusion_annotate.msgs.markers import marker_array
 from mmfusion_annotate.msgs.static import TF_MESSAGE, camera_info_messages, tf_static_message
 from mmfusion_annotate.msgs.topics import ANNOTATIONS_TYPE, CAMERA_INFO_TYPE, OUTPUT_TOPICS, annotations_topic
-from mmfusion_annotate.prelabel.model import CameraOnlyPeople, PrelabelResult
+from mmfusion_annotate.prelabel.model import PrelabelResult
 from mmfusion_annotate.recording.definitions import is_carried
 from mmfusion_annotate.types import Stamp
 
@@ -65,20 +65,13 @@ def static_outputs(rig, stamp_ns: Stamp) -> list[Output]:
 
 
 class OutputBuilder:
-    """Turns annotated frames into outputs; keeps the previous result so retired tracks are deleted.
-
-    The image annotations of a frame's people-detector camera wait for its ``CameraOnlyPeople`` (handed
-    over with a later output, ``people``): one complete message per image, since Foxglove shows one
-    annotation message per topic and image stamp.
-    """
+    """Turns annotated frames into outputs; keeps the previous result so retired tracks are deleted."""
 
     def __init__(self, rig, frame_id: str = "base_link", *, colored_cloud: bool = True) -> None:
         self._cameras = {c.name: c for c in rig.cameras()}
         self._frame_id = frame_id
         self._colored_cloud = colored_cloud
         self._previous: PrelabelResult | None = None
-        # (frame stamp, camera) -> (labels, image stamp) of annotations waiting for their people
-        self._held: dict[tuple[Stamp, str], tuple[PrelabelResult, Stamp]] = {}
 
     def frame(self, annotated: AnnotatedFrame) -> list[Output]:
         labels, stamp = annotated.labels, annotated.frame.stamp
@@ -95,27 +88,8 @@ class OutputBuilder:
             outputs.append(_fixed("/fusion/colored_cloud", colored_cloud(annotated.frame), stamp))
         for name in annotated.frame.cameras:
             image_stamp = annotated.header_stamps[name]  # Foxglove pairs annotations by the exact image stamp
-            if name == annotated.people_camera:
-                self._held[(stamp, name)] = (labels, image_stamp)
-            else:
-                outputs.append(self._annotations(labels, name, image_stamp))
+            outputs.append(self._annotations(labels, name, image_stamp))
         self._previous = labels
-        return outputs
-
-    def people(self, people: CameraOnlyPeople) -> list[Output]:
-        """The held image annotations of ``people``'s camera and frame with its people boxes added, and its
-        review items as a second ``/prelabels/review`` update at the frame's stamp (entities add up)."""
-        outputs = []
-        if people.review_items:
-            review = review_update(PrelabelResult(people.stamp, review_items=people.review_items),
-                                   people.stamp, self._frame_id)  # fmt: skip
-            outputs.append(_fixed("/prelabels/review", review, people.stamp))
-        held = self._held.pop((people.stamp, people.camera), None)
-        if held is not None:  # else its frame was never built: no image to annotate
-            labels, image_stamp = held
-            merged = replace(labels, boxes2d=labels.boxes2d + people.boxes,
-                             review_items=labels.review_items + people.review_items)  # fmt: skip
-            outputs.append(self._annotations(merged, people.camera, image_stamp))
         return outputs
 
     def _annotations(self, labels: PrelabelResult, camera: str, image_stamp: Stamp) -> Output:

@@ -27,6 +27,7 @@ from mmfusion_annotate.fusion.config import FusionConfig
 from mmfusion_annotate.msgs.labels import class_color_rgb8
 from mmfusion_annotate.prelabel import PrelabelConfig, Prelabeler, PrelabelResult
 from mmfusion_annotate.prelabel.boxes2d import cuboid_corners, transform_points
+from mmfusion_annotate.prelabel.camera_detector import describe, load_camera_detector
 from mmfusion_annotate.prelabel.metrics import Evaluator, GtObject, format_metrics
 from mmfusion_annotate.prelabel.model import ObjectClass
 from mmfusion_annotate.rig import Rig
@@ -160,9 +161,15 @@ class EvaluationReport:
     params_version: str
     frames: tuple[str, ...]
     metrics: dict
+    camera_detector: str = ""  # ``camera_detector.describe``: what gave the classes
 
     def to_dict(self) -> dict:
-        return {"dataset": self.dataset, "params_version": self.params_version, **self.metrics}
+        return {
+            "dataset": self.dataset,
+            "params_version": self.params_version,
+            "camera_detector": self.camera_detector,
+            **self.metrics,
+        }
 
 
 def evaluate_kitti(
@@ -184,11 +191,14 @@ def evaluate_kitti(
     if not names:
         raise MmfusionError(f"{root / 'velodyne'}: no .bin files")
     cfg = cfg or PrelabelConfig()
+    # KITTI stores reflectance in 0..1; the point classifier reads intensity on the 0..255 scale
+    cfg = cfg.model_copy(update={"semantics": cfg.semantics.model_copy(update={"intensity_scale": 255.0})})
+    detector = load_camera_detector(cfg.camera.detector)  # once: a session per frame would cost its load
     evaluator = Evaluator()
     for name in tqdm(names, desc="evaluate", unit="frame", disable=not progress):
         sample = load_frame(root, name)
         # KITTI object frames are not consecutive: each one is pre-labelled on its own
-        result = Prelabeler(sample.rig, cfg).process(sample.frame)
+        result = Prelabeler(sample.rig, cfg, detector).process(sample.frame)
         cuboids, boxes = _scored(result, sample.dontcare)
         evaluator.add_frame(sample.gts, cuboids, boxes)
         if images_dir is not None:
@@ -196,7 +206,8 @@ def evaluate_kitti(
             out.mkdir(parents=True, exist_ok=True)
             side = write_side_by_side(sample, result)
             cv2.imwrite(str(out / f"{name}.png"), cv2.cvtColor(side, cv2.COLOR_RGB2BGR))
-    return EvaluationReport(str(root), cfg.params_version, tuple(names), evaluator.report())
+    report = evaluator.report()
+    return EvaluationReport(str(root), cfg.params_version, tuple(names), report, describe(detector))
 
 
 _EDGE_PAIRS = ((0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7))
@@ -244,4 +255,6 @@ def write_side_by_side(sample: KittiFrame, result: PrelabelResult) -> np.ndarray
 def format_report(report: EvaluationReport) -> str:
     """The text ``mmfusion evaluate`` prints."""
     head = f"dataset: {report.dataset} (params {report.params_version})\n"
+    if report.camera_detector:
+        head += report.camera_detector + "\n"
     return head + format_metrics(report.metrics)

@@ -52,6 +52,8 @@ TRUTH_TOPIC = "/truth/objects"
 PRELABEL_TOPIC = "/prelabels/scene"
 STAMP_TOLERANCE_NS = 20_000_000
 """A pre-label frame and a truth frame are the same instant when their stamps differ by less than this."""
+IMAGE_TOLERANCE_NS = 150_000_000
+"""An image belongs to the scored frame nearest its stamp within this (cameras fire during the sweep)."""
 BOX2D_MATCH_IOU = 0.3
 """2D pairs are matched one-to-one at this IoU; the mean IoU is taken over the matched pairs."""
 MIN_BOX_AREA_PX = 64.0
@@ -277,94 +279,118 @@ def _sweep_points(rig: Rig, message) -> np.ndarray:
     return transform_points(rig.sensor_to_base(sensor.name), xyz.astype(float))
 
 
+@dataclass
+class _BagContent:
+    """What scoring needs from a bag, read in one pass (sweeps kept serialized until used)."""
+
+    truth: dict[Stamp, list[SceneBox]] = field(default_factory=dict)
+    preds: dict[Stamp, list[SceneBox]] = field(default_factory=dict)
+    annotations: list[tuple[str, Stamp, list]] = field(default_factory=list)
+    sweeps: dict[str, list[tuple[Stamp, object]]] = field(default_factory=dict)
+    ego: EgoMotion = field(
+        default_factory=lambda: EgoMotion(max_history_ns=2**62, max_extrapolation_ns=NS_PER_S)
+    )
+
+
+def _read(bag: str | os.PathLike, rig: Rig, progress: bool) -> _BagContent:
+    lidar_topics = {s.topic for s in rig.lidars()}
+    odometry = {s.topic: s for s in rig.of_kind("odometry")}
+    cameras = {annotations_topic(s): s.name for s in rig.cameras()}
+    content = _BagContent()
+    messages = read_messages(
+        open_bag(bag), topics={TRUTH_TOPIC, PRELABEL_TOPIC, *lidar_topics, *odometry, *cameras}
+    )
+    for message in tqdm(messages, desc="evaluate", unit="msg", disable=not progress):
+        if message.topic in lidar_topics:
+            content.sweeps.setdefault(message.topic, []).append((message.log_time_ns, message))
+            continue
+        msg = deserialize(message.msgtype, message.data)
+        if message.topic in (TRUTH_TOPIC, PRELABEL_TOPIC):
+            truth = message.topic == TRUTH_TOPIC
+            stamp, boxes = scene_boxes(msg, truth=truth)
+            (content.truth if truth else content.preds)[stamp or message.log_time_ns] = boxes
+        elif message.topic in odometry:
+            content.ego.feed(decode_sample(odometry[message.topic], msg))
+        else:
+            image_stamp = from_ros_time(msg.texts[0].timestamp) if msg.texts else message.log_time_ns
+            content.annotations.append((cameras[message.topic], image_stamp, annotation_boxes(msg)))
+    if not content.truth:
+        raise BagError(f"{bag}: no {TRUTH_TOPIC} messages: nothing to score against (import or sim a drive)")
+    if not content.preds:
+        raise BagError(f"{bag}: no {PRELABEL_TOPIC} messages: run 'mmfusion replay' on it first")
+    return content
+
+
+def _truth_objects(content: _BagContent, rig: Rig, stamp: Stamp, min_points: int) -> list[GtObject]:
+    """The truth frame at ``stamp``, each object ignored when the sweeps of that instant put fewer than
+    ``min_points`` returns inside it."""
+    points = [
+        _sweep_points(rig, sweeps[j][1])
+        for sweeps in content.sweeps.values()
+        if (j := _nearest([s for s, _ in sweeps], stamp)) is not None
+        and abs(sweeps[j][0] - stamp) <= STAMP_TOLERANCE_NS
+    ]
+    cloud = np.vstack(points) if points else np.zeros((0, 3))
+    return [
+        _as_truth(b, min_points > 0 and points_inside(cloud, b) < min_points) for b in content.truth[stamp]
+    ]
+
+
+def _score_2d(content: _BagContent, rig: Rig, visible: dict[Stamp, set[int]]) -> dict[str, Box2DCounts]:
+    """Each image's boxes against the visible truth of its frame, projected at its exposure."""
+    boxes2d: dict[str, Box2DCounts] = {}
+    track = _TruthTrack(content.truth, content.ego)
+    stamps = sorted(visible)
+    for camera, image_stamp, predicted in content.annotations:
+        k = _nearest(stamps, image_stamp)
+        if k is None or abs(stamps[k] - image_stamp) > IMAGE_TOLERANCE_NS:
+            continue
+        exposure = image_stamp + rig.sensor(camera).time_offset_ns
+        projected = [
+            _truth_box_in_image(rig, camera, content.ego, centre, yaw, box, exposure)
+            for centre, yaw, box in track.at(exposure, visible[stamps[k]])
+        ]
+        _match_boxes([b for _, b in predicted], [b for b in projected if b is not None],
+                     boxes2d.setdefault(camera, Box2DCounts()))  # fmt: skip
+    return boxes2d
+
+
 def evaluate_bag(
     bag: str | os.PathLike,
     rig: Rig,
     *,
     ranges: Sequence[float] = RANGES_M,
     min_points: int = 1,
+    skip_s: float = 0.0,
     images_dir: str | os.PathLike | None = None,
     progress: bool = False,
 ) -> BagEvaluation:
-    """Score ``bag``'s pre-labels against its truth topics (see module docstring)."""
-    files = open_bag(bag)
-    lidar_topics = {s.topic for s in rig.lidars()}
-    odometry = {s.topic: s for s in rig.of_kind("odometry")}
-    cameras = {annotations_topic(s): s.name for s in rig.cameras()}
-    wanted = {TRUTH_TOPIC, PRELABEL_TOPIC, *lidar_topics, *odometry, *cameras}
-    truth: dict[Stamp, list[SceneBox]] = {}
-    preds: dict[Stamp, list[SceneBox]] = {}
-    annotations: list[tuple[str, Stamp, list]] = []
-    sweeps: dict[str, list[tuple[Stamp, object]]] = {}
-    ego = EgoMotion(max_history_ns=2**62, max_extrapolation_ns=NS_PER_S)
-    messages = read_messages(files, topics=wanted)
-    for message in tqdm(messages, desc="evaluate", unit="msg", disable=not progress):
-        if message.topic in lidar_topics:
-            sweeps.setdefault(message.topic, []).append((message.log_time_ns, message))
-            continue
-        msg = deserialize(message.msgtype, message.data)
-        if message.topic == TRUTH_TOPIC:
-            stamp, boxes = scene_boxes(msg, truth=True)
-            truth[stamp if stamp is not None else message.log_time_ns] = boxes
-        elif message.topic == PRELABEL_TOPIC:
-            stamp, boxes = scene_boxes(msg, truth=False)
-            preds[stamp if stamp is not None else message.log_time_ns] = boxes
-        elif message.topic in odometry:
-            ego.feed(decode_sample(odometry[message.topic], msg))
-        else:
-            annotations.append((cameras[message.topic], from_ros_time(msg.texts[0].timestamp)
-                                if msg.texts else message.log_time_ns, annotation_boxes(msg)))  # fmt: skip
-    if not truth:
-        raise BagError(f"{bag}: no {TRUTH_TOPIC} messages: nothing to score against (import or sim a drive)")
-    if not preds:
-        raise BagError(f"{bag}: no {PRELABEL_TOPIC} messages: run 'mmfusion replay' on it first")
+    """Score ``bag``'s pre-labels against its truth topics (see module docstring).
 
-    pred_stamps = sorted(preds)
+    ``skip_s``: truth frames less than this after the first are not scored (the tracker's warm-up, or
+    frames a learned part was trained on).
+    """
+    content = _read(bag, rig, progress)
+    pred_stamps = sorted(content.preds)
+    first = min(content.truth)
     evaluators = (Evaluator(ranges, rule=BEV_IOU_RULE), Evaluator(ranges, rule=CENTRE_RULE))
-    ignored = 0
-    visible: dict[Stamp, set[int]] = {}
-    frames = 0
+    ignored, visible = 0, {}
     out_dir = Path(images_dir) if images_dir is not None else None
-    for stamp in sorted(truth):
+    for stamp in sorted(content.truth):
         k = _nearest(pred_stamps, stamp)
-        if k is None or abs(pred_stamps[k] - stamp) > STAMP_TOLERANCE_NS:
+        if stamp - first < skip_s * NS_PER_S or k is None or abs(pred_stamps[k] - stamp) > STAMP_TOLERANCE_NS:
             continue
-        points = [
-            _sweep_points(rig, sweeps[t][j][1])
-            for t in sweeps
-            if (j := _nearest([s for s, _ in sweeps[t]], stamp)) is not None
-            and abs(sweeps[t][j][0] - stamp) <= STAMP_TOLERANCE_NS
-        ]
-        cloud = np.vstack(points) if points else np.zeros((0, 3))
-        gts = []
-        for box in truth[stamp]:
-            ignore = points_inside(cloud, box) < min_points if min_points > 0 else False
-            ignored += ignore
-            gts.append(_as_truth(box, ignore))
+        gts = _truth_objects(content, rig, stamp, min_points)
+        ignored += sum(g.ignore for g in gts)
         visible[stamp] = {g.object_id for g in gts if not g.ignore}
-        cuboids = [_as_cuboid(b, stamp) for b in preds[pred_stamps[k]]]
+        cuboids = [_as_cuboid(b, stamp) for b in content.preds[pred_stamps[k]]]
         for evaluator in evaluators:
             evaluator.add_frame(gts, cuboids)
-        frames += 1
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
             image = cv2.cvtColor(bev_side_by_side(gts, cuboids), cv2.COLOR_RGB2BGR)
             cv2.imwrite(str(out_dir / f"{stamp}.png"), image)
-
-    boxes2d: dict[str, Box2DCounts] = {}
-    track = _TruthTrack(truth, ego)
-    visible_stamps = sorted(visible)
-    for camera, image_stamp, predicted in annotations:
-        k = _nearest(visible_stamps, image_stamp)
-        if k is None:
-            continue
-        exposure = image_stamp + rig.sensor(camera).time_offset_ns
-        projected = [
-            _truth_box_in_image(rig, camera, ego, centre, yaw, box, exposure)
-            for centre, yaw, box in track.at(exposure, visible[visible_stamps[k]])
-        ]
-        _match_boxes([b for _, b in predicted], [b for b in projected if b is not None],
-                     boxes2d.setdefault(camera, Box2DCounts()))  # fmt: skip
+    boxes2d = _score_2d(content, rig, visible)
     total = Box2DCounts()
     for counts in boxes2d.values():
         total.ious += counts.ious
@@ -372,7 +398,7 @@ def evaluate_bag(
         total.truth += counts.truth
     return BagEvaluation(
         str(bag),
-        frames,
+        len(visible),
         ignored,
         evaluators[0].report(),
         evaluators[1].report(),

@@ -23,6 +23,7 @@ from mmfusion_annotate.events.model import Event
 from mmfusion_annotate.msgs.samples import decode_sample
 from mmfusion_annotate.msgs.topics import output_topics
 from mmfusion_annotate.outputs import Output, OutputBuilder, static_outputs
+from mmfusion_annotate.prelabel.camera_detector import describe
 from mmfusion_annotate.recording import BagReader, BagWriter, deserialize, serialize
 
 _log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ class ReplaySummary:
     output: Path | None = None
     sync_stats: dict = field(default_factory=dict)
     failed_frames: int = 0
+    camera_detector: str = ""  # ``camera_detector.describe``: what gave the classes
+    failed_detections: int = 0  # images the camera detector raised on (LiDAR-only there)
 
 
 def _write(writer: BagWriter, outputs: list[Output]) -> int:
@@ -56,8 +59,6 @@ def _write(writer: BagWriter, outputs: list[Output]) -> int:
 def _record(
     writer: BagWriter, builder: OutputBuilder, produced: AnnotatorOutput, summary: ReplaySummary
 ) -> None:
-    for people in produced.people:
-        summary.labels_written += _write(writer, builder.people(people))
     for annotated in produced.frames:
         summary.labels_written += _write(writer, builder.frame(annotated))
         summary.frames += 1
@@ -112,6 +113,8 @@ def replay_bag(
         writer.custom_data["mmfusion_replay_source"] = str(Path(bag).resolve())
     summary.sync_stats = annotator.sync.stats.snapshot()
     summary.failed_frames = annotator.counters.failed_frames
+    summary.failed_detections = annotator.counters.failed_detections
+    summary.camera_detector = describe(annotator.camera_detector)
     return summary
 
 
@@ -120,6 +123,7 @@ def format_replay_summary(summary: ReplaySummary) -> str:
     lines = [
         f"replayed {summary.input_messages} messages -> {summary.frames} fused frames "
         f"({summary.failed_frames} failed), {summary.labels_written} label/event messages",
+        f"{summary.camera_detector} ({summary.failed_detections} images failed)",
         f"events: {len(summary.events)}",
     ]
     lines += [

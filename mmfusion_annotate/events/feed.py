@@ -163,8 +163,7 @@ def track_frame(result: object) -> TrackFrame:
     return TrackFrame(result.stamp, objects)  # type: ignore[attr-defined]
 
 
-def review_counts(result: object, late_items: int = 0) -> ReviewCounts:
-    """Review items and labelled objects of one ``PrelabelResult``, plus ``late_items`` handed over with
-    it (the camera-only people of a frame ``detector_lag`` frames before)."""
-    return ReviewCounts(result.stamp, len(result.review_items) + late_items,  # type: ignore[attr-defined]
+def review_counts(result: object) -> ReviewCounts:
+    """Review items and labelled objects of one ``PrelabelResult``."""
+    return ReviewCounts(result.stamp, len(result.review_items),  # type: ignore[attr-defined]
                         len(result.cuboids))  # type: ignore[attr-defined]

@@ -71,8 +71,6 @@ class _Collector:
 
     def __call__(self, out: AnnotatorOutput, _outputs: list) -> None:
         with self._lock:
-            for people in out.people:  # camera-only people, handed over after their frame
-                self.summary.review_reasons.update(str(item.reason) for item in people.review_items)
             for annotated in out.frames:
                 labels = annotated.labels
                 self.summary.frames += 1

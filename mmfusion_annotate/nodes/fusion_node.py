@@ -59,6 +59,7 @@ from mmfusion_annotate.nodes.params import declare_config
 from mmfusion_annotate.nodes.qos import RELIABLE, SensorQos, sensor_qos
 from mmfusion_annotate.nodes.worker import BoundedWorker
 from mmfusion_annotate.outputs import Output, OutputBuilder
+from mmfusion_annotate.prelabel.camera_detector import describe
 from mmfusion_annotate.recording.cdr import message_class
 from mmfusion_annotate.recording.definitions import is_carried
 from mmfusion_annotate.rig import Sensor, default_rig_path, load_rig
@@ -185,7 +186,8 @@ class FusionNode(Node):
         )  # fmt: skip
         self.get_logger().info(
             f"rig '{self.rig.name}' ({len(self.rig.sensors)} sensors, {self.config.qos} QoS), "
-            f"backend {self.annotator.fusion.backend.name}, {warmed}"
+            f"backend {self.annotator.fusion.backend.name}, {warmed}; "
+            f"{describe(self.annotator.camera_detector)}"
         )
 
     # ------------------------------------------------------------------ intake (executor threads)
@@ -237,7 +239,7 @@ class FusionNode(Node):
             out = self.annotator.process(step)
         with self._lock:
             self._account(out, arrived)
-        if out.people or out.frames or out.events:
+        if out.frames or out.events:
             self._publisher.put((out, time.monotonic()))  # waits while PUBLISH_DEPTH results are queued
 
     def _account(self, out: AnnotatorOutput, arrived: float | None) -> None:
@@ -260,8 +262,7 @@ class FusionNode(Node):
                 self._stage_ms["publish"] = (self._stage_ms.get("publish", []) + [ms])[-LATENCY_WINDOW:]
 
     def _publish(self, out: AnnotatorOutput) -> None:
-        outputs = [o for people in out.people for o in self._outputs.people(people)]
-        outputs += [o for annotated in out.frames for o in self._outputs.frame(annotated)]
+        outputs = [o for annotated in out.frames for o in self._outputs.frame(annotated)]
         outputs += self._outputs.events(out.events)
         for output in outputs:
             pub = self._output_pubs.get(output.topic)
@@ -317,6 +318,7 @@ class FusionNode(Node):
                 "frames": counters.frames,
                 "frames_dropped": self._frames_dropped,
                 "failed_frames": counters.failed_frames,
+                "failed_detections": counters.failed_detections,
                 "ignored_samples": counters.ignored_samples,
                 "undecodable_samples": counters.undecodable_samples,
                 "events": self._events,

@@ -36,9 +36,10 @@ from mmfusion_annotate.nodes.discovery import unmatched_warning, wait_for_subscr
 from mmfusion_annotate.nodes.params import declare_config
 from mmfusion_annotate.nodes.qos import RELIABLE, SensorQos, sensor_qos
 from mmfusion_annotate.recording.cdr import message_class
+from mmfusion_annotate.recording.publish_order import in_publish_order
 from mmfusion_annotate.rig import default_rig_path, load_rig
 from mmfusion_annotate.sim import Drive
-from mmfusion_annotate.sim.messages import camera_topic, in_publish_order, publish_ns, sample_messages
+from mmfusion_annotate.sim.messages import camera_topic, publish_ns, sample_messages
 from mmfusion_annotate.sim.scenario import load_scenario
 from mmfusion_annotate.types import NS_PER_S, Stamp
 

@@ -8,6 +8,7 @@ is a short hash of the whole model and goes into every label's provenance.
 from __future__ import annotations
 
 import hashlib
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -76,48 +77,81 @@ class RadarConfig(_Model):
     range_rate_tolerance_mps: float = Field(1.5, gt=0)
 
 
+class DetectorConfig(_Model):
+    """The camera detector (``camera_detector``: a COCO-trained ONNX model) and its fusion with the LiDAR
+    clusters (``camera_fusion``). Without ``model`` the classes come from the LiDAR alone."""
+
+    model: str | None = Field(
+        None,
+        description="a model name of the model store (`mmfusion models`) or the path of an .onnx file; "
+        "None: no camera detector, LiDAR-only classes",
+    )
+    architecture: Literal["auto", "deimv2", "yolox"] = Field(
+        "auto", description="the export's interface; auto: recognised from its inputs and outputs"
+    )
+    score_threshold: float = Field(0.4, gt=0, lt=1, description="detections scoring less are ignored")
+    tiles: int = Field(
+        0,
+        ge=0,
+        le=8,
+        description="square tiles across the image width along the horizon, run besides the whole image "
+        "for small far objects (0: the whole image only)",
+    )
+    threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads per inference")
+    cameras: tuple[str, ...] = Field((), description="round-robin order; empty: the rig's cameras by name")
+    every: int = Field(1, ge=1, description="run on every n-th frame")
+    per_frame: int = Field(
+        1, ge=0, description="cameras per scheduled frame, taken in turn; 0: every camera"
+    )
+    cover: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="share of a cluster's visible points a box must hold to give the cluster its class",
+    )
+    detectable_px: float = Field(
+        32.0,
+        gt=0,
+        description="a person this tall in the model's input (px) is one the detector finds: a pedestrian "
+        "or cyclist cluster that tall in a camera that sees it, without a person box, is demoted",
+    )
+
+
 class CameraConfig(_Model):
     near_plane_m: float = Field(0.1, gt=0)
     min_visible_fraction: float = Field(0.3, ge=0, le=1)
     min_box_px: float = Field(8.0, ge=0)
     evidence_threshold: float = Field(0.15, ge=0, le=1)
-    hog_people: bool = True
     mismatch_iou: float = Field(0.5, ge=0, le=1)
-    # camera-only people detector (prelabel/people.py): HOG over one whole image per scheduled frame
-    detector: bool = Field(True, description="run the camera-only HOG people detector")
-    detector_cameras: tuple[str, ...] = Field((), description="round-robin order; empty: the rig's cameras")
-    detector_every: int = Field(
-        10,
-        ge=1,
-        description="run on every n-th frame, one camera each time (~135 ms per 1600x900 image, "
-        "~26 ms per 1242x375 at scale 0.75)",
+    detector: DetectorConfig = DetectorConfig()
+
+
+class SemanticsConfig(_Model):
+    """Learned per-point classes (``prelabel/semantics.py``): points the classifier gives little chance of
+    being a road user (vegetation, walls, poles) are kept out of the object clusters, and a cluster with
+    too little of a person in it is no pedestrian or cyclist. Off by default: a model is only valid for
+    LiDARs like those it was trained on (the shipped one: PandaSet's Pandar64 and PandarGT; on the
+    synthetic drive's ray-cast world it drops cars), so a rig turns it on with its pipeline file
+    (``config/pipeline_pandaset.yaml``)."""
+
+    enabled: bool = False
+    model: str | None = Field(None, description="model JSON; None: the shipped PandaSet-trained one")
+    min_object_probability: float = Field(
+        0.1, ge=0, le=1, description="a point stays in clustering when P(vehicle) + P(person) reaches this"
     )
-    detector_lag: int = Field(
-        8,
-        ge=1,
-        description="frames after its own at which a detector result is taken (capped at detector_every, "
-        "so it is taken before the next scheduled frame): the detector runs beside that many frames "
-        "before the pipeline would wait for it",
-    )
-    detector_scale: float = Field(
-        0.75,
-        gt=0,
+    min_person_share: float = Field(
+        0.1,
+        ge=0,
         le=1,
-        description="image scale before HOG; smallest person found ~96/scale px tall (128 px at 0.75)",
+        description="a cluster is called pedestrian or cyclist only when this share of its points is person",
     )
-    detector_threshold: float = Field(
-        0.0, ge=0, description="SVM margin a HOG window must reach (>= 0: OpenCV's NMS rejects below)"
-    )
-    detector_nms_iou: float = Field(0.4, gt=0, le=1, description="non-maximum suppression overlap")
-    detector_match_iou: float = Field(
-        0.3, ge=0, le=1, description="camera-only: IoU below this with every projected cuboid box"
-    )
-    detector_match_cover: float = Field(
-        0.5, gt=0, le=1, description="... and every projected cuboid box lies less than this inside it"
+    intensity_scale: float = Field(
+        1.0, gt=0, description="multiplies the sweep's intensity onto the model's 0-255 scale (KITTI: 255)"
     )
 
 
 class PrelabelConfig(_Model):
+    semantics: SemanticsConfig = SemanticsConfig()
     ground: GroundConfig = GroundConfig()
     cluster: ClusterConfig = ClusterConfig()
     fit: FitConfig = FitConfig()

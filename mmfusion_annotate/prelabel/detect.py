@@ -19,6 +19,7 @@ from mmfusion_annotate.prelabel.fit import BevBox, complete_with_prior, fit_lsha
 from mmfusion_annotate.prelabel.ground import remove_ground
 from mmfusion_annotate.prelabel.model import ObjectClass
 from mmfusion_annotate.prelabel.occlusion import RangeProfile
+from mmfusion_annotate.prelabel.semantics import PointClass, SemanticsModel, classify, object_candidate_mask
 from mmfusion_annotate.xp import to_numpy
 
 TOP_PERCENTILE = 98.0
@@ -41,6 +42,8 @@ class Detection:
     height_cut: bool = False
     hidden_ends: int = 0
     """How many of its two azimuth ends border a nearer object (``occlusion.RangeProfile``)."""
+    people_vetoed: bool = False
+    """The point classifier found too little of a person in it to call it pedestrian or cyclist."""
 
     @property
     def center(self) -> tuple[float, float, float]:
@@ -93,6 +96,8 @@ class Stages:
     is_ground: np.ndarray
     height: np.ndarray
     labels: np.ndarray
+    point_classes: np.ndarray | None = None
+    """``semantics.PointClass`` per point when the classifier ran."""
 
 
 @dataclass(frozen=True)
@@ -144,20 +149,32 @@ def detect(
     lidar: LidarGeometry | None = None,
     xp: ModuleType = np,
     capture_xyz: np.ndarray | None = None,
+    semantics: tuple[SemanticsModel, np.ndarray] | None = None,
 ) -> tuple[list[Detection], Stages]:
     """Detections in one sweep (``xyz`` (N,3) in base_link); heavy steps run on ``xp``.
 
     ``capture_xyz`` are the same points where they were at their own capture time (before deskewing):
     the field-of-view test needs their true elevation from the sensor; ``xyz`` is used when not given.
+    ``semantics``: the point classifier and the sweep's intensity; points it gives little chance of
+    being a road user are left out of the clusters (a hedge no longer joins the car parked in front).
     """
     sensor_xy = lidar.xy if lidar is not None else (0.0, 0.0)
     ground = remove_ground(xyz, cfg.ground, cfg.cluster.max_range_m + 5.0, xp=xp)
     gap_per_m = along_ray_gap_per_m(cfg.cluster, lidar.azimuth_resolution_deg if lidar else None)
-    labels = to_numpy(cluster_points(xyz, ground.height, cfg.cluster, sensor_xy, gap_per_m, xp=xp))
     height = to_numpy(ground.height)
+    is_ground = to_numpy(ground.is_ground)
     pts = to_numpy(xyz)
+    point_classes, cluster_height = None, ground.height
+    if semantics is not None:
+        model, intensity = semantics
+        scale = cfg.semantics.intensity_scale
+        found = classify(model, pts, height, is_ground, np.asarray(intensity, np.float32) * scale)
+        point_classes = found.labels
+        candidate = object_candidate_mask(found.row_probabilities, cfg.semantics.min_object_probability)
+        cluster_height = xp.asarray(np.where(candidate[found.row], height, -np.inf))  # never clustered
+    labels = to_numpy(cluster_points(xyz, cluster_height, cfg.cluster, sensor_xy, gap_per_m, xp=xp))
     raw = pts if capture_xyz is None else np.asarray(capture_xyz)
-    stages = Stages(is_ground=to_numpy(ground.is_ground), height=height, labels=labels)
+    stages = Stages(is_ground=is_ground, height=height, labels=labels, point_classes=point_classes)
     if labels.max(initial=-1) < 0:
         return [], stages
     obstacles = (labels >= 0) | (~stages.is_ground & (height >= cfg.cluster.min_height_m))
@@ -168,7 +185,8 @@ def detect(
     hidden_ends = profile.hidden_ends(order, bounds)
     out: list[Detection] = []
     for k in range(labels.max() + 1):
-        _add_detections(out, order[bounds[k] : bounds[k + 1]], hidden_ends[k], pts, raw, height, cfg, lidar)
+        _add_detections(out, order[bounds[k] : bounds[k + 1]], hidden_ends[k], pts, raw, height, cfg, lidar,
+                        point_classes)  # fmt: skip
     return out, stages
 
 
@@ -181,6 +199,7 @@ def _add_detections(
     height: np.ndarray,
     cfg: PrelabelConfig,
     lidar: LidarGeometry | None,
+    point_classes: np.ndarray | None,
 ) -> None:
     """Fit and classify one cluster; one longer than a car and no wider is cut at its emptiest gap
     across its axis (a row of parked cars) and each side is handled again."""
@@ -193,16 +212,28 @@ def _add_detections(
         side = split_at_gap(p[:, :2], measured.yaw)
         if side is not None:
             for part in (side, ~side):  # each keeps the parent's verdict: the cut side borders no object
-                _add_detections(out, idx[part], hidden, pts, raw, height, cfg, lidar)
+                _add_detections(out, idx[part], hidden, pts, raw, height, cfg, lidar, point_classes)
             return
     sensor_xy = lidar.xy if lidar is not None else (0.0, 0.0)
     z_bottom = float(np.median(p[:, 2] - height[idx]))
     z_top = object_top(p[:, 2], height[idx])
     cut = _cut_by_fov(raw[idx], lidar)
+    vetoed = point_classes is not None and bool(
+        np.mean(point_classes[idx] == PointClass.PERSON) < cfg.semantics.min_person_share
+    )
     scores = size_scores(measured.length, measured.width, z_top - z_bottom, cut, occluded=hidden > 0)
-    label, conf = decide(scores)
+    label, conf = _decide(scores, vetoed)
     box = complete(measured, label, sensor_xy, hidden > 0)
-    out.append(Detection(idx, measured, box, z_bottom, z_top, scores, label, conf, cut, int(hidden)))
+    out.append(Detection(idx, measured, box, z_bottom, z_top, scores, label, conf, cut, int(hidden), vetoed))
+
+
+def _decide(scores: np.ndarray, people_vetoed: bool) -> tuple[ObjectClass, float]:
+    """``classify.decide``, but a best fit as pedestrian or cyclist that the point classifier vetoed (too
+    little of a person in it: a post, a bush, a mirror) is unknown, not the next class down the list."""
+    label, confidence = decide(scores)
+    if people_vetoed and label in (ObjectClass.PEDESTRIAN, ObjectClass.CYCLIST):
+        return ObjectClass.UNKNOWN, confidence
+    return label, confidence
 
 
 def reclassify(det: Detection, view: str, sensor_xy: tuple[float, float]) -> Detection:
@@ -210,6 +241,6 @@ def reclassify(det: Detection, view: str, sensor_xy: tuple[float, float]) -> Det
     m = det.measured
     occluded = det.hidden_ends > 0
     scores = size_scores(m.length, m.width, det.z_top - det.z_bottom, det.height_cut, view, occluded)
-    label, conf = decide(scores)
+    label, conf = _decide(scores, det.people_vetoed)
     box = complete(m, label, sensor_xy, occluded)
     return replace(det, box=box, scores=scores, label=label, confidence=conf)

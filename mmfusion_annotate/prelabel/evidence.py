@@ -7,8 +7,7 @@ and edge-filtered (with a few pixels of context, so Canny sees the same neighbou
 image): a frame's boxes cover a fraction of its six images. The Lab means are taken on a regular grid of
 at most about ``LAB_SAMPLES`` pixels of the region (every pixel for small boxes): a mean over tens of
 thousands of samples moves by far less than the colour cue's scale, and Lab is the costly conversion.
-For pedestrians OpenCV's built-in HOG people detector (shipped inside opencv 4.x) is run on the box
-crop; OpenCV 5 moved HOG out of the main module, and there ``HOG_AVAILABLE`` is False and the cue is off.
+What the object is comes from the camera detector (``camera_detector``), when one is configured.
 """
 
 from __future__ import annotations
@@ -23,9 +22,6 @@ _COLOUR_REF = 25.0  # Lab distance that counts as a full contrast
 _RING = 0.25  # ring width as a share of the box size
 _CONTEXT_PX = 8  # Sobel (1 px) + non-maximum suppression (1 px) + room for most hysteresis links
 LAB_SAMPLES = 16_384
-_HOG_WINDOW_H = 128
-_HOG_SCALE_H = 160
-HOG_AVAILABLE = hasattr(cv2, "HOGDescriptor")
 
 
 class ImageEvidence:
@@ -38,7 +34,6 @@ class ImageEvidence:
     def __init__(self, rgb: np.ndarray) -> None:
         self.rgb = rgb
         self.height, self.width = rgb.shape[:2]
-        self._hog: cv2.HOGDescriptor | None = None
 
     def _clip(self, box) -> tuple[int, int, int, int]:
         x1, y1, x2, y2 = box
@@ -103,21 +98,3 @@ class ImageEvidence:
         means = self._lab_means(inner, outer)
         colour = 0.0 if means is None else min(1.0, float(np.linalg.norm(means[0] - means[1])) / _COLOUR_REF)
         return float(0.5 * edge + 0.5 * colour)
-
-    def person_in(self, box) -> bool:
-        """True when the HOG people detector fires on the (padded, rescaled) box crop (False without HOG)."""
-        if not HOG_AVAILABLE:
-            return False
-        x1, y1, x2, y2 = box
-        w, h = x2 - x1, y2 - y1
-        crop_box = self._clip((x1 - 0.3 * w - 8, y1 - 0.15 * h - 8, x2 + 0.3 * w + 8, y2 + 0.15 * h + 8))
-        crop = self.rgb[crop_box[1] : crop_box[3], crop_box[0] : crop_box[2]]
-        if crop.shape[0] < 16 or crop.shape[1] < 8:
-            return False
-        scale = _HOG_SCALE_H / crop.shape[0]
-        crop = cv2.resize(crop, (max(72, int(crop.shape[1] * scale)), _HOG_SCALE_H))
-        if self._hog is None:
-            self._hog = cv2.HOGDescriptor()
-            self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-        found, _ = self._hog.detectMultiScale(crop, winStride=(8, 8), scale=1.1)
-        return len(found) > 0 and crop.shape[0] >= _HOG_WINDOW_H

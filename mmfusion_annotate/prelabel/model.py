@@ -87,7 +87,9 @@ class Box2D:
 
     ``truncation`` is 1 - clipped area / unclipped area of the projected box; ``visible_fraction`` is the
     share of the object's LiDAR points the camera's z-buffer marks visible; ``evidence`` is the camera
-    evidence score in [0, 1]. ``object_id`` is -1 for camera-only detections.
+    evidence score in [0, 1]. ``object_id`` is -1 for camera-only detections (a detector's box whose
+    frustum holds too few LiDAR points for a cuboid: ``evidence`` is its score, ``provenance`` names the
+    model).
     """
 
     object_id: int
@@ -138,21 +140,3 @@ class PrelabelResult:
     boxes2d: tuple[Box2D, ...] = ()
     radar_candidates: tuple[RadarCandidate, ...] = ()
     review_items: tuple[ReviewItem, ...] = field(default=())
-
-
-@dataclass(frozen=True)
-class CameraOnlyPeople:
-    """What the camera-only people detector found on one image of a frame, handed over after that frame.
-
-    The detector (~130 ms a 1600x900 image) runs beside the next ``detector_lag`` frames instead of
-    holding up its own: ``boxes`` are its detections no projected cuboid explains (``object_id`` -1,
-    ``stamp`` the image's exposure) and ``review_items`` their ``camera_without_lidar_support`` items.
-    ``stamp`` is the fused frame the image belongs to. ``detector_error`` is set (and nothing found) when
-    the detector raised.
-    """
-
-    stamp: Stamp
-    camera: str
-    boxes: tuple[Box2D, ...] = ()
-    review_items: tuple[ReviewItem, ...] = ()
-    detector_error: str = ""

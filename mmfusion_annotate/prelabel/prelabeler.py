@@ -1,27 +1,43 @@
 """Prelabeler: one call turns a fused frame into cuboids, tracks, 2D boxes, radar candidates, review items.
 
 The object keeps the tracker between calls, so feed frames in time order (one Prelabeler per drive).
-Everything is deterministic: same frames in, same labels and ids out.
+Everything is deterministic: same frames in, same labels and ids out. With a camera detector configured,
+the scheduled cameras' detections of a frame are fused with that frame's clusters before tracking
+(``camera_fusion``), and what a camera said about an object stays with its track until a camera looks
+at it again, so a camera looked at in turn still labels the object in the frames between.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from mmfusion_annotate.deferred import run_job
 from mmfusion_annotate.prelabel import review
 from mmfusion_annotate.prelabel.boxes2d import cuboid_corners, project_cuboids, transform_points
+from mmfusion_annotate.prelabel.camera_detector import (
+    CameraDetector,
+    ImageDetections,
+    load_camera_detector,
+    scheduled_cameras,
+)
+from mmfusion_annotate.prelabel.camera_fusion import (
+    PERSON_CLASSES,
+    CameraObject,
+    FramePoints,
+    Verdict,
+    fuse_camera,
+    relabelled,
+)
 from mmfusion_annotate.prelabel.classify import CLASSES, motion_factor
 from mmfusion_annotate.prelabel.config import PrelabelConfig
-from mmfusion_annotate.prelabel.detect import Detection, LidarGeometry, complete, detect, reclassify
-from mmfusion_annotate.prelabel.evidence import HOG_AVAILABLE, ImageEvidence
+from mmfusion_annotate.prelabel.detect import Detection, LidarGeometry, Stages, complete, detect, reclassify
+from mmfusion_annotate.prelabel.evidence import ImageEvidence
 from mmfusion_annotate.prelabel.model import (
     Box2D,
-    CameraOnlyPeople,
     Cuboid,
     ObjectClass,
     PrelabelResult,
@@ -29,69 +45,103 @@ from mmfusion_annotate.prelabel.model import (
     RadarCandidate,
     Track,
 )
-from mmfusion_annotate.prelabel.people import PeopleDetector, PersonDetection, scheduled_camera, unmatched
 from mmfusion_annotate.prelabel.radar import RadarScan, associate, compensate, group_candidates
+from mmfusion_annotate.prelabel.semantics import DEFAULT_MODEL_PATH, load_model
 from mmfusion_annotate.prelabel.tracker import Measurement, Tracker
-from mmfusion_annotate.types import Stamp, ns_to_seconds
+from mmfusion_annotate.types import ns_to_seconds
 
 ALGORITHM_CUBOID = "polar-ground+bev-cc+lshape+size-prior"
 ALGORITHM_TRACK = "cv-kalman+hungarian"
 ALGORITHM_BOX2D = "cuboid-projection+edge-colour-evidence"
 ALGORITHM_RADAR = "radar-bev-gating"
-ALGORITHM_PEOPLE = "hog_people"
 TENTATIVE_FACTOR = 0.6  # confidence factor of a detection whose track is not yet confirmed
-
-
-@dataclass(frozen=True)
-class _PendingPeople:
-    """The people detector's job on one frame's image, with what its result is matched against."""
-
-    frame_stamp: Stamp
-    camera: str
-    exposure_stamp: Stamp
-    projected: list[tuple]  # the frame's cuboid boxes in that camera
-    detections: Future[list[PersonDetection]]
-    due: int  # taken once this many frames were processed (``detector_lag`` after its own)
+HORIZON_M = 1000.0  # a point this far ahead at the camera's height lies on the horizon in its image
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class _Object:
-    """Internal join of a detection with its track, in base_link at the sweep stamp."""
+    """Internal join of a detection with its track, in base_link at the sweep stamp; ``verdict`` is what
+    a camera said about it in this frame."""
 
     det: Detection
     cuboid: Cuboid
+    verdict: Verdict | None = None
+
+
+@dataclass(frozen=True)
+class _CameraResult:
+    """The scheduled cameras' word on one frame: verdicts per LiDAR detection (seeds appended to the
+    detections), and the boxes that found no LiDAR points, by camera."""
+
+    detections: list[Detection]
+    verdicts: list[Verdict | None]
+    camera_only: list[tuple[str, CameraObject]]
 
 
 def _yaw_of(T: np.ndarray) -> float:
     return math.atan2(T[1, 0], T[0, 0])
 
 
+def _horizon_row(rig, name: str) -> float | None:
+    """The image row of the horizon straight ahead of a camera (where far road users stand), or None
+    when the camera looks up or down too steeply to see it."""
+    sensor = rig.sensor(name)
+    T_cam_base = rig.transform(sensor.frame_id, rig.base_frame)
+    T_base_cam = np.linalg.inv(T_cam_base)
+    ahead = T_base_cam[:3, 2].copy()
+    ahead[2] = 0.0
+    if np.linalg.norm(ahead) < 1e-6:
+        return None
+    far = T_base_cam[:3, 3] + HORIZON_M * ahead / np.linalg.norm(ahead)
+    uv, _, valid = sensor.camera.project(transform_points(T_cam_base, far[None]))
+    return float(uv[0, 1]) if bool(np.asarray(valid)[0]) and np.isfinite(uv[0, 1]) else None
+
+
 class Prelabeler:
     """Stateful pre-labeller for one drive (see module docstring)."""
 
-    def __init__(self, rig, cfg: PrelabelConfig | None = None) -> None:
+    def __init__(
+        self, rig, cfg: PrelabelConfig | None = None, detector: CameraDetector | None = None
+    ) -> None:
+        """``detector``: the camera detector, loaded once and shared (a session per drive would cost its
+        load every time); None loads the configured one (``ConfigError`` when it cannot be used)."""
         self.rig = rig
         self.cfg = cfg or PrelabelConfig()
         self.version = self.cfg.params_version
         self.tracker = Tracker(self.cfg.tracker)
+        sem = self.cfg.semantics
+        self.semantics = load_model(sem.model or DEFAULT_MODEL_PATH) if sem.enabled else None
+        self._cuboid_algorithm = (
+            f"{ALGORITHM_CUBOID}+semantics:{self.semantics.version}" if self.semantics else ALGORITHM_CUBOID
+        )  # the point classifier's version travels in every cuboid's provenance
         self._prev_ids: set[int] = set()
         self._recent_retired: dict[int, tuple[float, float, float]] = {}
         self._last_positions: dict[int, tuple[float, float]] = {}
-        cam = self.cfg.camera
-        self._people = PeopleDetector(cam) if cam.detector and HOG_AVAILABLE else None
-        self._detector_cameras = cam.detector_cameras or tuple(sorted(c.name for c in rig.cameras()))
+        det_cfg = self.cfg.camera.detector
+        self.detector = detector if detector is not None else load_camera_detector(det_cfg)
+        self._detector_cameras = det_cfg.cameras or tuple(sorted(c.name for c in rig.cameras()))
+        self._horizons = {c.name: _horizon_row(rig, c.name) for c in rig.cameras()}
         self._frame_index = 0
-        self._pending_people: _PendingPeople | None = None
+        self._memory: dict[int, Verdict] = {}  # track id -> the last thing a camera said about it
+        self.detector_failures = 0  # images the detector raised on (their frames went on LiDAR-only)
 
     def _prov(self, algorithm: str, confidence: float) -> Provenance:
         return Provenance(algorithm, self.version, float(np.clip(confidence, 0.0, 1.0)))
 
     # ------------------------------------------------------------------ LiDAR + tracking
-    def _objects(self, frame, detections: list[Detection], sensor_xy) -> tuple[list[_Object], list, list]:
+    def _objects(
+        self, frame, detections: list[Detection], verdicts: list[Verdict | None], sensor_xy
+    ) -> tuple[list[_Object], list, list]:
         T_world_base = frame.ego.pose if frame.ego is not None else np.eye(4)
         base_yaw = _yaw_of(T_world_base)
         detections = self._with_view(frame, detections, T_world_base, sensor_xy)
-        dets = [d for d in detections if d.label is not ObjectClass.UNKNOWN]
+        detections = [
+            d if v is None else relabelled(d, v, sensor_xy) for d, v in zip(detections, verdicts, strict=True)
+        ]
+        detections = self._recalled(frame, detections, verdicts, T_world_base, sensor_xy)
+        keep = [k for k, d in enumerate(detections) if d.label is not ObjectClass.UNKNOWN]
+        dets = [detections[k] for k in keep]
         meas = []
         for d in dets:
             centres = {d.label: d.box}
@@ -103,14 +153,24 @@ class Prelabeler:
             by_class = tuple((c, (float(w[0]), float(w[1]))) for c, w in world.items())
             meas.append(Measurement(by_class[0][1], d.box.yaw + base_yaw, d.label, by_class))
         update = self.tracker.step(ns_to_seconds(frame.stamp), meas)
+        for oid in update.retired:
+            self._memory.pop(oid, None)
         states = {t.object_id: t for t in self.tracker.tracks}
         R_base_world = T_world_base[:3, :3].T
         objects = []
-        for d, oid in zip(dets, update.ids, strict=True):
+        for k, d, oid in zip(keep, dets, update.ids, strict=True):
             t = states[oid]
             v_base = R_base_world @ np.array([t.x[2], t.x[3], 0.0])
             speed = float(np.hypot(v_base[0], v_base[1]))
+            if verdicts[k] is not None:
+                self._remember(oid, verdicts[k])
+            memo = self._memory.get(oid)
             label = t.label
+            if memo is not None and memo.positive:
+                d = d if d.label is memo.label else relabelled(d, memo, sensor_xy)
+                label = memo.label
+            elif memo is not None and (label in PERSON_CLASSES or d.label in PERSON_CLASSES):
+                continue  # no road user (a post, a bush, a parked bicycle): tracked, not labelled
             scores = d.scores * motion_factor(speed) if t.hits >= 3 else d.scores
             box = complete(d.measured, label, sensor_xy) if label is not d.label else d.box
             conf = float(scores[CLASSES.index(label)]) / (float(scores.sum()) + 1e-9) * d.confidence**0.5
@@ -125,11 +185,62 @@ class Prelabeler:
                 yaw=yaw,
                 label=label,
                 num_points=len(d.point_index),
-                provenance=self._prov(ALGORITHM_CUBOID, conf),
+                provenance=self._prov(self._cuboid_algorithm, conf),
                 velocity=(float(v_base[0]), float(v_base[1])),
             )
-            objects.append(_Object(d, cub))
+            objects.append(_Object(d, cub, verdicts[k]))
         return objects, list(update.class_flips), list(update.retired)
+
+    def _remember(self, oid: int, verdict: Verdict) -> None:
+        """Keep what a camera said about a track: a box's class replaces anything, a demotion replaces
+        only another demotion (a person the detector found once stays one when it misses them later)."""
+        old = self._memory.get(oid)
+        if verdict.positive or old is None or not old.positive:
+            self._memory[oid] = verdict
+
+    def _recalled(
+        self, frame, detections: list[Detection], verdicts: list[Verdict | None], T_world_base, sensor_xy
+    ) -> list[Detection]:
+        """Unknown clusters at the predicted place of a track a camera named, given that class again.
+
+        The LiDAR alone leaves a partly seen object unknown, and unknown clusters are not tracked: without
+        this a track born from a camera's class would end at the next frame no camera looks at it. Each
+        track takes its nearest cluster within the gate, labelled ones included (so a track whose own
+        labelled cluster is there lends its class to no other fragment).
+        """
+        named = {oid: m for oid, m in self._memory.items() if m.positive}
+        if not named:
+            return detections
+        t_s = ns_to_seconds(frame.stamp)
+        predicted = {
+            track.object_id: xy
+            for track, (_, xy, _, _) in zip(self.tracker.tracks, self.tracker.predicted(t_s), strict=True)
+            if track.object_id in named
+        }
+        pairs = []
+        for k, d in enumerate(detections):
+            if verdicts[k] is not None:
+                continue
+            for oid, xy in predicted.items():
+                box = (
+                    d.box
+                    if d.label is named[oid].label
+                    else complete(d.measured, named[oid].label, sensor_xy)
+                )
+                w = transform_points(T_world_base, np.array([[box.cx, box.cy, 0.0]]))[0]
+                dist = float(np.hypot(w[0] - xy[0], w[1] - xy[1]))
+                if dist <= self.cfg.tracker.gate_m:
+                    pairs.append((dist, k, oid))
+        out = list(detections)
+        used_k, used_oid = set(), set()
+        for _, k, oid in sorted(pairs):
+            if k in used_k or oid in used_oid:
+                continue
+            used_k.add(k)
+            used_oid.add(oid)
+            if detections[k].label is ObjectClass.UNKNOWN:
+                out[k] = relabelled(detections[k], named[oid], sensor_xy)
+        return out
 
     def _with_view(self, frame, detections: list[Detection], T_world_base, sensor_xy) -> list[Detection]:
         """Detections next to a moving track, classified again knowing which side they show.
@@ -164,13 +275,20 @@ class Prelabeler:
         return out
 
     def _tracks(self) -> tuple[Track, ...]:
+        """The tracker's tracks with the classes the cameras gave them; those no road user are left out."""
         out = []
         for t in self.tracker.tracks:
             conf = min(1.0, t.hits / (self.cfg.tracker.birth_hits + 2)) if t.confirmed else 0.3
+            memo = self._memory.get(t.object_id)
+            label = t.label
+            if memo is not None and memo.positive:
+                label = memo.label
+            elif memo is not None and label in PERSON_CLASSES:
+                continue
             out.append(
                 Track(
                     t.object_id,
-                    t.label,
+                    label,
                     (float(t.x[0]), float(t.x[1])),
                     (float(t.x[2]), float(t.x[3])),
                     float(t.heading),
@@ -280,12 +398,8 @@ class Prelabeler:
                     and min(box[2] - box[0], box[3] - box[1]) >= self.cfg.camera.min_box_px
                 ):
                     score = evidence.score(box)
-                    if (
-                        c.label is ObjectClass.PEDESTRIAN
-                        and self.cfg.camera.hog_people
-                        and evidence.person_in(box)
-                    ):
-                        score = max(score, 1.0)
+                if o.verdict is not None and o.verdict.positive and o.verdict.camera == name:
+                    score = max(score, o.verdict.score)  # the detector's box in this image
                 b = Box2D(
                     c.object_id,
                     name,
@@ -305,91 +419,110 @@ class Prelabeler:
                 observed.append((b, pts_box))
         return boxes, observed
 
-    def detector_camera(self) -> str | None:
-        """The camera the people detector looks at in the next frame ``process`` gets (None: none)."""
-        if self._people is None:
-            return None
-        return scheduled_camera(self._frame_index, self._detector_cameras, self.cfg.camera.detector_every)
+    def detector_cameras(self) -> tuple[str, ...]:
+        """The cameras the detector looks at in the next frame ``process`` gets (none without a detector)."""
+        if self.detector is None:
+            return ()
+        cfg = self.cfg.camera.detector
+        return scheduled_cameras(self._frame_index, self._detector_cameras, cfg.every, cfg.per_frame)
 
-    def detect_people(self, image: np.ndarray) -> list[PersonDetection]:
-        """The people detector on one image: what a caller may start early on another thread (``process``)."""
-        if self._people is None:
+    def detect_cameras(self, images: dict[str, np.ndarray]) -> list[ImageDetections]:
+        """The detector on some cameras' images: what a caller may start early on another thread
+        (``process``); an image the detector raises on comes back with its ``error``."""
+        if self.detector is None:
             return []
-        return self._people.detect(image)
+        return self.detector.detect_images(
+            [(name, image, self._horizons.get(name)) for name, image in images.items()]
+        )
 
-    def _hold_people(self, frame, boxes: list[Box2D], people: Future[list[PersonDetection]] | None) -> None:
-        """Keep this frame's people job (when scheduled) for ``take_people``; run now without ``people``."""
-        name = self.detector_camera()
-        due = self._frame_index + min(self.cfg.camera.detector_lag, self.cfg.camera.detector_every)
-        self._frame_index += 1
-        view = frame.cameras.get(name) if name is not None else None
-        if view is None or view.image is None:
-            return
-        if self._pending_people is not None:
-            raise RuntimeError("Prelabeler: the previous frame's people were not taken (take_people)")
-        projected = [b.box for b in boxes if b.camera == name]
-        self._pending_people = _PendingPeople(
-            frame.stamp, name, view.exposure_stamp, projected,
-            people if people is not None else run_job(None, lambda: self.detect_people(view.image)), due,
-        )  # fmt: skip
+    def _camera_detections(
+        self, frame, scheduled: tuple[str, ...], started: Future[list[ImageDetections]] | None
+    ) -> list[ImageDetections]:
+        """The scheduled cameras' detections (run here unless ``started``); failures counted and logged."""
+        if not scheduled:
+            return []
+        if started is None:
+            views = (frame.cameras.get(name) for name in scheduled)
+            found = self.detect_cameras(
+                {v.name: v.image for v in views if v is not None and v.image is not None}
+            )
+        else:
+            found = started.result()
+        for image in found:
+            if image.error:
+                self.detector_failures += 1
+                _log.warning("camera detector failed on %s at %d (LiDAR-only there): %s",
+                             image.camera, frame.stamp, image.error)  # fmt: skip
+        return [image for image in found if not image.error and image.camera in frame.cameras]
 
-    def take_people(self, *, final: bool = False) -> CameraOnlyPeople | None:
-        """The camera-only people of the last scheduled frame once they are due (waiting for the detector
-        then), once; None if none is pending or due.
-
-        Call it before every frame, and with ``final`` at a restart or the end (due or not). A result
-        is due ``detector_lag`` frames after its own, a count of frames and not of time, so a detector
-        on another thread gives what it gives inline. A detector that raised gives an empty record with
-        ``detector_error`` (the record always comes: that camera's annotations wait for it).
-        """
-        pending = self._pending_people
-        if pending is None or (not final and self._frame_index < pending.due):
-            return None
-        self._pending_people = None
-        try:
-            found = pending.detections.result()
-        except Exception as exc:  # noqa: BLE001 - OpenCV errors included: a detector failure stops nothing
-            return CameraOnlyPeople(pending.frame_stamp, pending.camera, detector_error=repr(exc))
+    def _camera(self, frame, detections: list[Detection], stages: Stages, found: list[ImageDetections],
+                sensor_xy) -> _CameraResult:  # fmt: skip
+        """This frame's detections fused with its clusters, camera by camera (``camera_fusion``)."""
+        verdicts: list[Verdict | None] = [None] * len(detections)
+        if not found:
+            return _CameraResult(detections, verdicts, [])
+        taken = np.zeros(len(frame.sweep), dtype=bool)
+        for d in detections:
+            if d.label is not ObjectClass.UNKNOWN:
+                taken[d.point_index] = True
+        points = FramePoints(frame.sweep.xyz_deskewed, stages.height, stages.is_ground, taken)
         cfg = self.cfg.camera
-        detections = unmatched(found, pending.projected, cfg.detector_match_iou, cfg.detector_match_cover)
-        boxes = tuple(
-            Box2D(-1, pending.camera, pending.exposure_stamp, d.box, 0.0, 0.0, d.confidence,
-                  ObjectClass.PEDESTRIAN, self._prov(ALGORITHM_PEOPLE, d.confidence))
-            for d in detections
-        )  # fmt: skip
-        items = review.collect(
-            stamp=pending.frame_stamp, cfg=cfg, cuboids=[], observed_boxes=[], radar_candidates=[],
-            radar_mismatches=[], class_flips=[], id_switches=[], camera_only=list(boxes),
-        )  # fmt: skip
-        return CameraOnlyPeople(pending.frame_stamp, pending.camera, boxes, tuple(items))
+        seeded: list[Detection] = []
+        camera_only: list[tuple[str, CameraObject]] = []
+        for image in found:
+            view = frame.cameras[image.camera]
+            fused = fuse_camera(
+                image.camera, view, image.detections, detections, points,
+                cover=cfg.detector.cover, min_visible=cfg.min_visible_fraction,
+                detectable_height_px=self.detector.detectable_height(view.width, view.height),
+                cluster=self.cfg.cluster, fit=self.cfg.fit, sensor_xy=sensor_xy,
+            )  # fmt: skip
+            for c, v in fused.verdicts.items():
+                taken[detections[c].point_index] = True
+                old = verdicts[c]
+                if old is None or (v.positive and (not old.positive or v.score > old.score)):
+                    verdicts[c] = v
+            for det, obj in fused.seeds:
+                seeded.append(det)
+                verdicts.append(Verdict(det.label, obj.score, image.camera, obj))
+                taken[det.point_index] = True
+            camera_only += [(image.camera, o) for o in fused.camera_only]
+        return _CameraResult(detections + seeded, verdicts, camera_only)
 
-    def people_pending(self, stamp: Stamp) -> str | None:
-        """The camera whose people of the frame at ``stamp`` ``take_people`` has yet to hand over, or None."""
-        pending = self._pending_people
-        return pending.camera if pending is not None and pending.frame_stamp == stamp else None
+    def _camera_only(self, frame, camera_only: list[tuple[str, CameraObject]]) -> list[Box2D]:
+        """Boxes of road users whose frustum holds too few LiDAR points for a cuboid (``object_id`` -1)."""
+        return [
+            Box2D(-1, name, frame.cameras[name].exposure_stamp, o.box, 0.0, 0.0, o.score, o.label,
+                  self._prov(self.detector.label, o.score))
+            for name, o in camera_only
+        ]  # fmt: skip
 
     # ------------------------------------------------------------------ the one call
-    def process(self, frame, people: Future[list[PersonDetection]] | None = None) -> PrelabelResult:
+    def process(self, frame, cameras: Future[list[ImageDetections]] | None = None) -> PrelabelResult:
         """Pre-label one fused frame (``mmfusion_annotate.fusion.FusedFrame``).
 
-        ``people``: ``detect_people`` already started on this frame's image of ``detector_camera()``
-        (on another thread, so the ~130 ms detector runs beside this frame and the next few); without it the
-        detector runs here when scheduled. Either way its camera-only people are not in this frame's
-        result: ``take_people`` hands them over ``detector_lag`` frames later, and must have done so
-        before the next scheduled frame (a ``RuntimeError`` says so otherwise: results are never dropped
-        unseen).
+        ``cameras``: ``detect_cameras`` already started on this frame's images of ``detector_cameras()``
+        (on another thread, so the detector runs beside fusion and the LiDAR steps); without it the
+        detector runs here on the scheduled cameras. Either way its detections are fused with this frame.
         """
+        scheduled = self.detector_cameras()
+        self._frame_index += 1
         lidar = (
             LidarGeometry.from_rig(self.rig, frame.sweep.lidar)
             if frame.sweep.lidar in self.rig.sensors
             else None
         )
         sensor_xy = lidar.xy if lidar is not None else (0.0, 0.0)
-        detections, _ = detect(frame.sweep.xyz_deskewed, self.cfg, lidar, capture_xyz=frame.sweep.xyz)
-        objects, flips, retired = self._objects(frame, detections, sensor_xy)
+        semantics = (self.semantics, frame.sweep.intensity) if self.semantics is not None else None
+        detections, stages = detect(
+            frame.sweep.xyz_deskewed, self.cfg, lidar, capture_xyz=frame.sweep.xyz, semantics=semantics
+        )
+        found = self._camera_detections(frame, scheduled, cameras)
+        camera = self._camera(frame, detections, stages, found, sensor_xy)
+        objects, flips, retired = self._objects(frame, camera.detections, camera.verdicts, sensor_xy)
         objects, candidates, radar_mismatch = self._radar(frame, objects)
         boxes, observed = self._boxes(frame, objects)
-        self._hold_people(frame, boxes, people)
+        camera_only = self._camera_only(frame, camera.camera_only)
         items = review.collect(
             stamp=frame.stamp,
             cfg=self.cfg.camera,
@@ -399,12 +532,13 @@ class Prelabeler:
             radar_mismatches=radar_mismatch,
             class_flips=flips,
             id_switches=self._id_switches(frame, objects, retired),
+            camera_only=camera_only,
         )
         return PrelabelResult(
             frame.stamp,
             tuple(o.cuboid for o in objects),
             self._tracks(),
-            tuple(boxes),
+            tuple(boxes + camera_only),
             tuple(candidates),
             tuple(items),
         )

@@ -15,7 +15,7 @@ simulator's visible (unoccluded) box in the image that camera contributed to the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,6 @@ class SimEvalResult:
     scenario: str
     report: dict
     frames: list  # AnnotatedFrame, for tests that look closer
-    people: list = field(default_factory=list)  # CameraOnlyPeople, handed over after their frames
 
 
 def truth_objects(
@@ -135,15 +134,12 @@ def evaluate_scenario(
         evaluator.add_frame(gts, annotated.labels.cuboids, annotated.labels.boxes2d)
         frames.append(annotated)
 
-    people = []
     for tick in drive.ticks:
         if begin <= tick.true_ns < end:
             out = annotator.feed(drive.sample(tick))
-            people += out.people
             for annotated in out.frames:
                 score(annotated)
     out = annotator.finish()
-    people += out.people
     for annotated in out.frames:
         score(annotated)
     report = evaluator.report()
@@ -154,4 +150,4 @@ def evaluate_scenario(
         radars=radars,
         params_version=cfg.params_version,
     )
-    return SimEvalResult(drive.scenario.name, report, frames, people)
+    return SimEvalResult(drive.scenario.name, report, frames)

@@ -10,11 +10,14 @@ person choosing a new name, so it asks ``new_bag_dir`` for the next free name in
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
 from mmfusion_annotate.errors import BagError
 
+RIG_FILE = "rig.yaml"
+"""A bag folder may carry the rig it was recorded with beside ``metadata.yaml`` (rosbag2 ignores it)."""
 MAX_NUMBERED = 10_000
 """How many numbered siblings ``new_bag_dir`` tries before it gives up (a folder full of failed starts)."""
 
@@ -69,3 +72,17 @@ def timestamped_name(prefix: str, unix_s: float | None = None) -> str:
     """``<prefix>_<UTC YYYYmmdd_HHMMSS>``, the default name of a recording (sorts by start time)."""
     stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime(time.time() if unix_s is None else unix_s))
     return f"{prefix}_{stamp}"
+
+
+def bag_rig_file(bag: str | os.PathLike) -> Path | None:
+    """``BAG/rig.yaml`` when the bag folder carries its rig (imported datasets do), else None."""
+    path = Path(bag) / RIG_FILE
+    return path if path.is_file() else None
+
+
+def carry_rig(rig_file: str | os.PathLike, bag: str | os.PathLike) -> Path:
+    """Copy the rig a bag was made with into it as ``BAG/rig.yaml`` (never over one already there)."""
+    target = Path(bag) / RIG_FILE
+    if not target.exists():
+        shutil.copyfile(rig_file, target)
+    return target

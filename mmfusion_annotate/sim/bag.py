@@ -15,10 +15,11 @@ import os
 from dataclasses import asdict
 
 from mmfusion_annotate.recording import BagWriter
+from mmfusion_annotate.recording.canonical import canonical_cdr
+from mmfusion_annotate.recording.publish_order import in_publish_order
 from mmfusion_annotate.recording.rig_topics import TF_STATIC, TF_TYPE, tf_static_message
-from mmfusion_annotate.sim.cdr import canonical_cdr
 from mmfusion_annotate.sim.drive import Drive
-from mmfusion_annotate.sim.messages import in_publish_order, publish_ns, sample_messages, truth_messages
+from mmfusion_annotate.sim.messages import publish_ns, sample_messages, truth_messages
 
 TRUTH_KEY = "mmfusion_sim_truth"
 

@@ -9,27 +9,24 @@ ImageAnnotations) and ``/truth/ego`` (exact nav_msgs/Odometry in the world frame
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mmfusion_annotate.msgs.image import encode_compressed, encode_image
+from mmfusion_annotate.msgs.labels import IMAGE_ANNOTATIONS, SCENE_UPDATE
+from mmfusion_annotate.msgs.odometry import ODOMETRY, WORLD_FRAME, odometry_message
 from mmfusion_annotate.msgs.pointcloud2 import encode, encode_xyzirt, make_points
 from mmfusion_annotate.msgs.radar import encode_radar
 from mmfusion_annotate.msgs.time import make_header, to_ros_time
+from mmfusion_annotate.msgs.truth import TRUTH_OBJECTS, truth_entity, truth_scene_update, truth_topic
 from mmfusion_annotate.types import NS_PER_S, SensorSample, Stamp
 
 if TYPE_CHECKING:
     from mmfusion_annotate.sim.drive import Drive
 
 POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
-SCENE_UPDATE = "foxglove_msgs/msg/SceneUpdate"
-IMAGE_ANNOTATIONS = "foxglove_msgs/msg/ImageAnnotations"
-ODOMETRY = "nav_msgs/msg/Odometry"
-WORLD_FRAME = "world"
-T = TypeVar("T")
 
 
 def camera_topic(drive: Drive, name: str) -> tuple[str, str]:
@@ -50,23 +47,6 @@ def publish_ns(drive: Drive, sample: SensorSample) -> Stamp:
     """
     sensor = drive.sensors[sample.sensor]
     return sample.stamp + int(NS_PER_S / sensor.rate_hz) if sensor.kind == "lidar" else sample.stamp
-
-
-def in_publish_order(items: Iterable[tuple[Stamp, Stamp, T]]) -> Iterator[tuple[Stamp, T]]:
-    """``(stamp, publish time, item)`` in stamp order -> ``(publish time, item)`` in publish-time order.
-
-    Each publish time must be at or after its stamp; an item is held until no later input can come out
-    before it (ties keep the input order), so only the few delayed items are ever held.
-    """
-    held: list[tuple[Stamp, int, T]] = []
-    for order, (stamp, publish, item) in enumerate(items):
-        while held and held[0][0] <= stamp:
-            out, _, ready = heapq.heappop(held)
-            yield out, ready
-        heapq.heappush(held, (publish, order, item))
-    while held:
-        out, _, ready = heapq.heappop(held)
-        yield out, ready
 
 
 def sample_messages(drive: Drive, sample: SensorSample) -> Iterator[tuple[str, str, Any, Stamp]]:
@@ -129,26 +109,6 @@ def _diagonal(value: float) -> np.ndarray:
     return np.diag([value] * 3).reshape(-1).astype(np.float64)
 
 
-def odometry_message(
-    frame: str,
-    child: str,
-    stamp: Stamp,
-    position: np.ndarray,
-    quaternion: np.ndarray,
-    linear: np.ndarray,
-    angular: np.ndarray,
-) -> Any:
-    from nav_msgs.msg import Odometry  # noqa: PLC0415
-
-    msg = Odometry(header=make_header(frame, stamp), child_frame_id=child)
-    pose, twist = msg.pose.pose, msg.twist.twist
-    pose.position.x, pose.position.y, pose.position.z = map(float, position)
-    pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = map(float, quaternion)
-    twist.linear.x, twist.linear.y, twist.linear.z = map(float, linear)
-    twist.angular.x, twist.angular.y, twist.angular.z = map(float, angular)
-    return msg
-
-
 def truth_messages(drive: Drive, sample: SensorSample) -> Iterator[tuple[str, str, Any, Stamp]]:
     """Truth messages that belong to one generated sample (call after the sample was generated)."""
     from mmfusion_annotate.recording.cdr import new_message  # noqa: PLC0415
@@ -158,19 +118,14 @@ def truth_messages(drive: Drive, sample: SensorSample) -> Iterator[tuple[str, st
     stamp, p = sample.stamp, sample.payload
     if sensor.kind == "lidar":
         points = make_points(p["xyz"], t_ns=p["t_ns"], object_id=p["object_id"].astype(np.int32))
-        yield f"/truth/{sensor.name}/labels", POINTCLOUD2, encode(points, sensor.frame_id, stamp), stamp
-        yield (
-            "/truth/objects",
-            SCENE_UPDATE,
-            _scene_update(drive, frame_truth.true_ns, stamp, new_message),
-            stamp,
-        )
+        yield truth_topic(sensor.name, "labels"), POINTCLOUD2, encode(points, sensor.frame_id, stamp), stamp
+        yield TRUTH_OBJECTS, SCENE_UPDATE, _scene_update(drive, frame_truth.true_ns, stamp), stamp
     elif sensor.kind == "radar":
         points = make_points(p["xyz"], object_id=frame_truth.object_ids.astype(np.int32))
-        yield f"/truth/{sensor.name}/labels", POINTCLOUD2, encode(points, sensor.frame_id, stamp), stamp
+        yield truth_topic(sensor.name, "labels"), POINTCLOUD2, encode(points, sensor.frame_id, stamp), stamp
     elif sensor.kind == "camera":
         yield (
-            f"/truth/{sensor.name}/boxes",
+            truth_topic(sensor.name, "boxes"),
             IMAGE_ANNOTATIONS,
             _annotations(frame_truth, stamp, new_message),
             stamp,
@@ -198,37 +153,22 @@ def truth_messages(drive: Drive, sample: SensorSample) -> Iterator[tuple[str, st
         )
 
 
-def _scene_update(drive: Drive, true_ns: Stamp, stamp: Stamp, new_message) -> Any:
-    entities = []
-    for o in drive.truth.objects(true_ns):
-        half = o.yaw_base / 2
-        entities.append(
-            {
-                "timestamp": to_ros_time(stamp),
-                "frame_id": drive.rig.base_frame,
-                "id": str(o.id),
-                "metadata": [
-                    {"key": "class", "value": o.cls},
-                    {"key": "velocity_base", "value": " ".join(f"{v:.4f}" for v in o.velocity_base)},
-                ],
-                "cubes": [
-                    {
-                        "pose": {
-                            "position": dict(zip("xyz", map(float, o.center_base), strict=True)),
-                            "orientation": {
-                                "x": 0.0,
-                                "y": 0.0,
-                                "z": float(np.sin(half)),
-                                "w": float(np.cos(half)),
-                            },
-                        },
-                        "size": dict(zip("xyz", map(float, o.size), strict=True)),
-                        "color": {"r": 1.0, "g": 0.5, "b": 0.0, "a": 0.5},
-                    }
-                ],
-            }
-        )
-    return new_message(SCENE_UPDATE, entities=entities)
+def _scene_update(drive: Drive, true_ns: Stamp, stamp: Stamp) -> Any:
+    return truth_scene_update(
+        [
+            truth_entity(
+                o.id,
+                o.cls,
+                o.center_base,
+                o.yaw_base,
+                o.size,
+                drive.rig.base_frame,
+                stamp,
+                [("velocity_base", " ".join(f"{v:.4f}" for v in o.velocity_base))],
+            )
+            for o in drive.truth.objects(true_ns)
+        ]
+    )
 
 
 def _annotations(frame_truth, stamp: Stamp, new_message) -> Any:

@@ -1,10 +1,12 @@
-"""The occasional checks on helper threads give exactly what they give inline, at the same points."""
+"""The checks on helper threads give exactly what they give inline, at the same points: the edge checks
+handed over later in the stream, the camera detector within its own frame."""
 
 import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 
 from mmfusion_annotate.annotator import Annotator
@@ -14,9 +16,11 @@ from mmfusion_annotate.events import EventTagger, load_rules
 from mmfusion_annotate.events.feed import SampleFeed
 from mmfusion_annotate.msgs.topics import ANNOTATIONS_TYPE, annotations_topic
 from mmfusion_annotate.outputs import OutputBuilder
-from mmfusion_annotate.prelabel.config import PrelabelConfig
-from mmfusion_annotate.prelabel.people import PersonDetection
-from mmfusion_annotate.prelabel.prelabeler import Prelabeler
+from mmfusion_annotate.prelabel.camera_detector import CameraDetector
+from mmfusion_annotate.prelabel.config import DetectorConfig, PrelabelConfig
+from mmfusion_annotate.prelabel.detectors import RawDetections
+from mmfusion_annotate.prelabel.model import ObjectClass
+from mmfusion_annotate.prelabel.review import CAMERA_WITHOUT_LIDAR
 from mmfusion_annotate.sim import Drive, SimConfig, load_scenario
 
 CAMERA = "cam_front"
@@ -88,21 +92,33 @@ def test_threaded_edge_checks_return_the_same_events_at_the_same_updates(rig, sa
     assert "sync_drift" in [e.type for events in inline for e in events]  # the checks did run
 
 
+class _OnePerson:
+    """A stand-in detector model: one person in every image it is given (the simulated world holds nothing
+    a COCO model takes for one), noting the thread it ran on."""
+
+    name = "one-person"
+    input_size = (416, 416)
+
+    def __init__(self, threads: list[str]) -> None:
+        self.threads = threads
+
+    def infer(self, crops, min_score):
+        self.threads.append(threading.current_thread().name)
+        boxes = np.array([[20.0, 30.0, 84.0, 158.0]], np.float32)
+        return [RawDetections(boxes, np.array([0]), np.array([0.9], np.float32)) for _ in crops]
+
+    def input_scale(self, width, height):
+        return height / 416
+
+
 def _annotator(rig, background: bool, monkeypatch, threads: list[str]) -> Annotator:
-    """The people detector finds one person in every image it is given (the simulated world has none
-    HOG takes for one) and notes the thread it ran on."""
-
-    def one_person(self, image):
-        threads.append(threading.current_thread().name)
-        return [PersonDetection((20.0, 30.0, 84.0, 158.0), 1.0, 0.9)]
-
-    monkeypatch.setattr(Prelabeler, "detect_people", one_person)
-    camera = PrelabelConfig().camera.model_copy(
-        update={"detector_cameras": (CAMERA,), "detector_every": 2}
-    )
+    """An annotator whose camera detector looks at the front camera every second frame."""
+    detector_cfg = DetectorConfig(model="one-person", cameras=(CAMERA,), every=2)
+    detector = CameraDetector(_OnePerson(threads), detector_cfg, "one-person")
+    monkeypatch.setattr("mmfusion_annotate.annotator.load_camera_detector", lambda cfg: detector)
     config = PipelineConfig(
         alignment_cameras=[CAMERA], alignment_every=2, background_checks=background,
-        prelabel=PrelabelConfig().model_copy(update={"camera": camera}),
+        prelabel=PrelabelConfig.model_validate({"camera": {"detector": detector_cfg.model_dump()}}),
     )  # fmt: skip
     return Annotator(rig, config)
 
@@ -112,8 +128,7 @@ def _annotate(rig, samples, background: bool, monkeypatch):
     threads: list[str] = []
     annotator = _annotator(rig, background, monkeypatch, threads)
     outputs = [annotator.feed(s) for s in samples] + [annotator.finish()]
-    per_feed = [(o.people, [(f.labels.boxes2d, f.labels.review_items, f.people_camera) for f in o.frames],
-                 o.events) for o in outputs]  # fmt: skip
+    per_feed = [([(f.labels.boxes2d, f.labels.review_items) for f in o.frames], o.events) for o in outputs]
     return per_feed, threads
 
 
@@ -123,34 +138,29 @@ def test_the_annotator_with_background_checks_matches_inline_output_for_output(r
     threaded, helper_threads = _annotate(rig, samples, True, monkeypatch)
     assert threaded == inline
     assert set(inline_threads) == {"MainThread"}
-    assert helper_threads and all(t.startswith("mmfusion-people") for t in helper_threads)
-    people = [p for found, _, _ in inline for p in found]
-    assert len(people) == len(helper_threads)  # each run's person comes out once, after its frame
-    assert all(len(p.boxes) == 1 and p.boxes[0].object_id == -1 and len(p.review_items) == 1 for p in people)
-    frame_boxes = [b for _, frames, _ in inline for boxes, _, _ in frames for b in boxes]
-    assert not [b for b in frame_boxes if b.object_id == -1]  # never inside a frame's own labels
-    held = [f[2] for _, frames, _ in inline for f in frames if f[2] is not None]
-    assert held == [CAMERA] * len(people)  # each detector frame says its camera's annotations wait
-    assert "sync_drift" in [e.type for _, _, events in inline for e in events]
+    assert helper_threads and all(t.startswith("mmfusion-detector") for t in helper_threads)
+    frames = [f for frames, _ in inline for f in frames]
+    people = [b for boxes, _ in frames for b in boxes if b.object_id == -1]
+    assert len(people) == len(helper_threads)  # each run's person, in the labels of its own frame
+    assert all(p.camera == CAMERA and p.label is ObjectClass.PEDESTRIAN for p in people)
+    items = [i for _, items in frames for i in items if i.reason == CAMERA_WITHOUT_LIDAR]
+    assert len(items) == len(people)
+    assert "sync_drift" in [e.type for _, events in inline for e in events]
 
 
 @pytest.mark.slow
-def test_each_image_gets_one_annotation_message_its_people_included(rig, samples, monkeypatch):
-    """The detector camera's annotations wait for its people (handed over a frame later) and then go
-    out once, at the image's own stamp, with the cuboid boxes and the person; every other image at once."""
-    annotator = _annotator(rig, True, monkeypatch, [])
+def test_each_image_gets_one_annotation_message_with_its_camera_only_people(rig, samples, monkeypatch):
+    """The detector's person goes out with its frame's annotations, once per image and stamp."""
+    threads: list[str] = []
+    annotator = _annotator(rig, True, monkeypatch, threads)
     builder = OutputBuilder(rig, rig.base_frame)
-    images, messages, people, reviews = set(), [], 0, []
+    images, messages = set(), []
     for out in [annotator.feed(s) for s in samples] + [annotator.finish()]:
-        people += len(out.people)
-        outputs = [o for found in out.people for o in builder.people(found)]
-        reviews += [o for o in outputs if o.topic == "/prelabels/review"]
         for annotated in out.frames:
             topics = {c: annotations_topic(rig.sensor(c)) for c in annotated.frame.cameras}
             images |= {(topic, annotated.header_stamps[c]) for c, topic in topics.items()}
-            outputs += builder.frame(annotated)
-        messages += [(o.topic, o.stamp_ns, o.msg) for o in outputs if o.msgtype == ANNOTATIONS_TYPE]
+            outputs = builder.frame(annotated)
+            messages += [(o.topic, o.stamp_ns, o.msg) for o in outputs if o.msgtype == ANNOTATIONS_TYPE]
     assert sorted((topic, stamp) for topic, stamp, _ in messages) == sorted(images)  # once each, none lost
     persons = [t for _, _, msg in messages for t in msg.texts if t.text.startswith("pedestrian (camera)")]
-    assert people >= 2 and len(persons) == people  # each detector run's person drawn on its own image
-    assert len(reviews) == people  # and its review item in the queue, at its frame's stamp
+    assert len(threads) >= 2 and len(persons) == len(threads)  # each detector run's person on its own image

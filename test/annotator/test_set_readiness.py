@@ -6,9 +6,10 @@ import pytest
 
 from mmfusion_annotate.annotator import Annotator, sync_inputs
 from mmfusion_annotate.config import PipelineConfig
+from mmfusion_annotate.recording.publish_order import in_publish_order
 from mmfusion_annotate.rig import Rig, rig_from_dict, rig_to_dict
 from mmfusion_annotate.sim import Drive
-from mmfusion_annotate.sim.messages import in_publish_order, publish_ns
+from mmfusion_annotate.sim.messages import publish_ns
 from mmfusion_annotate.sync.config import lower_bound_ns
 from mmfusion_annotate.types import SensorSample
 

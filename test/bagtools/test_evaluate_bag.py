@@ -109,6 +109,13 @@ def test_counts_hits_misses_false_labels_and_ignores_unseen_truth(scored_bag):
     assert result.centre["detection"]["pedestrian@50m"]["tp"] == 2
 
 
+def test_skip_leaves_out_the_first_frames(scored_bag):
+    path, rig = scored_bag
+    result = evaluate_bag(path, rig, skip_s=0.15)  # frames at 0.0 and 0.1 s: only the one at 0.2 s scores
+    assert result.frames == 1 and result.ignored_truth == 1
+    assert result.bev_iou["detection"]["pedestrian@50m"]["fn"] == 1  # the frame where the person is missed
+
+
 def test_a_bag_without_truth_or_pre_labels_is_one_error(tmp_path):
     rig = load_rig(default_rig_path())
     with BagWriter(tmp_path / "bag") as bag:

@@ -15,7 +15,9 @@ from mmfusion_annotate.cli import build_parser, main
 
 REPO = Path(__file__).resolve().parents[2]
 KITTI = REPO.parent / "shared" / "data" / "kitti" / "training"
-COMMANDS = ["demo", "run", "replay", "play", "info", "events", "clip", "evaluate", "sim", "rig"]
+COMMANDS = [
+    "demo", "run", "replay", "play", "info", "events", "clip", "evaluate", "models", "sim", "import", "rig"
+]  # fmt: skip
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -139,3 +141,27 @@ def test_evaluate_kitti_json(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["frames"] == 3
     assert report["detection"]["pedestrian@20m"]["recall"] == 1.0
+
+
+def test_models_lists_installs_and_refuses_a_file_that_is_not_the_model(tmp_path, capsys):
+    models, target = REPO.parent / "shared" / "models", ["--model-dir", str(tmp_path)]
+    assert main(["models", *target]) == 0
+    out = capsys.readouterr().out
+    assert f"model directory: {tmp_path}" in out and "deimv2-femto   not installed" in out
+    assert "https://raw.githubusercontent.com/Kazuhito00/DEIMv2-ONNX-Sample/" in out and "Apache-2.0" in out
+    assert main(["models", "install", "yolox-nano", str(models / "yolox_nano.onnx"), *target]) == 0
+    assert main(["models", *target]) == 0
+    assert "yolox-nano     installed" in capsys.readouterr().out
+    assert main(["models", "install", "deimv2-femto", str(models / "yolox_nano.onnx"), *target]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not deimv2-femto" in err[0]
+    assert main(["models", "fetch", "deimv2-femto", "--url", "http://127.0.0.1:9/m.onnx", *target]) == 2
+    assert "cannot download" in capsys.readouterr().err
+
+
+def test_evaluate_with_a_detector_that_is_not_installed_is_one_line_naming_the_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMFUSION_MODEL_DIR", str(tmp_path))
+    result = run_cli("evaluate", str(KITTI), "--detector", "deimv2-femto")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "key 'prelabel.camera.detector.model'" in line and "not installed" in line

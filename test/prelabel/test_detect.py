@@ -1,6 +1,7 @@
 import math
 
 import numpy as np
+import pytest
 from prelabel_scenes import box_surface, ground_height, ground_points
 
 from mmfusion_annotate.prelabel.config import GroundConfig, PrelabelConfig
@@ -139,3 +140,35 @@ def test_a_branch_over_a_car_and_a_stray_return_do_not_make_it_tall():
     (det,) = [d for d in detect(xyz, PrelabelConfig())[0] if abs(d.measured.cy - 4.0) < 1.0]
     assert det.label is ObjectClass.CAR
     assert abs((det.z_top - det.z_bottom) - 1.5) < 0.25
+
+
+def test_point_semantics_keep_vegetation_and_walls_out_and_veto_people_without_a_person():
+    """A real PandaSet scoring frame (44-55, never trained on): with the point classifier no cluster holds
+    mostly vegetation or wall points, and no pedestrian or cyclist is called without person points."""
+    from pathlib import Path
+
+    from mmfusion_annotate.prelabel.config import SemanticsConfig
+    from mmfusion_annotate.prelabel.semantics import PointClass, load_model
+    from mmfusion_annotate.prelabel.semantics_data import read_sweep
+
+    data = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "pandaset_seq002"
+    if not data.is_dir():
+        pytest.fail(f"PandaSet sample missing at {data.resolve()} (see its PROVENANCE.md in shared/data)")
+    sweep = read_sweep(data, 50, road_offset_m=0.314)
+    cfg = PrelabelConfig(semantics=SemanticsConfig(enabled=True))
+    semantics = (load_model(), sweep.intensity)
+    plain, _ = detect(sweep.xyz, cfg)
+    learned, stages = detect(sweep.xyz, cfg, semantics=semantics)
+    truth = sweep.labels
+    background = (PointClass.VEGETATION, PointClass.BUILDING)
+
+    def background_share(dets) -> float:  # of all the points the clusters hold
+        held = np.concatenate([d.point_index for d in dets])
+        return float(np.isin(truth[held], background).mean())
+
+    assert background_share(learned) < 0.08 and background_share(plain) > 5 * background_share(learned)
+    people = (ObjectClass.PEDESTRIAN, ObjectClass.CYCLIST)
+    for d in learned:
+        if d.label in people:
+            assert np.mean(stages.point_classes[d.point_index] == PointClass.PERSON) >= 0.1
+    assert sum(d.label in people for d in learned) < sum(d.label in people for d in plain)

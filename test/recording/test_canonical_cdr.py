@@ -6,8 +6,8 @@ import numpy as np
 from rclpy.serialization import deserialize_message, serialize_message
 
 from mmfusion_annotate.msgs.image import encode_compressed
+from mmfusion_annotate.recording.canonical import canonical_cdr
 from mmfusion_annotate.rig import default_rig_path, load_rig
-from mmfusion_annotate.sim.cdr import canonical_cdr
 
 
 def _messages():

@@ -1,4 +1,5 @@
-"""Reproducible CDR bytes for the simulator's bags: the same seed must give byte-identical files.
+"""Reproducible CDR bytes for generated bags: the same input must give byte-identical files (the
+simulator's drives for a seed, dataset imports).
 
 ``rclpy.serialization`` leaves the alignment padding of its CDR buffer uninitialised (the bytes after a
 string before the next 4- or 8-byte aligned field), so one message can serialize to different bytes from
@@ -17,7 +18,7 @@ from typing import Any
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-from mmfusion_annotate.recording import serialize
+from mmfusion_annotate.recording.cdr import serialize
 from mmfusion_annotate.recording.definitions import dependencies, is_carried, msg_text, normalize_msgtype
 
 _LOCK = threading.Lock()
