@@ -75,18 +75,28 @@ def complete(
     return complete_with_prior(measured, length, width, sensor_xy)
 
 
-def object_top(z: np.ndarray, height: np.ndarray) -> float:
-    """Top of an object robust to a few stray returns and to overhangs above it (branches, a sign).
+def object_heights(order: np.ndarray, bounds: np.ndarray, height: np.ndarray) -> np.ndarray:
+    """Per cluster k (points ``order[bounds[k]:bounds[k + 1]]``, none empty): its height above the ground,
+    robust to a few stray returns and to overhangs above it (branches, a sign). Vectorized over clusters.
 
-    Heights above ground are sorted; the object ends below the first vertical gap wider than
-    ``TOP_GAP_M`` above ``TOP_GAP_FROM_M`` (what lies above it is something else), and its top is the
+    Each cluster's heights are sorted; the object ends below the first vertical gap wider than
+    ``TOP_GAP_M`` above ``TOP_GAP_FROM_M`` (what lies above it is something else), and its height is the
     ``TOP_PERCENTILE`` of what remains, not the maximum.
     """
-    order = np.argsort(height)
-    h = height[order]
-    gaps = np.flatnonzero((np.diff(h) > TOP_GAP_M) & (h[:-1] >= TOP_GAP_FROM_M))
-    kept = np.sort(z[order[: gaps[0] + 1] if gaps.size else order])
-    return float(kept[int(TOP_PERCENTILE / 100.0 * (kept.size - 1))])
+    sizes = np.diff(bounds)
+    cluster = np.repeat(np.arange(sizes.size), sizes)
+    h = height[order].astype(np.float64)
+    span = float(np.ptp(h)) + 1.0  # one float key: clusters in place, ascending heights within each
+    h = h[np.argsort(cluster * span + (h - h.min()))]
+    gap = np.zeros(h.size, bool)
+    gap[:-1] = (np.diff(h) > TOP_GAP_M) & (h[:-1] >= TOP_GAP_FROM_M)
+    gap[bounds[1:] - 1] = False  # never across two clusters
+    at = np.flatnonzero(gap)
+    first_gap = np.full(sizes.size, -1)
+    owners, first = np.unique(cluster[at], return_index=True)
+    first_gap[owners] = at[first]
+    kept = np.where(first_gap >= 0, first_gap - bounds[:-1] + 1, sizes)
+    return h[bounds[:-1] + (TOP_PERCENTILE / 100.0 * (kept - 1)).astype(np.int64)]
 
 
 @dataclass(frozen=True)
@@ -183,10 +193,11 @@ def detect(
     order = members[np.argsort(labels[members], kind="stable")]
     bounds = np.searchsorted(labels[order], np.arange(labels.max() + 2))
     hidden_ends = profile.hidden_ends(order, bounds)
+    tops = object_heights(order, bounds, height)
     out: list[Detection] = []
     for k in range(labels.max() + 1):
         _add_detections(out, order[bounds[k] : bounds[k + 1]], hidden_ends[k], pts, raw, height, cfg, lidar,
-                        point_classes)  # fmt: skip
+                        point_classes, float(tops[k]))  # fmt: skip
     return out, stages
 
 
@@ -200,8 +211,10 @@ def _add_detections(
     cfg: PrelabelConfig,
     lidar: LidarGeometry | None,
     point_classes: np.ndarray | None,
+    top_height: float | None = None,
 ) -> None:
-    """Fit and classify one cluster; one longer than a car and no wider is cut at its emptiest gap
+    """Fit and classify one cluster (``top_height``: its ``object_heights`` when already known); one
+    longer than a car and no wider is cut at its emptiest gap
     across its axis (a row of parked cars) and each side is handled again."""
     p = pts[idx]
     measured = fit_lshape(p[:, :2], cfg.fit.angle_step_deg, cfg.fit.max_fit_points, cfg.fit.min_size_m)
@@ -216,7 +229,9 @@ def _add_detections(
             return
     sensor_xy = lidar.xy if lidar is not None else (0.0, 0.0)
     z_bottom = float(np.median(p[:, 2] - height[idx]))
-    z_top = object_top(p[:, 2], height[idx])
+    if top_height is None:
+        top_height = float(object_heights(idx, np.array([0, idx.size]), height)[0])
+    z_top = z_bottom + top_height
     cut = _cut_by_fov(raw[idx], lidar)
     vetoed = point_classes is not None and bool(
         np.mean(point_classes[idx] == PointClass.PERSON) < cfg.semantics.min_person_share
