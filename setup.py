@@ -55,6 +55,9 @@ setup(
             "ros-jazzy-rmw-fastrtps-cpp",
         ],
         "cuda": ["cupy-cuda12x>=13"],
+        # retraining the point classifier (scripts/train_point_semantics.py); lightgbm only for its
+        # --compare-lightgbm baseline. Running the shipped model needs numpy alone.
+        "train": ["scikit-learn>=1.7", "lightgbm>=4"],
         # open3d: the DBSCAN / RANSAC baselines the pre-labeller was measured against (bench_prelabel.py);
         # the pipeline uses a grid connected-components pass (3-50x faster), so the car does not need it.
         "test": [
