@@ -5,6 +5,9 @@ the live results. Payload keys are the ones the simulator produces (see the sim 
 lidar ``xyz, intensity, ring, t_ns``; camera ``image`` (RGB); radar ``xyz, range, azimuth, elevation,
 range_rate, rcs``; imu ``accel, gyro``; odometry ``position, orientation, linear_velocity,
 angular_velocity``. Bad messages raise ``CodecError`` naming the topic; callers count and drop them.
+Values no sensor produces (non-finite numbers, coordinates beyond ``MAX_COORDINATE_M``, a quaternion
+far from unit length, an image of another size or pixel type than the camera's) are bad messages too:
+they are stopped here, before any kernel sees them.
 """
 
 from __future__ import annotations
@@ -18,9 +21,23 @@ from mmfusion_annotate.msgs import image, pointcloud2, radar
 from mmfusion_annotate.msgs.time import from_ros_time
 from mmfusion_annotate.types import SensorSample
 
+MAX_COORDINATE_M = 1.0e4
+"""No LiDAR return, radar target or odometry position of a drive lies this far out (odometry: 10 km of a
+local frame is plenty; a UTM origin must be subtracted by the driver)."""
+MAX_ODOMETRY_M = 1.0e7
+QUATERNION_NORM = (0.5, 2.0)
+"""Accepted length of an orientation quaternion before it is normalized (a zero one has no rotation)."""
+
 
 def _vector3(v: Any) -> np.ndarray:
     return np.array([v.x, v.y, v.z], dtype=np.float64)
+
+
+def _finite(values: np.ndarray, what: str, limit: float, topic: str) -> np.ndarray:
+    """``values`` when every one is finite and within ``limit`` in magnitude, else ``CodecError``."""
+    if not np.all(np.isfinite(values)) or (values.size and float(np.max(np.abs(values))) > limit):
+        raise CodecError(f"{what} not finite or beyond {limit:g}", topic=topic)
+    return values
 
 
 def _lidar(msg: Any, topic: str) -> dict[str, np.ndarray]:
@@ -30,7 +47,7 @@ def _lidar(msg: Any, topic: str) -> dict[str, np.ndarray]:
     n = len(points)
     stamp = from_ros_time(msg.header.stamp)
     return {
-        "xyz": pointcloud2.points_xyz(points, topic=topic),
+        "xyz": _finite(pointcloud2.points_xyz(points, topic=topic), "coordinates", MAX_COORDINATE_M, topic),
         "intensity": points["intensity"].astype(np.float32)
         if "intensity" in names
         else np.zeros(n, np.float32),
@@ -44,23 +61,30 @@ def _camera(msg: Any, topic: str) -> dict[str, np.ndarray]:
         rgb = image.decode_compressed(msg, topic=topic)
     else:
         rgb = image.decode_image(msg, topic=topic)
+    if rgb.dtype != np.uint8:  # mono16, 32FC1...: the colour and evidence kernels take 8-bit images
+        raise CodecError(f"{rgb.dtype} pixels are not supported (8-bit mono or colour only)", topic=topic)
     if rgb.ndim == 2:
-        rgb = np.repeat(rgb[..., None], 3, axis=2) if rgb.dtype == np.uint8 else rgb
+        rgb = np.repeat(rgb[..., None], 3, axis=2)
     return {"image": rgb}
 
 
 def _imu(msg: Any, topic: str) -> dict[str, np.ndarray]:
-    return {"accel": _vector3(msg.linear_acceleration), "gyro": _vector3(msg.angular_velocity)}
+    accel = _finite(_vector3(msg.linear_acceleration), "acceleration", MAX_COORDINATE_M, topic)
+    return {"accel": accel, "gyro": _finite(_vector3(msg.angular_velocity), "angular velocity", 1e3, topic)}
 
 
 def _odometry(msg: Any, topic: str) -> dict[str, np.ndarray]:
     pose, twist = msg.pose.pose, msg.twist.twist
     q = pose.orientation
+    quaternion = _finite(np.array([q.x, q.y, q.z, q.w], dtype=np.float64), "orientation", 2.0, topic)
+    norm = float(np.linalg.norm(quaternion))
+    if not QUATERNION_NORM[0] <= norm <= QUATERNION_NORM[1]:
+        raise CodecError(f"orientation quaternion of length {norm:.3g} is no rotation", topic=topic)
     return {
-        "position": _vector3(pose.position),
-        "orientation": np.array([q.x, q.y, q.z, q.w], dtype=np.float64),
-        "linear_velocity": _vector3(twist.linear),
-        "angular_velocity": _vector3(twist.angular),
+        "position": _finite(_vector3(pose.position), "position", MAX_ODOMETRY_M, topic),
+        "orientation": quaternion / norm,
+        "linear_velocity": _finite(_vector3(twist.linear), "linear velocity", 1e3, topic),
+        "angular_velocity": _finite(_vector3(twist.angular), "angular velocity", 1e3, topic),
     }
 
 
@@ -88,4 +112,8 @@ def decode_sample(sensor: Any, msg: Any) -> SensorSample:
         raise
     except (AttributeError, KeyError, ValueError, TypeError) as exc:
         raise CodecError(f"not a valid {sensor.kind} message ({exc})", topic=sensor.topic) from None
+    camera = getattr(sensor, "camera", None) if sensor.kind == "camera" else None
+    if camera is not None and payload["image"].shape[:2] != (camera.height, camera.width):
+        h, w = payload["image"].shape[:2]
+        raise CodecError(f"{w}x{h} image from a {camera.width}x{camera.height} camera", topic=sensor.topic)
     return SensorSample(sensor.name, stamp, payload, msg)

@@ -13,8 +13,8 @@ from mmfusion_annotate.msgs.image import encode_compressed
 from mmfusion_annotate.nodes.lazy_sample import LazyPayload, lazy_camera_sample
 from mmfusion_annotate.rig import default_rig_path, load_rig
 
-YY, XX = np.mgrid[0:90, 0:160]
-IMAGE = np.dstack([XX, YY, XX + YY]).astype(np.uint8)
+YY, XX = np.mgrid[0:900, 0:1600]  # cam_front's size: decode_sample refuses another one
+IMAGE = np.dstack([XX // 8, YY // 8, (XX + YY) // 16]).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_a_camera_sample_carries_its_stamp_and_decodes_on_access(camera):
     sample = lazy_camera_sample(camera, _jpeg(stamp_ns=123))
     assert sample.stamp == 123 and sample.sensor == "cam_front"
     image = sample.payload["image"]
-    assert image.shape == (90, 160, 3) and np.abs(image.astype(int) - IMAGE).mean() < 3
+    assert image.shape == (900, 1600, 3) and np.abs(image.astype(int) - IMAGE).mean() < 3
     assert sample.payload["image"] is image
 
 
