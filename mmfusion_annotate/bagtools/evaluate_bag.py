@@ -145,9 +145,10 @@ def scene_boxes(msg, *, truth: bool) -> tuple[Stamp | None, list[SceneBox]]:
         cube = entity.cubes[0]
         p, s = cube.pose.position, cube.size
         object_id = int(meta["track_id"]) if not truth else int(entity.id)
-        velocity = tuple(float(v) for v in meta.get("velocity_base", "0 0").split()[:2])
-        if not truth:
-            velocity = (float(meta.get("velocity_x", 0.0)), float(meta.get("velocity_y", 0.0)))
+        if truth:  # the truth's velocity over ground in base_link axes, "vx vy vz"
+            vx, vy = (float(v) for v in meta.get("velocity_base", "0 0").split()[:2])
+        else:
+            vx, vy = float(meta.get("velocity_x", 0.0)), float(meta.get("velocity_y", 0.0))
         boxes.append(
             SceneBox(
                 object_id,
@@ -156,7 +157,7 @@ def scene_boxes(msg, *, truth: bool) -> tuple[Stamp | None, list[SceneBox]]:
                 (s.x, s.y, s.z),
                 _yaw(cube.pose.orientation),
                 float(meta.get("confidence", 1.0)),
-                velocity,  # type: ignore[arg-type]
+                (vx, vy),
             )
         )
     return stamp, boxes
