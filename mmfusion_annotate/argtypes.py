@@ -6,18 +6,42 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+MAX_SECONDS = 1.0e6
+"""Longest duration or time window an option takes (11.6 days: more than any drive or clip). Beyond it,
+nanosecond stamps overflow int64 arithmetic and a loop waits for ever."""
+SPEED_RANGE = (1.0e-3, 1.0e3)
+"""Replay and simulation speed factors: 1/1000 to 1000 times real time."""
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
 
 def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    """A duration in seconds: finite, > 0, at most ``MAX_SECONDS``."""
+    value = _number(text)
+    if not 0 < value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= {MAX_SECONDS:g}, got {text}")
     return value
 
 
 def non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    """A time window or delay in seconds: finite, >= 0, at most ``MAX_SECONDS``."""
+    value = _number(text)
+    if not 0 <= value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be >= 0 and <= {MAX_SECONDS:g}, got {text}")
+    return value
+
+
+def speed_factor(text: str) -> float:
+    """A speed relative to real time, within ``SPEED_RANGE``."""
+    value = _number(text)
+    low, high = SPEED_RANGE
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, got {text}")
     return value
 
 

@@ -15,7 +15,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mmfusion_annotate.argtypes import existing_path, frame_range, non_negative_float, positive_float
+from mmfusion_annotate.argtypes import (
+    existing_path,
+    frame_range,
+    non_negative_float,
+    positive_float,
+    speed_factor,
+)
 from mmfusion_annotate.errors import MmfusionError
 from mmfusion_annotate.nodes.player_args import add_play_arguments
 
@@ -287,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--rate",
-        type=positive_float,
+        type=speed_factor,
         default=0.5,
         help="sim speed vs real time (default 0.5: on 2 cores sim + full pipeline do not fit real time)",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from mmfusion_annotate.argtypes import existing_path, non_negative_float, positive_float
+from mmfusion_annotate.argtypes import existing_path, non_negative_float, speed_factor
 
 QOS_CHOICES = ("sensor_data", "reliable")
 """``nodes.qos.SENSOR_QOS_NAMES``, spelled out here because that module imports rclpy (a test pins them)."""
@@ -14,7 +14,7 @@ QOS_CHOICES = ("sensor_data", "reliable")
 def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``BAG --rate --loop --no-clock --topics --qos --wait-for-subscribers --delay`` to ``parser``."""
     parser.add_argument("bag", type=existing_path, help="bag directory or .mcap file")
-    parser.add_argument("--rate", type=positive_float, default=1.0, help="speed vs real time (default 1.0)")
+    parser.add_argument("--rate", type=speed_factor, default=1.0, help="speed vs real time (default 1.0)")
     parser.add_argument("--loop", action="store_true", help="start again at the end (the clock jumps back)")
     parser.add_argument("--no-clock", action="store_true", help="do not publish /clock")
     parser.add_argument("--topics", nargs="+", metavar="TOPIC", help="play only these topics")

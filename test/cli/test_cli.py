@@ -42,8 +42,13 @@ def test_every_command_has_help_with_an_example(capsys):
     [
         (["replay", "/no/such/bag", "-o", "out"], "does not exist"),
         (["clip", ".", "-o", "clips"], "one of the arguments --event --type is required"),
-        (["play", ".", "--rate", "0"], "must be > 0"),
+        (["play", ".", "--rate", "0"], "must be between"),
+        (["play", ".", "--rate", "1e-300"], "must be between"),
         (["play", ".", "--delay", "-1"], "must be >= 0"),
+        (["clip", ".", "--type", "cut_in", "--before", "inf", "-o", "clips"], "must be a finite number"),
+        (["clip", ".", "--type", "cut_in", "--after", "nan", "-o", "clips"], "must be a finite number"),
+        (["sim", "calm", "--duration", "1e12", "-o", "bag"], "must be > 0 and <= 1e+06"),
+        (["demo", "--duration", "inf"], "must be a finite number"),
         (["frobnicate"], "invalid choice"),
     ],
 )
