@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
-import cv2
 import numpy as np
 import pytest
-from detector_helpers import SHARED_MODELS
+from detector_helpers import PEDESTRIAN_000000, SHARED_MODELS, kitti_people
 
 from mmfusion_annotate.prelabel.boxes2d import box_iou
 from mmfusion_annotate.prelabel.camera_detector import open_model
 from mmfusion_annotate.prelabel.detectors import deimv2, yolox
-
-KITTI_IMAGE = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "kitti" / "training" / "image_2"
-)
-PEDESTRIAN_000000 = (712.40, 143.00, 810.73, 307.92)  # label_2/000000.txt
 
 
 def _arg(name, type_, shape):
@@ -70,9 +63,7 @@ def test_the_interface_check_accepts_the_export_and_names_what_differs(model):
 
 
 def test_the_model_finds_the_kitti_pedestrian_in_original_pixels(model):
-    rgb = cv2.cvtColor(cv2.imread(str(KITTI_IMAGE / "000000.png")), cv2.COLOR_BGR2RGB)
-    (found,) = model.infer([rgb], 0.3)
-    people = found.boxes[found.classes == 0]
+    rgb, people = kitti_people(model)
     assert len(people) == 1
     assert box_iou(tuple(people[0].tolist()), PEDESTRIAN_000000) > 0.8
     assert model.input_scale(rgb.shape[1], rgb.shape[0]) == pytest.approx(rgb.shape[0] / 416)
