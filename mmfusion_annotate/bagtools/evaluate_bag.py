@@ -274,9 +274,9 @@ def _match_boxes(predicted: list, truth: list, counts: Box2DCounts) -> None:
     counts.truth += len(truth)
 
 
-def _sweep_points(rig: Rig, message) -> np.ndarray:
-    sensor = next(s for s in rig.lidars() if s.topic == message.topic)
-    xyz = points_xyz(decode(deserialize(message.msgtype, message.data), drop_nan=True))
+def _sweep_points(rig: Rig, topic: str, msg) -> np.ndarray:
+    sensor = next(s for s in rig.lidars() if s.topic == topic)
+    xyz = points_xyz(decode(msg, drop_nan=True))
     return transform_points(rig.sensor_to_base(sensor.name), xyz.astype(float))
 
 
@@ -287,7 +287,9 @@ class _BagContent:
     truth: dict[Stamp, list[SceneBox]] = field(default_factory=dict)
     preds: dict[Stamp, list[SceneBox]] = field(default_factory=dict)
     annotations: list[tuple[str, Stamp, list]] = field(default_factory=list)
-    sweeps: dict[str, list[tuple[Stamp, object]]] = field(default_factory=dict)
+    sweeps: dict[str, tuple[list[Stamp], list]] = field(default_factory=dict)
+    """Per LiDAR topic: the sweeps' header stamps (where the pre-labels stand; a driver logs a sweep
+    only once it is complete) and the decoded messages, in log order."""
     ego: EgoMotion = field(
         default_factory=lambda: EgoMotion(max_history_ns=2**62, max_extrapolation_ns=NS_PER_S)
     )
@@ -302,11 +304,12 @@ def _read(bag: str | os.PathLike, rig: Rig, progress: bool) -> _BagContent:
         open_bag(bag), topics={TRUTH_TOPIC, PRELABEL_TOPIC, *lidar_topics, *odometry, *cameras}
     )
     for message in tqdm(messages, desc="evaluate", unit="msg", disable=not progress):
-        if message.topic in lidar_topics:
-            content.sweeps.setdefault(message.topic, []).append((message.log_time_ns, message))
-            continue
         msg = deserialize(message.msgtype, message.data)
-        if message.topic in (TRUTH_TOPIC, PRELABEL_TOPIC):
+        if message.topic in lidar_topics:
+            stamps, sweeps = content.sweeps.setdefault(message.topic, ([], []))
+            stamps.append(from_ros_time(msg.header.stamp))
+            sweeps.append(msg)
+        elif message.topic in (TRUTH_TOPIC, PRELABEL_TOPIC):
             truth = message.topic == TRUTH_TOPIC
             stamp, boxes = scene_boxes(msg, truth=truth)
             (content.truth if truth else content.preds)[stamp or message.log_time_ns] = boxes
@@ -315,6 +318,9 @@ def _read(bag: str | os.PathLike, rig: Rig, progress: bool) -> _BagContent:
         else:
             image_stamp = from_ros_time(msg.texts[0].timestamp) if msg.texts else message.log_time_ns
             content.annotations.append((cameras[message.topic], image_stamp, annotation_boxes(msg)))
+    for topic, (stamps, sweeps) in content.sweeps.items():  # by stamp: _nearest bisects
+        order = np.argsort(stamps, kind="stable")
+        content.sweeps[topic] = ([stamps[i] for i in order], [sweeps[i] for i in order])
     if not content.truth:
         raise BagError(f"{bag}: no {TRUTH_TOPIC} messages: nothing to score against (import or sim a drive)")
     if not content.preds:
@@ -326,10 +332,9 @@ def _truth_objects(content: _BagContent, rig: Rig, stamp: Stamp, min_points: int
     """The truth frame at ``stamp``, each object ignored when the sweeps of that instant put fewer than
     ``min_points`` returns inside it."""
     points = [
-        _sweep_points(rig, sweeps[j][1])
-        for sweeps in content.sweeps.values()
-        if (j := _nearest([s for s, _ in sweeps], stamp)) is not None
-        and abs(sweeps[j][0] - stamp) <= STAMP_TOLERANCE_NS
+        _sweep_points(rig, topic, sweeps[j])
+        for topic, (stamps, sweeps) in content.sweeps.items()
+        if (j := _nearest(stamps, stamp)) is not None and abs(stamps[j] - stamp) <= STAMP_TOLERANCE_NS
     ]
     cloud = np.vstack(points) if points else np.zeros((0, 3))
     return [
