@@ -16,6 +16,8 @@ setup(
             "sim/scenarios/*.yaml",
             "events/*.yaml",
             "prelabel/models/*.json",
+            "export/openlabel_schema_1.0.0.json",
+            "export/SCHEMA_PROVENANCE.md",
         ]
     },
     data_files=[
@@ -41,6 +43,7 @@ setup(
         "zstandard>=0.22",
         "pandas>=2",  # PandaSet's sweeps and labels are pandas pickles (mmfusion import pandaset)
         "onnxruntime>=1.17",  # runs the camera detector models on the CPU (prelabel/camera_detector.py)
+        "jsonschema>=4",  # validates OpenLABEL exports and imports (export/schema.py)
     ],
     extras_require={
         # ROS 2 Jazzy from PyPI wheels, for machines without a ROS install (not needed under colcon).

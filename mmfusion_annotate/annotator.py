@@ -5,7 +5,8 @@ one object with message stamps only (no wall clock), the same messages give the 
 and events live or offline (deterministic replay).
 
 Two phases, so a live node can shed load a whole frame at a time: ``intake`` (cheap, in arrival order:
-restart detection, the synchronizer, waiting for the ego motion that covers a set) turns each sample
+the stamp rule (``sync.stamp_gate``: one sensor's wild stamp rejected, a jump of the whole clock
+followed), the synchronizer, waiting for the ego motion that covers a set) turns each sample
 into ``Step``s, an ordered stream of the sample itself (ego motion and event observations) and of the
 synced sets now ready to fuse; ``process`` runs one step (fusion, pre-labels, events: the heavy part).
 ``feed`` is both at once. Processing every step in order gives the same results however far intake runs
@@ -24,6 +25,7 @@ import numpy as np
 
 from mmfusion_annotate.config import PipelineConfig
 from mmfusion_annotate.deferred import helper_executor, run_job
+from mmfusion_annotate.drops import DropCounts
 from mmfusion_annotate.errors import ConfigError, MmfusionError
 from mmfusion_annotate.events.config import load_rules
 from mmfusion_annotate.events.feed import SampleFeed, review_counts, track_frame
@@ -39,6 +41,7 @@ from mmfusion_annotate.prelabel.prelabeler import Prelabeler
 from mmfusion_annotate.set_decoder import SetDecoder
 from mmfusion_annotate.sync import InputSpec, SyncCore, SyncedSet
 from mmfusion_annotate.sync.config import shrunk_period_ns
+from mmfusion_annotate.sync.stamp_gate import StampGate
 from mmfusion_annotate.types import NS_PER_S, SensorSample, Stamp
 
 _log = logging.getLogger(__name__)
@@ -101,7 +104,14 @@ class Annotator:
         self.fusion = FusionPipeline(rig, self.config.fusion)  # before the sync: it picks the reference LiDAR
         self._lidar_period = int(NS_PER_S / rig.sensor(self.fusion.lidar).rate_hz)
         self.counters = AnnotatorCounters()
+        self.drops = DropCounts()  # per reason and sensor; nodes and replay count decode errors here too
         self.resets = 0
+        # a stamp more than time_jump ahead of the stream clock, or more than time_jump + ego_wait (the
+        # longest a topic may lag) behind it, is one input's glitch unless another input confirms it
+        self._gate: StampGate[SensorSample] = StampGate(
+            self.config.time_jump_ns, self.config.time_jump_ns + self.config.ego_wait_ns,
+            on_reject=lambda sensor, reason: self.drops.count(sensor, reason),
+        )  # fmt: skip
         self.camera_detector = load_camera_detector(self.config.prelabel.camera.detector)
         _log.info(describe(self.camera_detector))
         # one thread for the edge checks (in order: they share the drift state), one for the camera
@@ -115,7 +125,6 @@ class Annotator:
             else None
         )
         self._decoder = SetDecoder(self.config.decode_threads)
-        self._old_latest: Stamp | None = None  # the previous stream's latest stamp, after a restart
         self._start()
 
     def _start(self) -> None:
@@ -126,7 +135,6 @@ class Annotator:
     def _start_intake(self) -> None:
         self.sync = SyncCore(self.inputs, self._sync_config(), policy="optimal")
         self._waiting: list[SyncedSet] = []
-        self._last_stamp: dict[str, Stamp] = {}
         self._latest: Stamp = -(2**62)
         self._ego_until: Stamp = -(2**62)
 
@@ -152,7 +160,9 @@ class Annotator:
     def _sync_config(self):
         lidar_period = int(NS_PER_S / self.rig.sensor(self.fusion.lidar).rate_hz)
         cfg = self.config.sync
-        updates = {"reference": self.fusion.lidar}
+        # time jumps are the stamp gate's to judge (a restart makes a new synchronizer): one input's stamp
+        # going back within the gate's bounds is that message out of order, not a reason to clear the sync
+        updates: dict[str, object] = {"reference": self.fusion.lidar, "time_jump_ns": None}
         if cfg.max_interval_ns is None:
             updates["max_interval_ns"] = int(lidar_period * self.config.sync_slack_periods)
         return cfg.model_copy(update=updates)
@@ -187,6 +197,7 @@ class Annotator:
 
     def finish(self) -> AnnotatorOutput:
         """Flush the synchronizer and close every open event (end of bag or shutdown)."""
+        self.counters.ignored_samples += len(self._gate.finish())  # far stamps never confirmed: rejected
         out = self._run(self.flush())
         out.events += self.tagger.finish()
         return out
@@ -199,33 +210,34 @@ class Annotator:
 
     # ------------------------------------------------------------------ intake: cheap, arrival order
     def intake(self, sample: SensorSample) -> list[Step]:
-        """Take one sample (only its sensor and stamp are read); returns the steps it makes due, in order."""
-        sensor = self.rig.sensors.get(sample.sensor)
-        if sensor is None:
+        """Take one sample (only its sensor and stamp are read); returns the steps it makes due, in order.
+
+        Its stamp goes through the ``StampGate`` first: a far one is held until another input confirms
+        the clock moved (a jump back restarts the stream), or rejected and counted in ``drops``.
+        """
+        if sample.sensor not in self.rig.sensors:
             self.counters.ignored_samples += 1
+            self.drops.count(sample.sensor, "unknown_sensor")
             return []
+        verdict = self._gate.offer(sample.sensor, sample.stamp, sample)
+        self.counters.ignored_samples += len(verdict.rejected)
         steps: list[Step] = []
-        jump = self.config.time_jump_ns
-        if self._old_latest is not None and self._latest + jump < sample.stamp <= self._old_latest:
-            # a straggler of the stream before the restart (topics are not ordered with each other
-            # live): taking it would make its sensor jump back again on its next message
-            self.counters.ignored_samples += 1
-            return []
-        previous = self._last_stamp.get(sample.sensor)
-        if previous is not None and sample.stamp < previous - jump:
-            # its own sensor went back (a looped bag, a restarted simulation), not just a late message
+        if verdict.restart:  # every input's clock went back together: a looped bag, a restarted simulation
             _log.warning("annotator: time jumped back %.3f s; finishing the stream and starting again",
-                         (previous - sample.stamp) / NS_PER_S)
+                         (self._latest - verdict.released[0][1]) / NS_PER_S)
             steps += self.flush() + [Step("restart")]
             self.resets += 1
-            self._old_latest = self._latest
             self._start_intake()
-            self._latest = sample.stamp
-        self._last_stamp[sample.sensor] = sample.stamp
+        for _, _, released in verdict.released:
+            steps += self._take(released)
+        return steps
+
+    def _take(self, sample: SensorSample) -> list[Step]:
+        """An accepted sample into the stream: its own step, then the synced sets it makes ready."""
         self._latest = max(self._latest, sample.stamp)
-        if sensor.kind == "odometry":
+        if self.rig.sensor(sample.sensor).kind == "odometry":
             self._ego_until = max(self._ego_until, sample.stamp)
-        steps.append(Step("sample", sample=sample))
+        steps = [Step("sample", sample=sample)]
         lane = self._lane.get(sample.sensor)
         if lane is not None:
             self._waiting += self.sync.feed(lane, sample.stamp, sample)
@@ -259,13 +271,19 @@ class Annotator:
     def process(self, step: Step, out: AnnotatorOutput | None = None) -> AnnotatorOutput:
         """Run one step of ``intake``'s stream (steps in their order; set steps may be left out)."""
         out = out if out is not None else AnnotatorOutput()
-        if step.kind == "sample":
-            self._observe(step.sample, out)  # type: ignore[arg-type]
-        elif step.kind == "set":
-            self._process(step.synced, out)  # type: ignore[arg-type]
-        else:
+        if step.kind == "restart":
             out.events += self.tagger.finish()
             self._start_processing()
+            return out
+        try:
+            if step.kind == "sample":
+                self._observe(step.sample, out)  # type: ignore[arg-type]
+            else:
+                self._process(step.synced, out)  # type: ignore[arg-type]
+        except Exception:  # a bug, not bad data (decode refuses that): log it whole, count it, keep going
+            _log.exception("annotator: a %s step failed", step.kind)
+            self.drops.count(step.sample.sensor if step.sample is not None else self.fusion.lidar,
+                             "processing_error")
         return out
 
     def prefetch(self, step: Step) -> None:
@@ -293,6 +311,7 @@ class Annotator:
         failed = self._decoder.decode(slots)
         for name in (name for name in slots if name in failed):  # in the set's order, whichever thread failed
             self.counters.undecodable_samples += 1
+            self.drops.count(name, failed[name].reason)
             _log.warning("annotator: %s", failed[name])
         return {name: None if name in failed else sample for name, sample in slots.items()}
 

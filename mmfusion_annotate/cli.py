@@ -2,8 +2,11 @@
 
 argparse (stdlib) rather than typer/click: no extra dependency on the car, sub-commands with their own
 ``--help`` and examples, and exit codes under our control. Handlers import their package lazily so
-``mmfusion --help`` stays instant. Exit codes: 0 success; 2 a usage, configuration or input error (one
-line on stderr naming the file, key or topic, never a traceback); 130 interrupted.
+``mmfusion --help`` stays instant. Exit codes: 0 success; 1 done with losses (the bag tools skipped a
+damaged chunk or an undecodable message, listed at the end); 2 a usage, configuration or input error, or a
+file that cannot be written (a full disk: one line on stderr naming the file, key or topic, never a
+traceback); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM). A signal unwinds the command like an
+error, so a bag being written is closed, complete as far as it got and marked partial.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +29,20 @@ from mmfusion_annotate.argtypes import (
 )
 from mmfusion_annotate.errors import MmfusionError
 from mmfusion_annotate.nodes.player_args import add_play_arguments
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's ``KeyboardInterrupt`` so that every command unwinds the same way."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def os_error_line(error: OSError) -> str:
+    """``no space left on device: PATH``: what failed and on which file, in one line."""
+    reason = (error.strerror or str(error)).lower()
+    return f"{reason}: {error.filename}" if error.filename else reason
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
@@ -115,16 +134,28 @@ def cmd_replay(args: argparse.Namespace) -> int:
     )
     carry_rig(rig_file or default_rig_path(), args.output)  # 'mmfusion evaluate OUT' finds it there
     print(format_replay_summary(summary))
-    return 0
+    return 1 if summary.losses.lossy else 0  # 1: done, but something could not be read or decoded
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from mmfusion_annotate.datasets.bag_import import format_import_summary  # noqa: PLC0415
-    from mmfusion_annotate.datasets.pandaset_import import import_pandaset  # noqa: PLC0415
 
-    summary = import_pandaset(
-        args.sequence, args.output, args.frames, compression=args.compression, progress=True
-    )
+    if args.kind == "pandaset":
+        from mmfusion_annotate.datasets.pandaset_import import import_pandaset  # noqa: PLC0415
+
+        summary = import_pandaset(
+            args.sequence, args.output, args.frames, compression=args.compression, progress=True
+        )
+    elif args.frames is not None:
+        raise MmfusionError(f"--frames: {args.kind} imports every frame of the folder (PandaSet only)")
+    elif args.kind == "kitti":
+        from mmfusion_annotate.datasets.kitti_import import import_kitti  # noqa: PLC0415
+
+        summary = import_kitti(args.sequence, args.output, compression=args.compression, progress=True)
+    else:
+        from mmfusion_annotate.datasets.nuscenes_import import import_nuscenes  # noqa: PLC0415
+
+        summary = import_nuscenes(args.sequence, args.output, compression=args.compression)
     print(format_import_summary(summary))
     return 0
 
@@ -140,11 +171,15 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_events(args: argparse.Namespace) -> int:
     from mmfusion_annotate.bagtools.events import format_events, list_events  # noqa: PLC0415
     from mmfusion_annotate.bagtools.info import bag_info  # noqa: PLC0415
+    from mmfusion_annotate.recording.salvage import ReadLosses  # noqa: PLC0415
 
-    events = list_events(args.bag, types=args.type, min_severity=args.min_severity)
+    losses = ReadLosses()
+    events = list_events(args.bag, types=args.type, min_severity=args.min_severity, losses=losses)
     origin = bag_info(args.bag).start_ns
     print(json.dumps(events, indent=2) if args.json else format_events(events, origin_ns=origin))
-    return 0
+    for line in [*losses.lines(), losses.summary()] if losses.lossy else ():
+        print(f"mmfusion events: {line}", file=sys.stderr)  # stderr: --json output stays parseable
+    return 1 if losses.lossy else 0
 
 
 def cmd_clip(args: argparse.Namespace) -> int:
@@ -160,7 +195,7 @@ def cmd_clip(args: argparse.Namespace) -> int:
         progress=True,
     )
     print(format_clips(clips))
-    return 0
+    return 1 if any(c.losses.lossy for c in clips) else 0
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
@@ -168,7 +203,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
     report = recover_bag(args.bag)
     print(format_recovery(report))
-    return 0
+    return 1 if report.lossy else 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -177,7 +212,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from mmfusion_annotate.prelabel import PrelabelConfig  # noqa: PLC0415
 
         cfg = _with_detector(PrelabelConfig(), args.detector)
-        report = evaluate_kitti(args.dataset, images_dir=args.images, progress=not args.json, cfg=cfg)
+        rig = _load_rig(args.rig) if args.rig else None  # else the LiDAR's mounting is measured per frame
+        report = evaluate_kitti(
+            args.dataset, images_dir=args.images, progress=not args.json, cfg=cfg, rig=rig
+        )
         print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
         return 0
     from mmfusion_annotate.bagtools.evaluate_bag import evaluate_bag, format_bag_evaluation  # noqa: PLC0415
@@ -193,6 +231,48 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         progress=not args.json,
     )
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_bag_evaluation(result))
+    return 0
+
+
+def _export_window(args: argparse.Namespace):
+    """Absolute (start, end) ns of ``--event`` (with --before/--after) or ``--start``/``--end``, or None."""
+    from mmfusion_annotate.bagtools.clip import event_window  # noqa: PLC0415
+    from mmfusion_annotate.bagtools.events import find_event  # noqa: PLC0415
+    from mmfusion_annotate.bagtools.source import open_bag  # noqa: PLC0415
+    from mmfusion_annotate.types import seconds_to_ns  # noqa: PLC0415
+
+    if args.event is not None:
+        if args.end is not None:
+            raise MmfusionError("--end selects a time window; it does not combine with --event")
+        return event_window(find_event(args.bag, args.event), args.before, args.after)
+    if args.start is None and args.end is None:
+        return None
+    origin = min((f.start_ns for f in open_bag(args.bag) if f.start_ns is not None), default=0)
+    end = origin + seconds_to_ns(args.end) if args.end is not None else 2**63 - 1
+    start = origin + seconds_to_ns(args.start or 0.0)
+    if end < start:
+        raise MmfusionError(f"--end {args.end} s is before --start {args.start} s")
+    return start, end
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.export import export_bag, format_export  # noqa: PLC0415
+    from mmfusion_annotate.recording.bag_dir import bag_rig_file  # noqa: PLC0415
+
+    rig = _load_rig(args.rig or bag_rig_file(args.bag))
+    summary = export_bag(args.bag, args.output, rig, fmt=args.format, window_ns=_export_window(args),
+                         with_data=args.with_data, check_schema=args.validate)  # fmt: skip
+    print(format_export(summary))
+    return 0
+
+
+def cmd_import_labels(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.export import format_import, import_labels  # noqa: PLC0415
+    from mmfusion_annotate.recording.bag_dir import bag_rig_file  # noqa: PLC0415
+
+    rig = _load_rig(args.rig or bag_rig_file(args.bag))
+    output = args.output or args.bag.with_name(f"{args.bag.name}_labels")
+    print(format_import(import_labels(args.labels, args.bag, output, rig)))
     return 0
 
 
@@ -219,10 +299,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    from mmfusion_annotate.nodes.player_node import format_play, play_from_args  # noqa: PLC0415
+    from mmfusion_annotate.nodes.player_node import format_play, play_exit_code, play_from_args  # noqa: PLC0415
 
-    print(format_play(play_from_args(args)))
-    return 0
+    result = play_from_args(args)
+    print(format_play(result))
+    return play_exit_code(result)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -249,7 +330,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         executor=args.executor,
     )
     print(format_demo_summary(summary))
-    return 0
+    return summary.exit_code
 
 
 # --- parser -------------------------------------------------------------------------------------------
@@ -344,11 +425,19 @@ def build_parser() -> argparse.ArgumentParser:
         "odometry, /tf_static, truth on /truth/...), with its rig as BAG/rig.yaml",
         "Examples:\n"
         "  mmfusion import pandaset ../shared/data/pandaset_seq002 -o pandaset_002 --frames 16-25\n"
-        "  mmfusion replay pandaset_002 -o pandaset_002_annotated   # uses pandaset_002/rig.yaml",
+        "  mmfusion replay pandaset_002 -o pandaset_002_annotated   # uses pandaset_002/rig.yaml\n"
+        "  mmfusion import kitti ../shared/data/kitti/training -o kitti_bag\n"
+        "  mmfusion import nuscenes ../shared/data/nuscenes_keyframe -o nuscenes_bag",
         cmd_import,
     )
-    p.add_argument("kind", choices=["pandaset"], help="dataset kind")
-    p.add_argument("sequence", type=existing_path, help="sequence folder (PandaSet's 002/, or its parent)")
+    p.add_argument("kind", choices=["pandaset", "kitti", "nuscenes"], help="dataset kind")
+    p.add_argument(
+        "sequence",
+        type=existing_path,
+        help="PandaSet sequence folder (002/ or its parent), KITTI object-layout folder (velodyne/, calib/, "
+        "image_2/, label_2/; or its parent holding training/), or nuScenes folder (an mmdetection3d info "
+        "*.info.json, here or in derived/, or *.pkl, beside the sample's files)",
+    )
     p.add_argument("-o", "--output", type=Path, required=True, help="bag directory to write (new or empty)")
     p.add_argument("--frames", type=frame_range, help="frames A-B (inclusive; default: every frame present)")
     p.add_argument("--compression", choices=["none", "lz4", "zstd"], default="lz4")
@@ -426,7 +515,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="a replayed bag with /truth/objects, or a folder with velodyne/, image_2/, calib/, label_2/",
     )
     p.add_argument(
-        "--rig", type=existing_path, help="bags: rig file (default: BAG/rig.yaml, else the shipped rig)"
+        "--rig",
+        type=existing_path,
+        help="rig file: bags default to BAG/rig.yaml, else the shipped rig; KITTI-layout folders take "
+        "the LiDAR's mounting height and vertical field of view from it (default: measured per frame)",
     )
     p.add_argument(
         "--min-points",
@@ -444,6 +536,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", type=Path, help="write one side-by-side PNG per frame here")
     p.add_argument("--detector", metavar="MODEL", help=DETECTOR_HELP + "; KITTI-layout datasets only")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = _add(
+        sub,
+        "export",
+        "export a replayed bag's pre-labels for labelling tools: ASAM OpenLABEL 1.0, or COCO per camera",
+        "Examples:\n  mmfusion export drive_annotated -o labels/ --validate\n"
+        "  mmfusion export drive_annotated --event 3f2a9c --with-data -o upload/\n"
+        "  mmfusion export drive_annotated --format coco -o coco/   # images written beside the JSONs",
+        cmd_export,
+    )
+    p.add_argument("bag", type=existing_path, help="bag with /prelabels/scene (from 'mmfusion replay')")
+    p.add_argument("-o", "--output", type=Path, required=True, help="folder to write (new or empty)")
+    p.add_argument("--format", choices=["openlabel", "coco"], default="openlabel")
+    p.add_argument("--rig", type=existing_path, help="rig file (default: BAG/rig.yaml, else the shipped rig)")
+    window = p.add_mutually_exclusive_group()
+    window.add_argument("--event", help="only the frames of this event (see 'mmfusion events')")
+    window.add_argument("--start", type=non_negative_float, metavar="SEC", help="from SEC after bag start")
+    p.add_argument("--end", type=non_negative_float, metavar="SEC", help="up to SEC after bag start")
+    p.add_argument("--before", type=non_negative_float, default=0.0, help="--event: seconds before its start")
+    p.add_argument("--after", type=non_negative_float, default=0.0, help="--event: seconds after its end")
+    p.add_argument("--with-data", action="store_true", help="openlabel: also write the images and PCD sweeps")
+    p.add_argument("--validate", action="store_true", help="check the file against the OpenLABEL schema")
+
+    p = _add(
+        sub,
+        "import-labels",
+        "write an OpenLABEL file's labels (e.g. corrected in a labelling tool) into a copy of a bag as its "
+        "truth topics, for 'mmfusion evaluate'",
+        "Example:\n  mmfusion import-labels corrected.json --bag drive_annotated -o drive_corrected\n"
+        "  mmfusion evaluate drive_corrected",
+        cmd_import_labels,
+    )
+    p.add_argument("labels", type=existing_path, help="OpenLABEL 1.0 JSON file")
+    p.add_argument("--bag", type=existing_path, required=True, help="the bag the labels are of (unchanged)")
+    p.add_argument("-o", "--output", type=Path, help="new bag to write (default: BAG_labels beside BAG)")
+    p.add_argument("--rig", type=existing_path, help="rig file (default: BAG/rig.yaml, else the shipped rig)")
 
     model_dir = argparse.ArgumentParser(add_help=False)
     model_dir.add_argument(
@@ -518,17 +646,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         return int(args.handler(args) or 0)
     except MmfusionError as exc:
         print(f"mmfusion {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"mmfusion {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        print(f"mmfusion {args.command}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return 143 if terminated else 130
     except BrokenPipeError:  # e.g. `mmfusion info BAG | head`
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a full disk, an output path that cannot be created
+        print(f"mmfusion {args.command}: error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

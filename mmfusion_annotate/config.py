@@ -17,6 +17,7 @@ from mmfusion_annotate.errors import ConfigError
 from mmfusion_annotate.fusion.config import FusionConfig
 from mmfusion_annotate.prelabel.config import PrelabelConfig
 from mmfusion_annotate.sync.config import SyncConfig
+from mmfusion_annotate.textfile import read_text_file
 
 
 class PipelineConfig(BaseModel):
@@ -37,7 +38,9 @@ class PipelineConfig(BaseModel):
     )
     time_jump_ns: int = Field(
         1_000_000_000, gt=0,
-        description="a sample this far behind the latest stamp restarts the pipeline (looped bag, new sim)",
+        description="a stamp this far ahead of the stream clock (newest accepted stamp), or this + "
+        "ego_wait_ns behind it, is held and, unless another input confirms the jump, rejected "
+        "(sync.stamp_gate); a confirmed jump back restarts the pipeline (looped bag, new sim)",
     )  # fmt: skip
     ego_wait_ns: int = Field(
         1_500_000_000,
@@ -71,10 +74,9 @@ def load_pipeline_config(path: str | Path | None) -> PipelineConfig:
     """Read a pipeline YAML (stage sections ``sync``, ``fusion``, ``prelabel``...); defaults when None."""
     if path is None:
         return PipelineConfig()
+    text = read_text_file(path, "pipeline config")
     try:
-        data: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read ({exc.strerror})", file=str(path)) from exc
+        data: Any = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}".splitlines()[0], file=str(path)) from exc
     try:

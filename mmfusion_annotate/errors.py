@@ -37,8 +37,9 @@ class CalibrationError(ConfigError):
 class CodecError(MmfusionError):
     """A sensor message cannot be decoded or encoded (malformed PointCloud2, unknown encoding...)."""
 
-    def __init__(self, message: str, *, topic: str | None = None) -> None:
+    def __init__(self, message: str, *, topic: str | None = None, reason: str = "undecodable") -> None:
         self.topic = topic
+        self.reason = reason  # the drop counters' key (``drops.DropCounts``): why the message was refused
         super().__init__(f"{topic}: {message}" if topic else message)
 
 
@@ -52,6 +53,10 @@ class SyncError(MmfusionError):
 
 class BagError(MmfusionError):
     """A bag cannot be read, written or recovered; names the file."""
+
+
+class LabelFileError(MmfusionError):
+    """A label file (OpenLABEL) fails its schema or does not fit the bag; names the JSON path."""
 
 
 class ModelError(MmfusionError):

@@ -9,9 +9,10 @@ read, so clipping a few seconds out of an hour-long drive does not decompress th
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,11 @@ from mmfusion_annotate.bagtools.source import (
     read_messages,
 )
 from mmfusion_annotate.errors import BagError
+from mmfusion_annotate.recording.salvage import READ_LOSSES_KEY, ReadLosses
 from mmfusion_annotate.recording.writer import BagWriter
 from mmfusion_annotate.types import Stamp, ns_to_seconds, seconds_to_ns
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class ClipResult:
     static_count: int
     """Static messages from before the window, copied in at its start."""
     event_ids: tuple[str, ...]
+    losses: ReadLosses = field(default_factory=ReadLosses)
+    """What could not be read or copied (damaged chunks, malformed events, topics of unknown types)."""
 
 
 def event_window(event: dict[str, Any], before_s: float, after_s: float) -> tuple[Stamp, Stamp]:
@@ -75,10 +81,11 @@ def clip_bag(
         raise BagError(f"{path}: clip needs exactly one of an event id, an event type or a time window")
     if window_ns is not None:
         return [clip_window(path, out_dir, *window_ns, compression=compression, progress=progress)]
+    looked_up = ReadLosses()  # each clip_window reads the events again and reports what it skipped
     if event_id is not None:
-        events = [find_event(path, event_id)]
+        events = [find_event(path, event_id, looked_up)]
     else:
-        events = list_events(path, types=[event_type])
+        events = list_events(path, types=[event_type], losses=looked_up)
         if not events:
             raise BagError(f"{path}: no event of type '{event_type}'")
     return [
@@ -114,22 +121,35 @@ def clip_window(
         bag_file.require_complete()
     if not any(f.start_ns is not None and f.start_ns <= end_ns and f.end_ns >= start_ns for f in files):
         raise BagError(f"{path}: no messages between {start_ns} and {end_ns} ns")
+    losses = ReadLosses()
     known = channels(files)
-    statics = _statics_before(files, [c for c in known.values() if is_static(c)], start_ns)
-    events = [e for e in list_events(path) if int(e["start_ns"]) <= end_ns and int(e["end_ns"]) >= start_ns]
+    statics = _statics_before(files, [c for c in known.values() if is_static(c)], start_ns, losses)
+    listed = list_events(path, losses=losses)
+    events = [e for e in listed if int(e["start_ns"]) <= end_ns and int(e["end_ns"]) >= start_ns]
     count = 0
+    missing: dict[str, str] = {}  # topic -> why the clip cannot hold it (type not installed here)
     with BagWriter(out_dir, compression=compression or _compression(files)) as writer:
         writer.custom_data["mmfusion.clip_of"] = f"{Path(path).resolve()} [{start_ns}, {end_ns}]"
         for channel in known.values():
-            writer.add_topic(channel.topic, channel.msgtype, parse_qos(channel.qos_yaml))
+            try:
+                writer.add_topic(channel.topic, channel.msgtype, parse_qos(channel.qos_yaml))
+            except BagError as error:
+                missing[channel.topic] = str(error)
+                _log.warning("clip: %s is skipped: %s", channel.topic, error)
         for topic, data in statics:
+            if topic in missing:
+                losses.skip(topic, start_ns, missing[topic])
+                continue
             writer.set_static(topic, data, start_ns, replace=not _multi_static(known[topic]))
         for event in events:
             fields = {k: v for k, v in event.items() if k not in ("id", "start_ns", "end_ns")}
             writer.add_event_metadata(event["id"], int(event["start_ns"]), int(event["end_ns"]), fields)
         total_s = round(ns_to_seconds(end_ns - start_ns), 3)
         with tqdm(total=total_s, unit="s", desc=f"clip {out_dir.name}", disable=not progress) as bar:
-            for message in read_messages(files, starting_at=start_ns, ending_at=end_ns):
+            for message in read_messages(files, starting_at=start_ns, ending_at=end_ns, losses=losses):
+                if message.topic in missing:
+                    losses.skip(message.topic, message.log_time_ns, missing[message.topic])
+                    continue
                 channel = known[message.topic]
                 if is_static(channel):
                     writer.set_static(message.topic, message.data, message.log_time_ns,
@@ -138,16 +158,23 @@ def clip_window(
                     writer.write(message.topic, message.data, message.log_time_ns)
                 count += 1
                 bar.update(round(ns_to_seconds(message.log_time_ns - start_ns), 3) - bar.n)
-    return ClipResult(out_dir, start_ns, end_ns, count, len(statics), tuple(e["id"] for e in events))
+        if losses.lossy:
+            writer.custom_data[READ_LOSSES_KEY] = losses.to_json()
+    kept = len(statics) - sum(topic in missing for topic, _ in statics)
+    return ClipResult(out_dir, start_ns, end_ns, count, kept, tuple(e["id"] for e in events), losses)
 
 
 def format_clips(clips: Sequence[ClipResult]) -> str:
-    """One line per clip: directory, window length, message counts, events kept."""
-    return "\n".join(
-        f"{c.bag_dir}: {ns_to_seconds(c.end_ns - c.start_ns):.3f} s, {c.message_count} messages "
-        f"+ {c.static_count} static, events: {', '.join(c.event_ids) or 'none'}"
-        for c in clips
-    )
+    """One line per clip: directory, window length, message counts, events kept (and what was lost)."""
+    lines = []
+    for c in clips:
+        lines += c.losses.lines()
+        lines.append(
+            f"{c.bag_dir}: {ns_to_seconds(c.end_ns - c.start_ns):.3f} s, {c.message_count} messages "
+            f"+ {c.static_count} static, events: {', '.join(c.event_ids) or 'none'}"
+            + (f" ({c.losses.summary()})" if c.losses.lossy else "")
+        )
+    return "\n".join(lines)
 
 
 def _multi_static(channel: Channel) -> bool:
@@ -156,7 +183,7 @@ def _multi_static(channel: Channel) -> bool:
 
 
 def _statics_before(
-    files: Sequence[BagFile], static: Sequence[Channel], start_ns: Stamp
+    files: Sequence[BagFile], static: Sequence[Channel], start_ns: Stamp, losses: ReadLosses
 ) -> list[tuple[str, bytes]]:
     """The latest message of each static topic before ``start_ns`` (every distinct one for TF topics).
 
@@ -170,7 +197,8 @@ def _statics_before(
         if not pending:
             break
         latest: dict[str, list[tuple[int, bytes]]] = {}
-        for message in read_messages([bag_file], topics=list(pending), ending_at=start_ns - 1):
+        found_in = read_messages([bag_file], topics=list(pending), ending_at=start_ns - 1, losses=losses)
+        for message in found_in:
             latest.setdefault(message.topic, []).append((message.log_time_ns, message.data))
         for topic, stamped in latest.items():
             if _multi_static(pending[topic]):

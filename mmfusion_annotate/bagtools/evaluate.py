@@ -3,9 +3,10 @@
 Layout: ``velodyne/*.bin`` (float32 x, y, z, reflectance), ``image_2/*.png``, ``calib/*.txt`` (P2,
 R0_rect, Tr_velo_to_cam), ``label_2/*.txt``. Each frame is pre-labelled on its own (KITTI object frames
 are not consecutive): the rig comes from its calibration file (``rig.kitti.kitti_rig``: ``base_link`` on
-the ground under the Velodyne, camera ``image_2`` from P2) and the frame is fused by the same
-``FusionPipeline`` as live data. Labels are converted from rectified cam-0 (bottom centre, rotation_y)
-to base_link.
+the ground under the Velodyne, camera ``image_2`` from P2), with the LiDAR's mounting height and vertical
+field of view measured on the frame's points or taken from a given rig, never KITTI's assumed; the frame
+is fused by the same ``FusionPipeline`` as live data. Labels are converted from rectified cam-0 (bottom
+centre, rotation_y) to base_link (``datasets.kitti``).
 Only objects inside the camera's field of view are labelled in KITTI, so predictions are scored only
 when their projected box lands in the image and not mostly inside a DontCare region.
 Nothing here is tuned to a particular dataset: image size, LiDAR, ranges all come from the files.
@@ -13,7 +14,6 @@ Nothing here is tuned to a particular dataset: image size, LiDAR, ranges all com
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from mmfusion_annotate.datasets import kitti
 from mmfusion_annotate.errors import MmfusionError
 from mmfusion_annotate.fusion import FusedFrame, FusionPipeline
 from mmfusion_annotate.fusion.config import FusionConfig
@@ -29,23 +30,11 @@ from mmfusion_annotate.prelabel import PrelabelConfig, Prelabeler, PrelabelResul
 from mmfusion_annotate.prelabel.boxes2d import cuboid_corners, transform_points
 from mmfusion_annotate.prelabel.camera_detector import describe, load_camera_detector
 from mmfusion_annotate.prelabel.metrics import Evaluator, GtObject, format_metrics
-from mmfusion_annotate.prelabel.model import ObjectClass
 from mmfusion_annotate.rig import Rig
-from mmfusion_annotate.rig.kitti import kitti_rig, read_kitti_calib
+from mmfusion_annotate.rig.kitti import CAMERA, LIDAR, kitti_rig, read_kitti_calib
+from mmfusion_annotate.rig.lidar_mounting import LidarMounting, measure_mounting
 from mmfusion_annotate.types import SensorSample
 
-CAMERA = "image_2"
-LIDAR = "velodyne"
-_KITTI_CLASS = {
-    "Car": (ObjectClass.CAR, False),
-    "Van": (ObjectClass.CAR, True),
-    "Pedestrian": (ObjectClass.PEDESTRIAN, False),
-    "Person_sitting": (ObjectClass.PEDESTRIAN, True),
-    "Cyclist": (ObjectClass.CYCLIST, False),
-    "Truck": (ObjectClass.TRUCK, True),
-    "Tram": (ObjectClass.UNKNOWN, True),
-    "Misc": (ObjectClass.UNKNOWN, True),
-}
 _DONTCARE_OVERLAP = 0.5
 
 
@@ -65,62 +54,58 @@ class KittiFrame:
 
 
 def read_labels(path: Path, T_base_rect: np.ndarray) -> tuple[list[GtObject], list[tuple]]:
-    """(3D objects in base_link, DontCare 2D regions) from a ``label_2`` file.
+    """(3D objects in base_link, DontCare 2D regions) from a ``label_2`` file (``datasets.kitti``).
 
     ``T_base_rect`` maps the rectified cam-0 frame of the labels into base_link.
     """
     objects, dontcare = [], []
-    for n, line in enumerate(path.read_text().splitlines()):
-        f = line.split()
-        if not f:
+    for o in kitti.read_labels(path, T_base_rect):
+        if o.dont_care:
+            dontcare.append(o.box2d)
             continue
-        if len(f) < 15:
-            raise MmfusionError(f"{path}: line {n + 1}: expected 15 fields, got {len(f)}")
-        box2d = tuple(float(v) for v in f[4:8])
-        if f[0] == "DontCare" or f[0] not in _KITTI_CLASS:
-            dontcare.append(box2d)
-            continue
-        h, w, length = (float(v) for v in f[8:11])
-        bottom = np.array([float(v) for v in f[11:14]])
-        ry = float(f[14])
-        centre_rect = bottom - np.array([0.0, h / 2, 0.0])
-        centre = T_base_rect[:3, :3] @ centre_rect + T_base_rect[:3, 3]
-        heading = T_base_rect[:3, :3] @ np.array([math.cos(ry), 0.0, -math.sin(ry)])
-        label, ignore = _KITTI_CLASS[f[0]]
-        objects.append(
-            GtObject(
-                object_id=n,
-                label=label,
-                center=tuple(float(v) for v in centre),
-                size=(length, w, h),
-                yaw=math.atan2(heading[1], heading[0]),
-                boxes2d={CAMERA: box2d},
-                ignore=ignore,
-            )
+        gt = GtObject(
+            o.line - 1, o.object_class, o.center, o.size, o.yaw, boxes2d={CAMERA: o.box2d}, ignore=o.ignore
         )
+        objects.append(gt)
     return objects, dontcare
 
 
-def load_frame(root: Path, name: str, fusion_config: FusionConfig | None = None) -> KittiFrame:
-    """Read one sample of a KITTI object folder and fuse it (stamp 0, no ego motion, no radar)."""
+def lidar_mounting(rig: Rig | None, xyz: np.ndarray, source: Path) -> LidarMounting:
+    """The LiDAR's mounting height and vertical field of view: from ``rig`` (its first LiDAR) when given,
+    else measured on the frame's own points (``rig.lidar_mounting``), never assumed."""
+    if rig is not None:
+        lidar = rig.lidars()[0]
+        angles = lidar.lidar.vertical_angles_deg if lidar.lidar is not None else ()
+        if not angles:
+            raise MmfusionError(f"rig '{rig.name}': LiDAR '{lidar.name}' has no vertical_range_deg/angles")
+        height = float(rig.sensor_to_base(lidar.name)[2, 3])
+        return LidarMounting(height, (float(min(angles)), float(max(angles))))
+    mounting = measure_mounting(xyz)
+    if mounting is None:
+        raise MmfusionError(f"{source}: too few ground points to measure the LiDAR's mounting: give --rig")
+    return mounting
+
+
+def load_frame(
+    root: Path, name: str, fusion_config: FusionConfig | None = None, mounting_rig: Rig | None = None
+) -> KittiFrame:
+    """Read one sample of a KITTI object folder and fuse it (stamp 0, no ego motion, no radar).
+
+    The LiDAR's mounting comes from ``mounting_rig`` when given, else from the frame's points.
+    """
     image_path = root / "image_2" / f"{name}.png"
     bgr = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise MmfusionError(f"{image_path}: cannot read image")
     image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    velodyne = root / "velodyne" / f"{name}.bin"
+    scan = kitti.read_scan(velodyne)
     calib_path = root / "calib" / f"{name}.txt"
-    rig = kitti_rig(calib_path, image_wh=(image.shape[1], image.shape[0]))
-    calib = read_kitti_calib(calib_path)
-    R0 = np.eye(4)
-    R0[:3, :3] = calib["R0_rect"]
-    T_rect_velo = R0 @ np.vstack([calib["Tr_velo_to_cam"], [0.0, 0.0, 0.0, 1.0]])
+    mounting = lidar_mounting(mounting_rig, scan[:, :3], velodyne)
+    rig = kitti_rig(calib_path, image_wh=(image.shape[1], image.shape[0]), mounting=mounting)
+    T_rect_velo = kitti.rect_from_velodyne(read_kitti_calib(calib_path))
     T_base_rect = rig.sensor_to_base(LIDAR) @ np.linalg.inv(T_rect_velo)
     gts, dontcare = read_labels(root / "label_2" / f"{name}.txt", T_base_rect)
-    velodyne = root / "velodyne" / f"{name}.bin"
-    scan = np.fromfile(velodyne, dtype=np.float32)
-    if scan.size % 4:
-        raise MmfusionError(f"{velodyne}: size is not a multiple of 4 float32")
-    scan = scan.reshape(-1, 4)
     samples = {
         LIDAR: SensorSample(
             LIDAR, 0, {"xyz": np.ascontiguousarray(scan[:, :3]), "intensity": scan[:, 3].copy()}
@@ -177,8 +162,12 @@ def evaluate_kitti(
     images_dir: str | Path | None = None,
     progress: bool = False,
     cfg: PrelabelConfig | None = None,
+    rig: Rig | None = None,
 ) -> EvaluationReport:
     """Pre-label every frame of a KITTI-layout folder and score it against ``label_2``.
+
+    The LiDAR's mounting height and vertical field of view come from ``rig`` (its first LiDAR) when
+    given, else from each frame's points (ground plane, outer beams); the camera from ``calib/``.
 
     With ``images_dir`` a side-by-side PNG per frame (labels left, pre-labels right) is written there;
     ``progress`` shows a progress bar on stderr.
@@ -196,7 +185,7 @@ def evaluate_kitti(
     detector = load_camera_detector(cfg.camera.detector)  # once: a session per frame would cost its load
     evaluator = Evaluator()
     for name in tqdm(names, desc="evaluate", unit="frame", disable=not progress):
-        sample = load_frame(root, name)
+        sample = load_frame(root, name, mounting_rig=rig)
         # KITTI object frames are not consecutive: each one is pre-labelled on its own
         result = Prelabeler(sample.rig, cfg, detector).process(sample.frame)
         cuboids, boxes = _scored(result, sample.dontcare)

@@ -15,12 +15,14 @@ from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
 from mcap.reader import make_reader
+from mcap.records import Metadata
 
 from mmfusion_annotate.bagtools.recover import EVENT_TYPE
 from mmfusion_annotate.bagtools.source import BagFile, channels, open_bag, read_messages
-from mmfusion_annotate.errors import BagError
+from mmfusion_annotate.errors import BagError, CodecError
 from mmfusion_annotate.events.model import Severity
 from mmfusion_annotate.recording.cdr import deserialize
+from mmfusion_annotate.recording.salvage import ReadLosses
 from mmfusion_annotate.recording.writer import EVENTS_RECORD
 from mmfusion_annotate.types import NS_PER_S, ns_to_seconds
 
@@ -35,33 +37,75 @@ def severity_rank(severity: str | None) -> int:
         return -1
 
 
-def metadata_events(files: Sequence[BagFile]) -> dict[str, dict[str, Any]]:
-    """Event id -> fields from the files' ``mmfusion_events`` records (incomplete files have none)."""
+def metadata_events(files: Sequence[BagFile], losses: ReadLosses | None = None) -> dict[str, dict[str, Any]]:
+    """Event id -> fields from the files' ``mmfusion_events`` records (incomplete files have none).
+
+    A malformed entry (not a JSON object with integer ``start_ns``/``end_ns``) is skipped and counted
+    in ``losses``; without ``losses`` it is a BagError.
+    """
     found: dict[str, dict[str, Any]] = {}
     for bag_file in files:
         if bag_file.summary is None or not bag_file.summary.metadata_indexes:
             continue
-        with open(bag_file.path, "rb") as stream:
-            for record in make_reader(stream).iter_metadata():
-                if record.name != EVENTS_RECORD:
+        for record in _metadata_records(bag_file, losses):
+            for event_id, text in record.metadata.items():
+                fields = _event_fields(text)
+                if fields is None:
+                    where = f"{bag_file.path}: event '{event_id}' metadata is malformed"
+                    if losses is None:
+                        raise BagError(where)
+                    losses.skip(f"<metadata {EVENTS_RECORD}>", 0, where)
                     continue
-                for event_id, text in record.metadata.items():
-                    try:
-                        fields = json.loads(text)
-                    except json.JSONDecodeError:
-                        raise BagError(f"{bag_file.path}: event '{event_id}' metadata is not JSON") from None
-                    found[event_id] = {"id": event_id, **fields}
+                found[event_id] = {"id": event_id, **fields}
     return found
 
 
-def topic_events(files: Sequence[BagFile]) -> dict[str, dict[str, Any]]:
-    """Event id -> fields decoded from every message of type ``mmfusion_annotate/msg/Event``."""
+def _metadata_records(bag_file: BagFile, losses: ReadLosses | None) -> list[Metadata]:
+    """The file's ``mmfusion_events`` records; a damaged metadata section is a loss (or a BagError)."""
+    try:
+        with open(bag_file.path, "rb") as stream:
+            return [m for m in make_reader(stream).iter_metadata() if m.name == EVENTS_RECORD]
+    except Exception as error:  # noqa: BLE001 - damaged records make the mcap parser raise anything
+        where = f"{bag_file.path}: metadata records unreadable ({type(error).__name__})"
+        if losses is None:
+            raise BagError(where) from None
+        losses.skip(f"<metadata {EVENTS_RECORD}>", 0, where)
+        return []
+
+
+def _event_fields(text: str) -> dict[str, Any] | None:
+    """The fields of one ``mmfusion_events`` entry, None when it is not a usable event."""
+    try:
+        fields = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return None
+    if not isinstance(fields, dict):
+        return None
+    if not all(
+        isinstance(fields.get(k), int) and not isinstance(fields.get(k), bool) for k in ("start_ns", "end_ns")
+    ):
+        return None
+    return fields
+
+
+def topic_events(files: Sequence[BagFile], losses: ReadLosses | None = None) -> dict[str, dict[str, Any]]:
+    """Event id -> fields decoded from every message of type ``mmfusion_annotate/msg/Event``.
+
+    An event message that does not decode (cut off, corrupt) is skipped and counted in ``losses``;
+    without ``losses`` it is a BagError.
+    """
     topics = [c.topic for c in channels(files).values() if c.msgtype == EVENT_TYPE]
     if not topics:
         return {}
     found: dict[str, dict[str, Any]] = {}
-    for message in read_messages(files, topics=topics):
-        event = deserialize(EVENT_TYPE, message.data)
+    for message in read_messages(files, topics=topics, losses=losses):
+        try:
+            event = deserialize(EVENT_TYPE, message.data)
+        except CodecError as error:
+            if losses is None:
+                raise BagError(f"{message.topic}: {error}") from None
+            losses.skip(message.topic, message.log_time_ns, str(error))
+            continue
         found[event.id] = event_message_fields(event, message.topic)
     return found
 
@@ -119,24 +163,29 @@ def list_events(
     types: Collection[str] | None = None,
     min_severity: str | None = None,
     source: Source = "auto",
+    losses: ReadLosses | None = None,
 ) -> list[dict[str, Any]]:
     """The events of a bag (directory or ``.mcap``) as plain dicts, filtered and sorted by start time.
 
     ``source``: ``metadata`` (records only), ``topic`` (decode the event messages) or ``auto`` (the
-    records when the bag has any, else the topic).
+    records when the bag has any, else the topic). BagError when a file is incomplete (no summary):
+    its events are unknown until ``mmfusion bag recover`` completes it. Malformed event records and
+    messages are skipped into ``losses`` (a BagError without it).
     """
     if source not in ("auto", "metadata", "topic"):
         raise BagError(f"unknown event source '{source}' (use auto, metadata or topic)")
     files = open_bag(path)
-    found = metadata_events(files) if source in ("auto", "metadata") else {}
+    for bag_file in files:  # a cut-off file's events are unknown: listing the rest would look complete
+        bag_file.require_complete()
+    found = metadata_events(files, losses) if source in ("auto", "metadata") else {}
     if source == "topic" or (source == "auto" and not found):
-        found = topic_events(files)
+        found = topic_events(files, losses)
     return filter_events(list(found.values()), types=types, min_severity=min_severity)
 
 
-def find_event(path: str | os.PathLike, event_id: str) -> dict[str, Any]:
+def find_event(path: str | os.PathLike, event_id: str, losses: ReadLosses | None = None) -> dict[str, Any]:
     """The event ``event_id`` of a bag; BagError naming the bag and the id when there is none."""
-    events = {e["id"]: e for e in list_events(path)}
+    events = {e["id"]: e for e in list_events(path, losses=losses)}
     if event_id in events:
         return events[event_id]
     hint = f"; known: {', '.join(sorted(events)[:5])}{' ...' if len(events) > 5 else ''}" if events else ""

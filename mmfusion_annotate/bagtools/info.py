@@ -25,6 +25,7 @@ from mmfusion_annotate.bagtools.source import BagFile, channels, is_static, open
 from mmfusion_annotate.errors import BagError
 from mmfusion_annotate.recording.metadata import FILENAME, read_metadata
 from mmfusion_annotate.recording.qos import BEST_EFFORT, TRANSIENT_LOCAL
+from mmfusion_annotate.recording.salvage import ReadLosses
 from mmfusion_annotate.types import ns_to_seconds
 
 DROP_KEYS = {"queue": "mmfusion.dropped_queue", "io": "mmfusion.dropped_io"}
@@ -70,6 +71,8 @@ class BagSummary:
     compression: str
     event_count: int
     drops: dict[str, dict[str, int]] = field(default_factory=dict)
+    unreadable: tuple[str, ...] = ()
+    """What could not be read for the report (a malformed events record), one line each."""
 
     @property
     def duration_ns(self) -> int:
@@ -95,6 +98,7 @@ def bag_info(path: str | os.PathLike) -> BagSummary:
     """Summarize a bag directory or one ``.mcap`` file."""
     path = Path(path)
     files = open_bag(path)
+    losses = ReadLosses()
     complete = [f for f in files if f.complete]
     starts = [f.start_ns for f in complete if f.start_ns is not None]
     ends = [f.end_ns for f in complete if f.end_ns is not None]
@@ -125,8 +129,9 @@ def bag_info(path: str | os.PathLike) -> BagSummary:
         message_count=sum(f.message_count for f in file_summaries),
         size_bytes=sum(f.size_bytes for f in file_summaries),
         compression=",".join(sorted({f.compression for f in file_summaries if f.complete})) or "none",
-        event_count=_event_count(files),
+        event_count=_event_count(files, losses),
         drops=_drops(_custom_data(path, files)),
+        unreadable=tuple(losses.lines()),
     )
 
 
@@ -146,9 +151,9 @@ def _file_summary(bag_file: BagFile, bag_path: Path) -> FileSummary:
     )
 
 
-def _event_count(files: list[BagFile]) -> int:
+def _event_count(files: list[BagFile], losses: ReadLosses) -> int:
     """Distinct events in the metadata records, else the number of event messages (from statistics)."""
-    recorded = metadata_events(files)
+    recorded = metadata_events(files, losses)
     if recorded:
         return len(recorded)
     total = 0
@@ -215,6 +220,7 @@ def format_info(summary: BagSummary) -> str:
         lines.append(
             f"INCOMPLETE:   {', '.join(summary.incomplete_files)} (not counted; run `mmfusion bag recover`)"
         )
+    lines += [f"UNREADABLE:   {line}" for line in summary.unreadable]
     lines.append("Topics:")
     name_w = max((len(t.name) for t in summary.topics), default=0)
     type_w = max((len(t.msgtype) for t in summary.topics), default=0)

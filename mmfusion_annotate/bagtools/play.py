@@ -5,6 +5,9 @@ tested with a fake clock. Bag time maps to wall time as ``wall = (bag - first) /
 the next message the clock is ticked every ``clock_period_s`` (so ``/clock`` advances smoothly through gaps),
 and each message is preceded by a tick at its own log time. With ``loop`` the bag restarts and the clock
 jumps back to its first stamp (consumers that keep time, such as the synchronizer, reset on that jump).
+A gap of more than ``MAX_GAP_S`` of bag time between two messages (a recorder paused by a full disk, one
+message stamped years ahead) is not waited out: playback goes on at once from the later message and
+counts the gap, so a bad stamp cannot make the player sleep for years.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from dataclasses import dataclass, field
 from mmfusion_annotate.errors import BagError
 from mmfusion_annotate.recording.reader import BagMessage
 from mmfusion_annotate.types import NS_PER_S
+
+MAX_GAP_S = 60.0
+"""Longest gap in bag time between two messages that playback waits out; longer ones are skipped."""
 
 
 class Pacer:
@@ -75,6 +81,7 @@ class PlayStats:
     per_topic: Counter = field(default_factory=Counter)
     clock_ticks: int = 0
     loops: int = 0
+    gaps_skipped: int = 0
 
     @property
     def messages(self) -> int:
@@ -99,12 +106,18 @@ def play_messages(
             clock(bag_ns)
             stats.clock_ticks += 1
 
+    max_gap_ns = int(MAX_GAP_S * NS_PER_S)
     while True:
         started = False
+        previous_ns = 0
         for message in messages():
             if not started:
                 pacer.start(message.log_time_ns)
                 started = True
+            elif message.log_time_ns - previous_ns > max_gap_ns:
+                pacer.start(message.log_time_ns)
+                stats.gaps_skipped += 1
+            previous_ns = message.log_time_ns
             if not pacer.wait(message.log_time_ns, tick, stop):
                 return stats
             tick(message.log_time_ns)

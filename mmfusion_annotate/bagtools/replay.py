@@ -25,6 +25,7 @@ from mmfusion_annotate.msgs.topics import output_topics
 from mmfusion_annotate.outputs import Output, OutputBuilder, static_outputs
 from mmfusion_annotate.prelabel.camera_detector import describe
 from mmfusion_annotate.recording import BagReader, BagWriter, deserialize, serialize
+from mmfusion_annotate.recording.salvage import READ_LOSSES_KEY, ReadLosses
 
 _log = logging.getLogger(__name__)
 
@@ -43,6 +44,10 @@ class ReplaySummary:
     failed_frames: int = 0
     camera_detector: str = ""  # ``camera_detector.describe``: what gave the classes
     failed_detections: int = 0  # images the camera detector raised on (LiDAR-only there)
+    losses: ReadLosses = field(default_factory=ReadLosses)
+    """Damaged chunks skipped, and messages not used (undecodable, or of a type not installed)."""
+    drops: str = ""
+    """``DropCounts.summary`` of the pipeline: messages refused, per reason and sensor."""
 
 
 def _write(writer: BagWriter, outputs: list[Output]) -> int:
@@ -81,15 +86,21 @@ def replay_bag(
     """Run the pipeline over ``bag`` and write the annotated bag to ``output`` (a new directory)."""
     output = Path(output)
     reader = BagReader(bag)
+    summary_losses = reader.losses
     sensors = {s.topic: s for s in rig.sensors.values()}
     annotator = Annotator(rig, config)
-    summary = ReplaySummary(output=output)
+    summary = ReplaySummary(output=output, losses=summary_losses)
+    missing: dict[str, str] = {}  # topic -> why it cannot be written (its type is not installed)
     builder = OutputBuilder(rig)
     produced_topics = {t.topic for t in output_topics(rig)}
     with BagWriter(output, compression=compression) as writer:
         for topic, msgtype in reader.topics.items():
             if topic not in produced_topics:
-                writer.add_topic(topic, msgtype, qos="sensor_data" if topic in sensors else "reliable")
+                try:
+                    writer.add_topic(topic, msgtype, qos="sensor_data" if topic in sensors else "reliable")
+                except BagError as error:
+                    missing[topic] = str(error)
+                    _log.warning("replay: %s is skipped: %s", topic, error)
         first = True
         for message in tqdm(reader, desc="replay", unit="msg", disable=not progress):
             if first:
@@ -98,6 +109,9 @@ def replay_bag(
             if message.topic in produced_topics:
                 continue  # re-derived below; an annotated input bag must not get two sets of labels
             summary.input_messages += 1
+            if message.topic in missing:
+                summary.losses.skip(message.topic, message.log_time_ns, missing[message.topic])
+                continue
             writer.write(message.topic, message.data, message.log_time_ns)
             sensor = sensors.get(message.topic)
             if sensor is None:
@@ -105,16 +119,21 @@ def replay_bag(
             try:
                 sample = decode_sample(sensor, deserialize(message.msgtype, message.data))
             except (CodecError, BagError) as exc:
+                annotator.drops.count(sensor.name, getattr(exc, "reason", "undecodable"))
                 summary.decode_errors[message.topic] += 1
-                _log.warning("replay: dropped a message: %s", exc)
+                summary.losses.skip(message.topic, message.log_time_ns, str(exc))
+                _log.info("replay: dropped a message: %s", exc)
                 continue
             _record(writer, builder, annotator.feed(sample), summary)
         _record(writer, builder, annotator.finish(), summary)
         writer.custom_data["mmfusion_replay_source"] = str(Path(bag).resolve())
+        if summary.losses.lossy:
+            writer.custom_data[READ_LOSSES_KEY] = summary.losses.to_json()
     summary.sync_stats = annotator.sync.stats.snapshot()
     summary.failed_frames = annotator.counters.failed_frames
     summary.failed_detections = annotator.counters.failed_detections
     summary.camera_detector = describe(annotator.camera_detector)
+    summary.drops = annotator.drops.summary()
     return summary
 
 
@@ -127,13 +146,18 @@ def format_replay_summary(summary: ReplaySummary) -> str:
         f"events: {len(summary.events)}",
     ]
     lines += [
-        f"  {e.start / 1e9:10.3f} s  {e.type:<22} {e.severity.value:<8}"
-        f"  objects {list(e.object_ids)}"
+        f"  {e.start / 1e9:10.3f} s  {e.type:<22} {e.severity.value:<8}  objects {list(e.object_ids)}"
         for e in summary.events
     ]
     if summary.decode_errors:
         lines.append(
             "decode errors: " + ", ".join(f"{t}: {n}" for t, n in sorted(summary.decode_errors.items()))
         )
-    lines.append(f"annotated bag: {summary.output}")
+    if summary.drops:
+        lines.append(f"dropped by the pipeline: {summary.drops}")
+    lines += summary.losses.lines()
+    lines.append(
+        f"annotated bag: {summary.output}"
+        + (f" ({summary.losses.summary()})" if summary.losses.lossy else "")
+    )
     return "\n".join(lines)

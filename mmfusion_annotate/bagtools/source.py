@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from mcap.exceptions import McapError
-from mcap.reader import make_reader
 from mcap.summary import Summary
 
 from mmfusion_annotate.errors import BagError
@@ -28,9 +26,9 @@ from mmfusion_annotate.recording.qos import (
     VOLATILE,
     QosProfile,
 )
-from mmfusion_annotate.recording.reader import BagMessage, bag_files
+from mmfusion_annotate.recording.reader import BagMessage, bag_files, file_messages, file_summary
+from mmfusion_annotate.recording.salvage import ReadLosses
 
-_READ_ERRORS = (McapError, OSError, ValueError, AssertionError, EOFError)
 _ENUMS = {
     "history": {"keep_last": KEEP_LAST, "keep_all": KEEP_ALL, "system_default": KEEP_LAST},
     "reliability": {"reliable": RELIABLE, "best_effort": BEST_EFFORT, "system_default": RELIABLE},
@@ -81,11 +79,11 @@ def read_summary(path: Path) -> Summary | None:
     """The file's MCAP summary, or None when the file was cut off (crash) or has no summary section."""
     try:
         with open(path, "rb") as stream:
-            return make_reader(stream).get_summary()
+            return file_summary(stream, path)
     except FileNotFoundError:
         raise BagError(f"{path}: file listed in the bag is missing") from None
-    except _READ_ERRORS:
-        return None
+    except OSError as error:
+        raise BagError(f"{path}: cannot read ({error.strerror})") from None
 
 
 def open_bag(path: str | os.PathLike) -> list[BagFile]:
@@ -121,11 +119,13 @@ def read_messages(
     topics: Collection[str] | None = None,
     starting_at: int | None = None,
     ending_at: int | None = None,
+    losses: ReadLosses | None = None,
 ) -> Iterator[BagMessage]:
     """Messages of ``topics`` with ``starting_at <= log_time <= ending_at``, in log-time order over files.
 
     Files entirely outside the window are not opened; inside a file the chunk index skips chunks that
-    hold none of the topics or fall outside the window.
+    hold none of the topics or fall outside the window. Damaged chunks are skipped and recorded in
+    ``losses``; without ``losses`` the first damage is a BagError.
     """
     wanted = [
         f
@@ -137,27 +137,24 @@ def read_messages(
             and (ending_at is None or f.start_ns <= ending_at)
         )
     ]
-    streams = [_file_messages(f.path, topics, starting_at, ending_at) for f in wanted]
-    return heapq.merge(*streams, key=lambda m: m.log_time_ns)
+    tracked = losses if losses is not None else ReadLosses()
+    wanted_topics = list(topics) if topics is not None else None
+    streams = [
+        file_messages(f.path, tracked, topics=wanted_topics, starting_at=starting_at, ending_at=ending_at)
+        for f in wanted
+    ]
+    merged = heapq.merge(*streams, key=lambda m: m.log_time_ns)
+    return merged if losses is not None else _strict(merged, tracked)
 
 
-def _file_messages(
-    path: Path, topics: Collection[str] | None, starting_at: int | None, ending_at: int | None
-) -> Iterator[BagMessage]:
-    with open(path, "rb") as stream:
-        try:
-            reader = make_reader(stream)
-            for schema, channel, message in reader.iter_messages(
-                topics=list(topics) if topics is not None else None,
-                starting_at=starting_at,
-                ending_at=ending_at,
-            ):
-                yield BagMessage(channel.topic, schema.name if schema else "", message.data, message.log_time)
-        except _READ_ERRORS as error:
-            raise BagError(
-                f"{path}: cannot read messages ({error or type(error).__name__}); "
-                "the file may be truncated, run `mmfusion bag recover` first"
-            ) from None
+def _strict(messages: Iterator[BagMessage], losses: ReadLosses) -> Iterator[BagMessage]:
+    """``messages``, stopping with a BagError at the first damage recorded in ``losses``."""
+    for message in messages:
+        if losses.lossy:
+            break
+        yield message
+    if losses.lossy:
+        raise BagError(f"{losses.lines()[0]}; run `mmfusion bag recover` first")
 
 
 def parse_qos(qos_yaml: str) -> QosProfile:

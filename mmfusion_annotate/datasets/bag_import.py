@@ -7,26 +7,49 @@ the rig; camera infos are static topics (repeated at each split) like a recorder
 topics are offered with the sensor-data QoS, ``/truth/...`` and ``/tf`` as reliable. Messages are
 encoded with ``canonical_cdr``, so the same input gives byte-identical files, and the rig is written as
 ``BAG/rig.yaml`` (what ``mmfusion replay BAG`` uses when no ``--rig`` is given).
+
+What every importer writes the same way lives here too: odometry with its ``/tf`` (``ego_messages``),
+an image file as CompressedImage with its CameraInfo (``camera_messages``), and the gaps a missing or
+unreadable file leaves (``ImportSummary.read`` / ``gap``: one warning line per file, counted).
 """
 
 from __future__ import annotations
 
+import array
 import json
+import logging
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from mmfusion_annotate.errors import ConfigError
+from mmfusion_annotate.msgs.odometry import ODOMETRY, WORLD_FRAME, odometry_message
+from mmfusion_annotate.msgs.static import TF_MESSAGE, transform_stamped
+from mmfusion_annotate.msgs.time import make_header
 from mmfusion_annotate.recording import BagWriter
 from mmfusion_annotate.recording.bag_dir import RIG_FILE
 from mmfusion_annotate.recording.canonical import canonical_cdr
+from mmfusion_annotate.recording.cdr import new_message
 from mmfusion_annotate.recording.publish_order import in_publish_order
-from mmfusion_annotate.recording.rig_topics import CAMERA_INFO_TYPE, TF_STATIC, TF_TYPE, tf_static_message
-from mmfusion_annotate.rig import Rig, dump_rig
+from mmfusion_annotate.recording.rig_topics import (
+    CAMERA_INFO_TYPE,
+    TF_STATIC,
+    TF_TYPE,
+    sensor_msgtype,
+    tf_static_message,
+)
+from mmfusion_annotate.rig import Rig, Sensor, dump_rig
 from mmfusion_annotate.types import Stamp
 
+_log = logging.getLogger(__name__)
+T = TypeVar("T")
+TF_TOPIC = "/tf"
 IMPORT_KEY = "mmfusion_import"
 """``metadata.yaml`` custom data key: JSON describing where the bag came from (dataset, frames, notes)."""
 
@@ -50,10 +73,55 @@ class ImportSummary:
     topics: Counter = field(default_factory=Counter)
     missing: list[str] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
+    dataset: str = "import"
+    """Prefix of the warning lines."""
 
     @property
     def messages(self) -> int:
         return sum(self.topics.values())
+
+    def gap(self, path: str | os.PathLike, reason: str = "missing") -> None:
+        """Name a file the import could not use (one warning line, once per file) and count it."""
+        if str(path) not in self.missing:
+            _log.warning("%s: %s: %s (gap in its topic)", self.dataset, reason, path)
+            self.missing.append(str(path))
+
+    def read(self, path: Path, reader: Callable[[], T]) -> T | None:
+        """``reader()`` of an existing file; None (and a gap) when it is missing or unreadable."""
+        if not path.is_file():
+            self.gap(path)
+            return None
+        try:
+            return reader()
+        except ConfigError as exc:
+            self.gap(path, f"unreadable ({exc.reason})")
+        except OSError as exc:
+            self.gap(path, f"unreadable ({exc.strerror or exc})")
+        return None
+
+
+def ego_messages(
+    sensor: Sensor, stamp: Stamp, pose: np.ndarray, linear: np.ndarray, angular: np.ndarray
+) -> list[Logged]:
+    """Odometry of base_link in the world at ``stamp``, and the same pose on ``/tf``."""
+    quaternion = Rotation.from_matrix(pose[:3, :3]).as_quat()
+    child = sensor.frame_id
+    odometry = odometry_message(WORLD_FRAME, child, stamp, pose[:3, 3], quaternion, linear, angular)
+    tf = new_message(TF_MESSAGE, transforms=[transform_stamped(WORLD_FRAME, child, pose, stamp)])
+    return [Logged(sensor.topic, ODOMETRY, odometry, stamp), Logged(TF_TOPIC, TF_MESSAGE, tf, stamp)]
+
+
+def camera_messages(sensor: Sensor, stamp: Stamp, data: bytes, fmt: str) -> list[Logged]:
+    """An image file's bytes as the camera's CompressedImage (never re-encoded) and its CameraInfo, both
+    at the camera's own ``stamp``."""
+    msgtype = sensor_msgtype(sensor)
+    image = new_message(msgtype, header=make_header(sensor.frame_id, stamp), format=fmt)
+    image.data = array.array("B", data)
+    info = sensor.camera.to_camera_info(sensor.frame_id, stamp)
+    return [
+        Logged(sensor.topic, msgtype, image, stamp),
+        Logged(sensor.info_topic, CAMERA_INFO_TYPE, info, stamp),
+    ]
 
 
 def write_import(

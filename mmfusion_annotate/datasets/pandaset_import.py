@@ -21,7 +21,6 @@ warning and counted in the summary.
 
 from __future__ import annotations
 
-import array
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -30,38 +29,37 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
-from mmfusion_annotate.datasets.bag_import import ImportSummary, Logged, write_import
+from mmfusion_annotate.datasets.bag_import import (
+    ImportSummary,
+    Logged,
+    camera_messages,
+    ego_messages,
+    write_import,
+)
 from mmfusion_annotate.datasets.pandaset import LIDARS, PandaSetSequence, Sweep
 from mmfusion_annotate.datasets.pandaset_labels import TruthTracks, truth_entities
 from mmfusion_annotate.datasets.pandaset_rig import (
     LIDAR_HEAD_ABOVE_POSE_M,
     ROAD_CLASS,
     base_from_pose,
-    lowest_points,
     pandaset_rig,
-    road_height,
 )
 from mmfusion_annotate.datasets.poses import body_twist, interpolate_poses, world_to_moving_frame
 from mmfusion_annotate.errors import ConfigError
 from mmfusion_annotate.fusion.poses import invert_pose, make_pose
 from mmfusion_annotate.msgs.labels import SCENE_UPDATE
-from mmfusion_annotate.msgs.odometry import ODOMETRY, WORLD_FRAME, odometry_message
 from mmfusion_annotate.msgs.pointcloud2 import encode, make_points
-from mmfusion_annotate.msgs.static import TF_MESSAGE, transform_stamped
-from mmfusion_annotate.msgs.time import make_header
 from mmfusion_annotate.msgs.truth import TRUTH_OBJECTS, truth_scene_update, truth_topic
-from mmfusion_annotate.recording.cdr import new_message
-from mmfusion_annotate.recording.rig_topics import CAMERA_INFO_TYPE, sensor_msgtype
-from mmfusion_annotate.rig import Rig, Sensor
+from mmfusion_annotate.recording.rig_topics import sensor_msgtype
+from mmfusion_annotate.rig import Rig
 from mmfusion_annotate.rig.image_size import image_size
+from mmfusion_annotate.rig.lidar_mounting import lowest_points, road_height
 from mmfusion_annotate.types import Stamp
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
-TF_TOPIC = "/tf"
 GROUND_FRAMES = 5
 """Sweeps the road height is measured on (spread over the imported range), median of their planes."""
 ATTRIBUTION = "PandaSet by Hesai and Scale AI (CC BY 4.0)"
@@ -76,23 +74,10 @@ class _Frames:
         self._sweeps: dict[int, Sweep | None] = {}
 
     def gap(self, path: Path, reason: str = "missing") -> None:
-        """Name a file the import could not use (one warning line) and count it."""
-        if str(path) not in self.summary.missing:
-            _log.warning("pandaset: %s: %s (gap in its topic)", reason, path)
-            self.summary.missing.append(str(path))
+        self.summary.gap(path, reason)
 
     def read(self, path: Path, reader: Callable[[], T]) -> T | None:
-        """``reader()`` of an existing file; None (and a gap) when it is missing or unreadable."""
-        if not path.is_file():
-            self.gap(path)
-            return None
-        try:
-            return reader()
-        except ConfigError as exc:
-            self.gap(path, f"unreadable ({exc.reason})")
-        except OSError as exc:
-            self.gap(path, f"unreadable ({exc.strerror or exc})")
-        return None
+        return self.summary.read(path, reader)
 
     def sweep(self, frame: int, *, keep: bool = False) -> Sweep | None:
         """The frame's sweep, read once: ``keep`` holds it for the next call (ground pre-pass)."""
@@ -166,7 +151,7 @@ def import_pandaset(
     if not 0 <= first <= last < seq.frame_count:
         raise ConfigError(f"frames {first}-{last} outside the sequence's 0-{seq.frame_count - 1}",
                           file=str(seq.root))  # fmt: skip
-    summary = ImportSummary(Path(bag_dir))
+    summary = ImportSummary(Path(bag_dir), dataset="pandaset")
     reads = _Frames(seq, summary)
     for name in seq.cameras_without_calibration:
         _log.warning("pandaset: camera %s has no intrinsics/poses/timestamps JSON: left out", name)
@@ -203,7 +188,7 @@ def import_pandaset(
     def frame_messages() -> Iterator[tuple[Stamp, list[Logged]]]:
         for frame in tqdm(span, desc="import", unit="frame", disable=not progress):
             stamp = int(seq.stamps_ns[frame])
-            messages = _ego_messages(odometry, stamp, base_poses[frame], linear[frame], angular[frame])
+            messages = ego_messages(odometry, stamp, base_poses[frame], linear[frame], angular[frame])
             if first <= frame <= last:
                 messages += _frame_messages(seq, reads, rig, tracks, frame, base_poses)
                 summary.frames += 1
@@ -211,17 +196,6 @@ def import_pandaset(
 
     write_import(bag_dir, rig, frame_messages(), summary, compression=compression)
     return summary
-
-
-def _ego_messages(
-    sensor: Sensor, stamp: Stamp, pose: np.ndarray, linear: np.ndarray, angular: np.ndarray
-) -> list[Logged]:
-    """Odometry of base_link in the world at a frame stamp, and the same pose on ``/tf``."""
-    quaternion = Rotation.from_matrix(pose[:3, :3]).as_quat()
-    child = sensor.frame_id
-    odometry = odometry_message(WORLD_FRAME, child, stamp, pose[:3, 3], quaternion, linear, angular)
-    tf = new_message(TF_MESSAGE, transforms=[transform_stamped(WORLD_FRAME, child, pose, stamp)])
-    return [Logged(sensor.topic, ODOMETRY, odometry, stamp), Logged(TF_TOPIC, TF_MESSAGE, tf, stamp)]
 
 
 def _frame_messages(
@@ -263,13 +237,7 @@ def _frame_messages(
         data = reads.read(path, path.read_bytes)
         if data is None:
             continue
-        image_stamp = int(seq.cameras[sensor.name].stamps_ns[frame])
-        msgtype = sensor_msgtype(sensor)
-        image = new_message(msgtype, header=make_header(sensor.frame_id, image_stamp), format="jpeg")
-        image.data = array.array("B", data)  # the file's bytes: the JPEG is never re-encoded
-        messages.append(Logged(sensor.topic, msgtype, image, image_stamp))
-        info = sensor.camera.to_camera_info(sensor.frame_id, image_stamp)
-        messages.append(Logged(sensor.info_topic, CAMERA_INFO_TYPE, info, image_stamp))
+        messages += camera_messages(sensor, int(seq.cameras[sensor.name].stamps_ns[frame]), data, "jpeg")
     if frame in tracks.frames:  # where the pre-labels stand: base_link at the main LiDAR's sweep start
         rotation, translation = interpolate_poses(seq.stamps_ns, base_poses, np.array([start]))
         base_pose = make_pose(rotation.as_matrix()[0], translation[0])

@@ -36,8 +36,6 @@ PandarGT's top edge one constant elevation too."""
 IMAGE_WH = (1920, 1080)
 BASE_FROM_PANDASET = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
 """Rotation taking PandaSet ego axes (x right, y forward, z up) to REP 103 (x forward, y left, z up)."""
-GROUND_RANGE_M = (3.0, 25.0)
-GROUND_INLIER_M = 0.15
 LIDAR_SPECS = {
     # Pandar64 datasheet: 64 channels from -25 to +15 degrees (denser near the horizon than this even
     # spacing), 0.2 degree azimuth steps at 10 Hz, 0.3 to 200 m.
@@ -86,29 +84,6 @@ def camera_extrinsic(
         float(np.percentile(angles, 95)),
     )
     return make_pose(median.as_matrix(), position), spread
-
-
-def road_height(xyz_pose: np.ndarray) -> float | None:
-    """Height of the road plane under the pose origin (pose-frame z, negative) from road points of one
-    sweep: least-squares plane z = a x + b y + c over the points ``GROUND_RANGE_M`` away, refitted on the
-    inliers; None with too few points."""
-    r = np.hypot(xyz_pose[:, 0], xyz_pose[:, 1])
-    points = xyz_pose[(r >= GROUND_RANGE_M[0]) & (r <= GROUND_RANGE_M[1])]
-    for _ in range(3):
-        if len(points) < 100:
-            return None
-        A = np.c_[points[:, 0], points[:, 1], np.ones(len(points))]
-        coefficients, *_ = np.linalg.lstsq(A, points[:, 2], rcond=None)
-        points = points[np.abs(A @ coefficients - points[:, 2]) <= GROUND_INLIER_M]
-    return float(coefficients[2])
-
-
-def lowest_points(xyz_pose: np.ndarray, fraction: float = 0.2) -> np.ndarray:
-    """The lowest ``fraction`` of the points ``GROUND_RANGE_M`` away: mostly road and pavement on a street,
-    the stand-in for Road points when a sequence has no semantic labels."""
-    r = np.hypot(xyz_pose[:, 0], xyz_pose[:, 1])
-    ring = xyz_pose[(r >= GROUND_RANGE_M[0]) & (r <= GROUND_RANGE_M[1])]
-    return ring[ring[:, 2] <= np.quantile(ring[:, 2], fraction)] if len(ring) else ring
 
 
 def base_from_pose(road_z: float) -> np.ndarray:

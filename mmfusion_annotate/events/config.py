@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from mmfusion_annotate.errors import ConfigError
 from mmfusion_annotate.events.model import Severity
+from mmfusion_annotate.textfile import read_text_file
 
 RULES_PACKAGE = "mmfusion_annotate.events"
 DEFAULT_RULES_FILE = "default_rules.yaml"
@@ -251,10 +252,7 @@ def load_rules(path: str | Path | None = None, overrides: dict | None = None) ->
         text = resources.files(RULES_PACKAGE).joinpath(DEFAULT_RULES_FILE).read_text(encoding="utf-8")
         name = DEFAULT_RULES_FILE
     else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read rule file ({exc.strerror})", file=str(path)) from exc
+        text = read_text_file(path, "rule file")
         name = str(path)
     try:
         data = yaml.safe_load(text) or {}

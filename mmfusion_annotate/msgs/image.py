@@ -50,6 +50,11 @@ def _layout(encoding: str, topic: str | None) -> tuple[int, np.dtype]:
     return channels, np.dtype(code)
 
 
+def pixel_type(encoding: str, *, topic: str | None = None) -> np.dtype:
+    """The numpy type of one channel of a raw image ``encoding`` (``CodecError`` for an unknown one)."""
+    return _layout(encoding, topic)[1]
+
+
 def view_image(msg: Any, *, topic: str | None = None) -> np.ndarray:
     """The pixels as stored, (H, W) or (H, W, C) in wire channel order; a view unless big-endian."""
     height, width, step = int(msg.height), int(msg.width), int(msg.step)

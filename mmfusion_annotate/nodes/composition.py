@@ -13,7 +13,10 @@ on a thread pool). The fusion node's callbacks are light (heavy work is on its w
 pool buys little and its Python overhead costs a lot at the default rig's ~340 messages/s: in the soak
 the events executor sustains several times the frame rate (README, Performance).
 
-Used by every node's ``main`` (``main_nodes``), ``mmfusion run`` and ``mmfusion demo``.
+Used by every node's ``main`` (``main_nodes``), ``mmfusion run`` and ``mmfusion demo``. Exit codes: 0 after
+a clean stop (a signal included: what ``ros2 launch`` expects of a node), 2 on a configuration error, 1
+when a node reports that it could not record everything (``recording_complete`` False after its
+``close()``: a full disk); ``mmfusion run`` asks for 130 after Ctrl-C, as every other command gives.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from mmfusion_annotate.nodes.dds_profile import use_large_data_profile
 NodeFactory = Callable[[Context], Node]
 """Builds one node in the given context (``lambda ctx: FusionNode(context=ctx)``)."""
 
-EXIT_OK, EXIT_CONFIG = 0, 2
+EXIT_OK, EXIT_INCOMPLETE, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 ExecutorKind = Literal["events", "multi"]
 EXECUTORS: tuple[ExecutorKind, ...] = ("events", "multi")
 
@@ -50,6 +53,12 @@ class StopReason(str, Enum):
     UNTIL = "until"  # the ``until`` predicate became true
     TIMEOUT = "timeout"
     SHUTDOWN = "shutdown"  # the context was shut down from elsewhere
+
+
+class StopEvent(threading.Event):
+    """A stop flag that also remembers which signal set it (``signum``; None when set otherwise)."""
+
+    signum: int | None = None
 
 
 def init_context(args: Sequence[str] | None = None, domain_id: int | None = None) -> Context:
@@ -77,6 +86,8 @@ def _install_stop_handlers(stop: threading.Event) -> Callable[[], None]:
             signal.signal(sig, handler)
 
     def handler(signum: int, frame: object) -> None:
+        if isinstance(stop, StopEvent):
+            stop.signum = signum
         stop.set()
         restore()
 
@@ -129,7 +140,7 @@ def run_nodes(
     # What exists now (rig, configs, JIT kernels, message types, nodes) lives as long as the process: kept
     # out of the cyclic GC, whose full collections otherwise stop every thread for ~60-75 ms (soak).
     gc.freeze()
-    stop = stop or threading.Event()
+    stop = stop or StopEvent()
     restore = _install_stop_handlers(stop) if handle_signals else (lambda: None)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     try:
@@ -168,15 +179,17 @@ def main_nodes(
     args: Sequence[str] | None = None,
     *,
     program: str = "mmfusion",
+    interrupt_exit: bool = False,
     **run_kwargs: object,
 ) -> int:
     """Entry-point body: init, build the nodes, ``run_nodes``, clean up; returns the exit code.
 
     A configuration problem while building (bad parameter, bad rig, any ``MmfusionError``) prints one
-    line ``<program>: <message>`` on stderr and returns 2, without a traceback.
+    line ``<program>: <message>`` on stderr and returns 2, without a traceback. A recording left
+    incomplete returns 1 (module docstring); ``interrupt_exit`` returns 130 after a clean stop on SIGINT.
     """
     context = init_context(sys.argv if args is None else args)
-    stop = threading.Event()
+    stop = StopEvent()
     restore = _install_stop_handlers(stop)  # from here on: a signal while the nodes start up is a clean stop
     nodes: list[Node] = []
     try:
@@ -187,7 +200,11 @@ def main_nodes(
             print(f"{program}: {exc}", file=sys.stderr)
             return EXIT_CONFIG
         run_nodes(nodes, stop=stop, handle_signals=False, **run_kwargs)  # type: ignore[arg-type]
-        return EXIT_OK
+        if not all(getattr(node, "recording_complete", True) for node in nodes):
+            print(f"{program}: the recording is incomplete (messages lost to I/O errors; see the log)",
+                  file=sys.stderr)  # fmt: skip
+            return EXIT_INCOMPLETE
+        return EXIT_INTERRUPTED if interrupt_exit and stop.signum == signal.SIGINT else EXIT_OK
     finally:
         restore()
         for node in nodes:

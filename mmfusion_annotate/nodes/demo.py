@@ -4,12 +4,14 @@
 message, and the generator does not compete with the pipeline for the GIL); ``fusion_node`` and
 ``recorder_node`` run in this process on one executor, the recorder taking the pipeline's outputs
 in-process. Everything runs on a DDS domain of its own so it does not mix with other ROS traffic.
+``sim_node`` dies with the demo, even when the demo is killed (``child_process``); Ctrl-C or SIGTERM
+stops the drive early and closes the bag cleanly.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
+import signal
 import sys
 import threading
 from collections import Counter
@@ -22,7 +24,8 @@ from tqdm import tqdm
 from mmfusion_annotate.annotator import AnnotatedFrame, AnnotatorOutput
 from mmfusion_annotate.bagtools.report import render_frames_sheet
 from mmfusion_annotate.events.model import Event
-from mmfusion_annotate.nodes.composition import ExecutorKind, init_context, run_nodes
+from mmfusion_annotate.nodes.child_process import start_child
+from mmfusion_annotate.nodes.composition import ExecutorKind, StopEvent, init_context, run_nodes
 from mmfusion_annotate.nodes.fusion_node import FusionNode
 from mmfusion_annotate.nodes.recorder_node import RecorderNode
 from mmfusion_annotate.nodes.vehicle import connect_recorder
@@ -57,6 +60,15 @@ class DemoSummary:
     fusion_stats: dict = field(default_factory=dict)
     recorder_drops: int = 0
     sim_exit_code: int | None = None
+    interrupted: bool = False
+    """Stopped by Ctrl-C before the drive's end."""
+    recording_complete: bool = True
+    """False when the recorder lost messages to I/O errors (a full disk)."""
+
+    @property
+    def exit_code(self) -> int:
+        """``mmfusion demo``'s exit code: 1 for an incomplete recording, 130 after Ctrl-C, else 0."""
+        return 1 if not self.recording_complete else 130 if self.interrupted else 0
 
 
 class _Collector:
@@ -141,7 +153,7 @@ def run_demo(
     connect_recorder(fusion, recorder)
     fusion.add_listener(collector)
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain)}
-    sim = subprocess.Popen(_sim_command(rig_file, scenario, duration, rate), env=env)
+    sim = start_child(_sim_command(rig_file, scenario, duration, rate), env=env)
     bar = tqdm(total=round(duration, 1), unit="s", desc=f"demo {spec.name}", disable=not progress)
 
     def finished() -> bool:
@@ -151,8 +163,9 @@ def run_demo(
             bar.refresh()
         return sim.poll() is not None and fusion.idle()
 
+    stop = StopEvent()
     try:
-        run_nodes([fusion, recorder], until=finished, executor=executor)
+        run_nodes([fusion, recorder], until=finished, stop=stop, executor=executor)
     finally:
         bar.close()
         if sim.poll() is None:
@@ -160,6 +173,8 @@ def run_demo(
         summary.sim_exit_code = sim.wait(timeout=10)
         summary.fusion_stats = fusion.stats()
         summary.recorder_drops = recorder.recorder.stats().dropped_total
+        summary.interrupted = stop.signum == signal.SIGINT
+        summary.recording_complete = recorder.recording_complete
         for node in (fusion, recorder):
             node.destroy_node()
         context.try_shutdown()
@@ -199,4 +214,8 @@ def format_demo_summary(summary: DemoSummary) -> str:
     lines.append(f"bag: {summary.bag_dir}   (try: mmfusion info {summary.bag_dir}; mmfusion events ...)")
     if summary.contact_sheet:
         lines.append(f"contact sheet: {summary.contact_sheet}")
+    if summary.interrupted:
+        lines.append("interrupted: the drive was cut short by Ctrl-C (the bag is closed and readable)")
+    if not summary.recording_complete:
+        lines.append("the recording is incomplete: messages were lost to I/O errors (see mmfusion info)")
     return "\n".join(lines)

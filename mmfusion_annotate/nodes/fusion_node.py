@@ -133,7 +133,6 @@ class FusionNode(Node):
         self._processing = threading.Lock()  # the annotator's processing side: a step, or close()'s finish
         self._intake_lock = threading.Lock()  # guards the intake side; never held during heavy work
         self._received: Counter[str] = Counter()
-        self._decode_errors: Counter[str] = Counter()
         self._queue_drops: Counter[str] = Counter()
         self._frames_dropped = 0
         self._rates = {name: diag.RateMeter() for name in self.rig.sensors}
@@ -199,8 +198,7 @@ class FusionNode(Node):
             decode = lazy_camera_sample if sensor.kind == "camera" else decode_sample
             sample = decode(sensor, msg)
         except CodecError as exc:
-            with self._intake_lock:
-                self._decode_errors[sensor.name] += 1
+            self.annotator.drops.count(sensor.name, exc.reason)  # with the pipeline's own, per reason
             self.get_logger().warning(f"dropped: {exc}", throttle_duration_sec=5.0)
             return
         with self._intake_lock:  # in one order for the intake and the queue: the order replay uses
@@ -308,9 +306,10 @@ class FusionNode(Node):
             for name in self.rig.sensors:
                 sensors[f"{name}.rate_hz"] = self._rates[name].rate_hz()
                 sensors[f"{name}.received"] = self._received[name]
-                sensors[f"{name}.decode_errors"] = self._decode_errors[name]
+                sensors[f"{name}.dropped"] = self.annotator.drops.total(source=name)
                 sensors[f"{name}.queue_drops"] = self._queue_drops[name]
             sync = self.annotator.sync.stats.snapshot()
+        drops = self.annotator.drops.snapshot()
         with self._lock:
             counters = self.annotator.counters
             pipeline: dict[str, object] = {
@@ -336,7 +335,7 @@ class FusionNode(Node):
                 if values:
                     p50, p99 = np.percentile(values, [50, 99])
                     pipeline[f"{key}.p50"], pipeline[f"{key}.p99"] = float(p50), float(p99)
-        return {"sensors": sensors, "sync": sync, "pipeline": pipeline}
+        return {"sensors": sensors, "sync": sync, "pipeline": pipeline, "drops": drops}
 
     def publish_diagnostics(self) -> None:
         stats = self.stats()
@@ -346,16 +345,17 @@ class FusionNode(Node):
             pipeline["worker_load"] = (busy - self._load_mark[1]) / max(now - self._load_mark[0], 1e-9)
         self._load_mark = (now, busy)
         drops = sum(int(pipeline[k]) for k in ("queue_dropped", "failed_frames", "publish_failed"))
-        errors = sum(int(v) for k, v in sensors.items() if k.endswith(".decode_errors"))
-        errors += int(pipeline["undecodable_samples"])
+        errors = sum(int(v) for v in stats["drops"].values())
         level = diag.WARN if drops or errors else diag.OK
-        message = f"{pipeline['frames']} frames, {drops} dropped, {errors} undecodable messages"
+        message = f"{pipeline['frames']} frames, {drops} dropped, {errors} messages refused"
         statuses = [
             diag.status("mmfusion fusion: pipeline", pipeline, level=level, message=message,
                         hardware_id=self.rig.name),
             diag.status("mmfusion fusion: sensors", sensors, level=diag.WARN if errors else diag.OK,
                         hardware_id=self.rig.name),
             diag.status("mmfusion fusion: sync", stats["sync"], hardware_id=self.rig.name),
+            diag.status("mmfusion fusion: drops", stats["drops"], level=diag.WARN if errors else diag.OK,
+                        message="refused messages by reason.sensor", hardware_id=self.rig.name),
         ]  # fmt: skip
         self._diagnostics_pub.publish(diag.diagnostic_array(self.get_clock().now().nanoseconds, statuses))
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from mmfusion_annotate.errors import CodecError
 from mmfusion_annotate.msgs.image import compressed_kind
-from mmfusion_annotate.msgs.samples import decode_sample
+from mmfusion_annotate.msgs.samples import check_camera_message, decode_sample
 from mmfusion_annotate.msgs.time import from_ros_time
 from mmfusion_annotate.types import SensorSample
 
@@ -49,14 +49,17 @@ class LazyPayload(Mapping[str, np.ndarray]):
 def lazy_camera_sample(sensor: Any, msg: Any) -> SensorSample:
     """The sample of a camera message with its image decoded on first access.
 
-    The stamp and, for a CompressedImage, the format are checked now (cheap), so a message that is
-    plainly wrong is counted at intake like any other; a corrupt image body surfaces as ``CodecError``
-    when it is first decoded (the ``Annotator`` counts it and leaves that image out).
+    The stamp, a raw Image's size and pixel type and a CompressedImage's format are checked now
+    (cheap), so a message that is plainly wrong is counted at intake like any other; a corrupt image
+    body surfaces as ``CodecError`` when it is first decoded (the ``Annotator`` counts it and leaves
+    that image out).
     """
     try:
         stamp = from_ros_time(msg.header.stamp)
         if hasattr(msg, "format"):
             compressed_kind(str(msg.format), topic=sensor.topic)
+        else:
+            check_camera_message(sensor, msg)
     except CodecError:
         raise
     except (AttributeError, TypeError, ValueError) as exc:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from mmfusion_annotate.bagtools.play import Pacer, play_messages
+from mmfusion_annotate.bagtools.play import MAX_GAP_S, Pacer, play_messages
 from mmfusion_annotate.bagtools.source import Channel, channels, open_bag, parse_qos, read_messages
 from mmfusion_annotate.errors import BagError, MmfusionError
 from mmfusion_annotate.nodes.dds_profile import use_large_data_profile
@@ -30,6 +30,7 @@ from mmfusion_annotate.nodes.discovery import unmatched_warning, wait_for_subscr
 from mmfusion_annotate.nodes.player_args import add_play_arguments
 from mmfusion_annotate.recording.qos import QosProfile
 from mmfusion_annotate.recording.reader import BagMessage
+from mmfusion_annotate.recording.salvage import ReadLosses
 from mmfusion_annotate.types import NS_PER_S
 
 
@@ -43,6 +44,9 @@ class PlayResult:
     clock_messages: int = 0
     loops: int = 0
     wall_s: float = 0.0
+    gaps_skipped: int = 0
+    losses: ReadLosses = field(default_factory=ReadLosses)
+    """What the last pass could not read (damaged chunks, skipped at their place in the stream)."""
 
 
 def installed_message_class(msgtype: str) -> type | None:
@@ -94,6 +98,7 @@ def play_bag(
     import rclpy
     from builtin_interfaces.msg import Time
     from rclpy.qos import QoSProfile
+    from rclpy.signals import SignalHandlerOptions
     from rosgraph_msgs.msg import Clock
 
     pacer = Pacer(rate, clock_period_s=1.0 / clock_hz)
@@ -108,7 +113,9 @@ def play_bag(
     owns_context = context is None and not rclpy.ok()
     if owns_context:
         use_large_data_profile()  # before the first participant: sweeps do not fit Fast DDS's default
-        rclpy.init()
+        # no rclpy signal handlers: Ctrl-C/SIGTERM raise here and unwind (exit 130/143), rather than
+        # shutting the context down under a publisher in use (two tracebacks)
+        rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node("mmfusion_player", context=context)
     try:
         publishers, skipped = _publishers(node, wanted, qos)
@@ -128,9 +135,15 @@ def play_bag(
         def tick(bag_ns: int) -> None:
             clock_pub.publish(Clock(clock=Time(sec=bag_ns // NS_PER_S, nanosec=bag_ns % NS_PER_S)))
 
+        passes: list[ReadLosses] = []
+
+        def messages():
+            passes.append(ReadLosses())  # one per pass: a looped bag's damage is reported once
+            return read_messages(files, topics=list(publishers), losses=passes[-1])
+
         started = time.monotonic()
         stats = play_messages(
-            lambda: read_messages(files, topics=list(publishers)),
+            messages,
             publish,
             pacer,
             clock=tick if clock_pub else None,
@@ -139,12 +152,12 @@ def play_bag(
         )
         return PlayResult(
             stats.messages, dict(stats.per_topic), skipped, stats.clock_ticks, stats.loops,
-            time.monotonic() - started,
+            time.monotonic() - started, stats.gaps_skipped, passes[-1] if passes else ReadLosses(),
         )  # fmt: skip
     finally:
         node.destroy_node()
         if owns_context:
-            rclpy.shutdown()
+            rclpy.try_shutdown()
 
 
 def _publishers(node, wanted: list[Channel], qos: str | None = None) -> tuple[dict, dict[str, str]]:
@@ -180,6 +193,10 @@ def format_play(result: PlayResult) -> str:
         f" ({result.loops} pass{'es' if result.loops != 1 else ''}, {result.clock_messages} /clock)"
     ]
     lines += [f"skipped {topic}: {reason}" for topic, reason in sorted(result.skipped.items())]
+    if result.gaps_skipped:
+        lines.append(f"skipped {result.gaps_skipped} gap(s) of more than {MAX_GAP_S:g} s of bag time")
+    if result.losses.lossy:
+        lines += [*result.losses.lines(), result.losses.summary()]
     return "\n".join(lines)
 
 
@@ -198,7 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     print(format_play(result))
-    return 0
+    return play_exit_code(result)
+
+
+def play_exit_code(result: PlayResult) -> int:
+    """0 when everything was played, 1 when something was skipped (a topic, a damaged chunk)."""
+    return 1 if result.skipped or result.losses.lossy else 0
 
 
 if __name__ == "__main__":

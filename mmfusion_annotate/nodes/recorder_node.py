@@ -105,6 +105,8 @@ class RecorderNode(Node):
 
     def __init__(self, node_name: str = "recorder_node", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
+        self.recording_complete = True
+        # False after a close() that lost messages to I/O errors (main_nodes then exits 1)
         rig_path = self.declare_parameter("rig_file", str(default_rig_path())).value
         parent = self.declare_parameter("bag_dir", "bags").value or "bags"
         name = self.declare_parameter("bag_name", "").value
@@ -255,6 +257,7 @@ class RecorderNode(Node):
     def close(self) -> bool:
         """Stop recording: write what is queued, close the bag (bounded by ``close_timeout_s``)."""
         clean = self.recorder.close(self.config.close_timeout_s)
+        self.recording_complete = clean
         stats = self.recorder.stats()
         self.get_logger().info(
             f"bag {self.recorder.bag_dir}: {sum(stats.written.values())} messages, "

@@ -52,7 +52,8 @@ def run_vehicle(
     *, rig_file: Path | None, bag_dir: Path | None, record: bool = True, extra_args: Sequence[str] = (),
     executor: ExecutorKind = "events",
 ) -> int:
-    """Run until SIGINT/SIGTERM on ``executor``; exit code 2 with one line on a bad rig or parameter."""
+    """Run until SIGINT/SIGTERM on ``executor``; exit code 2 with one line on a bad rig or parameter, 1
+    when the recording lost messages to I/O errors (a full disk), 130 after Ctrl-C, else 0."""
     nodes: list = []
 
     def build(context: Context):
@@ -64,4 +65,4 @@ def run_vehicle(
     if extra and extra[0] != "--ros-args":
         extra.insert(0, "--ros-args")
     args = ["mmfusion", *extra] if extra else None
-    return main_nodes(factories, args, program="mmfusion run", executor=executor)
+    return main_nodes(factories, args, program="mmfusion run", interrupt_exit=True, executor=executor)

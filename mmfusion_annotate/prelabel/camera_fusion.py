@@ -36,10 +36,8 @@ from mmfusion_annotate.prelabel.classify import CLASSES, PRIORS, UNKNOWN_SCORE, 
 from mmfusion_annotate.prelabel.config import ClusterConfig, FitConfig
 from mmfusion_annotate.prelabel.detect import Detection, complete
 from mmfusion_annotate.prelabel.fit import fit_lshape
-from mmfusion_annotate.prelabel.model import ObjectClass
+from mmfusion_annotate.prelabel.model import PERSON_CLASSES, VEHICLE_CLASSES, ObjectClass
 
-PERSON_CLASSES = (ObjectClass.PEDESTRIAN, ObjectClass.CYCLIST)
-VEHICLES = (ObjectClass.CAR, ObjectClass.TRUCK, ObjectClass.BUS)
 # classes the camera's class leaves open, its own first: the LiDAR's size scores choose among them
 COMPATIBLE: dict[ObjectClass, tuple[ObjectClass, ...]] = {
     ObjectClass.PEDESTRIAN: (ObjectClass.PEDESTRIAN, ObjectClass.CYCLIST),
@@ -203,7 +201,7 @@ def verdicts_of(
             continue
         c = int(np.argmax(np.where(covered[k], inside[k], -1)))  # the dominant cluster in the box
         o = objects[k]
-        if c in verdicts or (o.label in VEHICLES and lidar[c].label is ObjectClass.PEDESTRIAN):
+        if c in verdicts or (o.label in VEHICLE_CLASSES and lidar[c].label is ObjectClass.PEDESTRIAN):
             explained.add(k)  # a stronger box named it already; or a person (or a mirror) by the car
             continue
         if o.label is not None and not not_too_big(o.label, lidar[c]):
@@ -359,5 +357,5 @@ def relabelled(det: Detection, verdict: Verdict, sensor_xy: tuple[float, float])
     scores[CLASSES.index(label)] = 1.0
     agreed = det.confidence if det.label is label else 0.0
     confidence = 1.0 - (1.0 - verdict.score) * (1.0 - agreed)
-    box = complete(det.measured, label, sensor_xy)
+    box = det.grown(label, sensor_xy)
     return replace(det, box=box, scores=scores, label=label, confidence=confidence)

@@ -33,7 +33,7 @@ PRIORS: dict[ObjectClass, SizePrior] = {
     ObjectClass.TRUCK: SizePrior((5.5, 18.0), (2.0, 2.9), (2.2, 4.2), (9.0, 2.5, 3.2), 40.0, 0.4),
     ObjectClass.BUS: SizePrior((9.0, 18.0), (2.3, 2.9), (2.8, 4.0), (12.0, 2.55, 3.3), 30.0, 0.3),
     ObjectClass.PEDESTRIAN: SizePrior((0.2, 1.1), (0.2, 0.95), (1.0, 2.1), (0.7, 0.65, 1.75), 4.0, 0.8),
-    ObjectClass.CYCLIST: SizePrior((1.3, 2.2), (0.3, 1.0), (1.1, 2.1), (1.8, 0.65, 1.7), 14.0, 0.5),
+    ObjectClass.CYCLIST: SizePrior((1.3, 2.2), (0.3, 1.0), (1.3, 2.1), (1.8, 0.65, 1.7), 14.0, 0.5),
 }
 CLASSES: tuple[ObjectClass, ...] = tuple(PRIORS)
 UNKNOWN_SCORE = 0.3  # a detection whose best class scores below this stays "unknown"

@@ -100,9 +100,7 @@ class DetectorConfig(_Model):
     threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads per inference")
     cameras: tuple[str, ...] = Field((), description="round-robin order; empty: the rig's cameras by name")
     every: int = Field(1, ge=1, description="run on every n-th frame")
-    per_frame: int = Field(
-        1, ge=0, description="cameras per scheduled frame, taken in turn; 0: every camera"
-    )
+    per_frame: int = Field(1, ge=0, description="cameras per scheduled frame, taken in turn; 0: every camera")
     cover: float = Field(
         0.5,
         gt=0,
@@ -144,6 +142,23 @@ class SemanticsConfig(_Model):
         ge=0,
         le=1,
         description="a cluster is called pedestrian or cyclist only when this share of its points is person",
+    )
+    min_vehicle_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="a cluster is called car, truck or bus only when this share of its points "
+        "is vehicle (a car-sized hedge or wall is unknown)",
+    )
+    vehicle_share_for_class: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="an unknown cluster with this share of vehicle points (a car seen in part) "
+        "takes the vehicle class its footprint fits best; 1 < value: never",
+    )
+    min_points_for_class: int = Field(
+        20, ge=1, description="... when it has at least this many points (a share of a handful says little)"
     )
     intensity_scale: float = Field(
         1.0, gt=0, description="multiplies the sweep's intensity onto the model's 0-255 scale (KITTI: 255)"

@@ -12,12 +12,12 @@ from types import ModuleType
 
 import numpy as np
 
-from mmfusion_annotate.prelabel.classify import PRIORS, decide, is_end_view, size_scores
+from mmfusion_annotate.prelabel.classify import CLASSES, PRIORS, decide, is_end_view, size_scores
 from mmfusion_annotate.prelabel.cluster import along_ray_gap_per_m, cluster_points, split_at_gap
-from mmfusion_annotate.prelabel.config import PrelabelConfig
-from mmfusion_annotate.prelabel.fit import BevBox, complete_with_prior, fit_lshape, wrap_half
-from mmfusion_annotate.prelabel.ground import remove_ground
-from mmfusion_annotate.prelabel.model import ObjectClass
+from mmfusion_annotate.prelabel.config import PrelabelConfig, SemanticsConfig
+from mmfusion_annotate.prelabel.fit import BevBox, complete_with_prior, fit_at, fit_lshape, wrap_half
+from mmfusion_annotate.prelabel.ground import RoadMap, remove_ground
+from mmfusion_annotate.prelabel.model import PERSON_CLASSES, VEHICLE_CLASSES, ObjectClass
 from mmfusion_annotate.prelabel.occlusion import RangeProfile
 from mmfusion_annotate.prelabel.semantics import PointClass, SemanticsModel, classify, object_candidate_mask
 from mmfusion_annotate.xp import to_numpy
@@ -25,6 +25,38 @@ from mmfusion_annotate.xp import to_numpy
 TOP_PERCENTILE = 98.0
 TOP_GAP_M = 0.4
 TOP_GAP_FROM_M = 0.8
+TOP_GAP_BEAMS = 1.5
+"""A gap in a cluster's heights is also at least this many beam steps at its range: beyond ~35 m a
+64-beam LiDAR's returns on a pole lie more than ``TOP_GAP_M`` apart, which is no gap."""
+HORIZON_BEAMS_DEG = 10.0
+FOOT_HIDDEN_M = 0.5
+"""An object whose local ground lies this much above the road around it stands behind something that
+hides its foot: the ground filter took its lowest visible returns for ground."""
+ROAD_CELL_M = 4.0
+"""Cells of the coarse road map (lowest ground return per cell) that ``FOOT_HIDDEN_M`` compares with."""
+PERSON_FACE_M = (1.5, 0.4)
+"""Height and width of the least of a person a LiDAR sees whole (a child, a side view)."""
+PERSON_MIN_COVERAGE = 0.25
+"""A pedestrian or cyclist has at least this share of the returns that face would give at its range
+(the beams' steps, the rig's): a half-hidden person has, a mirror or the corner of a car has not."""
+
+
+@dataclass(frozen=True)
+class PointEvidence:
+    """The point classifier's reading of one cluster: the shares of its points called vehicle and person,
+    and how many points it has (a share of a handful of points says little)."""
+
+    vehicle: float
+    person: float
+    points: int
+
+    @classmethod
+    def of(cls, point_classes: np.ndarray) -> PointEvidence:
+        return cls(
+            float(np.mean(point_classes == PointClass.VEHICLE)),
+            float(np.mean(point_classes == PointClass.PERSON)),
+            int(point_classes.size),
+        )
 
 
 @dataclass(frozen=True)
@@ -40,10 +72,20 @@ class Detection:
     label: ObjectClass
     confidence: float
     height_cut: bool = False
+    foot_hidden: bool = False
+    """Its lowest returns lie well above the road around it: what stands there is hidden below them."""
+    sparse: bool = False
+    """Far fewer returns than a person's body gives at its range."""
     hidden_ends: int = 0
     """How many of its two azimuth ends border a nearer object (``occlusion.RangeProfile``)."""
-    people_vetoed: bool = False
-    """The point classifier found too little of a person in it to call it pedestrian or cyclist."""
+    evidence: PointEvidence | None = None
+    """What the point classifier says of its points (None: it did not run)."""
+
+    @property
+    def person_ruled_out(self) -> bool:
+        """Its returns cannot show a pedestrian or cyclist: the top of a pole behind a parked car (foot
+        hidden) or a mirror, the corner of a car (sparse) are the same size."""
+        return self.foot_hidden or self.sparse
 
     @property
     def center(self) -> tuple[float, float, float]:
@@ -53,19 +95,25 @@ class Detection:
     def size(self) -> tuple[float, float, float]:
         return (self.box.length, self.box.width, self.z_top - self.z_bottom)
 
+    def grown(self, label: ObjectClass, sensor_xy: tuple[float, float], view: str | None = None) -> BevBox:
+        """Its measured box completed as ``label`` (``complete`` with what is known of its occlusion)."""
+        return complete(self.measured, label, sensor_xy, self.hidden_ends > 0, view)
+
 
 def complete(
     measured: BevBox,
     label: ObjectClass,
     sensor_xy: tuple[float, float],
     occluded: bool = False,
+    view: str | None = None,
 ) -> BevBox:
     """The measured box grown to the class's typical footprint (unchanged for ``UNKNOWN``); ``occluded``:
-    an end is cut off by a nearer object, so the longer side may be short of the class's length."""
+    an end is cut off by a nearer object, so the longer side may be short of the class's length; ``view``
+    ("side" or "end": what the longer measured side is, when known from elsewhere)."""
     if label is ObjectClass.UNKNOWN:
         return measured
     length, width, _ = PRIORS[label].typical
-    if is_end_view(label, measured.length, measured.width, occluded):
+    if view == "end" or (view is None and is_end_view(label, measured.length, measured.width, occluded)):
         # the longer visible side is the object's width: turn the box before growing it
         measured = BevBox(
             measured.cx, measured.cy, measured.width, measured.length, measured.yaw + math.pi / 2
@@ -75,13 +123,15 @@ def complete(
     return complete_with_prior(measured, length, width, sensor_xy)
 
 
-def object_heights(order: np.ndarray, bounds: np.ndarray, height: np.ndarray) -> np.ndarray:
+def object_heights(
+    order: np.ndarray, bounds: np.ndarray, height: np.ndarray, min_gap: np.ndarray | float = TOP_GAP_M
+) -> np.ndarray:
     """Per cluster k (points ``order[bounds[k]:bounds[k + 1]]``, none empty): its height above the ground,
     robust to a few stray returns and to overhangs above it (branches, a sign). Vectorized over clusters.
 
-    Each cluster's heights are sorted; the object ends below the first vertical gap wider than
-    ``TOP_GAP_M`` above ``TOP_GAP_FROM_M`` (what lies above it is something else), and its height is the
-    ``TOP_PERCENTILE`` of what remains, not the maximum.
+    Each cluster's heights are sorted; the object ends below the first vertical gap wider than its
+    ``min_gap`` (per cluster, or one for all) above ``TOP_GAP_FROM_M`` (what lies above it is something
+    else), and its height is the ``TOP_PERCENTILE`` of what remains, not the maximum.
     """
     sizes = np.diff(bounds)
     cluster = np.repeat(np.arange(sizes.size), sizes)
@@ -89,7 +139,8 @@ def object_heights(order: np.ndarray, bounds: np.ndarray, height: np.ndarray) ->
     span = float(np.ptp(h)) + 1.0  # one float key: clusters in place, ascending heights within each
     h = h[np.argsort(cluster * span + (h - h.min()))]
     gap = np.zeros(h.size, bool)
-    gap[:-1] = (np.diff(h) > TOP_GAP_M) & (h[:-1] >= TOP_GAP_FROM_M)
+    limit = np.broadcast_to(np.asarray(min_gap, np.float64), sizes.shape)[cluster[:-1]]
+    gap[:-1] = (np.diff(h) > limit) & (h[:-1] >= TOP_GAP_FROM_M)
     gap[bounds[1:] - 1] = False  # never across two clusters
     at = np.flatnonzero(gap)
     first_gap = np.full(sizes.size, -1)
@@ -124,6 +175,9 @@ class LidarGeometry:
     bottom_elevation_deg: float | None = None
     tolerance_deg: float = 0.0
     azimuth_resolution_deg: float | None = None
+    beam_spacing_deg: float = 0.0
+    """The widest elevation step between beams within ``HORIZON_BEAMS_DEG`` of the horizontal, where
+    objects at range are seen: returns of one upright surface lie range * tan(step) apart in height."""
 
     @classmethod
     def from_rig(cls, rig, lidar: str) -> LidarGeometry:
@@ -133,7 +187,9 @@ class LidarGeometry:
             return cls(origin)
         angles = sorted(spec.vertical_angles_deg)
         spacing = min(angles[-1] - angles[-2], angles[1] - angles[0]) if len(angles) > 1 else 0.0
-        return cls(origin, angles[-1], angles[0], 0.5 * spacing, spec.azimuth_resolution_deg)
+        level = np.array([a for a in angles if abs(a) <= HORIZON_BEAMS_DEG])
+        step = float(np.diff(level).max()) if level.size > 1 else 0.0
+        return cls(origin, angles[-1], angles[0], 0.5 * spacing, spec.azimuth_resolution_deg, step)
 
     @property
     def xy(self) -> tuple[float, float]:
@@ -193,69 +249,207 @@ def detect(
     order = members[np.argsort(labels[members], kind="stable")]
     bounds = np.searchsorted(labels[order], np.arange(labels.max() + 2))
     hidden_ends = profile.hidden_ends(order, bounds)
-    tops = object_heights(order, bounds, height)
+    sweep = _Sweep(pts, raw, height, cfg, lidar, point_classes, RoadMap.of(pts, is_ground, ROAD_CELL_M))
+    rel = pts[order, :2] - np.asarray(sensor_xy)
+    ranges = np.add.reduceat(np.hypot(rel[:, 0], rel[:, 1]), bounds[:-1]) / np.diff(bounds)
+    tops = object_heights(order, bounds, height, sweep.top_gap(ranges))
     out: list[Detection] = []
     for k in range(labels.max() + 1):
-        _add_detections(out, order[bounds[k] : bounds[k + 1]], hidden_ends[k], pts, raw, height, cfg, lidar,
-                        point_classes, float(tops[k]))  # fmt: skip
-    return out, stages
+        _add_detections(out, order[bounds[k] : bounds[k + 1]], hidden_ends[k], sweep, float(tops[k]))
+    return orient_by_neighbours(out, pts, sensor_xy, cfg), stages
+
+
+NEIGHBOUR_RADIUS_M = 15.0
+"""How far a vehicle seen whole lends its heading to one seen in part (a row of parked cars, a lane)."""
+WHOLE_SIDE_M = 3.5
+"""A vehicle whose measured side is at least this long shows its heading."""
+AMBIGUOUS_SIDE_M = 3.0
+"""A vehicle whose measured sides are both shorter does not: its visible L may be front and side or
+side and front."""
+
+
+def orient_by_neighbours(
+    dets: list[Detection], pts: np.ndarray, sensor_xy: tuple[float, float], cfg: PrelabelConfig
+) -> list[Detection]:
+    """Vehicles seen in part take the heading of the vehicles seen whole around them (the nearest within
+    ``NEIGHBOUR_RADIUS_M``), since cars parked in a row or driving in a lane share their heading:
+    - a short L-shaped view is as much a front and a side as a side and a front: the neighbour says which;
+    - a fit wider than any car (sparse returns fitted on the diagonal) is fitted again along the
+      neighbour's heading, and kept when that makes it car-wide.
+    Without such a neighbour the size prior decides."""
+    whole = [d for d in dets if d.label in VEHICLE_CLASSES and d.measured.length >= WHOLE_SIDE_M]
+    if not whole:
+        return dets
+    anchors = np.array([(d.measured.cx, d.measured.cy) for d in whole])
+    max_width = PRIORS[ObjectClass.CAR].width[1]
+    out = []
+    for d in dets:
+        too_wide = d.measured.width > max_width
+        if d.label not in VEHICLE_CLASSES or (d.measured.length >= AMBIGUOUS_SIDE_M and not too_wide):
+            out.append(d)
+            continue
+        dist = np.hypot(anchors[:, 0] - d.measured.cx, anchors[:, 1] - d.measured.cy)
+        k = int(np.argmin(dist))
+        if dist[k] > NEIGHBOUR_RADIUS_M:
+            out.append(d)
+            continue
+        heading = whole[k].measured.yaw
+        if too_wide:
+            refit = fit_at(pts[d.point_index, :2].astype(np.float64), heading, cfg.fit.min_size_m)
+            if refit.width > max_width:
+                out.append(d)
+                continue
+            d = replace(d, measured=refit)
+        across = abs(math.sin(heading - d.measured.yaw))
+        out.append(reclassify(d, "end" if across > math.sqrt(0.5) else "side", sensor_xy, cfg.semantics))
+    return out
+
+
+ROAD_USER_MAJORITY = 0.5
+"""A cluster this much road user (vehicle or person points) is fitted on those points alone."""
+
+
+def _road_user_points(idx: np.ndarray, point_classes: np.ndarray, min_points: int) -> np.ndarray:
+    """The cluster's vehicle and person points when they are its majority: the leaves of a hedge that
+    touches a parked car stay out of its box; a cluster that is mostly something else is left whole."""
+    cls = point_classes[idx]
+    road_user = (cls == PointClass.VEHICLE) | (cls == PointClass.PERSON)
+    n = int(road_user.sum())
+    return idx[road_user] if n >= max(min_points, ROAD_USER_MAJORITY * idx.size) else idx
+
+
+@dataclass(frozen=True)
+class _Sweep:
+    """What every cluster of one sweep is fitted and judged with."""
+
+    pts: np.ndarray
+    raw: np.ndarray
+    height: np.ndarray
+    cfg: PrelabelConfig
+    lidar: LidarGeometry | None
+    point_classes: np.ndarray | None
+    road: RoadMap
+
+    def too_sparse_for_a_person(self, n_points: int, range_m: float) -> bool:
+        """Fewer returns than ``PERSON_MIN_COVERAGE`` of a person's face at this range (False when the
+        rig gives no beam steps)."""
+        lidar = self.lidar
+        if lidar is None or not lidar.beam_spacing_deg or not lidar.azimuth_resolution_deg:
+            return False
+        rows = PERSON_FACE_M[0] / (range_m * math.tan(math.radians(lidar.beam_spacing_deg)))
+        columns = PERSON_FACE_M[1] / (range_m * math.tan(math.radians(lidar.azimuth_resolution_deg)))
+        return n_points < PERSON_MIN_COVERAGE * max(rows, 1.0) * max(columns, 1.0)
+
+    def top_gap(self, range_m):
+        """``object_heights``'s gap at these ranges: wider than the beams leave on an upright surface."""
+        step = self.lidar.beam_spacing_deg if self.lidar is not None else 0.0
+        return np.maximum(TOP_GAP_M, TOP_GAP_BEAMS * np.asarray(range_m) * math.tan(math.radians(step)))
 
 
 def _add_detections(
-    out: list[Detection],
-    idx: np.ndarray,
-    hidden: int,
-    pts: np.ndarray,
-    raw: np.ndarray,
-    height: np.ndarray,
-    cfg: PrelabelConfig,
-    lidar: LidarGeometry | None,
-    point_classes: np.ndarray | None,
-    top_height: float | None = None,
+    out: list[Detection], idx: np.ndarray, hidden: int, sweep: _Sweep, top_height: float | None = None
 ) -> None:
-    """Fit and classify one cluster (``top_height``: its ``object_heights`` when already known); one
-    longer than a car and no wider is cut at its emptiest gap
-    across its axis (a row of parked cars) and each side is handled again."""
+    """Fit and classify one cluster (``hidden``: how many of its azimuth ends border a nearer object;
+    ``top_height``: its ``object_heights`` when already known). One wider than a car is cut at its
+    emptiest gap along its axis (cars side by side), one longer than a car and no wider across its axis
+    (cars bumper to bumper), and each side is handled again."""
+    pts, height, cfg, lidar, point_classes = (
+        sweep.pts,
+        sweep.height,
+        sweep.cfg,
+        sweep.lidar,
+        sweep.point_classes,
+    )
+    if point_classes is not None:
+        kept = _road_user_points(idx, point_classes, cfg.cluster.min_points)
+        if kept.size < idx.size:
+            idx, top_height = kept, None  # its height too without the hedge or the branches
     p = pts[idx]
     measured = fit_lshape(p[:, :2], cfg.fit.angle_step_deg, cfg.fit.max_fit_points, cfg.fit.min_size_m)
     if measured.length > cfg.cluster.max_extent_m:
         return
     car = PRIORS[ObjectClass.CAR]
-    if measured.length > car.length[1] and measured.width <= car.width[1]:
+    side = None
+    if measured.width > car.width[1]:  # wider than a car: cars side by side (a truck is too narrow to cut)
+        side = split_at_gap(p[:, :2], measured.yaw + math.pi / 2)
+    elif measured.length > car.length[1]:  # longer than a car and no wider: a row of parked cars
         side = split_at_gap(p[:, :2], measured.yaw)
-        if side is not None:
-            for part in (side, ~side):  # each keeps the parent's verdict: the cut side borders no object
-                _add_detections(out, idx[part], hidden, pts, raw, height, cfg, lidar, point_classes)
-            return
+    if side is not None:
+        for part in (side, ~side):  # each keeps the parent's verdict: the cut side borders no object
+            _add_detections(out, idx[part], hidden, sweep)
+        return
     sensor_xy = lidar.xy if lidar is not None else (0.0, 0.0)
     z_bottom = float(np.median(p[:, 2] - height[idx]))
+    reach = float(np.median(np.hypot(p[:, 0] - sensor_xy[0], p[:, 1] - sensor_xy[1])))
     if top_height is None:
-        top_height = float(object_heights(idx, np.array([0, idx.size]), height)[0])
+        top_height = float(object_heights(idx, np.array([0, idx.size]), height, sweep.top_gap(reach))[0])
     z_top = z_bottom + top_height
-    cut = _cut_by_fov(raw[idx], lidar)
-    vetoed = point_classes is not None and bool(
-        np.mean(point_classes[idx] == PointClass.PERSON) < cfg.semantics.min_person_share
-    )
+    cut = _cut_by_fov(sweep.raw[idx], lidar)
+    foot_hidden = bool(z_bottom - sweep.road.height_near(measured.cx, measured.cy) > FOOT_HIDDEN_M)
+    sparse = sweep.too_sparse_for_a_person(idx.size, reach)
+    evidence = None if point_classes is None else PointEvidence.of(point_classes[idx])
     scores = size_scores(measured.length, measured.width, z_top - z_bottom, cut, occluded=hidden > 0)
-    label, conf = _decide(scores, vetoed)
+    label, conf = decide_with_evidence(scores, evidence, cfg.semantics, foot_hidden or sparse)
     box = complete(measured, label, sensor_xy, hidden > 0)
-    out.append(Detection(idx, measured, box, z_bottom, z_top, scores, label, conf, cut, int(hidden), vetoed))
+    out.append(
+        Detection(
+            idx,
+            measured,
+            box,
+            z_bottom,
+            z_top,
+            scores,
+            label,
+            conf,
+            cut,
+            foot_hidden,
+            sparse,
+            int(hidden),
+            evidence,
+        )  # fmt: skip
+    )
 
 
-def _decide(scores: np.ndarray, people_vetoed: bool) -> tuple[ObjectClass, float]:
-    """``classify.decide``, but a best fit as pedestrian or cyclist that the point classifier vetoed (too
-    little of a person in it: a post, a bush, a mirror) is unknown, not the next class down the list."""
+def decide_with_evidence(
+    scores: np.ndarray, evidence: PointEvidence | None, cfg: SemanticsConfig, person_ruled_out: bool = False
+) -> tuple[ObjectClass, float]:
+    """``classify.decide`` checked against what else the returns say:
+    - a pedestrian or cyclist fit is no road user when ``person_ruled_out`` (``Detection``) or, with the
+      point classifier, when too little of it is person (a post, a bush, a mirror): unknown, not the next
+      class down the list (a person-sized part of a car is no car either);
+    - with the point classifier, which tells road users from the rest far better than a footprint does
+      (a hedge can be car-sized, a parked car seen in part is no known size): a vehicle fit with too
+      little of a vehicle in it (a wall, a hedge) is unknown, and a cluster no class fits that is almost
+      all vehicle points (a car seen in part, behind another, or wider than a car for a stray return
+      beside it) is the vehicle class its footprint fits best, with the vehicle share as its confidence,
+      halved: the size did not confirm it.
+    """
     label, confidence = decide(scores)
-    if people_vetoed and label in (ObjectClass.PEDESTRIAN, ObjectClass.CYCLIST):
+    if label in PERSON_CLASSES and (
+        person_ruled_out or (evidence is not None and evidence.person < cfg.min_person_share)
+    ):
         return ObjectClass.UNKNOWN, confidence
+    if evidence is None:
+        return label, confidence
+    if label in VEHICLE_CLASSES and evidence.vehicle < cfg.min_vehicle_share:
+        return ObjectClass.UNKNOWN, confidence
+    if (
+        label is ObjectClass.UNKNOWN
+        and evidence.vehicle >= cfg.vehicle_share_for_class
+        and evidence.points >= cfg.min_points_for_class
+    ):
+        best = max(VEHICLE_CLASSES, key=lambda c: scores[CLASSES.index(c)])
+        return best, 0.5 * evidence.vehicle
     return label, confidence
 
 
-def reclassify(det: Detection, view: str, sensor_xy: tuple[float, float]) -> Detection:
+def reclassify(
+    det: Detection, view: str, sensor_xy: tuple[float, float], semantics: SemanticsConfig
+) -> Detection:
     """The detection scored again with its view known ("side" or "end", from the track's motion)."""
     m = det.measured
     occluded = det.hidden_ends > 0
     scores = size_scores(m.length, m.width, det.z_top - det.z_bottom, det.height_cut, view, occluded)
-    label, conf = _decide(scores, det.people_vetoed)
-    box = complete(m, label, sensor_xy, occluded)
+    label, conf = decide_with_evidence(scores, det.evidence, semantics, det.person_ruled_out)
+    box = det.grown(label, sensor_xy, view)
     return replace(det, box=box, scores=scores, label=label, confidence=conf)

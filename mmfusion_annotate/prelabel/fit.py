@@ -56,6 +56,13 @@ def wrap_half(angle: float) -> float:
     return (angle + math.pi / 2) % math.pi - math.pi / 2
 
 
+def fit_at(xy: np.ndarray, theta: float, min_size: float) -> BevBox:
+    """The rectangle of (n,2) points with its sides along ``theta`` (a heading known from elsewhere)."""
+    e1 = xy @ np.array([math.cos(theta), math.sin(theta)])
+    e2 = xy @ np.array([-math.sin(theta), math.cos(theta)])
+    return _normalized_box((e1.min(), e1.max()), (e2.min(), e2.max()), theta, min_size)
+
+
 def fit_lshape(xy: np.ndarray, angle_step_deg: float, max_points: int, min_size: float) -> BevBox:
     """Best-scoring rectangle for (n,2) points; ``max_points`` caps the cost by even subsampling."""
     if xy.shape[0] > max_points:

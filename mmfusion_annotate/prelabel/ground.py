@@ -120,3 +120,37 @@ def _walk_bins_kernel(zmin, ground0, seed_r0, slope, step, bin_m):  # pragma: no
                 last_r = rc
             ground_cells[s, b] = ground
     return ground_cells
+
+
+@dataclass(frozen=True)
+class RoadMap:
+    """The road's height on a coarse grid: the lowest ground return of each ``cell_m`` cell, for telling
+    the ground an object stands on from returns the ground filter took for ground on the object itself
+    (the visible bottom of a pole behind a parked car)."""
+
+    origin: tuple[float, float]
+    cell_m: float
+    lowest: np.ndarray
+    """(nx, ny) lowest ground z per cell, NaN where no ground was seen."""
+
+    @classmethod
+    def of(cls, xyz: np.ndarray, is_ground: np.ndarray, cell_m: float) -> RoadMap:
+        g = np.asarray(xyz)[np.asarray(is_ground)]
+        if g.shape[0] == 0:
+            return cls((0.0, 0.0), cell_m, np.full((1, 1), np.nan))
+        lo = g[:, :2].min(axis=0)
+        ij = ((g[:, :2] - lo) / cell_m).astype(np.int64)
+        lowest = np.full(tuple(ij.max(axis=0) + 1), np.inf)
+        np.minimum.at(lowest, (ij[:, 0], ij[:, 1]), g[:, 2])
+        lowest[np.isinf(lowest)] = np.nan
+        return cls((float(lo[0]), float(lo[1])), cell_m, lowest)
+
+    def height_near(self, x: float, y: float) -> float:
+        """Median of the lowest ground of the 3 x 3 cells around (x, y), NaN where none was seen (one
+        low cell, a drain or a ditch, does not pull it down)."""
+        i = int((x - self.origin[0]) // self.cell_m)
+        j = int((y - self.origin[1]) // self.cell_m)
+        nx, ny = self.lowest.shape
+        block = self.lowest[max(i - 1, 0) : max(min(i + 2, nx), 0), max(j - 1, 0) : max(min(j + 2, ny), 0)]
+        seen = block[np.isfinite(block)]
+        return float(np.median(seen)) if seen.size else math.nan

@@ -26,6 +26,10 @@ class ObjectClass(str, Enum):
     UNKNOWN = "unknown"
 
 
+PERSON_CLASSES = (ObjectClass.PEDESTRIAN, ObjectClass.CYCLIST)
+VEHICLE_CLASSES = (ObjectClass.CAR, ObjectClass.TRUCK, ObjectClass.BUS)
+
+
 class Modality(str, Enum):
     LIDAR = "lidar"
     CAMERA = "camera"

@@ -25,7 +25,6 @@ from mmfusion_annotate.prelabel.camera_detector import (
     scheduled_cameras,
 )
 from mmfusion_annotate.prelabel.camera_fusion import (
-    PERSON_CLASSES,
     CameraObject,
     FramePoints,
     Verdict,
@@ -34,9 +33,10 @@ from mmfusion_annotate.prelabel.camera_fusion import (
 )
 from mmfusion_annotate.prelabel.classify import CLASSES, motion_factor
 from mmfusion_annotate.prelabel.config import PrelabelConfig
-from mmfusion_annotate.prelabel.detect import Detection, LidarGeometry, Stages, complete, detect, reclassify
+from mmfusion_annotate.prelabel.detect import Detection, LidarGeometry, Stages, detect, reclassify
 from mmfusion_annotate.prelabel.evidence import ImageEvidence
 from mmfusion_annotate.prelabel.model import (
+    PERSON_CLASSES,
     Box2D,
     Cuboid,
     ObjectClass,
@@ -145,7 +145,7 @@ class Prelabeler:
         meas = []
         for d in dets:
             centres = {d.label: d.box}
-            centres.update({c: complete(d.measured, c, sensor_xy) for c in CLASSES if c is not d.label})
+            centres.update({c: d.grown(c, sensor_xy) for c in CLASSES if c is not d.label})
             world = {
                 c: transform_points(T_world_base, np.array([[b.cx, b.cy, 0.0]]))[0]
                 for c, b in centres.items()
@@ -172,7 +172,7 @@ class Prelabeler:
             elif memo is not None and (label in PERSON_CLASSES or d.label in PERSON_CLASSES):
                 continue  # no road user (a post, a bush, a parked bicycle): tracked, not labelled
             scores = d.scores * motion_factor(speed) if t.hits >= 3 else d.scores
-            box = complete(d.measured, label, sensor_xy) if label is not d.label else d.box
+            box = d.grown(label, sensor_xy) if label is not d.label else d.box
             conf = float(scores[CLASSES.index(label)]) / (float(scores.sum()) + 1e-9) * d.confidence**0.5
             if not t.confirmed:
                 conf *= TENTATIVE_FACTOR
@@ -222,11 +222,7 @@ class Prelabeler:
             if verdicts[k] is not None:
                 continue
             for oid, xy in predicted.items():
-                box = (
-                    d.box
-                    if d.label is named[oid].label
-                    else complete(d.measured, named[oid].label, sensor_xy)
-                )
+                box = d.box if d.label is named[oid].label else d.grown(named[oid].label, sensor_xy)
                 w = transform_points(T_world_base, np.array([[box.cx, box.cy, 0.0]]))[0]
                 dist = float(np.hypot(w[0] - xy[0], w[1] - xy[1]))
                 if dist <= self.cfg.tracker.gate_m:
@@ -262,7 +258,7 @@ class Prelabeler:
         for d in detections:
             best, best_dist = None, cfg.gate_m
             for label, xy, v in moving:
-                box = d.box if label is d.label else complete(d.measured, label, sensor_xy)
+                box = d.box if label is d.label else d.grown(label, sensor_xy)
                 w = transform_points(T_world_base, np.array([[box.cx, box.cy, 0.0]]))[0]
                 dist = float(np.hypot(w[0] - xy[0], w[1] - xy[1]))
                 if dist <= best_dist:
@@ -271,7 +267,9 @@ class Prelabeler:
                 out.append(d)
                 continue
             across = abs(math.sin(math.atan2(best[1], best[0]) - (d.measured.yaw + base_yaw)))
-            out.append(reclassify(d, "end" if across > math.sqrt(0.5) else "side", sensor_xy))
+            out.append(
+                reclassify(d, "end" if across > math.sqrt(0.5) else "side", sensor_xy, self.cfg.semantics)
+            )
         return out
 
     def _tracks(self) -> tuple[Track, ...]:

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 from rosbags.interfaces import Nodetype
+from rosbags.serde import SerdeError
 
-from mmfusion_annotate.errors import BagError
+from mmfusion_annotate.errors import BagError, CodecError
 from mmfusion_annotate.recording.definitions import is_carried, normalize_msgtype
 from mmfusion_annotate.recording.typestore import carried_typestore
 
@@ -59,13 +60,24 @@ def serialize(msgtype: str, msg: Any) -> bytes:
 
 
 def deserialize(msgtype: str, data: bytes | memoryview) -> Any:
-    """The message encoded in ``data``: an rclpy message, or a rosbags dataclass for carried types."""
+    """The message encoded in ``data``: an rclpy message, or a rosbags dataclass for carried types.
+
+    A payload that does not decode (cut off, corrupt) is a ``CodecError`` naming the type; a type that is
+    not installed stays a ``BagError``.
+    """
     name = normalize_msgtype(msgtype)
     if is_carried(name):
-        return carried_typestore().deserialize_cdr(data, name)
+        try:
+            return carried_typestore().deserialize_cdr(data, name)
+        except SerdeError as error:
+            raise CodecError(f"{name}: undecodable CDR payload of {len(data)} bytes ({error})") from None
     from rclpy.serialization import deserialize_message
 
-    return deserialize_message(bytes(data), message_class(name))
+    cls = message_class(name)
+    try:
+        return deserialize_message(bytes(data), cls)
+    except RuntimeError as error:  # rclpy's RMWError: the CDR bytes do not fit the type
+        raise CodecError(f"{name}: undecodable CDR payload of {len(data)} bytes ({error})") from None
 
 
 def _coerce_struct(value: Any, typename: str) -> Any:

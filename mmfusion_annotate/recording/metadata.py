@@ -7,6 +7,8 @@ exactly as in the MCAP channel metadata.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +17,8 @@ from pathlib import Path
 import yaml
 
 from mmfusion_annotate.errors import BagError
+
+_log = logging.getLogger(__name__)
 
 VERSION = 8
 FILENAME = "metadata.yaml"
@@ -96,11 +100,15 @@ def write_metadata(bag_dir: Path, info: Mapping) -> Path:
     path = Path(bag_dir) / FILENAME
     tmp = path.with_name(f".{FILENAME}.tmp")
     text = yaml.safe_dump({"rosbag2_bagfile_information": dict(info)}, sort_keys=False)
-    with open(tmp, "w", encoding="utf-8") as stream:
-        stream.write(text)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temporary file behind
+        raise
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)
@@ -110,9 +118,38 @@ def write_metadata(bag_dir: Path, info: Mapping) -> Path:
 
 
 def read_metadata(bag_dir: Path) -> dict:
-    """The ``rosbag2_bagfile_information`` mapping of a bag directory."""
+    """The ``rosbag2_bagfile_information`` mapping of a bag directory, checked far enough to be used.
+
+    BagError naming the file and what is wrong when it cannot be (not text, not YAML, not a mapping,
+    ``relative_file_paths`` not a list of names): guessing which files a damaged bag means could read
+    the wrong ones, and ``mmfusion bag recover`` rewrites the file from the ``.mcap`` files. A malformed
+    ``custom_data`` only loses the recorder's notes, so it is dropped with a warning instead.
+    """
     path = Path(bag_dir) / FILENAME
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))["rosbag2_bagfile_information"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
-        raise BagError(f"{path}: not a rosbag2 metadata file ({error})") from None
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except IsADirectoryError:
+        raise BagError(f"{path}: is a directory, not a rosbag2 metadata file") from None
+    except UnicodeDecodeError:
+        raise BagError(f"{path}: not a text file (binary data); `mmfusion bag recover` rewrites it") from None
+    except (OSError, yaml.YAMLError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise BagError(f"{path}: not a rosbag2 metadata file ({reason})") from None
+    info = document.get("rosbag2_bagfile_information") if isinstance(document, dict) else None
+    if not isinstance(info, dict):
+        raise BagError(f"{path}: no 'rosbag2_bagfile_information' mapping (not a rosbag2 metadata file)")
+    names = info.get("relative_file_paths")
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise BagError(
+            f"{path}: 'relative_file_paths' must be a list of file names (got {names!r:.60}); "
+            "`mmfusion bag recover` rewrites it"
+        )
+    custom = info.get("custom_data")
+    if custom is not None and not (isinstance(custom, dict) and all(isinstance(k, str) for k in custom)):
+        _log.warning("%s: 'custom_data' is not a mapping of names (ignored): %.60r", path, custom)
+        info["custom_data"] = None
+    elif custom:
+        info["custom_data"] = {
+            k: v if isinstance(v, str) else json.dumps(v, default=str) for k, v in custom.items()
+        }
+    return info

@@ -22,7 +22,7 @@ from typing import Any
 
 from mmfusion_annotate.recording.config import RecorderConfig
 from mmfusion_annotate.recording.qos import QosProfile
-from mmfusion_annotate.recording.writer import BagWriter, Opener, _open_binary
+from mmfusion_annotate.recording.writer import BagWriter, Opener
 
 _log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class Recorder:
         bag_dir: str | os.PathLike,
         config: RecorderConfig | None = None,
         *,
-        opener: Opener = _open_binary,
+        opener: Opener | None = None,
     ) -> None:
         self.config = config or RecorderConfig()
         self.bag_dir = Path(bag_dir)
@@ -210,9 +210,12 @@ class Recorder:
             self._writer.add_event_metadata(event_id, start_ns, end_ns, fields)
             return
         _, topic, data, recv_ns, replace = item
-        if self._failed_until and time.monotonic() < self._failed_until:
-            self._lose(item)
-            return
+        if self._failed_until:
+            if time.monotonic() < self._failed_until:
+                self._lose(item)
+                return
+            # retrying: the file opened now writes metadata.yaml, which then counts the drops so far
+            self._writer.custom_data.update(self._drop_report())
         if kind == _STATIC:
             ok = self._guarded(self._writer.set_static, topic, data, recv_ns, replace=replace)
         else:
@@ -249,9 +252,12 @@ class Recorder:
             self._last_error = message
             self._failed_until = time.monotonic() + self.config.retry_interval_s
         try:
-            self._writer.abandon_file()
+            lost = self._writer.abandon_file()
         except OSError:
-            pass  # nothing more can be saved now; the files already closed are untouched
+            return  # nothing more can be saved now; the files already closed are untouched
+        with self._cond:  # written to the broken file's open chunk, never reached the disk
+            self._written.subtract(lost)
+            self._dropped_io.update(lost)
 
     def _sync(self, fsync: bool) -> None:
         self._writer.custom_data.update(self._drop_report())

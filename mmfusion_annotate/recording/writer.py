@@ -4,14 +4,23 @@ Every file carries one ``ros2msg`` schema per type, ``cdr`` channels with ``offe
 ``topic_type_hash`` metadata, the static messages (``/tf_static``, camera info) again at its start, and at
 its end a ``mmfusion_events`` metadata record listing the events that touch it plus the ``rosbag2`` record
 rosbag2's own MCAP plugin writes. ``metadata.yaml`` is rewritten atomically whenever a file opens or closes.
+
+A split file open for writing holds an exclusive ``flock`` (released when it is closed or the process dies),
+so ``bag recover`` can tell a file still being written from one a crash left behind. A bag whose writing
+stopped early (an exception, Ctrl-C, a full disk) is closed as far as it got and marked partial in
+``metadata.yaml`` (``custom_data`` ``mmfusion.partial``); a file that never got a message onto the disk is
+removed rather than left empty.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -23,6 +32,7 @@ from mmfusion_annotate.errors import BagError
 from mmfusion_annotate.recording.bag_dir import refuse_existing_bag
 from mmfusion_annotate.recording.definitions import normalize_msgtype, schema_text, type_hash
 from mmfusion_annotate.recording.metadata import (
+    FILENAME,
     FileInfo,
     TopicInfo,
     bag_info,
@@ -33,6 +43,8 @@ from mmfusion_annotate.recording.qos import QosProfile, qos_profile
 
 COMPRESSION = {"none": CompressionType.NONE, "lz4": CompressionType.LZ4, "zstd": CompressionType.ZSTD}
 EVENTS_RECORD = "mmfusion_events"
+PARTIAL_KEY = "mmfusion.partial"
+"""``custom_data`` key of a bag whose writing stopped early; the value says why."""
 DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
 _MESSAGE_OVERHEAD = 31  # MCAP message record header bytes, for the size estimate of the open chunk
 
@@ -54,6 +66,11 @@ class _File:
     message_count: int = 0
     complete: bool = False
     topic_counts: Counter = field(default_factory=Counter)
+    unsaved: Counter = field(default_factory=Counter)
+    """Messages per topic the caller handed in that are still in the open chunk (not yet handed to the
+    OS; static messages repeated at the file's start excluded): lost if the file breaks."""
+    saved: bool = False
+    """A chunk with messages reached the file: worth keeping for ``bag recover`` if it breaks."""
 
     def info(self, bag_dir: Path) -> FileInfo:
         return FileInfo(
@@ -79,7 +96,8 @@ class BagWriter:
 
     ``bag_dir`` must be new or empty (``refuse_existing_bag``): a bag is never written over another one.
 
-    ``opener`` opens a split file for writing (tests inject a failing one to simulate a full disk).
+    ``opener`` opens a split file for writing (default: exclusive creation; tests inject a failing one
+    to simulate a full disk).
     Errors of the file system propagate as ``OSError``; ``abandon_file`` then gives up the open file
     without touching the ones already closed, and the next ``write`` starts a new one.
     """
@@ -92,7 +110,7 @@ class BagWriter:
         split_size_bytes: int | None = None,
         split_duration_ns: int | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        opener: Opener = _open_binary,
+        opener: Opener | None = None,
     ) -> None:
         if compression not in COMPRESSION:
             raise BagError(f"{bag_dir}: unknown compression '{compression}' (use none, lz4 or zstd)")
@@ -103,7 +121,7 @@ class BagWriter:
         self.split_duration_ns = split_duration_ns
         self.chunk_size = chunk_size
         self.custom_data: dict[str, str] = {}
-        self._opener = opener
+        self._opener = opener or _open_binary
         self._topics: dict[str, _Topic] = {}
         self._static: dict[str, list[tuple[bytes, int]]] = {}
         self._events: dict[str, _Event] = {}
@@ -116,14 +134,24 @@ class BagWriter:
         self._sequence: dict[str, int] = {}
         self._pending = 0
         self._closed = False
+        self._created_dir = False
+        self._flushes = 0
 
     # -- context manager ------------------------------------------------------------------------------
 
     def __enter__(self) -> BagWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is None:
+            try:
+                self.close()
+            except OSError as error:  # the disk filled up while the last file was being finished
+                self.close_partial(f"stopped early ({error})")
+                raise
+            return
+        cause = f"{exc_type.__name__}: {exc}" if str(exc) else exc_type.__name__
+        self.close_partial(f"stopped early ({cause})")
 
     # -- public API ------------------------------------------------------------------------------------
 
@@ -156,9 +184,11 @@ class BagWriter:
     def write(self, topic: str, data: bytes, log_time_ns: int, publish_time_ns: int | None = None) -> None:
         """Append one CDR-encoded message of an added topic; opens/splits files as configured."""
         self._check_writable(topic)
+        flushes = self._flushes
         self._prepare_file(log_time_ns)
         self._add(topic, data, log_time_ns, publish_time_ns)
         self._split_if_full()
+        self._note_unsaved(topic, flushes)
 
     def set_static(self, topic: str, data: bytes, log_time_ns: int, *, replace: bool = True) -> None:
         """Write a static message now and again at the start of every later split file.
@@ -167,6 +197,7 @@ class BagWriter:
         distinct one (``/tf_static`` from several publishers).
         """
         self._check_writable(topic)
+        flushes = self._flushes
         kept = self._static.setdefault(topic, [])
         if replace:
             kept.clear()
@@ -175,6 +206,7 @@ class BagWriter:
         if not self._prepare_file(log_time_ns):  # a file opened just now starts with it already
             self._add(topic, data, log_time_ns, None)
         self._split_if_full()
+        self._note_unsaved(topic, flushes)
 
     def add_event_metadata(
         self, event_id: str, start_ns: int, end_ns: int, fields: Mapping[str, Any]
@@ -187,14 +219,17 @@ class BagWriter:
     def flush(self) -> None:
         """Close the open chunk and hand everything to the OS (survives a killed process)."""
         if self._writer is not None:
-            self._writer.flush()
+            with self._naming_file():
+                self._writer.flush()
             self._pending = 0
+            self._mark_saved()
 
     def fsync(self) -> None:
         """``flush`` and force the file's data to the disk (survives a power cut)."""
         if self._writer is not None and self._stream is not None:
             self.flush()
-            os.fsync(self._stream.fileno())
+            with self._naming_file():
+                os.fsync(self._stream.fileno())
 
     def split(self) -> None:
         """Close the current file now; the next write opens the next one."""
@@ -202,18 +237,45 @@ class BagWriter:
             self._finish_file()
             self._write_metadata()
 
-    def abandon_file(self) -> None:
-        """Give up the open file after an I/O error: try to finish it, else leave it for ``bag recover``."""
+    def abandon_file(self) -> Counter:
+        """Give up the open file after an I/O error: try to finish it, else leave it for ``bag recover``
+        (or remove it when no message of it reached the disk). Returns the messages per topic lost."""
         if self._writer is None:
-            return
+            return Counter()
+        lost: Counter = Counter()
         try:
             self._finish_file()
         except OSError:
-            self._drop_broken_file()
+            lost = self._drop_broken_file()
         try:
             self._write_metadata()
         except OSError:
             pass  # the next split or close rewrites it
+        return lost
+
+    def close_partial(self, reason: str) -> None:
+        """Close after writing stopped early: mark the bag partial and save what can be saved.
+
+        Never raises ``OSError``: with the disk full, the open file is left for ``bag recover`` (or
+        removed when no message of it reached the disk); a bag left without any file is removed (its
+        ``metadata.yaml``, and its folder when this writer created it).
+        """
+        if self._closed:
+            return
+        self.custom_data[PARTIAL_KEY] = reason
+        try:
+            self.close()
+        except OSError:
+            self.abandon_file()
+            self._closed = True
+        if self._files:
+            return
+        try:
+            (self.bag_dir / FILENAME).unlink(missing_ok=True)
+            if self._created_dir:
+                self.bag_dir.rmdir()
+        except OSError:
+            pass  # something else is in the folder: leave it
 
     def close(self) -> None:
         """Finish the open file and write the final ``metadata.yaml`` (idempotent)."""
@@ -271,10 +333,39 @@ class BagWriter:
             if self._stream.tell() + self._pending >= self.split_size_bytes:
                 self.split()
 
+    @contextmanager
+    def _naming_file(self) -> Iterator[None]:
+        """An ``OSError`` without a file name (a failed write) gets the open file's path."""
+        try:
+            yield
+        except OSError as error:
+            if error.filename is None and self._files:
+                raise OSError(error.errno, error.strerror or str(error), str(self._files[-1].path)) from error
+            raise
+
+    def _mark_saved(self) -> None:
+        current = self._files[-1]
+        current.saved = current.saved or current.message_count > 0
+        current.unsaved.clear()
+        self._flushes += 1
+
+    def _note_unsaved(self, topic: str, flushes: int) -> None:
+        """Count a message handed in by the caller as at risk while no chunk write since covered it."""
+        if self._writer is not None and self._flushes == flushes:
+            self._files[-1].unsaved[topic] += 1
+
     def _open_file(self, first_time_ns: int) -> None:
-        self.bag_dir.mkdir(parents=True, exist_ok=True)
+        if not self.bag_dir.is_dir():
+            self.bag_dir.mkdir(parents=True)
+            self._created_dir = True
         path = self.bag_dir / f"{self.name}_{self._next_index}.mcap"
         stream = self._opener(path)
+        try:
+            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:  # cannot happen to a file just created exclusively, unless shared
+            stream.close()
+            path.unlink(missing_ok=True)
+            raise OSError(errno.EBUSY, f"locked by another process ({error.strerror})", str(path)) from error
         self._next_index += 1
         self._stream = stream
         self._files.append(_File(path))
@@ -284,7 +375,8 @@ class BagWriter:
             compression=COMPRESSION[self.compression],
             enable_data_crcs=False,
         )
-        self._writer.start(profile="ros2", library=f"mmfusion_annotate/{__version__}")
+        with self._naming_file():
+            self._writer.start(profile="ros2", library=f"mmfusion_annotate/{__version__}")
         self._channels.clear()
         self._schemas.clear()
         self._sequence.clear()
@@ -316,18 +408,25 @@ class BagWriter:
     def _add(self, topic: str, data: bytes, log_time_ns: int, publish_time_ns: int | None) -> None:
         assert self._writer is not None and self._stream is not None
         before = self._stream.tell()
-        self._writer.add_message(
-            channel_id=self._channels[topic],
-            log_time=log_time_ns,
-            data=data,
-            publish_time=log_time_ns if publish_time_ns is None else publish_time_ns,
-            sequence=self._sequence[topic],
-        )
+        with self._naming_file():
+            self._writer.add_message(
+                channel_id=self._channels[topic],
+                log_time=log_time_ns,
+                data=data,
+                publish_time=log_time_ns if publish_time_ns is None else publish_time_ns,
+                sequence=self._sequence[topic],
+            )
         self._sequence[topic] += 1
-        self._pending = 0 if self._stream.tell() != before else self._pending + len(data) + _MESSAGE_OVERHEAD
         current = self._files[-1]
         current.topic_counts[topic] += 1
         current.message_count += 1
+        if self._stream.tell() != before:  # the chunk holding this message was written: to the OS with it
+            with self._naming_file():
+                self._stream.flush()
+            self._pending = 0
+            self._mark_saved()
+        else:
+            self._pending += len(data) + _MESSAGE_OVERHEAD
         current.start_ns = log_time_ns if current.start_ns is None else min(current.start_ns, log_time_ns)
         current.end_ns = log_time_ns if current.end_ns is None else max(current.end_ns, log_time_ns)
 
@@ -348,17 +447,27 @@ class BagWriter:
         if events:
             self._writer.add_metadata(EVENTS_RECORD, events)
         record.complete = True  # the rosbag2 record describes the bag including this file
-        self._writer.add_metadata("rosbag2", {"serialized_metadata": dump_info(self.info())})
-        self._writer.finish()
-        self._stream.flush()
-        os.fsync(self._stream.fileno())
+        try:
+            with self._naming_file():
+                self._writer.add_metadata("rosbag2", {"serialized_metadata": dump_info(self.info())})
+                self._writer.finish()
+                self._stream.flush()
+                os.fsync(self._stream.fileno())
+        except OSError:
+            record.complete = False
+            raise
         self._stream.close()
         self._writer = None
         self._stream = None
 
-    def _drop_broken_file(self) -> None:
-        """Forget the stream of a file that could not be finished; it stays on disk, unlisted."""
-        self._files[-1].complete = False
+    def _drop_broken_file(self) -> Counter:
+        """Forget the stream of a file that could not be finished; returns its messages lost per topic.
+
+        A file with a saved chunk stays on disk, unlisted, for ``bag recover``; one without is removed
+        and its name used again, so a recorder retrying on a full disk leaves no empty files behind.
+        """
+        record = self._files[-1]
+        record.complete = False
         try:
             if self._stream is not None:
                 self._stream.close()
@@ -366,6 +475,17 @@ class BagWriter:
             pass  # the data already handed to the OS stays; bag recover rebuilds the file
         self._writer = None
         self._stream = None
+        if not record.saved:
+            self._files.pop()
+            self._next_index -= 1
+            record.path.unlink(missing_ok=True)
+        return Counter(record.unsaved)
 
     def _write_metadata(self) -> None:
-        write_metadata(self.bag_dir, self.info())
+        try:
+            write_metadata(self.bag_dir, self.info())
+        except OSError as error:
+            if error.filename is None:
+                path = str(self.bag_dir / FILENAME)
+                raise OSError(error.errno, error.strerror or str(error), path) from error
+            raise

@@ -14,6 +14,7 @@ import yaml
 
 from mmfusion_annotate.errors import CalibrationError, RigError
 from mmfusion_annotate.rig.camera_model import CameraModel
+from mmfusion_annotate.textfile import read_text_file
 
 _MATRICES = {
     "camera_matrix": (3, 3),
@@ -91,10 +92,7 @@ def load_calibration_yaml(path_or_text: str | Path) -> CameraModel:
     """Read a camera_calibration YAML file (``Path``) or YAML text (``str``) into a CameraModel."""
     if isinstance(path_or_text, Path):
         source = str(path_or_text)
-        try:
-            text = path_or_text.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CalibrationError(f"cannot read camera calibration ({exc.strerror})", file=source) from None
+        text = read_text_file(path_or_text, "camera calibration", CalibrationError)
     else:
         source, text = "<camera calibration>", path_or_text
     try:
@@ -104,6 +102,8 @@ def load_calibration_yaml(path_or_text: str | Path) -> CameraModel:
         raise CalibrationError(
             f"invalid YAML: {exc.problem}", file=source, line=mark.line + 1 if mark else None
         ) from None
+    except yaml.YAMLError as exc:  # e.g. a control character (ReaderError has no mark)
+        raise CalibrationError(f"invalid YAML: {str(exc).splitlines()[0]}", file=source) from None
     if not isinstance(doc, dict):
         raise CalibrationError("a camera calibration must be a mapping", file=source)
     return _from_calibration_dict(doc, source)

@@ -10,17 +10,21 @@ P2 · R0_rect · Tr_velo_to_cam · p.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mmfusion_annotate.errors import CalibrationError
 from mmfusion_annotate.rig.image_size import image_size
+from mmfusion_annotate.rig.lidar_mounting import LidarMounting
 from mmfusion_annotate.rig.loader import rig_from_dict
 from mmfusion_annotate.rig.rig import Rig
 
 _SHAPES = {"P2": (3, 4), "R0_rect": (3, 3), "Tr_velo_to_cam": (3, 4)}
-HDL64_VERTICAL_RANGE_DEG = (-24.9, 2.0)
-KITTI_LIDAR_HEIGHT_M = 1.73  # Velodyne above the ground (KITTI sensor set-up)
+KITTI_MOUNTING = LidarMounting(1.73, (-24.9, 2.0))
+"""KITTI's HDL-64E: 1.73 m above the road (KITTI sensor set-up), beams from -24.9 to +2 degrees."""
+LIDAR = "velodyne"
+CAMERA = "image_2"
 
 
 def read_kitti_calib(path: str | Path) -> dict[str, np.ndarray]:
@@ -64,62 +68,80 @@ def camera2_from_velodyne(calib: dict[str, np.ndarray]) -> tuple[np.ndarray, np.
     return K2, baseline @ R0 @ Tr
 
 
+def kitti_lidar(mounting: LidarMounting = KITTI_MOUNTING) -> dict[str, Any]:
+    """The ``velodyne`` sensor entry: upright under base_link at ``mounting.height_m`` (base_link on the
+    road), its outer beams at ``mounting.vertical_range_deg``."""
+    return {
+        "name": LIDAR,
+        "kind": "lidar",
+        "topic": "/kitti/velo/pointcloud",
+        "frame_id": "velo_link",
+        "rate_hz": 10.0,
+        "extrinsic": {"parent": "base_link", "translation": [0.0, 0.0, float(mounting.height_m)]},
+        "lidar": {
+            "beams": 64,
+            "vertical_range_deg": [float(v) for v in mounting.vertical_range_deg],
+            "azimuth_resolution_deg": 0.17,
+            "min_range_m": 2.5,
+            "max_range_m": 120.0,
+        },
+    }
+
+
+def kitti_camera(
+    calib: dict[str, np.ndarray],
+    image_wh: tuple[int, int],
+    *,
+    name: str = CAMERA,
+    topic: str = "/kitti/camera_color_left/image_raw",
+    frame_id: str = "camera_color_left",
+    compressed: bool = False,
+) -> dict[str, Any]:
+    """The entry of camera 2 (rectified, pinhole K2) hanging from the Velodyne by ``calib``."""
+    K2, T_cam_velo = camera2_from_velodyne(calib)
+    T_velo_cam = np.linalg.inv(T_cam_velo)
+    camera: dict[str, Any] = {
+        "width": image_wh[0],
+        "height": image_wh[1],
+        "K": K2.ravel().tolist(),
+        "distortion_model": "plumb_bob",
+        "D": [0.0] * 5,
+    }
+    if compressed:
+        camera["compressed"] = True
+    return {
+        "name": name,
+        "kind": "camera",
+        "topic": topic,
+        "frame_id": frame_id,
+        "rate_hz": 10.0,
+        "extrinsic": {
+            "parent": "velo_link",
+            "translation": T_velo_cam[:3, 3].tolist(),
+            "rotation_matrix": T_velo_cam[:3, :3].tolist(),
+        },
+        "camera": camera,
+    }
+
+
 def kitti_rig(
     calib_path: str | Path,
     *,
     image_path: str | Path | None = None,
     image_wh: tuple[int, int] | None = None,
-    lidar_height_m: float = KITTI_LIDAR_HEIGHT_M,
+    mounting: LidarMounting = KITTI_MOUNTING,
     name: str = "kitti",
 ) -> Rig:
     """Rig of one KITTI frame: ``velodyne`` under base_link and camera ``image_2`` under the Velodyne.
 
     The image size comes from ``image_wh``, else from ``image_path``, else from the PNG next to the
     calibration (``../image_2/<same name>.png``), because KITTI's calib files do not carry it.
+    ``mounting``: KITTI's own by default; give the measured one (``lidar_mounting.measure_mounting``)
+    for another car's data in the KITTI layout.
     """
     calib_path = Path(calib_path)
     calib = read_kitti_calib(calib_path)
     if image_wh is None:
         image_wh = image_size(image_path or calib_path.parent.parent / "image_2" / f"{calib_path.stem}.png")
-    K2, T_cam_velo = camera2_from_velodyne(calib)
-    T_velo_cam = np.linalg.inv(T_cam_velo)
-    doc = {
-        "name": name,
-        "sensors": [
-            {
-                "name": "velodyne",
-                "kind": "lidar",
-                "topic": "/kitti/velo/pointcloud",
-                "frame_id": "velo_link",
-                "rate_hz": 10.0,
-                "extrinsic": {"parent": "base_link", "translation": [0.0, 0.0, float(lidar_height_m)]},
-                "lidar": {
-                    "beams": 64,
-                    "vertical_range_deg": list(HDL64_VERTICAL_RANGE_DEG),
-                    "azimuth_resolution_deg": 0.17,
-                    "min_range_m": 2.5,
-                    "max_range_m": 120.0,
-                },
-            },
-            {
-                "name": "image_2",
-                "kind": "camera",
-                "topic": "/kitti/camera_color_left/image_raw",
-                "frame_id": "camera_color_left",
-                "rate_hz": 10.0,
-                "extrinsic": {
-                    "parent": "velo_link",
-                    "translation": T_velo_cam[:3, 3].tolist(),
-                    "rotation_matrix": T_velo_cam[:3, :3].tolist(),
-                },
-                "camera": {
-                    "width": image_wh[0],
-                    "height": image_wh[1],
-                    "K": K2.ravel().tolist(),
-                    "distortion_model": "plumb_bob",
-                    "D": [0.0] * 5,
-                },
-            },
-        ],
-    }
+    doc = {"name": name, "sensors": [kitti_lidar(mounting), kitti_camera(calib, image_wh)]}
     return rig_from_dict(doc, source=str(calib_path))

@@ -15,6 +15,7 @@ from mmfusion_annotate.rig.camera_model import CameraModel
 from mmfusion_annotate.rig.frames import FrameEdge, FrameTree
 from mmfusion_annotate.rig.rig import Rig, Sensor, default_info_topic
 from mmfusion_annotate.rig.schema import LidarSpec, RigFile, SensorEntry
+from mmfusion_annotate.textfile import read_text_file
 from mmfusion_annotate.types import seconds_to_ns
 
 _MESSAGES = {"missing": "missing key", "extra_forbidden": "unknown key"}
@@ -24,10 +25,7 @@ def load_rig(path: str | Path) -> Rig:
     """Load and validate a rig file."""
     path = Path(path)
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RigError(f"cannot read rig file ({exc.strerror})", file=source) from None
+    text = read_text_file(path, "rig file", RigError)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -36,6 +34,8 @@ def load_rig(path: str | Path) -> Rig:
         raise RigError(
             f"invalid YAML: {exc.problem or exc.context}", file=source, line=mark.line + 1 if mark else None
         ) from None
+    except yaml.YAMLError as exc:  # e.g. a control character (ReaderError has no mark)
+        raise RigError(f"invalid YAML: {str(exc).splitlines()[0]}", file=source) from None
     try:
         return rig_from_dict(data, source=source)
     except RigError as exc:

@@ -33,13 +33,18 @@ def read_nuscenes_info(path: str | Path, sample_index: int = 0) -> dict[str, Any
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise CalibrationError(f"cannot read nuScenes info ({exc})", file=str(path)) from None
+    return info_sample(doc, str(path), sample_index)
+
+
+def info_sample(doc: Any, source: str, sample_index: int = 0) -> dict[str, Any]:
+    """One ``data_list`` entry of a loaded info document (JSON, or the same content unpickled)."""
     samples = doc.get("data_list") if isinstance(doc, dict) else None
     if not isinstance(samples, list) or not 0 <= sample_index < len(samples):
-        raise CalibrationError(f"no sample {sample_index} in data_list", file=str(path), key="data_list")
+        raise CalibrationError(f"no sample {sample_index} in data_list", file=source, key="data_list")
     sample = samples[sample_index]
     for key in ("images", "lidar_points"):
-        if key not in sample:
-            raise CalibrationError("missing key", file=str(path), key=f"data_list[{sample_index}].{key}")
+        if not isinstance(sample, dict) or key not in sample:
+            raise CalibrationError("missing key", file=source, key=f"data_list[{sample_index}].{key}")
     return sample
 
 
@@ -59,17 +64,14 @@ def _extrinsic(parent: str, T: np.ndarray) -> dict[str, Any]:
     return {"parent": parent, "translation": T[:3, 3].tolist(), "rotation_matrix": T[:3, :3].tolist()}
 
 
-def nuscenes_rig(
-    info_path: str | Path,
-    *,
-    sample_index: int = 0,
+def nuscenes_sensors(
+    sample: dict[str, Any],
+    source: str,
+    image_dir: Path,
     extrinsics: Literal["static", "sample"] = "static",
-    name: str = "nuscenes",
-) -> Rig:
-    """Rig from the calibration of one nuScenes sample (image size read from the JPEGs when present)."""
-    info_path = Path(info_path)
-    source = str(info_path)
-    sample = read_nuscenes_info(info_path, sample_index)
+) -> list[dict[str, Any]]:
+    """The rig entries of LIDAR_TOP and the 6 cameras of one info sample (an image's size is read from
+    its JPEG in ``image_dir`` when present)."""
     lidar2ego = _matrix(sample, ("lidar_points", "lidar2ego"), (4, 4), source)
     sensors: list[dict[str, Any]] = [
         {
@@ -95,7 +97,7 @@ def nuscenes_rig(
         else:
             lidar2cam = _matrix(sample, ("images", cam, "lidar2cam"), (4, 4), source)
             placement = _extrinsic("LIDAR_TOP", np.linalg.inv(lidar2cam))
-        image = info_path.parent.parent / str(sample["images"][cam].get("img_path", ""))
+        image = image_dir / Path(str(sample["images"][cam].get("img_path", ""))).name
         width, height = image_size(image) if image.is_file() else NUSCENES_IMAGE_WH
         sensors.append(
             {
@@ -116,4 +118,18 @@ def nuscenes_rig(
                 },
             }
         )
-    return rig_from_dict({"name": name, "sensors": sensors}, source=source)
+    return sensors
+
+
+def nuscenes_rig(
+    info_path: str | Path,
+    *,
+    sample_index: int = 0,
+    extrinsics: Literal["static", "sample"] = "static",
+    name: str = "nuscenes",
+) -> Rig:
+    """Rig from the calibration of one nuScenes sample (images looked for beside the info's folder)."""
+    info_path = Path(info_path)
+    sample = read_nuscenes_info(info_path, sample_index)
+    sensors = nuscenes_sensors(sample, str(info_path), info_path.parent.parent, extrinsics)
+    return rig_from_dict({"name": name, "sensors": sensors}, source=str(info_path))

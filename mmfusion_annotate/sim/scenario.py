@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mmfusion_annotate.errors import ConfigError
+from mmfusion_annotate.textfile import read_text_file
 
 ObjectClass = Literal["car", "truck", "pedestrian", "cyclist", "pole", "wall", "barrier"]
 EGO = "ego"
@@ -181,7 +182,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
                 f"no such scenario file or built-in scenario (built-ins: {', '.join(builtin_scenarios())})",
                 file=source,
             )
-        text = path.read_text()
+        text = read_text_file(path, "scenario file")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -163,7 +163,7 @@ def test_malformed_cloud_is_counted_and_node_keeps_running(context, tmp_path):
         for array in diagnostics:
             for status in array.status:
                 values = {kv.key: kv.value for kv in status.values}
-                if values.get("lidar_top.decode_errors") == "1":
+                if values.get("undecodable.lidar_top") == "1":
                     return status.level == DiagnosticStatus.WARN
         return False
 
@@ -177,7 +177,8 @@ def test_malformed_cloud_is_counted_and_node_keeps_running(context, tmp_path):
             )  # fmt: skip
             pub.publish(good)
             assert wait_for(lambda: node.stats()["sensors"]["lidar_top.received"] == 2, 10.0)
-            assert node.stats()["sensors"]["lidar_top.decode_errors"] == 1
+            assert node.stats()["sensors"]["lidar_top.dropped"] == 1
+            assert node.stats()["drops"] == {"undecodable.lidar_top": 1}
             # the good cloud after the bad one still reaches the synchronizer
             assert wait_for(lambda: node.stats()["sync"]["lidar_top.received"] == 1, 10.0)
             assert wait_for(reported, 5.0), "decode error not reported on /diagnostics"
@@ -239,7 +240,7 @@ def test_synthetic_drive_end_to_end_through_dds(context, tmp_path):
     stats = node.stats()
     assert stats["pipeline"]["queue_dropped"] == 0
     assert stats["pipeline"]["publish_failed"] == 0 and stats["pipeline"]["publish_queue"] == 0
-    assert all(v == 0 for k, v in stats["sensors"].items() if k.endswith("decode_errors"))
+    assert all(v == 0 for k, v in stats["sensors"].items() if k.endswith(".dropped")) and not stats["drops"]
     # coloured cloud: base frame, rgb field, some points coloured by the front camera (not all grey)
     cloud = clouds[-1]
     assert cloud.header.frame_id == rig.base_frame

@@ -75,7 +75,7 @@ def scene():
                     _box_pixels(rng, BIKE_BOX, 60)])  # fmt: skip
     depth = np.concatenate([np.full(60, 8.0), np.full(60, 12.0), np.full(60, 9.0)])
     clusters = [_cluster(range(60), (0.3, 0.3, 1.9)), _cluster(range(60, 120), (4.5, 1.8, 1.5)),
-                _cluster(range(120, 180), (1.8, 0.6, 1.1))]  # fmt: skip
+                _cluster(range(120, 180), (1.8, 0.6, 1.5))]  # fmt: skip
     assert [c.label for c in clusters] == [ObjectClass.PEDESTRIAN, ObjectClass.CAR, ObjectClass.CYCLIST]
     return _view(uv, depth), clusters
 
