@@ -263,7 +263,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     summary = export_bag(args.bag, args.output, rig, fmt=args.format, window_ns=_export_window(args),
                          with_data=args.with_data, check_schema=args.validate)  # fmt: skip
     print(format_export(summary))
-    return 0
+    return 1 if summary.losses.lossy else 0
 
 
 def cmd_import_labels(args: argparse.Namespace) -> int:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mcap.reader import make_reader
 from scipy.spatial.transform import Rotation
 
 from mmfusion_annotate.bagtools.evaluate_bag import (
@@ -34,11 +33,11 @@ from mmfusion_annotate.bagtools.evaluate_bag import (
 )
 from mmfusion_annotate.bagtools.events import list_events
 from mmfusion_annotate.bagtools.source import BagFile, channels, open_bag, read_messages
-from mmfusion_annotate.errors import BagError
+from mmfusion_annotate.errors import BagError, CodecError
 from mmfusion_annotate.msgs.time import from_ros_time
 from mmfusion_annotate.msgs.topics import CAMERA_INFO_TYPE, annotations_topic
 from mmfusion_annotate.recording.cdr import deserialize
-from mmfusion_annotate.recording.salvage import DAMAGE_ERRORS
+from mmfusion_annotate.recording.salvage import ReadLosses, written_messages
 from mmfusion_annotate.rig import Rig
 from mmfusion_annotate.types import Stamp
 
@@ -106,6 +105,8 @@ class BagLabels:
     events: list[dict[str, Any]]
     topics: dict[str, str]
     """Topic -> message type of every topic in the bag."""
+    losses: ReadLosses = field(default_factory=ReadLosses)
+    """Damaged chunks and undecodable messages skipped while reading (the export is partial)."""
 
 
 def _meta(entity) -> dict[str, str]:
@@ -121,30 +122,29 @@ def pose_matrix(translation, rotation) -> np.ndarray:
 
 
 def _written_order(
-    files: Sequence[BagFile], topics: set[str], start: Stamp | None, end: Stamp | None
+    files: Sequence[BagFile], topics: set[str], start: Stamp | None, end: Stamp | None, losses: ReadLosses
 ) -> Iterator[Any]:
-    """(topic, msgtype, data, log time) in the order they were written, file after file (module doc)."""
-    for path in (f.path for f in files):
-        with open(path, "rb") as stream:
-            try:
-                reader = make_reader(stream)
-                for schema, channel, message in reader.iter_messages(
-                    topics=sorted(topics), starting_at=start, ending_at=end, log_time_order=False
-                ):
-                    yield channel.topic, schema.name if schema else "", message.data, message.log_time
-            except DAMAGE_ERRORS as error:  # a damaged file: anything the decompressors raise
-                raise BagError(
-                    f"{path}: cannot read messages ({error}); try `mmfusion bag recover`"
-                ) from None
+    """(topic, msgtype, data, log time) in the order they were written, file after file (module doc);
+    damaged chunks are skipped and recorded in ``losses``."""
+    for file in files:
+        if file.summary is None:
+            raise BagError(f"{file.path}: incomplete (no summary): run `mmfusion bag recover` on it first")
+        schemas = file.summary.schemas
+        with open(file.path, "rb") as stream:
+            for channel, message in written_messages(
+                stream, file.path, file.summary, losses, topics=topics, starting_at=start, ending_at=end
+            ):
+                schema = schemas.get(channel.schema_id)
+                yield channel.topic, schema.name if schema else "", message.data, message.log_time
 
 
 def _statics(
-    files: Sequence[BagFile], rig: Rig
+    files: Sequence[BagFile], rig: Rig, losses: ReadLosses
 ) -> tuple[dict[str, tuple[str, np.ndarray]], dict[str, CameraCalibration]]:
     infos = {s.info_topic: s.name for s in rig.cameras() if s.info_topic}
     transforms: dict[str, tuple[str, np.ndarray]] = {}
     cameras: dict[str, CameraCalibration] = {}
-    for message in read_messages(files, topics={TF_STATIC_TOPIC, *infos}):
+    for message in read_messages(files, topics={TF_STATIC_TOPIC, *infos}, losses=losses):
         msg = deserialize(message.msgtype, message.data)
         if message.topic == TF_STATIC_TOPIC:
             for t in msg.transforms:
@@ -163,7 +163,7 @@ def _statics(
 
 
 def _lidar_stamps(
-    files: Sequence[BagFile], rig: Rig, start: Stamp | None, end: Stamp | None
+    files: Sequence[BagFile], rig: Rig, start: Stamp | None, end: Stamp | None, losses: ReadLosses
 ) -> dict[str, list[Stamp]]:
     """LiDAR name -> sorted header stamps of its sweeps (a frame's stamp is its sweep's)."""
     topics = {s.topic: s.name for s in rig.lidars()}
@@ -172,7 +172,7 @@ def _lidar_stamps(
         "starting_at": None if start is None else start - LOG_DELAY_NS,
         "ending_at": None if end is None else end + LOG_DELAY_NS,
     }
-    for message in read_messages(files, topics=set(topics), **window):
+    for message in read_messages(files, topics=set(topics), losses=losses, **window):
         header = deserialize(message.msgtype, message.data).header
         found.setdefault(topics[message.topic], []).append(from_ros_time(header.stamp))
     return {name: sorted(stamps) for name, stamps in found.items()}
@@ -195,15 +195,20 @@ def read_bag_labels(
     """
     bag = Path(bag)
     files = open_bag(bag)
+    losses = ReadLosses()
     start, end = window_ns if window_ns is not None else (None, None)
     cameras = {annotations_topic(s): s.name for s in rig.cameras()}
     frames: list[LabelledFrame] = []
     read_start = None if start is None else start - IMAGE_TOLERANCE_NS
     read_end = None if end is None else end + IMAGE_TOLERANCE_NS
     for topic, msgtype, data, log_time in _written_order(
-        files, {PRELABEL_TOPIC, REVIEW_TOPIC, *cameras}, read_start, read_end
+        files, {PRELABEL_TOPIC, REVIEW_TOPIC, *cameras}, read_start, read_end, losses
     ):
-        msg = deserialize(msgtype, data)
+        try:
+            msg = deserialize(msgtype, data)
+        except CodecError as error:
+            losses.skip(topic, log_time, str(error))
+            continue
         if topic == PRELABEL_TOPIC:
             stamp, boxes = scene_boxes(msg, truth=False)
             stamp = log_time if stamp is None else stamp  # a frame without cuboids: logged at its stamp
@@ -230,22 +235,22 @@ def read_bag_labels(
     if not frames:
         where = "" if window_ns is None else f" between {start} and {end} ns"
         raise BagError(f"{bag}: no pre-labels ({PRELABEL_TOPIC}){where}: run 'mmfusion replay' on it first")
-    _fill_stamps(files, rig, frames)
-    transforms, calibrations = _statics(files, rig)
+    _fill_stamps(files, rig, frames, losses)
+    transforms, calibrations = _statics(files, rig, losses)
     events = [
         e
         for e in list_events(bag)
         if int(e["end_ns"]) >= frames[0].stamp and int(e["start_ns"]) <= frames[-1].stamp
     ]
     topics = {c.topic: c.msgtype for c in channels(files).values()}
-    return BagLabels(bag, rig, frames, transforms, calibrations, events, topics)
+    return BagLabels(bag, rig, frames, transforms, calibrations, events, topics, losses)
 
 
-def _fill_stamps(files: Sequence[BagFile], rig: Rig, frames: list[LabelledFrame]) -> None:
+def _fill_stamps(files: Sequence[BagFile], rig: Rig, frames: list[LabelledFrame], losses: ReadLosses) -> None:
     """Each frame's LiDAR sweep stamps, and the image stamps of camera views without boxes (whose
     ImageAnnotations carry no stamp): the camera's image nearest the frame."""
     start, end = frames[0].stamp, frames[-1].stamp
-    for name, stamps in _lidar_stamps(files, rig, start, end).items():
+    for name, stamps in _lidar_stamps(files, rig, start, end, losses).items():
         for frame in frames:
             if (stamp := _nearest_within(stamps, frame.stamp, STAMP_TOLERANCE_NS)) is not None:
                 frame.lidars[name] = stamp
@@ -255,7 +260,7 @@ def _fill_stamps(files: Sequence[BagFile], rig: Rig, frames: list[LabelledFrame]
     images = {s.topic: s.name for s in rig.cameras() if s.name in missing}
     stamps: dict[str, list[Stamp]] = {}
     window = {"starting_at": start - LOG_DELAY_NS, "ending_at": end + LOG_DELAY_NS}
-    for message in read_messages(files, topics=set(images), **window):
+    for message in read_messages(files, topics=set(images), losses=losses, **window):
         header = deserialize(message.msgtype, message.data).header
         stamps.setdefault(images[message.topic], []).append(from_ros_time(header.stamp))
     for frame in frames:

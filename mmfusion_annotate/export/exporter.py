@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmfusion_annotate.errors import BagError
@@ -14,6 +14,7 @@ from mmfusion_annotate.export.coco import coco_file, to_coco
 from mmfusion_annotate.export.openlabel import to_openlabel
 from mmfusion_annotate.export.schema import validate
 from mmfusion_annotate.export.sensor_data import write_sensor_data
+from mmfusion_annotate.recording.salvage import ReadLosses
 from mmfusion_annotate.rig import Rig
 from mmfusion_annotate.types import Stamp
 
@@ -28,6 +29,8 @@ class ExportSummary:
     frames: int
     data_files: int
     seconds: float
+    losses: ReadLosses = field(default_factory=ReadLosses)
+    """What could not be read (damaged chunks, undecodable messages): the export is partial."""
 
 
 def openlabel_file(out_dir: Path, bag: str | os.PathLike) -> Path:
@@ -69,18 +72,24 @@ def export_bag(
             path = coco_file(out_dir, camera)
             path.write_text(json.dumps(to_coco(labels, camera, files), indent=1))
             written.append(path)
-        return ExportSummary(tuple(written), len(labels.frames), len(files), time.perf_counter() - started)
+        return ExportSummary(
+            tuple(written), len(labels.frames), len(files), time.perf_counter() - started, labels.losses
+        )
     files = write_sensor_data(labels, out_dir) if with_data else {}
     document = to_openlabel(labels, files)
     if check_schema:
         validate(document, f"export of {bag}")
     path = openlabel_file(out_dir, bag)
     path.write_text(json.dumps(document, indent=1))
-    return ExportSummary((path,), len(labels.frames), len(files), time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return ExportSummary((path,), len(labels.frames), len(files), seconds, labels.losses)
 
 
 def format_export(summary: ExportSummary) -> str:
     names = ", ".join(str(p) for p in summary.files) or "no label file (no camera saw a frame)"
     data = f", {summary.data_files} data files" if summary.data_files else ""
     rate = summary.frames / summary.seconds if summary.seconds > 0 else 0.0
-    return f"exported {summary.frames} frames{data} to {names} ({summary.seconds:.1f} s, {rate:.1f} frames/s)"
+    done = f"exported {summary.frames} frames{data} to {names} ({summary.seconds:.1f} s, {rate:.1f} frames/s)"
+    if not summary.losses.lossy:
+        return done
+    return "\n".join([*summary.losses.lines(), f"{done} ({summary.losses.summary()})"])

@@ -197,6 +197,57 @@ def _chunk_records(stream: IO[bytes], path: Path, index: ChunkIndex, losses: Rea
         return []
 
 
+def _channel_ids(summary: Summary, topics: Collection[str] | None) -> set[int]:
+    return {cid for cid, c in summary.channels.items() if topics is None or c.topic in topics}
+
+
+def _wanted_chunks(
+    summary: Summary,
+    channel_ids: set[int],
+    topics: Collection[str] | None,
+    starting_at: int | None,
+    ending_at: int | None,
+) -> Iterator[ChunkIndex]:
+    """The chunks overlapping ``[starting_at, ending_at]`` that may hold one of ``topics``."""
+    for ci in summary.chunk_indexes:
+        if (
+            (starting_at is None or ci.message_end_time >= starting_at)
+            and (ending_at is None or ci.message_start_time <= ending_at)
+            and (
+                topics is None or not ci.message_index_offsets or channel_ids & set(ci.message_index_offsets)
+            )
+        ):
+            yield ci
+
+
+def written_messages(
+    stream: IO[bytes],
+    path: Path,
+    summary: Summary,
+    losses: ReadLosses,
+    *,
+    topics: Collection[str] | None = None,
+    starting_at: int | None = None,
+    ending_at: int | None = None,
+) -> Iterator[tuple[Channel, Message]]:
+    """Messages of a complete file in the order they were written (chunks in file order), skipping (and
+    recording) bad chunks: for readers that pair messages by the order a recorder wrote them."""
+    channel_ids = _channel_ids(summary, topics)
+    chunks = sorted(
+        _wanted_chunks(summary, channel_ids, topics, starting_at, ending_at),
+        key=lambda ci: ci.chunk_start_offset,
+    )
+    for index in chunks:
+        for record in _chunk_records(stream, path, index, losses):
+            if (
+                isinstance(record, Message)
+                and record.channel_id in channel_ids
+                and (starting_at is None or record.log_time >= starting_at)
+                and (ending_at is None or record.log_time <= ending_at)
+            ):
+                yield summary.channels[record.channel_id], record
+
+
 def indexed_messages(
     stream: IO[bytes],
     path: Path,
@@ -212,17 +263,9 @@ def indexed_messages(
     Only the chunks overlapping ``[starting_at, ending_at]`` and holding one of ``topics`` are read; a
     chunk is opened when the next message due could come from it, so memory holds a few chunks at most.
     """
-    channel_ids = {cid for cid, c in summary.channels.items() if topics is None or c.topic in topics}
+    channel_ids = _channel_ids(summary, topics)
     chunks = sorted(
-        (
-            ci
-            for ci in summary.chunk_indexes
-            if (starting_at is None or ci.message_end_time >= starting_at)
-            and (ending_at is None or ci.message_start_time <= ending_at)
-            and (
-                topics is None or not ci.message_index_offsets or channel_ids & set(ci.message_index_offsets)
-            )
-        ),
+        _wanted_chunks(summary, channel_ids, topics, starting_at, ending_at),
         key=lambda ci: (ci.message_start_time, ci.chunk_start_offset),
     )
     heap: list[tuple[int, int, Channel, Message]] = []

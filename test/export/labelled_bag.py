@@ -30,6 +30,7 @@ from mmfusion_annotate.prelabel.model import (
     ReviewItem,
 )
 from mmfusion_annotate.recording import BagWriter, serialize
+from mmfusion_annotate.recording.writer import DEFAULT_CHUNK_SIZE
 from mmfusion_annotate.rig import Rig, default_rig_path, load_rig
 
 T0 = 5_000_000_000
@@ -69,14 +70,16 @@ def compressed_image(jpeg: bytes, frame_id: str, stamp: int):
     )
 
 
-def write_labelled_bag(path: Path, *, with_prelabels: bool = True) -> LabelledBag:
+def write_labelled_bag(
+    path: Path, *, with_prelabels: bool = True, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> LabelledBag:
     rig = load_rig(default_rig_path())
     lidar = rig.lidars()[0]
     front, back = rig.sensor(FRONT), rig.sensor(BACK)
     image = np.zeros((front.camera.height, front.camera.width, 3), np.uint8)
     jpeg = bytes(encode_compressed(image, "jpeg").data)  # encoded once: the same pixels every time
     all_cuboids, all_boxes, front_stamps, back_stamps = [], [], [], []
-    with BagWriter(path, compression="none") as bag:
+    with BagWriter(path, compression="none", chunk_size=chunk_size) as bag:
         for out in static_outputs(rig, T0):
             bag.add_topic(out.topic, out.msgtype, qos=out.qos)
             bag.set_static(out.topic, serialize(out.msgtype, out.msg), out.stamp_ns)

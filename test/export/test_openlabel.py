@@ -169,6 +169,31 @@ def test_a_bag_without_pre_labels_is_one_line_and_exit_2(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_a_damaged_chunk_is_skipped_reported_and_exit_1(tmp_path, capsys):
+    """Issue 26: export skips a chunk whose CRC does not match (one flipped byte), says what it lost, and
+    exits 1 ("done with losses") with the frames it could read."""
+    from mcap.reader import make_reader
+
+    bag = write_labelled_bag(tmp_path / "bag", chunk_size=16 * 1024)
+    (mcap_file,) = bag.path.glob("*.mcap")
+    with open(mcap_file, "rb") as stream:
+        chunks = make_reader(stream).get_summary().chunk_indexes
+    middle = sorted(chunks, key=lambda c: c.chunk_start_offset)[len(chunks) // 2]
+    at = middle.chunk_start_offset + middle.chunk_length // 2
+    with open(mcap_file, "r+b") as stream:
+        stream.seek(at)
+        byte = stream.read(1)[0]
+        stream.seek(at)
+        stream.write(bytes([byte ^ 0x10]))
+    out = tmp_path / "out"
+    assert main(["export", str(bag.path), "-o", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "damaged:" in printed and "PARTLY READ" in printed
+    (label_file,) = out.glob("*.openlabel.json")
+    frames = json.loads(label_file.read_text())["openlabel"]["frames"]
+    assert 0 < len(frames) < len(bag.cuboids)
+
+
 def _edited(exported, tmp_path, edit) -> str:
     _, document = exported
     document = json.loads(json.dumps(document))
