@@ -11,8 +11,8 @@ setup(
     packages=find_packages(exclude=["test", "test.*", "bench"]),
     package_data={
         PACKAGE: [
-            "msgs/definitions/*/msg/*.msg",
-            "msgs/definitions/PROVENANCE.md",
+            "interfaces/carried/*/msg/*.msg",
+            "interfaces/carried/PROVENANCE.md",
             "sim/scenarios/*.yaml",
             "events/*.yaml",
             "prelabel/models/*.json",
@@ -61,16 +61,17 @@ setup(
         # retraining the point classifier (scripts/train_point_semantics.py); lightgbm only for its
         # --compare-lightgbm baseline. Running the shipped model needs numpy alone.
         "train": ["scikit-learn>=1.7", "lightgbm>=4"],
-        # open3d: the DBSCAN / RANSAC baselines the pre-labeller was measured against (bench_prelabel.py);
-        # the pipeline uses a grid connected-components pass (3-50x faster), so the car does not need it.
         "test": [
             "pytest>=7",
             "hypothesis>=6",
             "ruff>=0.4",
             "mcap-ros2-support>=0.5",
             "psutil>=5",
-            "open3d>=0.18",
+            "import-linter>=2.1",  # folders in pipeline order (pyproject.toml; test/test_layers.py)
         ],
+        # open3d: the DBSCAN / RANSAC baselines the pre-labeller is compared with (bench/bench_prelabel.py);
+        # no test and nothing on the car uses it. Its wheel needs libusb-1.0 at import time (apt).
+        "bench": ["open3d>=0.18"],
     },
     entry_points={
         "console_scripts": [

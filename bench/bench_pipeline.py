@@ -45,7 +45,7 @@ from mmfusion_annotate.config import PipelineConfig
 from mmfusion_annotate.events.config import default_rules_path
 from mmfusion_annotate.events.model import AlignmentFrame
 from mmfusion_annotate.msgs.samples import decode_sample
-from mmfusion_annotate.outputs import OutputBuilder
+from mmfusion_annotate.outputs.builder import OutputBuilder
 from mmfusion_annotate.prelabel.evidence import ImageEvidence
 from mmfusion_annotate.recording import BagReader, BagWriter, deserialize, serialize
 from mmfusion_annotate.rig import default_rig_path, load_rig

@@ -27,6 +27,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from mmfusion_annotate.datasets.semantics_data import open_sequence, read_sweep  # noqa: E402
 from mmfusion_annotate.prelabel.config import PrelabelConfig  # noqa: E402
 from mmfusion_annotate.prelabel.ground import remove_ground  # noqa: E402
 from mmfusion_annotate.prelabel.semantics import (  # noqa: E402
@@ -36,7 +37,6 @@ from mmfusion_annotate.prelabel.semantics import (  # noqa: E402
     features,
     load_model,
 )
-from mmfusion_annotate.prelabel.semantics_data import open_sequence, read_sweep  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "pandaset_seq002"
 

@@ -13,6 +13,7 @@ drive (``drive_cache.py``) pre-labelled by the real ``Annotator``: image evidenc
 two integral images of every camera with a box) and against that same full-image code on half-resolution
 images, with the score differences to the full-image baseline; and the cuboid projection in one call per
 camera (``project_cuboids``) against one call per object and camera.
+Needs the ``bench`` extra (open3d): ``.venv/bin/pip install -e .[bench]`` and ``libusb-1.0-0`` from apt.
 Run: ``.venv/bin/python bench/bench_prelabel.py [--skip-kitti]``.
 """
 

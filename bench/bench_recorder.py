@@ -33,7 +33,6 @@ from sensor_msgs.msg import CompressedImage, Image, Imu, PointCloud2, PointField
 from mmfusion_annotate.recording import serialize
 from mmfusion_annotate.recording.config import RecorderConfig
 from mmfusion_annotate.recording.recorder import Recorder
-from mmfusion_annotate.recording.rig_topics import sensor_msgtype
 from mmfusion_annotate.rig import default_rig_path, load_rig
 
 Message = tuple[str, str, bytes, int]  # topic, type, CDR bytes, log time ns
@@ -102,7 +101,7 @@ def rig_mix(seconds: float, rng: np.random.Generator) -> list[Message]:
     rig = load_rig(default_rig_path())  # the rig's own topics, so recorder_node subscribes to them (DDS mode)
     payloads = {"camera": jpegs, "lidar": clouds, "radar": [radar], "imu": [imu]}
     streams = [
-        (s.topic, sensor_msgtype(s), RIG_RATES[s.kind], payloads[s.kind])
+        (s.topic, s.msgtype, RIG_RATES[s.kind], payloads[s.kind])
         for s in rig.sensors.values()
         if s.kind in RIG_RATES
     ]

@@ -1,7 +1,7 @@
 """Pre-label quality on every built-in synthetic drive: precision beside recall for every class.
 
 Each scenario runs whole (front camera only, LiDAR and radar complete) through the real chain (sync ->
-fusion -> pre-labels), LiDAR-only classes, scored against the simulator's truth (``prelabel.sim_eval``).
+fusion -> pre-labels), LiDAR-only classes, scored against the simulator's truth (``sim_eval``).
 Prints, per scenario and class, precision / recall and counts within 20, 30 and 50 m, and the number
 of pre-labels of each class: a drive that holds no pedestrian or cyclist (cut_in, calm) should get none.
 
@@ -16,7 +16,7 @@ from collections import Counter
 from importlib import resources
 
 from mmfusion_annotate.prelabel.model import ObjectClass
-from mmfusion_annotate.prelabel.sim_eval import evaluate_scenario
+from mmfusion_annotate.sim_eval import evaluate_scenario
 
 CLASSES = [c.value for c in ObjectClass if c is not ObjectClass.UNKNOWN]
 

@@ -28,9 +28,10 @@ from bench_recorder import raw_mix, raw_topic, rig_mix
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from mmfusion_annotate.interfaces.cdr import installed_message_class
 from mmfusion_annotate.nodes.composition import init_context, make_executor
 from mmfusion_annotate.nodes.qos import sensor_qos
-from mmfusion_annotate.nodes.recorder_node import RecorderNode, _message_class, sensor_subscription_qos
+from mmfusion_annotate.nodes.recorder_node import RecorderNode, sensor_subscription_qos
 from mmfusion_annotate.rig import default_rig_path, load_rig
 
 SMALL_MESSAGE_BYTES = 64 * 1024
@@ -73,7 +74,7 @@ def publish(
         largest[topic] = max(largest.get(topic, 0), len(data))
     publishers = {
         topic: node.create_publisher(
-            _message_class(msgtype), topic,
+            installed_message_class(msgtype), topic,
             sensor_qos(qos, SMALL_MESSAGE_DEPTH if largest[topic] <= SMALL_MESSAGE_BYTES else None),
         )  # fmt: skip
         for topic, msgtype, _, _ in messages
@@ -119,7 +120,7 @@ class CountingNode(Node):
         sensors = {s.topic: s for s in rig.sensors.values()}
         for topic, msgtype in topics.items():
             profile = sensor_subscription_qos(qos, sensors.get(topic))
-            self.create_subscription(_message_class(msgtype), topic, self._counter(topic), profile,
+            self.create_subscription(installed_message_class(msgtype), topic, self._counter(topic), profile,
                                      raw=True)  # fmt: skip
 
     def _counter(self, topic: str):

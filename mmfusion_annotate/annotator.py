@@ -171,10 +171,10 @@ class Annotator:
         """Fuse and detect objects in a synthetic sweep, on no stream state; returns the seconds it took.
 
         The first real frame would otherwise load the numba kernels from their cache (compile them, right
-        after installing) and compute each camera's projection bounds: 0.56 s for the first set of the
-        default rig with the cache, 3.2 s without, against ~30 ms for the next ones (offline, 2-core VM).
-        A small box's camera evidence is scored too: OpenCV builds its Lab tables at the first conversion
-        (50-150 ms), and the camera detector runs once (onnxruntime sets up its buffers at the first run).
+        after installing, unless ``scripts/setup.sh`` did) and compute each camera's projection bounds, many
+        times the cost of a later frame (bench/RESULTS.md, "First demo after set-up"). A small box's camera
+        evidence is scored too: OpenCV builds its Lab tables at the first conversion, and the camera
+        detector runs once (onnxruntime sets up its buffers at the first run).
         A live node calls this before it subscribes, so its first frames do not queue behind it.
         """
         started = perf_counter()

@@ -349,9 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_formatter,
         epilog=(
             "Typical session:\n"
-            "  mmfusion demo                    # synthetic drive through the live nodes, bag + summary\n"
-            "  mmfusion events demo_out/bag     # what the event tagger found\n"
-            "  mmfusion clip demo_out/bag --type cut_in --before 3 --after 3 -o clips/\n"
+            "  mmfusion demo                         # synthetic drive through the live nodes: bag, summary\n"
+            "  mmfusion events demo_out/cut_in_bag   # what the event tagger found\n"
+            "  mmfusion clip demo_out/cut_in_bag --type cut_in --before 3 --after 3 -o clips/\n"
             "Run 'mmfusion COMMAND --help' for each command's options and examples."
         ),
     )
@@ -470,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("bag", type=existing_path)
     p.add_argument("--type", action="append", help="only this event type (repeatable)")
-    p.add_argument("--min-severity", help="lowest severity to list (e.g. watch, warning, critical, severe)")
+    p.add_argument("--min-severity", help="lowest severity to list: info, watch, critical or severe")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = _add(

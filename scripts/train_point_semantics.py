@@ -33,6 +33,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from mmfusion_annotate.datasets.semantics_data import (  # noqa: E402
+    PANDASET_CLASSES,
+    Sequence,
+    open_sequence,
+    read_sweep,
+    road_offset,
+)
 from mmfusion_annotate.prelabel.config import PrelabelConfig  # noqa: E402
 from mmfusion_annotate.prelabel.ground import remove_ground  # noqa: E402
 from mmfusion_annotate.prelabel.semantics import (  # noqa: E402
@@ -43,13 +50,6 @@ from mmfusion_annotate.prelabel.semantics import (  # noqa: E402
     features,
     object_candidate_mask,
     save_model,
-)
-from mmfusion_annotate.prelabel.semantics_data import (  # noqa: E402
-    PANDASET_CLASSES,
-    Sequence,
-    open_sequence,
-    read_sweep,
-    road_offset,
 )
 
 REPO = Path(__file__).resolve().parents[1]

@@ -29,6 +29,7 @@ from mmfusion_annotate.bagtools.source import (
     read_messages,
 )
 from mmfusion_annotate.errors import BagError
+from mmfusion_annotate.interfaces.msgtypes import TF_MESSAGE
 from mmfusion_annotate.recording.salvage import READ_LOSSES_KEY, ReadLosses
 from mmfusion_annotate.recording.writer import BagWriter
 from mmfusion_annotate.types import Stamp, ns_to_seconds, seconds_to_ns
@@ -179,7 +180,7 @@ def format_clips(clips: Sequence[ClipResult]) -> str:
 
 def _multi_static(channel: Channel) -> bool:
     """TF topics keep every distinct message (several publishers); others only the latest."""
-    return channel.msgtype == "tf2_msgs/msg/TFMessage"
+    return channel.msgtype == TF_MESSAGE
 
 
 def _statics_before(

@@ -25,7 +25,7 @@ from mmfusion_annotate.datasets import kitti
 from mmfusion_annotate.errors import MmfusionError
 from mmfusion_annotate.fusion import FusedFrame, FusionPipeline
 from mmfusion_annotate.fusion.config import FusionConfig
-from mmfusion_annotate.msgs.labels import class_color_rgb8
+from mmfusion_annotate.outputs.labels import class_color_rgb8
 from mmfusion_annotate.prelabel import PrelabelConfig, Prelabeler, PrelabelResult
 from mmfusion_annotate.prelabel.boxes2d import cuboid_corners, transform_points
 from mmfusion_annotate.prelabel.camera_detector import describe, load_camera_detector

@@ -29,11 +29,12 @@ from tqdm import tqdm
 from mmfusion_annotate.bagtools.source import open_bag, read_messages
 from mmfusion_annotate.errors import BagError
 from mmfusion_annotate.fusion.ego import EgoMotion
-from mmfusion_annotate.msgs.labels import FOXGLOVE_PIXEL_OFFSET, class_color_rgb8
+from mmfusion_annotate.interfaces.cdr import deserialize
 from mmfusion_annotate.msgs.pointcloud2 import decode, points_xyz
 from mmfusion_annotate.msgs.samples import decode_sample
 from mmfusion_annotate.msgs.time import from_ros_time
-from mmfusion_annotate.msgs.topics import annotations_topic
+from mmfusion_annotate.outputs.labels import FOXGLOVE_PIXEL_OFFSET, class_color_rgb8
+from mmfusion_annotate.outputs.topics import annotations_topic
 from mmfusion_annotate.prelabel.boxes2d import box_iou, cuboid_corners, transform_points
 from mmfusion_annotate.prelabel.metrics import (
     BEV_IOU_RULE,
@@ -44,7 +45,6 @@ from mmfusion_annotate.prelabel.metrics import (
     format_metrics,
 )
 from mmfusion_annotate.prelabel.model import Cuboid, ObjectClass, Provenance
-from mmfusion_annotate.recording.cdr import deserialize
 from mmfusion_annotate.rig import Rig
 from mmfusion_annotate.types import NS_PER_S, Stamp
 

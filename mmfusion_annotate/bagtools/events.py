@@ -21,7 +21,7 @@ from mmfusion_annotate.bagtools.recover import EVENT_TYPE
 from mmfusion_annotate.bagtools.source import BagFile, channels, open_bag, read_messages
 from mmfusion_annotate.errors import BagError, CodecError
 from mmfusion_annotate.events.model import Severity
-from mmfusion_annotate.recording.cdr import deserialize
+from mmfusion_annotate.interfaces.cdr import deserialize
 from mmfusion_annotate.recording.salvage import ReadLosses
 from mmfusion_annotate.recording.writer import EVENTS_RECORD
 from mmfusion_annotate.types import NS_PER_S, ns_to_seconds

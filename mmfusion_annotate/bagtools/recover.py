@@ -199,7 +199,7 @@ def _copy(stream: IO[bytes], path: Path, out: IO[bytes], summary, losses: ReadLo
 
 def _add_event(events: dict[str, str], message: Message, losses: ReadLosses) -> None:
     """Mirror one event message into the rebuilt ``mmfusion_events`` record (a corrupt one is counted)."""
-    from mmfusion_annotate.recording.cdr import deserialize  # noqa: PLC0415 - rclpy only when events exist
+    from mmfusion_annotate.interfaces.cdr import deserialize  # noqa: PLC0415 - rclpy only when events exist
 
     try:
         event = deserialize(EVENT_TYPE, message.data)

@@ -2,7 +2,7 @@
 
 The output bag is self-contained for review: every input message is copied through unchanged, the rig's
 ``/tf_static`` and camera infos are added, and the pre-labels and events are written on the topics the
-live ``fusion_node`` publishes (one mapping, ``mmfusion_annotate.outputs``). Messages are processed in
+live ``fusion_node`` publishes (one mapping, ``mmfusion_annotate.outputs.builder``). Messages are processed in
 log-time order with their header stamps only, so the result does not depend on how fast the machine is.
 """
 
@@ -21,8 +21,8 @@ from mmfusion_annotate.config import PipelineConfig
 from mmfusion_annotate.errors import BagError, CodecError
 from mmfusion_annotate.events.model import Event
 from mmfusion_annotate.msgs.samples import decode_sample
-from mmfusion_annotate.msgs.topics import output_topics
-from mmfusion_annotate.outputs import Output, OutputBuilder, static_outputs
+from mmfusion_annotate.outputs.builder import Output, OutputBuilder, static_outputs
+from mmfusion_annotate.outputs.topics import output_topics
 from mmfusion_annotate.prelabel.camera_detector import describe
 from mmfusion_annotate.recording import BagReader, BagWriter, deserialize, serialize
 from mmfusion_annotate.recording.salvage import READ_LOSSES_KEY, ReadLosses

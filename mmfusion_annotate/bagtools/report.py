@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from mmfusion_annotate.annotator import AnnotatedFrame
-from mmfusion_annotate.msgs.labels import class_color_rgb8
+from mmfusion_annotate.outputs.labels import class_color_rgb8
 from mmfusion_annotate.prelabel.boxes2d import cuboid_corners
 
 TILE_W, TILE_H = 400, 225

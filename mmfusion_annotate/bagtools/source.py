@@ -17,6 +17,7 @@ import yaml
 from mcap.summary import Summary
 
 from mmfusion_annotate.errors import BagError
+from mmfusion_annotate.interfaces.msgtypes import CAMERA_INFO, TF_MESSAGE
 from mmfusion_annotate.recording.qos import (
     BEST_EFFORT,
     KEEP_ALL,
@@ -181,7 +182,7 @@ def parse_qos(qos_yaml: str) -> QosProfile:
     return QosProfile(depth=depth or 10, **values)
 
 
-STATIC_TYPES = frozenset({"tf2_msgs/msg/TFMessage", "sensor_msgs/msg/CameraInfo"})
+STATIC_TYPES = frozenset({TF_MESSAGE, CAMERA_INFO})
 """Types whose latest message a review needs whenever it starts: transforms, camera calibration."""
 
 
@@ -190,6 +191,6 @@ def is_static(channel: Channel) -> bool:
     and the static types (camera info, TF on ``/tf_static``)."""
     if parse_qos(channel.qos_yaml).durability == TRANSIENT_LOCAL:
         return True
-    if channel.msgtype == "tf2_msgs/msg/TFMessage":
+    if channel.msgtype == TF_MESSAGE:
         return channel.topic.endswith("tf_static")
     return channel.msgtype in STATIC_TYPES

@@ -29,21 +29,19 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from mmfusion_annotate.errors import ConfigError
-from mmfusion_annotate.msgs.odometry import ODOMETRY, WORLD_FRAME, odometry_message
-from mmfusion_annotate.msgs.static import TF_MESSAGE, transform_stamped
+from mmfusion_annotate.interfaces.cdr import new_message
+from mmfusion_annotate.interfaces.msgtypes import CAMERA_INFO, ODOMETRY, TF_MESSAGE
+from mmfusion_annotate.msgs.odometry import WORLD_FRAME, odometry_message
 from mmfusion_annotate.msgs.time import make_header
+from mmfusion_annotate.outputs.rig_topics import (
+    TF_STATIC,
+    tf_static_message,
+)
+from mmfusion_annotate.outputs.static import transform_stamped
 from mmfusion_annotate.recording import BagWriter
 from mmfusion_annotate.recording.bag_dir import RIG_FILE
 from mmfusion_annotate.recording.canonical import canonical_cdr
-from mmfusion_annotate.recording.cdr import new_message
 from mmfusion_annotate.recording.publish_order import in_publish_order
-from mmfusion_annotate.recording.rig_topics import (
-    CAMERA_INFO_TYPE,
-    TF_STATIC,
-    TF_TYPE,
-    sensor_msgtype,
-    tf_static_message,
-)
 from mmfusion_annotate.rig import Rig, Sensor, dump_rig
 from mmfusion_annotate.types import Stamp
 
@@ -114,13 +112,13 @@ def ego_messages(
 def camera_messages(sensor: Sensor, stamp: Stamp, data: bytes, fmt: str) -> list[Logged]:
     """An image file's bytes as the camera's CompressedImage (never re-encoded) and its CameraInfo, both
     at the camera's own ``stamp``."""
-    msgtype = sensor_msgtype(sensor)
+    msgtype = sensor.msgtype
     image = new_message(msgtype, header=make_header(sensor.frame_id, stamp), format=fmt)
     image.data = array.array("B", data)
     info = sensor.camera.to_camera_info(sensor.frame_id, stamp)
     return [
         Logged(sensor.topic, msgtype, image, stamp),
-        Logged(sensor.info_topic, CAMERA_INFO_TYPE, info, stamp),
+        Logged(sensor.info_topic, CAMERA_INFO, info, stamp),
     ]
 
 
@@ -144,10 +142,10 @@ def write_import(
     with BagWriter(bag_dir, compression=compression) as writer:
         for log_ns, message in ordered:
             if TF_STATIC not in writer.topics:
-                writer.add_topic(TF_STATIC, TF_TYPE, qos="latched")
+                writer.add_topic(TF_STATIC, TF_MESSAGE, qos="latched")
                 writer.set_static(TF_STATIC, tf_static_message(rig, log_ns), log_ns)
                 summary.topics[TF_STATIC] += 1
-            static = message.msgtype == CAMERA_INFO_TYPE
+            static = message.msgtype == CAMERA_INFO
             qos = "latched" if static else "sensor_data" if message.topic in sensor_topics else "reliable"
             writer.add_topic(message.topic, message.msgtype, qos=qos)
             data = canonical_cdr(message.msgtype, message.msg)

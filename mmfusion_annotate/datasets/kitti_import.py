@@ -52,10 +52,9 @@ from mmfusion_annotate.datasets.kitti import (
     rect_from_velodyne,
 )
 from mmfusion_annotate.errors import MmfusionError
-from mmfusion_annotate.msgs.labels import SCENE_UPDATE
 from mmfusion_annotate.msgs.pointcloud2 import encode, make_points
-from mmfusion_annotate.msgs.truth import TRUTH_OBJECTS, truth_entity, truth_scene_update
-from mmfusion_annotate.recording.rig_topics import sensor_msgtype
+from mmfusion_annotate.outputs.labels import SCENE_UPDATE
+from mmfusion_annotate.outputs.truth import TRUTH_OBJECTS, truth_entity, truth_scene_update
 from mmfusion_annotate.rig import Rig, rig_from_dict
 from mmfusion_annotate.rig.image_size import image_size
 from mmfusion_annotate.rig.kitti import CAMERA, LIDAR, kitti_camera, kitti_lidar, read_kitti_calib
@@ -202,7 +201,7 @@ def _sweep(root: Path, frame: _Frame, rig: Rig, summary: ImportSummary) -> list[
     sensor = rig.sensor(LIDAR)
     points = make_points(scan[:, :3], intensity=(scan[:, 3] * 255.0).astype(np.float32))
     cloud = encode(points, sensor.frame_id, frame.stamp)
-    return [Logged(sensor.topic, sensor_msgtype(sensor), cloud, frame.stamp)]
+    return [Logged(sensor.topic, sensor.msgtype, cloud, frame.stamp)]
 
 
 def _image(root: Path, frame: _Frame, rig: Rig, summary: ImportSummary) -> list[Logged]:

@@ -48,11 +48,10 @@ from mmfusion_annotate.datasets.bag_import import (
 from mmfusion_annotate.datasets.poses import interpolate_poses, world_to_moving_frame
 from mmfusion_annotate.errors import ConfigError
 from mmfusion_annotate.fusion.poses import invert_pose, make_pose
-from mmfusion_annotate.msgs.labels import SCENE_UPDATE
 from mmfusion_annotate.msgs.pointcloud2 import encode_xyzirt
-from mmfusion_annotate.msgs.truth import TRUTH_OBJECTS, truth_entity, truth_scene_update
+from mmfusion_annotate.outputs.labels import SCENE_UPDATE
+from mmfusion_annotate.outputs.truth import TRUTH_OBJECTS, truth_entity, truth_scene_update
 from mmfusion_annotate.prelabel.model import ObjectClass
-from mmfusion_annotate.recording.rig_topics import sensor_msgtype
 from mmfusion_annotate.rig import Rig, rig_from_dict
 from mmfusion_annotate.rig.nuscenes import CAMERAS, info_sample, nuscenes_sensors
 from mmfusion_annotate.types import NS_PER_S, Stamp
@@ -255,7 +254,7 @@ def _raw_sweep(
         xyz = base @ lidar_from_base[:3, :3].T + lidar_from_base[:3, 3]
         stamp = int(t_ns.min())
     cloud = encode_xyzirt(xyz, scan[:, 3], scan[:, 4], t_ns, sensor.frame_id, stamp)
-    return Logged(sensor.topic, sensor_msgtype(sensor), cloud, lidar_ns)
+    return Logged(sensor.topic, sensor.msgtype, cloud, lidar_ns)
 
 
 def import_nuscenes(

@@ -49,10 +49,9 @@ from mmfusion_annotate.datasets.pandaset_rig import (
 from mmfusion_annotate.datasets.poses import body_twist, interpolate_poses, world_to_moving_frame
 from mmfusion_annotate.errors import ConfigError
 from mmfusion_annotate.fusion.poses import invert_pose, make_pose
-from mmfusion_annotate.msgs.labels import SCENE_UPDATE
 from mmfusion_annotate.msgs.pointcloud2 import encode, make_points
-from mmfusion_annotate.msgs.truth import TRUTH_OBJECTS, truth_scene_update, truth_topic
-from mmfusion_annotate.recording.rig_topics import sensor_msgtype
+from mmfusion_annotate.outputs.labels import SCENE_UPDATE
+from mmfusion_annotate.outputs.truth import TRUTH_OBJECTS, truth_scene_update, truth_topic
 from mmfusion_annotate.rig import Rig
 from mmfusion_annotate.rig.image_size import image_size
 from mmfusion_annotate.rig.lidar_mounting import lowest_points, road_height
@@ -225,7 +224,7 @@ def _frame_messages(
             if device == 0:
                 start = sweep_start
             points = make_points(xyz, intensity=sweep.intensity[mine], t_ns=t_ns)
-            msgtype = sensor_msgtype(sensor)
+            msgtype = sensor.msgtype
             cloud = encode(points, sensor.frame_id, sweep_start)
             messages.append(Logged(sensor.topic, msgtype, cloud, published))
             if classes is not None:

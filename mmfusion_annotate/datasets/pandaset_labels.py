@@ -1,4 +1,4 @@
-"""PandaSet's human cuboids -> the project's truth objects (``msgs.truth``), one per object and frame.
+"""PandaSet's human cuboids -> the project's truth objects (``outputs.truth``), one per object and frame.
 
 - Classes: PandaSet's labels map onto ``ObjectClass`` by what the pre-labeller is asked to find (a
   pickup truck is car-sized, so it is a car; nuScenes would call it a truck); a Bicycle or Motorcycle
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from mmfusion_annotate.datasets.pandaset import PandaCuboid
-from mmfusion_annotate.msgs.truth import truth_entity
+from mmfusion_annotate.outputs.truth import truth_entity
 from mmfusion_annotate.prelabel.model import ObjectClass
 from mmfusion_annotate.types import NS_PER_S, Stamp
 

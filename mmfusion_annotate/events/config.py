@@ -1,10 +1,12 @@
-"""EventRules: the rule file model (every threshold of the event tagger, with defaults).
+"""EventRules: the rule file model (every threshold of the event tagger, with its default).
 
-The defaults and where they come from are written next to each value in the shipped
-``default_rules.yaml`` (read with ``importlib.resources``); this model only states ranges and
-consistency (tiers ordered, release thresholds looser than entry thresholds) so a wrong file fails
-with one line naming the file and the key. ``version_of(rule)`` is a short hash of one rule's
-parameters: it goes into every event so a changed threshold is visible in the recording.
+The defaults are defined here, once; the shipped ``default_rules.yaml`` (and its copy in ``config/``)
+writes every one of them out with where it comes from, for users to copy and edit, and
+``test/events/test_config.py`` fails when a file's raw values and ``EventRules().model_dump()`` differ.
+The model also states ranges and consistency (tiers ordered, release thresholds looser than entry
+thresholds) so a wrong file fails with one line naming the file and the key. ``version_of(rule)`` is a
+short hash of one rule's parameters: it goes into every event so a changed threshold is visible in the
+recording.
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mmfusion_annotate.errors import ConfigError
 from mmfusion_annotate.events.model import Severity
-from mmfusion_annotate.textfile import read_text_file
+from mmfusion_annotate.textfile import parse_yaml, read_text_file, validate_model
 
 RULES_PACKAGE = "mmfusion_annotate.events"
 DEFAULT_RULES_FILE = "default_rules.yaml"
@@ -133,6 +134,7 @@ class VruRule(TieredRule):
 
 
 class CutInRule(EpisodeRule):
+    min_duration_s: float = Field(0.1, ge=0)
     max_gap_m: float = Field(30.0, gt=0)
     min_lateral_speed_mps: float = Field(0.5, gt=0)
     release_lateral_speed_mps: float = Field(0.3, ge=0)
@@ -153,12 +155,14 @@ class DropoutRule(EpisodeRule):
 
 
 class RateDropRule(EpisodeRule):
+    merge_gap_s: float = Field(2.0, ge=0)
     window_s: float = Field(10.0, gt=0)
     min_fraction: float = Field(0.8, gt=0, lt=1)
     severity: Severity = Severity.WATCH
 
 
 class DisagreementRule(EpisodeRule):
+    merge_gap_s: float = Field(2.0, ge=0)
     window_s: float = Field(10.0, gt=0)
     max_rate: float = Field(0.25, gt=0, description="review items per labelled object")
     min_objects: int = Field(20, ge=1, description="objects in the window before the rate is judged")
@@ -168,7 +172,7 @@ class DisagreementRule(EpisodeRule):
 class EdgeConfig(_Model):
     """Levinson & Thrun edge maps: image edges with an inverse distance transform, LiDAR depth edges."""
 
-    alpha: float = Field(1.0 / 3.0, ge=0, le=1, description="weight of the raw edge vs its spread")
+    alpha: float = Field(0.3333, ge=0, le=1, description="weight of the raw edge vs its spread (their 1/3)")
     gamma: float = Field(0.98, gt=0, lt=1, description="per-pixel decay of the spread edge")
     edge_quantile: float = Field(0.97, gt=0, lt=1, description="image pixels above it seed the spread")
     spread_scale: int = Field(
@@ -184,6 +188,7 @@ class EdgeConfig(_Model):
 class SyncDriftRule(EpisodeRule):
     """Camera-LiDAR time offset estimated from the data (edge alignment over time shifts)."""
 
+    merge_gap_s: float = Field(2.0, ge=0)
     cameras: tuple[str, ...] = ()
     search_ms: float = Field(100.0, gt=0)
     step_ms: float = Field(5.0, gt=0)
@@ -201,6 +206,7 @@ class SyncDriftRule(EpisodeRule):
 class CalibrationDriftRule(EpisodeRule):
     """The current extrinsic must be a local maximum of the edge score among small rotations."""
 
+    merge_gap_s: float = Field(2.0, ge=0)
     cameras: tuple[str, ...] = ()
     step_deg: float = Field(0.25, gt=0, le=2)
     margin: float = Field(0.03, ge=0, description="relative score gain a neighbour needs to count")
@@ -210,20 +216,44 @@ class CalibrationDriftRule(EpisodeRule):
     severity: Severity = Severity.CRITICAL
 
 
+WATCH, CRITICAL, SEVERE = Severity.WATCH, Severity.CRITICAL, Severity.SEVERE
+
+
+def _tiers(*tiers: tuple[float, Severity]) -> tuple[Tier, ...]:
+    return tuple(Tier(at=at, severity=severity) for at, severity in tiers)
+
+
 class EventRules(_Model):
     """The whole rule file."""
 
     rules_version: str = "1"
     ego: EgoGeometry = EgoGeometry()
     ego_filter: EgoFilterConfig = EgoFilterConfig()
-    hard_braking: TieredRule
-    harsh_acceleration: TieredRule
-    harsh_lateral: TieredRule
-    high_jerk: TieredRule
-    low_ttc: TtcRule
-    lead_braking: LeadBrakingRule
-    short_headway: HeadwayRule
-    vru_proximity: VruRule
+    hard_braking: TieredRule = TieredRule(
+        direction="below", tiers=_tiers((-4.0, WATCH), (-6.0, CRITICAL)), release=-3.5, min_duration_s=0.3
+    )
+    harsh_acceleration: TieredRule = TieredRule(
+        direction="above", tiers=_tiers((2.4, WATCH)), release=2.0, min_duration_s=0.3
+    )
+    harsh_lateral: TieredRule = TieredRule(
+        direction="above", tiers=_tiers((3.0, WATCH)), release=2.5, min_duration_s=0.3
+    )
+    high_jerk: TieredRule = TieredRule(
+        direction="above", tiers=_tiers((8.4, WATCH)), release=7.0, min_duration_s=0.1
+    )
+    low_ttc: TtcRule = TtcRule(
+        direction="below", tiers=_tiers((3.0, WATCH), (1.5, CRITICAL), (0.95, SEVERE)), release=3.3,
+        min_duration_s=0.1,
+    )
+    lead_braking: LeadBrakingRule = LeadBrakingRule(
+        direction="below", tiers=_tiers((-4.0, WATCH), (-6.0, CRITICAL)), release=-3.5, min_duration_s=0.3
+    )
+    short_headway: HeadwayRule = HeadwayRule(
+        direction="below", tiers=_tiers((0.9, WATCH)), release=1.0, min_duration_s=2.0, merge_gap_s=2.0
+    )
+    vru_proximity: VruRule = VruRule(
+        direction="below", tiers=_tiers((3.0, CRITICAL), (1.5, SEVERE)), release=3.3, min_duration_s=0.1
+    )
     cut_in: CutInRule = CutInRule()
     dropout: DropoutRule = DropoutRule()
     rate_drop: RateDropRule = RateDropRule()
@@ -244,27 +274,19 @@ def default_rules_path() -> Path:
 
 
 def load_rules(path: str | Path | None = None, overrides: dict | None = None) -> EventRules:
-    """Read and validate a rule file (the shipped default when ``path`` is None).
+    """Read and validate a rule file (the model's defaults when ``path`` is None).
 
-    ``overrides`` is merged one level deep per rule (e.g. ``{"hard_braking": {"min_duration_s": 0.5}}``).
+    ``overrides`` is merged one level deep per rule (e.g. ``{"hard_braking": {"min_duration_s": 0.5}}``)
+    into the file's section, or into the default rule when the file has none.
     """
+    defaults = EventRules().model_dump(mode="json")
     if path is None:
-        text = resources.files(RULES_PACKAGE).joinpath(DEFAULT_RULES_FILE).read_text(encoding="utf-8")
-        name = DEFAULT_RULES_FILE
+        data, name = dict(defaults), "default rules"
     else:
-        text = read_text_file(path, "rule file")
         name = str(path)
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML ({exc.__class__.__name__})", file=name) from exc
+        data = parse_yaml(read_text_file(path, "rule file"), name) or {}
     if not isinstance(data, dict):
         raise ConfigError("the rule file must be a mapping", file=name)
     for key, value in (overrides or {}).items():
-        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
-    try:
-        return EventRules.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(first["msg"], file=name, key=key or None) from exc
+        data[key] = {**data.get(key, defaults.get(key, {})), **value} if isinstance(value, dict) else value
+    return validate_model(EventRules, data, name)

@@ -34,9 +34,10 @@ from mmfusion_annotate.bagtools.evaluate_bag import (
 from mmfusion_annotate.bagtools.events import list_events
 from mmfusion_annotate.bagtools.source import BagFile, channels, open_bag, read_messages
 from mmfusion_annotate.errors import BagError, CodecError
+from mmfusion_annotate.interfaces.cdr import deserialize
+from mmfusion_annotate.interfaces.msgtypes import CAMERA_INFO
 from mmfusion_annotate.msgs.time import from_ros_time
-from mmfusion_annotate.msgs.topics import CAMERA_INFO_TYPE, annotations_topic
-from mmfusion_annotate.recording.cdr import deserialize
+from mmfusion_annotate.outputs.topics import annotations_topic
 from mmfusion_annotate.recording.salvage import ReadLosses, written_messages
 from mmfusion_annotate.rig import Rig
 from mmfusion_annotate.types import Stamp
@@ -150,7 +151,7 @@ def _statics(
             for t in msg.transforms:
                 pose = pose_matrix(t.transform.translation, t.transform.rotation)
                 transforms[t.child_frame_id] = (t.header.frame_id, pose)
-        elif message.msgtype == CAMERA_INFO_TYPE and infos[message.topic] not in cameras:
+        elif message.msgtype == CAMERA_INFO and infos[message.topic] not in cameras:
             cameras[infos[message.topic]] = CameraCalibration(
                 msg.header.frame_id,
                 int(msg.width),

@@ -25,8 +25,9 @@ from mmfusion_annotate.bagtools.source import channels, is_static, open_bag, par
 from mmfusion_annotate.errors import LabelFileError
 from mmfusion_annotate.export.conventions import box_from_bbox_val, cuboid_from_val
 from mmfusion_annotate.export.schema import json_path, validate
-from mmfusion_annotate.msgs.labels import IMAGE_ANNOTATIONS, SCENE_UPDATE, image_annotations
-from mmfusion_annotate.msgs.truth import TRUTH_OBJECTS, truth_entity, truth_scene_update, truth_topic
+from mmfusion_annotate.interfaces.msgtypes import TF_MESSAGE
+from mmfusion_annotate.outputs.labels import IMAGE_ANNOTATIONS, SCENE_UPDATE, image_annotations
+from mmfusion_annotate.outputs.truth import TRUTH_OBJECTS, truth_entity, truth_scene_update, truth_topic
 from mmfusion_annotate.prelabel.model import Box2D, ObjectClass, PrelabelResult, Provenance
 from mmfusion_annotate.recording import BagWriter, serialize
 from mmfusion_annotate.recording.bag_dir import bag_rig_file, carry_rig
@@ -342,7 +343,7 @@ def import_labels(
                     message.topic,
                     message.data,
                     message.log_time_ns,
-                    replace=known[message.topic].msgtype != "tf2_msgs/msg/TFMessage",
+                    replace=known[message.topic].msgtype != TF_MESSAGE,
                 )
             else:
                 writer.write(message.topic, message.data, message.log_time_ns)

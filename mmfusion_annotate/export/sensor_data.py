@@ -17,10 +17,10 @@ import numpy as np
 from mmfusion_annotate.bagtools.source import open_bag, read_messages
 from mmfusion_annotate.export.bag_labels import LOG_DELAY_NS, BagLabels
 from mmfusion_annotate.export.openlabel import DataFiles
+from mmfusion_annotate.interfaces.cdr import deserialize
 from mmfusion_annotate.msgs.image import compressed_kind, decode_image
 from mmfusion_annotate.msgs.pointcloud2 import decode, points_xyz
 from mmfusion_annotate.msgs.time import from_ros_time
-from mmfusion_annotate.recording.cdr import deserialize
 from mmfusion_annotate.types import Stamp
 
 

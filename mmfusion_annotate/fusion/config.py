@@ -43,7 +43,7 @@ class FusionConfig(BaseModel):
         le=256,
         description="threads of the fast CPU path's two projection kernels, capped at numba's "
         "NUMBA_NUM_THREADS (the cores); their OpenMP team sleeps between frames (OMP_WAIT_POLICY=PASSIVE, "
-        "fast_cpu), so a second core halves the kernels' ~10 ms a frame without spinning beside the "
+        "fast_cpu), so a second core shortens the kernels' time per frame without spinning beside the "
         "other stages; 1: serial builds on the calling thread, no team at all",
     )
     cpu_threads: int = Field(

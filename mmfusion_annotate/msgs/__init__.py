@@ -4,6 +4,6 @@ The decoders accept any object carrying the message's attributes (rclpy messages
 ``mcap-ros2`` decoded messages), so offline tools share them with the nodes; the encoders build real
 ``sensor_msgs`` messages, imported lazily so that the rest of the core never loads ROS.
 Modules: ``pointcloud2`` (+ ``pointfield`` layout, ``point_time`` time rule, ``rgb`` packing),
-``image``, ``radar``, ``time``; ``definitions`` holds the .msg texts of the interfaces the project writes
-without their packages (foxglove_msgs, tf2_msgs).
+``image``, ``radar``, ``time``. Inputs only: the messages the suite writes are built in ``outputs``, on the
+carried definitions and CDR plumbing of ``interfaces``.
 """

@@ -13,7 +13,6 @@ import numpy as np
 from mmfusion_annotate.msgs.time import make_header
 from mmfusion_annotate.types import Stamp
 
-ODOMETRY = "nav_msgs/msg/Odometry"
 WORLD_FRAME = "world"
 """The fixed frame that ground-truth ego poses are given in (``/truth/ego``, imported drives)."""
 

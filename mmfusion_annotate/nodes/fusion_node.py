@@ -36,32 +36,31 @@ from collections.abc import Callable
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
-from nav_msgs.msg import Odometry
 from pydantic import BaseModel, ConfigDict, Field
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CompressedImage, Image, Imu, PointCloud2
+from sensor_msgs.msg import Image
 
 from mmfusion_annotate.annotator import AnnotatedFrame, Annotator, AnnotatorOutput, Step
 from mmfusion_annotate.config import load_pipeline_config
 from mmfusion_annotate.errors import CodecError, MmfusionError
 from mmfusion_annotate.fusion.overlay import depth_overlay
+from mmfusion_annotate.interfaces.cdr import message_class
+from mmfusion_annotate.interfaces.definitions import is_carried
 from mmfusion_annotate.msgs.image import encode_image
 from mmfusion_annotate.msgs.samples import decode_sample
-from mmfusion_annotate.msgs.topics import OUTPUT_TOPICS
 from mmfusion_annotate.nodes import diagnostics as diag
 from mmfusion_annotate.nodes.composition import main_nodes
 from mmfusion_annotate.nodes.lazy_sample import lazy_camera_sample
 from mmfusion_annotate.nodes.params import declare_config
 from mmfusion_annotate.nodes.qos import RELIABLE, SensorQos, sensor_qos
 from mmfusion_annotate.nodes.worker import BoundedWorker
-from mmfusion_annotate.outputs import Output, OutputBuilder
+from mmfusion_annotate.outputs.builder import Output, OutputBuilder
+from mmfusion_annotate.outputs.topics import OUTPUT_TOPICS
 from mmfusion_annotate.prelabel.camera_detector import describe
-from mmfusion_annotate.recording.cdr import message_class
-from mmfusion_annotate.recording.definitions import is_carried
 from mmfusion_annotate.rig import Sensor, default_rig_path, load_rig
 from mmfusion_annotate.types import NS_PER_S
 
@@ -109,9 +108,7 @@ class FusionNodeConfig(BaseModel):
 
 
 def _message_type(sensor: Sensor) -> type:
-    if sensor.kind == "camera":
-        return CompressedImage if getattr(sensor, "compressed", False) else Image
-    return {"lidar": PointCloud2, "radar": PointCloud2, "imu": Imu, "odometry": Odometry}[sensor.kind]
+    return message_class(sensor.msgtype)
 
 
 class FusionNode(Node):

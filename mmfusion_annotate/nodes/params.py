@@ -11,7 +11,7 @@ import typing
 from typing import Any, TypeVar
 
 import annotated_types
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import (
     InvalidParameterTypeException,
@@ -22,6 +22,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from mmfusion_annotate.errors import ConfigError
+from mmfusion_annotate.textfile import validate_model
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -81,11 +82,5 @@ def declare_config(node: Node, model: type[M], prefix: str = "") -> M:
                 str(exc).splitlines()[0], file=f"node '{node.get_name()}' parameters", key=pname
             ) from None
         values[field_name] = param.value
-    try:
-        return model.model_validate(
-            {k: (None if v == "" and getattr(defaults, k) is None else v) for k, v in values.items()}
-        )
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = prefix + ".".join(str(p) for p in err["loc"])
-        raise ConfigError(err["msg"], file=f"node '{node.get_name()}' parameters", key=key) from None
+    data = {k: (None if v == "" and getattr(defaults, k) is None else v) for k, v in values.items()}
+    return validate_model(model, data, f"node '{node.get_name()}' parameters", key_prefix=prefix)

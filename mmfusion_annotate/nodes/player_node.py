@@ -14,7 +14,6 @@ topics keep theirs); ``/clock`` is reliable (compatible with rclpy's best-effort
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import threading
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from mmfusion_annotate.bagtools.play import MAX_GAP_S, Pacer, play_messages
 from mmfusion_annotate.bagtools.source import Channel, channels, open_bag, parse_qos, read_messages
 from mmfusion_annotate.errors import BagError, MmfusionError
+from mmfusion_annotate.interfaces.cdr import installed_message_class
 from mmfusion_annotate.nodes.dds_profile import use_large_data_profile
 from mmfusion_annotate.nodes.discovery import unmatched_warning, wait_for_subscribers
 from mmfusion_annotate.nodes.player_args import add_play_arguments
@@ -47,16 +47,6 @@ class PlayResult:
     gaps_skipped: int = 0
     losses: ReadLosses = field(default_factory=ReadLosses)
     """What the last pass could not read (damaged chunks, skipped at their place in the stream)."""
-
-
-def installed_message_class(msgtype: str) -> type | None:
-    """The generated rclpy class of ``pkg/msg/Type`` when its package is installed, else None."""
-    package, _, name = msgtype.split("/")
-    try:
-        cls = getattr(importlib.import_module(f"{package}.msg"), name)
-    except (ImportError, AttributeError):
-        return None
-    return cls if hasattr(cls, "_TYPE_SUPPORT") else None
 
 
 def rclpy_qos(profile: QosProfile):

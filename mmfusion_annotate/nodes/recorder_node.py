@@ -14,7 +14,6 @@ types (foxglove_msgs, the event type) that rclpy cannot publish on this install.
 
 from __future__ import annotations
 
-import importlib
 import math
 import sys
 import threading
@@ -31,11 +30,18 @@ from rclpy.qos import (
     ReliabilityPolicy,
 )
 
+from mmfusion_annotate.interfaces.cdr import installed_message_class, serialize
+from mmfusion_annotate.interfaces.msgtypes import CAMERA_INFO, TF_MESSAGE
 from mmfusion_annotate.nodes.composition import main_nodes
 from mmfusion_annotate.nodes.params import declare_config
 from mmfusion_annotate.nodes.qos import RELIABLE_SENSOR_DEPTH, SensorQos, sensor_qos
+from mmfusion_annotate.outputs.rig_topics import (
+    TF_STATIC,
+    camera_info_messages,
+    rig_topics,
+    tf_static_message,
+)
 from mmfusion_annotate.recording.bag_dir import new_bag_dir, timestamped_name
-from mmfusion_annotate.recording.cdr import serialize
 from mmfusion_annotate.recording.config import RecorderConfig
 from mmfusion_annotate.recording.qos import (
     BEST_EFFORT,
@@ -46,19 +52,11 @@ from mmfusion_annotate.recording.qos import (
     qos_profile,
 )
 from mmfusion_annotate.recording.recorder import Recorder
-from mmfusion_annotate.recording.rig_topics import (
-    CAMERA_INFO_TYPE,
-    TF_STATIC,
-    TF_TYPE,
-    camera_info_messages,
-    rig_topics,
-    tf_static_message,
-)
 from mmfusion_annotate.rig import Sensor, default_rig_path, load_rig
 
 if TYPE_CHECKING:  # the pipeline (and its heavy imports) is only a source of outputs here
     from mmfusion_annotate.events.model import Event
-    from mmfusion_annotate.outputs import Output
+    from mmfusion_annotate.outputs.builder import Output
 
 SENSOR_DEPTH = 100
 """A deep history absorbs bursts while the callbacks enqueue."""
@@ -91,15 +89,6 @@ def sensor_subscription_qos(name: SensorQos, sensor: Sensor | None) -> QoSProfil
     return sensor_qos(name, depth, rate_hz=rate)
 
 
-def _message_class(msgtype: str) -> type | None:
-    """The installed rclpy class (subscriptions need its type support), or None if not installed."""
-    package, _, name = msgtype.split("/")
-    try:
-        return getattr(importlib.import_module(f"{package}.msg"), name)
-    except (ImportError, AttributeError):
-        return None
-
-
 class RecorderNode(Node):
     """Records the rig's topics (and discovered ones) into a rosbag2-compatible MCAP bag."""
 
@@ -120,7 +109,7 @@ class RecorderNode(Node):
 
         self._statics_lock = threading.Lock()
         self._statics_due = True
-        self.recorder.add_topic(TF_STATIC, TF_TYPE, "latched")
+        self.recorder.add_topic(TF_STATIC, TF_MESSAGE, "latched")
         sensors = {s.topic: s for s in self.rig.sensors.values()}
         for entry in rig_topics(self.rig):
             if self.config.excluded(entry.topic):
@@ -128,9 +117,10 @@ class RecorderNode(Node):
             self.recorder.add_topic(entry.topic, entry.msgtype, entry.qos)
             qos = sensor_subscription_qos(self.config.sensor_qos, sensors.get(entry.topic))
             self._subscribe(entry.topic, entry.msgtype, qos, static=entry.static)
-        if _message_class(TF_TYPE) is not None:  # a full ROS install: also keep other publishers' statics
+        # a full ROS install: also keep other publishers' statics
+        if installed_message_class(TF_MESSAGE) is not None:
             latched = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-            self._subscribe(TF_STATIC, TF_TYPE, latched, static=True)
+            self._subscribe(TF_STATIC, TF_MESSAGE, latched, static=True)
 
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, self._publish_diagnostics)
@@ -148,11 +138,11 @@ class RecorderNode(Node):
             with self._statics_lock:
                 if self._statics_due:
                     self._statics_due = False
-                    self.recorder.set_static(TF_STATIC, TF_TYPE, tf_static_message(self.rig, now), now,
+                    self.recorder.set_static(TF_STATIC, TF_MESSAGE, tf_static_message(self.rig, now), now,
                                              replace=False)  # fmt: skip
                     for topic, data in camera_info_messages(self.rig, now).items():
                         if not self.config.excluded(topic):
-                            self.recorder.set_static(topic, CAMERA_INFO_TYPE, data, now)
+                            self.recorder.set_static(topic, CAMERA_INFO, data, now)
         return now
 
     def record_outputs(self, outputs: Iterable[Output]) -> None:
@@ -175,7 +165,7 @@ class RecorderNode(Node):
             self.recorder.add_event(event.id, event.start, event.end, event.to_dict())
 
     def _subscribe(self, topic: str, msgtype: str, qos: QoSProfile, *, static: bool = False) -> None:
-        cls = _message_class(msgtype)
+        cls = installed_message_class(msgtype)
         if cls is None:
             self.get_logger().warning(f"{topic}: type {msgtype} is not installed, not recorded")
             return

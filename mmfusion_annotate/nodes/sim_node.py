@@ -30,12 +30,13 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from rosgraph_msgs.msg import Clock
 
+from mmfusion_annotate.interfaces.cdr import message_class
+from mmfusion_annotate.interfaces.msgtypes import CAMERA_INFO
 from mmfusion_annotate.msgs.time import to_ros_time
 from mmfusion_annotate.nodes.composition import main_nodes
 from mmfusion_annotate.nodes.discovery import unmatched_warning, wait_for_subscribers
 from mmfusion_annotate.nodes.params import declare_config
 from mmfusion_annotate.nodes.qos import RELIABLE, SensorQos, sensor_qos
-from mmfusion_annotate.recording.cdr import message_class
 from mmfusion_annotate.recording.publish_order import in_publish_order
 from mmfusion_annotate.rig import default_rig_path, load_rig
 from mmfusion_annotate.sim import Drive
@@ -44,13 +45,6 @@ from mmfusion_annotate.sim.scenario import load_scenario
 from mmfusion_annotate.types import NS_PER_S, Stamp
 
 CLOCK_TOPIC = "/clock"
-CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
-_SENSOR_TYPES = {
-    "lidar": "sensor_msgs/msg/PointCloud2",
-    "radar": "sensor_msgs/msg/PointCloud2",
-    "imu": "sensor_msgs/msg/Imu",
-    "odometry": "nav_msgs/msg/Odometry",
-}
 _CLOCK_QOS = RELIABLE
 _LATE_S = 0.05
 _END = object()
@@ -257,7 +251,7 @@ def _topics(drive: Drive, qos: SensorQos) -> dict[str, tuple[str, QoSProfile]]:
             topics[topic] = (msgtype, sensor_profile)
             topics[sensor.info_topic] = (CAMERA_INFO, RELIABLE)
         else:
-            topics[sensor.topic] = (_SENSOR_TYPES[sensor.kind], sensor_profile)
+            topics[sensor.topic] = (sensor.msgtype, sensor_profile)
     return topics
 
 

@@ -173,6 +173,13 @@ class PrelabelConfig(_Model):
     tracker: TrackerConfig = TrackerConfig()
     radar: RadarConfig = RadarConfig()
     camera: CameraConfig = CameraConfig()
+    min_confidence: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="a cuboid less confident than this is tracked but not labelled (a tentative track of a "
+        "fragment); 0: label every one",
+    )
 
     @property
     def params_version(self) -> str:

@@ -518,6 +518,7 @@ class Prelabeler:
         found = self._camera_detections(frame, scheduled, cameras)
         camera = self._camera(frame, detections, stages, found, sensor_xy)
         objects, flips, retired = self._objects(frame, camera.detections, camera.verdicts, sensor_xy)
+        objects = [o for o in objects if o.cuboid.provenance.confidence >= self.cfg.min_confidence]
         objects, candidates, radar_mismatch = self._radar(frame, objects)
         boxes, observed = self._boxes(frame, objects)
         camera_only = self._camera_only(frame, camera.camera_only)

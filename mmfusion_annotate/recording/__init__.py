@@ -1,9 +1,10 @@
-"""Recording: rosbag2-compatible MCAP bags (``BagWriter``/``BagReader``), CDR codecs and the recorder.
+"""Recording: rosbag2-compatible MCAP bags (``BagWriter``/``BagReader``) and the recorder.
 
-ROS-free except for ``cdr.serialize``/``deserialize`` of installed types, which import rclpy lazily.
+Re-exports the CDR codecs of ``interfaces.cdr`` (ROS-free except for ``serialize``/``deserialize`` of
+installed types, which import rclpy lazily).
 """
 
-from mmfusion_annotate.recording.cdr import deserialize, message_class, new_message, serialize
+from mmfusion_annotate.interfaces.cdr import deserialize, message_class, new_message, serialize
 from mmfusion_annotate.recording.config import RecorderConfig
 from mmfusion_annotate.recording.qos import QosProfile
 from mmfusion_annotate.recording.reader import BagMessage, BagReader, bag_files

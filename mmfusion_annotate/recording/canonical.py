@@ -18,8 +18,8 @@ from typing import Any
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-from mmfusion_annotate.recording.cdr import serialize
-from mmfusion_annotate.recording.definitions import dependencies, is_carried, msg_text, normalize_msgtype
+from mmfusion_annotate.interfaces.cdr import serialize
+from mmfusion_annotate.interfaces.definitions import dependencies, is_carried, msg_text, normalize_msgtype
 
 _LOCK = threading.Lock()
 

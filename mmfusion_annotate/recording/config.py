@@ -12,7 +12,7 @@ class RecorderConfig(BaseModel):
     """Recorder settings; sizes in MB (10^6 bytes) and times in seconds, as people write them."""
 
     compression: Literal["none", "lz4", "zstd"] = Field(
-        "none", description="MCAP chunk compression: none or lz4 on the car (zstd ~100 MB/s per core)"
+        "none", description="MCAP chunk compression: none or lz4 on the car (zstd costs far more CPU)"
     )
     split_size_mb: float = Field(
         0.0, ge=0.0, le=1e6, description="start a new file after this size (0: never)"

@@ -29,8 +29,8 @@ from mcap.writer import CompressionType, Writer
 
 from mmfusion_annotate import __version__
 from mmfusion_annotate.errors import BagError
+from mmfusion_annotate.interfaces.definitions import normalize_msgtype, schema_text, type_hash
 from mmfusion_annotate.recording.bag_dir import refuse_existing_bag
-from mmfusion_annotate.recording.definitions import normalize_msgtype, schema_text, type_hash
 from mmfusion_annotate.recording.metadata import (
     FILENAME,
     FileInfo,

@@ -14,7 +14,7 @@ import yaml
 
 from mmfusion_annotate.errors import CalibrationError, RigError
 from mmfusion_annotate.rig.camera_model import CameraModel
-from mmfusion_annotate.textfile import read_text_file
+from mmfusion_annotate.textfile import parse_yaml, read_text_file
 
 _MATRICES = {
     "camera_matrix": (3, 3),
@@ -95,15 +95,7 @@ def load_calibration_yaml(path_or_text: str | Path) -> CameraModel:
         text = read_text_file(path_or_text, "camera calibration", CalibrationError)
     else:
         source, text = "<camera calibration>", path_or_text
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        raise CalibrationError(
-            f"invalid YAML: {exc.problem}", file=source, line=mark.line + 1 if mark else None
-        ) from None
-    except yaml.YAMLError as exc:  # e.g. a control character (ReaderError has no mark)
-        raise CalibrationError(f"invalid YAML: {str(exc).splitlines()[0]}", file=source) from None
+    doc = parse_yaml(text, source, CalibrationError)
     if not isinstance(doc, dict):
         raise CalibrationError("a camera calibration must be a mapping", file=source)
     return _from_calibration_dict(doc, source)

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import yaml
-from pydantic import ValidationError
 from scipy.spatial.transform import Rotation
 
 from mmfusion_annotate.errors import RigError
@@ -15,10 +14,8 @@ from mmfusion_annotate.rig.camera_model import CameraModel
 from mmfusion_annotate.rig.frames import FrameEdge, FrameTree
 from mmfusion_annotate.rig.rig import Rig, Sensor, default_info_topic
 from mmfusion_annotate.rig.schema import LidarSpec, RigFile, SensorEntry
-from mmfusion_annotate.textfile import read_text_file
+from mmfusion_annotate.textfile import parse_yaml, read_text_file, validate_model
 from mmfusion_annotate.types import seconds_to_ns
-
-_MESSAGES = {"missing": "missing key", "extra_forbidden": "unknown key"}
 
 
 def load_rig(path: str | Path) -> Rig:
@@ -26,16 +23,8 @@ def load_rig(path: str | Path) -> Rig:
     path = Path(path)
     source = str(path)
     text = read_text_file(path, "rig file", RigError)
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise RigError(
-            f"invalid YAML: {exc.problem or exc.context}", file=source, line=mark.line + 1 if mark else None
-        ) from None
-    except yaml.YAMLError as exc:  # e.g. a control character (ReaderError has no mark)
-        raise RigError(f"invalid YAML: {str(exc).splitlines()[0]}", file=source) from None
+    data = parse_yaml(text, source, RigError)
+    node = yaml.compose(text, Loader=yaml.SafeLoader)  # parsed above: only for the line of a key
     try:
         return rig_from_dict(data, source=source)
     except RigError as exc:
@@ -48,14 +37,7 @@ def rig_from_dict(data: Any, source: str | None = None) -> Rig:
     """Validate a parsed rig document (what ``yaml.safe_load`` returns) and build the Rig."""
     if not isinstance(data, dict):
         raise RigError("a rig file must be a mapping with 'name' and 'sensors'", file=source)
-    try:
-        spec = RigFile.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = _key(error["loc"], data)
-        message = _MESSAGES.get(error["type"], error["msg"].removeprefix("Value error, "))
-        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise RigError(message + more, file=source, key=key or None) from None
+    spec = validate_model(RigFile, data, source or "<rig>", RigError, key=lambda loc: _key(loc, data))
     return _build(spec, source)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from mmfusion_annotate.errors import RigError
+from mmfusion_annotate.interfaces.msgtypes import sensor_msgtype
 from mmfusion_annotate.rig.camera_model import CameraModel
 from mmfusion_annotate.rig.frames import FrameTree
 from mmfusion_annotate.rig.schema import LidarSpec, RadarSpec
@@ -61,6 +62,11 @@ class Sensor:
         object.__setattr__(self, "T_parent_sensor", T)
         if self.kind == "camera" and self.info_topic is None:
             object.__setattr__(self, "info_topic", default_info_topic(self.topic))
+
+    @property
+    def msgtype(self) -> str:
+        """The message type the sensor publishes (``interfaces.msgtypes.sensor_msgtype``)."""
+        return sensor_msgtype(self.kind, self.compressed)
 
     @property
     def translation(self) -> tuple[float, float, float]:

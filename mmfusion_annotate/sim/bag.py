@@ -14,10 +14,11 @@ import json
 import os
 from dataclasses import asdict
 
+from mmfusion_annotate.interfaces.msgtypes import CAMERA_INFO, TF_MESSAGE
+from mmfusion_annotate.outputs.rig_topics import TF_STATIC, tf_static_message
 from mmfusion_annotate.recording import BagWriter
 from mmfusion_annotate.recording.canonical import canonical_cdr
 from mmfusion_annotate.recording.publish_order import in_publish_order
-from mmfusion_annotate.recording.rig_topics import TF_STATIC, TF_TYPE, tf_static_message
 from mmfusion_annotate.sim.drive import Drive
 from mmfusion_annotate.sim.messages import publish_ns, sample_messages, truth_messages
 
@@ -34,7 +35,7 @@ def write_bag(
 ) -> BagWriter:
     """Generate the whole drive into ``bag_dir``; returns the closed writer (files, message count)."""
     with BagWriter(bag_dir, compression=compression, split_size_bytes=split_size_bytes) as writer:
-        writer.add_topic(TF_STATIC, TF_TYPE, qos="latched")
+        writer.add_topic(TF_STATIC, TF_MESSAGE, qos="latched")
         writer.set_static(TF_STATIC, tf_static_message(drive.rig, 0), 0)
         added: set[str] = set()
 
@@ -49,7 +50,7 @@ def write_bag(
 
         for log_ns, (topic, msgtype, msg, _) in in_publish_order(stamped()):
             data = canonical_cdr(msgtype, msg)
-            static = msgtype == "sensor_msgs/msg/CameraInfo"
+            static = msgtype == CAMERA_INFO
             if topic not in added:
                 qos = "latched" if static else "reliable" if topic.startswith("/truth") else "sensor_data"
                 writer.add_topic(topic, msgtype, qos=qos)

@@ -14,28 +14,25 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mmfusion_annotate.interfaces.msgtypes import CAMERA_INFO, IMU, ODOMETRY, POINTCLOUD2, sensor_msgtype
 from mmfusion_annotate.msgs.image import encode_compressed, encode_image
-from mmfusion_annotate.msgs.labels import IMAGE_ANNOTATIONS, SCENE_UPDATE
-from mmfusion_annotate.msgs.odometry import ODOMETRY, WORLD_FRAME, odometry_message
+from mmfusion_annotate.msgs.odometry import WORLD_FRAME, odometry_message
 from mmfusion_annotate.msgs.pointcloud2 import encode, encode_xyzirt, make_points
 from mmfusion_annotate.msgs.radar import encode_radar
 from mmfusion_annotate.msgs.time import make_header, to_ros_time
-from mmfusion_annotate.msgs.truth import TRUTH_OBJECTS, truth_entity, truth_scene_update, truth_topic
+from mmfusion_annotate.outputs.labels import IMAGE_ANNOTATIONS, SCENE_UPDATE
+from mmfusion_annotate.outputs.truth import TRUTH_OBJECTS, truth_entity, truth_scene_update, truth_topic
 from mmfusion_annotate.types import NS_PER_S, SensorSample, Stamp
 
 if TYPE_CHECKING:
     from mmfusion_annotate.sim.drive import Drive
 
-POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
-
-
 def camera_topic(drive: Drive, name: str) -> tuple[str, str]:
     """(topic, msgtype) of a camera's images for the drive's image format."""
     sensor = drive.sensors[name]
     base = sensor.topic.removesuffix("/compressed")
-    if drive.image_format == "jpeg":
-        return f"{base}/compressed", "sensor_msgs/msg/CompressedImage"
-    return base, "sensor_msgs/msg/Image"
+    compressed = drive.image_format == "jpeg"
+    return (f"{base}/compressed" if compressed else base), sensor_msgtype("camera", compressed)
 
 
 def publish_ns(drive: Drive, sample: SensorSample) -> Stamp:
@@ -69,7 +66,7 @@ def sample_messages(drive: Drive, sample: SensorSample) -> Iterator[tuple[str, s
         yield topic, msgtype, msg, stamp
         yield (
             sensor.info_topic,
-            "sensor_msgs/msg/CameraInfo",
+            CAMERA_INFO,
             sensor.camera.to_camera_info(frame, stamp),
             stamp,
         )
@@ -87,7 +84,7 @@ def sample_messages(drive: Drive, sample: SensorSample) -> Iterator[tuple[str, s
         )
         msg.angular_velocity_covariance = _diagonal(noise.imu_gyro_rps**2)
         msg.linear_acceleration_covariance = _diagonal(noise.imu_accel_mps2**2)
-        yield sensor.topic, "sensor_msgs/msg/Imu", msg, stamp
+        yield sensor.topic, IMU, msg, stamp
     else:
         yield (
             sensor.topic,
@@ -111,7 +108,7 @@ def _diagonal(value: float) -> np.ndarray:
 
 def truth_messages(drive: Drive, sample: SensorSample) -> Iterator[tuple[str, str, Any, Stamp]]:
     """Truth messages that belong to one generated sample (call after the sample was generated)."""
-    from mmfusion_annotate.recording.cdr import new_message  # noqa: PLC0415
+    from mmfusion_annotate.interfaces.cdr import new_message  # noqa: PLC0415
 
     sensor = drive.sensors[sample.sensor]
     frame_truth = drive.truth.frames[(sample.sensor, sample.stamp)]

@@ -12,11 +12,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mmfusion_annotate.errors import ConfigError
-from mmfusion_annotate.textfile import read_text_file
+from mmfusion_annotate.textfile import parse_yaml, read_text_file, validate_model
 
 ObjectClass = Literal["car", "truck", "pedestrian", "cyclist", "pole", "wall", "barrier"]
 EGO = "ego"
@@ -183,15 +182,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
                 file=source,
             )
         text = read_text_file(path, "scenario file")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML ({exc.__class__.__name__})", file=source) from exc
+    data = parse_yaml(text, source)
     if not isinstance(data, dict):
         raise ConfigError("a scenario file must be a mapping", file=source)
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(first["msg"], file=source, key=key) from exc
+    return validate_model(Scenario, data, source)

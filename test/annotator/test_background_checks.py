@@ -14,8 +14,8 @@ from mmfusion_annotate.config import PipelineConfig
 from mmfusion_annotate.deferred import HELPER_NICENESS, Deferred, helper_executor
 from mmfusion_annotate.events import EventTagger, load_rules
 from mmfusion_annotate.events.feed import SampleFeed
-from mmfusion_annotate.msgs.topics import ANNOTATIONS_TYPE, annotations_topic
-from mmfusion_annotate.outputs import OutputBuilder
+from mmfusion_annotate.outputs.builder import OutputBuilder
+from mmfusion_annotate.outputs.topics import ANNOTATIONS_TYPE, annotations_topic
 from mmfusion_annotate.prelabel.camera_detector import CameraDetector
 from mmfusion_annotate.prelabel.config import DetectorConfig, PrelabelConfig
 from mmfusion_annotate.prelabel.detectors import RawDetections

@@ -16,7 +16,7 @@ from sensor_msgs.msg import CameraInfo, Imu
 from std_msgs.msg import Header
 
 from mmfusion_annotate.events.model import Category, Event, Severity
-from mmfusion_annotate.msgs.labels import event_message
+from mmfusion_annotate.outputs.labels import event_message
 from mmfusion_annotate.recording import BagWriter, new_message, serialize
 
 NS = 1_000_000_000

@@ -9,10 +9,10 @@ import pytest
 
 from mmfusion_annotate.bagtools.evaluate_bag import annotation_boxes, evaluate_bag, scene_boxes
 from mmfusion_annotate.errors import BagError
-from mmfusion_annotate.msgs.labels import image_annotations, scene_update
 from mmfusion_annotate.msgs.odometry import odometry_message
 from mmfusion_annotate.msgs.pointcloud2 import encode, make_points
 from mmfusion_annotate.msgs.time import to_ros_time
+from mmfusion_annotate.outputs.labels import image_annotations, scene_update
 from mmfusion_annotate.prelabel.boxes2d import transform_points
 from mmfusion_annotate.prelabel.model import Box2D, Cuboid, ObjectClass, PrelabelResult, Provenance
 from mmfusion_annotate.recording import BagWriter, new_message, serialize

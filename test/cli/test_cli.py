@@ -14,7 +14,6 @@ from rigs import write_small_rig
 from mmfusion_annotate.cli import build_parser, main
 
 REPO = Path(__file__).resolve().parents[2]
-KITTI = REPO.parent / "shared" / "data" / "kitti" / "training"
 COMMANDS = [
     "demo", "run", "replay", "play", "info", "events", "clip", "evaluate", "models", "sim", "import", "rig",
     "export", "import-labels",
@@ -140,17 +139,15 @@ def test_recover_a_truncated_bag(sim_bag, tmp_path, capsys):
     assert not json.loads(capsys.readouterr().out)["incomplete_files"]
 
 
-def test_evaluate_kitti_json(capsys):
-    if not KITTI.is_dir():
-        pytest.fail(f"KITTI sample missing at {KITTI} (see ../shared/README.md)")
-    assert main(["evaluate", str(KITTI), "--json"]) == 0
+def test_evaluate_kitti_json(capsys, shared_path):
+    assert main(["evaluate", str(shared_path("data", "kitti", "training")), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["frames"] == 3
     assert report["detection"]["pedestrian@20m"]["recall"] == 1.0
 
 
-def test_models_lists_installs_and_refuses_a_file_that_is_not_the_model(tmp_path, capsys):
-    models, target = REPO.parent / "shared" / "models", ["--model-dir", str(tmp_path)]
+def test_models_lists_installs_and_refuses_a_file_that_is_not_the_model(tmp_path, capsys, shared_path):
+    models, target = shared_path("models"), ["--model-dir", str(tmp_path)]
     assert main(["models", *target]) == 0
     out = capsys.readouterr().out
     assert f"model directory: {tmp_path}" in out and "deimv2-femto   not installed" in out
@@ -165,9 +162,11 @@ def test_models_lists_installs_and_refuses_a_file_that_is_not_the_model(tmp_path
     assert "cannot download" in capsys.readouterr().err
 
 
-def test_evaluate_with_a_detector_that_is_not_installed_is_one_line_naming_the_key(tmp_path, monkeypatch):
+def test_evaluate_with_a_detector_that_is_not_installed_is_one_line_naming_the_key(
+    tmp_path, monkeypatch, shared_path
+):
     monkeypatch.setenv("MMFUSION_MODEL_DIR", str(tmp_path))
-    result = run_cli("evaluate", str(KITTI), "--detector", "deimv2-femto")
+    result = run_cli("evaluate", str(shared_path("data", "kitti", "training")), "--detector", "deimv2-femto")
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert "key 'prelabel.camera.detector.model'" in line and "not installed" in line

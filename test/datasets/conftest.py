@@ -11,20 +11,17 @@ import io
 from pathlib import Path
 
 import pytest
+from pandaset_frames import FRAMES
 
 from mmfusion_annotate.cli import main
 from mmfusion_annotate.datasets.pandaset import PandaSetSequence
 
-PANDASET = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "pandaset_seq002"
-FRAMES = (50, 52)
-
 
 @pytest.fixture(scope="session")
-def pandaset_dir() -> Path:
+def pandaset_dir(shared_path) -> Path:
     """``../shared/data/pandaset_seq002`` next to the repository."""
-    if not (PANDASET / "002" / "lidar" / "poses.json").is_file():
-        pytest.fail(f"PandaSet sequence missing: expected 002/lidar/poses.json in {PANDASET.resolve()}")
-    return PANDASET
+    shared_path("data", "pandaset_seq002", "002", "lidar", "poses.json")
+    return shared_path("data", "pandaset_seq002")
 
 
 @pytest.fixture(scope="session")

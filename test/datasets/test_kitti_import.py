@@ -19,14 +19,10 @@ from mmfusion_annotate.cli import main
 from mmfusion_annotate.recording import BagReader, deserialize
 from mmfusion_annotate.rig import load_rig
 
-KITTI = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "kitti" / "training"
-
 
 @pytest.fixture(scope="module")
-def kitti_dir() -> Path:
-    if not (KITTI / "velodyne").is_dir():
-        pytest.fail(f"KITTI sample data missing at {KITTI.resolve()} (see shared/data/kitti/PROVENANCE.md)")
-    return KITTI
+def kitti_dir(shared_path) -> Path:
+    return shared_path("data", "kitti", "training", "velodyne").parent
 
 
 @pytest.fixture(scope="module")

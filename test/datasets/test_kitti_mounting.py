@@ -21,16 +21,13 @@ from mmfusion_annotate.rig import config_dir, load_rig
 from mmfusion_annotate.rig.kitti import read_kitti_calib
 from mmfusion_annotate.rig.lidar_mounting import measure_mounting
 
-KITTI = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "kitti" / "training"
 RAISE_M = 0.5
 TOP_BEAM_DEG = 1.0
 
 
 @pytest.fixture(scope="module")
-def kitti_dir() -> Path:
-    if not (KITTI / "velodyne").is_dir():
-        pytest.fail(f"KITTI sample data missing at {KITTI.resolve()} (see shared/data/kitti/PROVENANCE.md)")
-    return KITTI
+def kitti_dir(shared_path) -> Path:
+    return shared_path("data", "kitti", "training", "velodyne").parent
 
 
 def _calib_text(calib: dict[str, np.ndarray]) -> str:

@@ -25,16 +25,13 @@ from mmfusion_annotate.msgs.time import from_ros_time
 from mmfusion_annotate.recording import BagReader, deserialize
 from mmfusion_annotate.rig import load_rig
 
-NUSCENES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "nuscenes_keyframe"
 LIDAR_NS = 1_532_402_927_647_951_000
 CAMERA_TOPICS = 6
 
 
 @pytest.fixture(scope="module")
-def nuscenes_dir() -> Path:
-    if not (NUSCENES / "PROVENANCE.md").is_file():
-        pytest.fail(f"nuScenes keyframe missing at {NUSCENES.resolve()} (see its PROVENANCE.md)")
-    return NUSCENES
+def nuscenes_dir(shared_path) -> Path:
+    return shared_path("data", "nuscenes_keyframe", "PROVENANCE.md").parent
 
 
 @pytest.fixture(scope="module")

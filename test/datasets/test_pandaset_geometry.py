@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from conftest import FRAMES
+from pandaset_frames import FRAMES
 
 from mmfusion_annotate.datasets.pandaset import PandaCuboid, PandaSetSequence
 from mmfusion_annotate.fusion.ego import EgoMotion

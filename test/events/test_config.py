@@ -3,9 +3,12 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mmfusion_annotate.errors import ConfigError
-from mmfusion_annotate.events import Severity, default_rules_path, load_rules
+from mmfusion_annotate.events import EventRules, Severity, default_rules_path, load_rules
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_default_rules_load_with_the_issue_thresholds():
@@ -48,7 +51,17 @@ def test_unknown_key_and_missing_file(tmp_path):
         load_rules(tmp_path / "missing.yaml")
 
 
-def test_config_copy_matches_the_package_default():
-    copy = Path(__file__).resolve().parents[2] / "config" / "event_rules.yaml"
-    assert copy.is_file(), f"missing {copy}"
-    assert load_rules(copy) == load_rules()
+SHIPPED = {"package": default_rules_path(), "config": REPO / "config" / "event_rules.yaml"}
+
+
+@pytest.mark.parametrize("path", SHIPPED.values(), ids=SHIPPED.keys())
+def test_shipped_rule_files_write_out_exactly_the_model_defaults(path):
+    """Raw YAML against the model dump: a value that differs, or a key left out (which a parsed model would
+    fill in from its default), fails."""
+    assert path.is_file(), f"missing {path}"
+    assert yaml.safe_load(path.read_text(encoding="utf-8")) == EventRules().model_dump(mode="json")
+
+
+def test_overrides_apply_to_the_default_rules():
+    rules = load_rules(overrides={"edges": {"spread_scale": 4}})
+    assert rules.edges.spread_scale == 4 and rules.edges.alpha == EventRules().edges.alpha

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from mmfusion_annotate.msgs.image import encode_compressed
-from mmfusion_annotate.msgs.labels import image_annotations, review_update, scene_update
 from mmfusion_annotate.msgs.pointcloud2 import encode, make_points
 from mmfusion_annotate.msgs.time import make_header
-from mmfusion_annotate.msgs.topics import annotations_topic
-from mmfusion_annotate.outputs import static_outputs
+from mmfusion_annotate.outputs.builder import static_outputs
+from mmfusion_annotate.outputs.labels import image_annotations, review_update, scene_update
+from mmfusion_annotate.outputs.topics import annotations_topic
 from mmfusion_annotate.prelabel.boxes2d import cuboid_corners, project_cuboid, transform_points
 from mmfusion_annotate.prelabel.model import (
     Box2D,

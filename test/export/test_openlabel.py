@@ -18,8 +18,8 @@ from mmfusion_annotate.errors import LabelFileError
 from mmfusion_annotate.export import export_bag
 from mmfusion_annotate.export.openlabel_import import load_openlabel, parse_openlabel
 from mmfusion_annotate.export.schema import schema_errors
+from mmfusion_annotate.interfaces.cdr import deserialize
 from mmfusion_annotate.prelabel.boxes2d import cuboid_corners
-from mmfusion_annotate.recording.cdr import deserialize
 
 
 @pytest.fixture(scope="module")

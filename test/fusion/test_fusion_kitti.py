@@ -6,8 +6,6 @@ than two controls from the same image: random pixels, and the colours of points 
 (cars, walls, vegetation). A projection that is off lands partly on kerbs, grass and cars and fails.
 """
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -15,8 +13,6 @@ import pytest
 from mmfusion_annotate.fusion import FusionConfig, FusionPipeline
 from mmfusion_annotate.rig.kitti import kitti_rig
 from mmfusion_annotate.types import SensorSample
-
-KITTI = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "kitti" / "training"
 
 
 def _saturation(rgb: np.ndarray) -> np.ndarray:
@@ -26,12 +22,11 @@ def _saturation(rgb: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("frame_id", ["000000", "000001", "000002"])
-def test_ground_points_take_the_road_colour(frame_id):
-    if not KITTI.is_dir():
-        pytest.fail(f"KITTI sample missing: {KITTI} (see ../shared/data/kitti/PROVENANCE.md)")
-    rig = kitti_rig(KITTI / "calib" / f"{frame_id}.txt")
-    scan = np.fromfile(KITTI / "velodyne" / f"{frame_id}.bin", dtype=np.float32).reshape(-1, 4)
-    image = cv2.imread(str(KITTI / "image_2" / f"{frame_id}.png"))[..., ::-1].copy()
+def test_ground_points_take_the_road_colour(frame_id, shared_path):
+    kitti = shared_path("data", "kitti", "training")
+    rig = kitti_rig(kitti / "calib" / f"{frame_id}.txt")
+    scan = np.fromfile(kitti / "velodyne" / f"{frame_id}.bin", dtype=np.float32).reshape(-1, 4)
+    image = cv2.imread(str(kitti / "image_2" / f"{frame_id}.png"))[..., ::-1].copy()
     samples = {
         "velodyne": SensorSample("velodyne", 0, {"xyz": scan[:, :3], "intensity": scan[:, 3]}),
         "image_2": SensorSample("image_2", 0, {"image": image}),

@@ -1,5 +1,5 @@
-"""Helpers of the camera detector tests: where the models are (``../shared/models``, never inside the
-repository), the KITTI pedestrian both models must find, and a stand-in model with preset detections."""
+"""Helpers of the camera detector tests: the KITTI pedestrian both models must find, and a stand-in model
+with preset detections."""
 
 from __future__ import annotations
 
@@ -10,15 +10,12 @@ import numpy as np
 
 from mmfusion_annotate.prelabel.detectors import RawDetections
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-SHARED_MODELS = SHARED / "models"
-KITTI_IMAGE = SHARED / "data" / "kitti" / "training" / "image_2"
 PEDESTRIAN_000000 = (712.40, 143.00, 810.73, 307.92)  # label_2/000000.txt
 
 
-def kitti_people(model) -> tuple[np.ndarray, np.ndarray]:
-    """KITTI frame 000000 (RGB) and the person boxes ``model`` finds in it at score 0.3."""
-    rgb = cv2.cvtColor(cv2.imread(str(KITTI_IMAGE / "000000.png")), cv2.COLOR_BGR2RGB)
+def kitti_people(model, image: Path) -> tuple[np.ndarray, np.ndarray]:
+    """KITTI frame 000000 (``image``, RGB) and the person boxes ``model`` finds in it at score 0.3."""
+    rgb = cv2.cvtColor(cv2.imread(str(image)), cv2.COLOR_BGR2RGB)
     (found,) = model.infer([rgb], 0.3)
     return rgb, found.boxes[found.classes == 0]
 

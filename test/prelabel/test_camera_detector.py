@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from detector_helpers import SHARED_MODELS, FakeModel
+from detector_helpers import FakeModel
 
 from mmfusion_annotate.errors import ConfigError
 from mmfusion_annotate.prelabel.camera_detector import (
@@ -82,7 +82,9 @@ def test_an_image_the_model_fails_on_is_reported_not_raised():
     )
 
 
-def test_loading_names_the_parameter_for_every_unusable_model(model_dir, tmp_path, monkeypatch):
+def test_loading_names_the_parameter_for_every_unusable_model(
+    model_dir, tmp_path, monkeypatch, shared_models
+):
     assert load_camera_detector(DetectorConfig()) is None
     assert "LiDAR-only" in describe(None)
     detector = load_camera_detector(DetectorConfig(model="deimv2-femto", threads=2), model_dir)
@@ -96,7 +98,7 @@ def test_loading_names_the_parameter_for_every_unusable_model(model_dir, tmp_pat
         load_camera_detector(DetectorConfig(model=str(junk)))
     with pytest.raises(ConfigError, match=f"{key}.*not a supported detector .deimv2: expects inputs"):
         load_camera_detector(
-            DetectorConfig(model=str(SHARED_MODELS / "yolox_nano.onnx"), architecture="deimv2")
+            DetectorConfig(model=str(shared_models / "yolox_nano.onnx"), architecture="deimv2")
         )
     with pytest.raises(ConfigError, match="key 'prelabel.camera.detector.architecture'.*a yolox model"):
         load_camera_detector(DetectorConfig(model="yolox-nano", architecture="deimv2"))

@@ -25,7 +25,6 @@ from mmfusion_annotate.prelabel.review import CAMERA_WITHOUT_LIDAR
 from mmfusion_annotate.rig import default_rig_path, load_rig
 from mmfusion_annotate.types import SensorSample
 
-KITTI = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "kitti" / "training"
 CAM = "cam_front"
 POST, CAR, LOW = (12.0, 2.0), (16.0, -3.0), (24.0, 5.0)  # base_link, all in front of cam_front
 
@@ -138,14 +137,13 @@ def test_an_image_the_detector_fails_on_leaves_its_frame_lidar_only(rig):
     assert pre.detector_failures == 1
 
 
-def _kitti_copy(tmp_path: Path, frame: str, drop_pedestrian: bool = False) -> Path:
-    """A one-frame KITTI folder; optionally without the LiDAR points inside the pedestrian's 3D box."""
-    if not (KITTI / "velodyne" / f"{frame}.bin").is_file():
-        pytest.fail(f"KITTI sample data missing at {KITTI} (see shared/data/kitti/PROVENANCE.md)")
+def _kitti_copy(kitti: Path, tmp_path: Path, frame: str, drop_pedestrian: bool = False) -> Path:
+    """A one-frame copy of the KITTI folder ``kitti``; optionally without the LiDAR points inside the
+    pedestrian's 3D box."""
     root = tmp_path / f"{frame}_{drop_pedestrian}"
     for sub, ext in (("image_2", "png"), ("calib", "txt"), ("label_2", "txt"), ("velodyne", "bin")):
         (root / sub).mkdir(parents=True)
-        shutil.copy(KITTI / sub / f"{frame}.{ext}", root / sub / f"{frame}.{ext}")
+        shutil.copy(kitti / sub / f"{frame}.{ext}", root / sub / f"{frame}.{ext}")
     if drop_pedestrian:
         sample = load_frame(root, frame)
         (ped,) = [g for g in sample.gts if g.label is ObjectClass.PEDESTRIAN]
@@ -172,11 +170,12 @@ def _near(cuboids, gt, within_m: float) -> list:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["deimv2-femto", "yolox-nano"])
 def test_kitti_pedestrian_is_confirmed_and_without_its_points_becomes_a_camera_only_item(
-    name, model_dir, tmp_path
+    name, model_dir, tmp_path, shared_path
 ):
+    kitti = shared_path("data", "kitti", "training")
     detector = load_camera_detector(DetectorConfig(model=name), model_dir)
     cfg = PrelabelConfig.model_validate({"camera": {"detector": {"model": name}}})
-    sample = load_frame(_kitti_copy(tmp_path, "000000"), "000000")
+    sample = load_frame(_kitti_copy(kitti, tmp_path, "000000"), "000000")
     (ped,) = [g for g in sample.gts if g.label is ObjectClass.PEDESTRIAN]
     result = Prelabeler(sample.rig, cfg, detector).process(sample.frame)
     (cuboid,) = _near(result.cuboids, ped, 1.0)
@@ -185,7 +184,7 @@ def test_kitti_pedestrian_is_confirmed_and_without_its_points_becomes_a_camera_o
     assert box.evidence >= cfg.camera.detector.score_threshold  # the detector's box over it
     assert not [b for b in result.boxes2d if b.object_id == -1]
 
-    dropped = load_frame(_kitti_copy(tmp_path, "000000", drop_pedestrian=True), "000000")
+    dropped = load_frame(_kitti_copy(kitti, tmp_path, "000000", drop_pedestrian=True), "000000")
     result = Prelabeler(dropped.rig, cfg, detector).process(dropped.frame)
     assert not _near(result.cuboids, ped, 1.0)  # the background behind the person seeds no cuboid
     (only,) = [b for b in result.boxes2d if b.object_id == -1]

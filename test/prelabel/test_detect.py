@@ -1,7 +1,6 @@
 import math
 
 import numpy as np
-import pytest
 from prelabel_scenes import box_surface, ground_height, ground_points
 
 from mmfusion_annotate.prelabel.config import GroundConfig, PrelabelConfig
@@ -142,18 +141,15 @@ def test_a_branch_over_a_car_and_a_stray_return_do_not_make_it_tall():
     assert abs((det.z_top - det.z_bottom) - 1.5) < 0.25
 
 
-def test_point_semantics_keep_vegetation_and_walls_out_and_veto_people_without_a_person():
+def test_point_semantics_keep_vegetation_and_walls_out_and_veto_people_without_a_person(shared_path):
     """A real PandaSet scoring frame (44-55, never trained on): with the point classifier no cluster holds
     mostly vegetation or wall points, and no pedestrian or cyclist is called without person points."""
-    from pathlib import Path
 
+    from mmfusion_annotate.datasets.semantics_data import read_sweep
     from mmfusion_annotate.prelabel.config import SemanticsConfig
     from mmfusion_annotate.prelabel.semantics import PointClass, load_model
-    from mmfusion_annotate.prelabel.semantics_data import read_sweep
 
-    data = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "pandaset_seq002"
-    if not data.is_dir():
-        pytest.fail(f"PandaSet sample missing at {data.resolve()} (see its PROVENANCE.md in shared/data)")
+    data = shared_path("data", "pandaset_seq002")
     sweep = read_sweep(data, 50, road_offset_m=0.314)
     cfg = PrelabelConfig(semantics=SemanticsConfig(enabled=True))
     semantics = (load_model(), sweep.intensity)

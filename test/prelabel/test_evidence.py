@@ -2,22 +2,17 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 import mmfusion_annotate.prelabel.evidence as evidence
 from mmfusion_annotate.prelabel.evidence import ImageEvidence
 
-KITTI = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "kitti" / "training"
 
-
-def _kitti_boxes() -> list[tuple[np.ndarray, list[tuple[float, float, float, float]]]]:
+def _kitti_boxes(kitti: Path) -> list[tuple[np.ndarray, list[tuple[float, float, float, float]]]]:
     """Each KITTI image with its labelled boxes plus boxes of all sizes anywhere (road, sky, borders)."""
     rng = np.random.default_rng(0)
-    if not (KITTI / "image_2").is_dir():
-        pytest.fail(f"KITTI sample data missing at {KITTI} (see shared/data/kitti/PROVENANCE.md)")
     out = []
-    for label in sorted((KITTI / "label_2").glob("*.txt")):
-        rgb = cv2.cvtColor(cv2.imread(str(KITTI / "image_2" / f"{label.stem}.png")), cv2.COLOR_BGR2RGB)
+    for label in sorted((kitti / "label_2").glob("*.txt")):
+        rgb = cv2.cvtColor(cv2.imread(str(kitti / "image_2" / f"{label.stem}.png")), cv2.COLOR_BGR2RGB)
         boxes = [
             tuple(float(v) for v in line.split()[4:8])
             for line in label.read_text().splitlines()
@@ -32,10 +27,10 @@ def _kitti_boxes() -> list[tuple[np.ndarray, list[tuple[float, float, float, flo
     return out
 
 
-def test_region_score_matches_the_whole_image_measurement(monkeypatch):
+def test_region_score_matches_the_whole_image_measurement(monkeypatch, shared_path):
     """Converting only each box's region (and sampling its Lab) stays within the documented tolerance of
     measuring on the whole image: a context that spans the image and one Lab sample per pixel."""
-    frames = _kitti_boxes()
+    frames = _kitti_boxes(shared_path("data", "kitti", "training", "image_2").parent)
     region = [ImageEvidence(rgb).score(b) for rgb, boxes in frames for b in boxes]
     monkeypatch.setattr(evidence, "_CONTEXT_PX", 10**6)
     monkeypatch.setattr(evidence, "LAB_SAMPLES", 10**12)

@@ -5,14 +5,10 @@ import pytest
 
 from mmfusion_annotate.bagtools.evaluate import evaluate_kitti, format_report
 
-KITTI = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "kitti" / "training"
-
 
 @pytest.fixture(scope="module")
-def kitti_dir() -> Path:
-    if not (KITTI / "velodyne").is_dir():
-        pytest.fail(f"KITTI sample data missing at {KITTI} (see shared/data/kitti/PROVENANCE.md)")
-    return KITTI
+def kitti_dir(shared_path) -> Path:
+    return shared_path("data", "kitti", "training", "velodyne").parent
 
 
 def test_kitti_evaluation_finds_the_pedestrian_and_writes_side_by_side_images(kitti_dir, tmp_path):

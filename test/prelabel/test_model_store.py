@@ -7,7 +7,6 @@ import http.server
 import threading
 
 import pytest
-from detector_helpers import SHARED_MODELS
 
 from mmfusion_annotate.errors import ConfigError, ModelError
 from mmfusion_annotate.prelabel.model_store import (
@@ -31,9 +30,9 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(shared_models):
     """An HTTP server on 127.0.0.1 serving ../shared/models; yields its base URL."""
-    handler = functools.partial(_Quiet, directory=str(SHARED_MODELS))
+    handler = functools.partial(_Quiet, directory=str(shared_models))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -54,18 +53,18 @@ def test_the_model_directory_is_the_option_then_the_environment_then_xdg(monkeyp
     assert model_dir() == tmp_path / "home" / ".local" / "share" / "mmfusion_annotate" / "models"
 
 
-def test_install_copies_a_verified_file_and_nothing_else(tmp_path):
-    target = install(DEIM.name, SHARED_MODELS / DEIM.file, tmp_path / "models")
+def test_install_copies_a_verified_file_and_nothing_else(tmp_path, shared_models):
+    target = install(DEIM.name, shared_models / DEIM.file, tmp_path / "models")
     assert target == tmp_path / "models" / DEIM.file and is_installed(DEIM, tmp_path / "models")
     assert not is_installed(YOLOX, tmp_path / "models")
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [DEIM.file]  # no temporary file left
 
 
-def test_install_refuses_a_file_that_is_not_the_model(tmp_path):
+def test_install_refuses_a_file_that_is_not_the_model(tmp_path, shared_models):
     with pytest.raises(ModelError, match="larger than yolox-nano"):
-        install(YOLOX.name, SHARED_MODELS / DEIM.file, tmp_path)  # the bigger file: stopped while copying
+        install(YOLOX.name, shared_models / DEIM.file, tmp_path)  # the bigger file: stopped while copying
     truncated = tmp_path / "short.onnx"
-    truncated.write_bytes((SHARED_MODELS / DEIM.file).read_bytes()[:1000])
+    truncated.write_bytes((shared_models / DEIM.file).read_bytes()[:1000])
     with pytest.raises(ModelError, match="not deimv2-femto .*1000 bytes"):
         install(DEIM.name, truncated, tmp_path / "models")
     assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
@@ -84,9 +83,9 @@ def test_fetch_downloads_by_checksum(server, tmp_path):
     assert not (tmp_path / "missing").exists()
 
 
-def test_a_model_parameter_is_an_installed_name_or_a_file(model_dir, tmp_path):
+def test_a_model_parameter_is_an_installed_name_or_a_file(model_dir, tmp_path, shared_models):
     assert resolve_model(DEIM.name, model_dir) == (model_dir / DEIM.file, "deimv2")
-    assert resolve_model(str(SHARED_MODELS / YOLOX.file), tmp_path) == (SHARED_MODELS / YOLOX.file, None)
+    assert resolve_model(str(shared_models / YOLOX.file), tmp_path) == (shared_models / YOLOX.file, None)
     with pytest.raises(ConfigError, match=f"key '{MODEL_KEY}'.*not installed.*mmfusion models fetch"):
         resolve_model(DEIM.name, tmp_path)
     with pytest.raises(ConfigError, match="neither a known model"):

@@ -156,3 +156,15 @@ def test_radar_gives_the_moving_car_its_radial_velocity_and_keeps_lone_targets(r
         d = np.array([40.0, -12.0, 0.5]) - origin
         assert cand.range_rate == pytest.approx(-8.0 * d[0] / np.linalg.norm(d), abs=0.01)
         assert [i.reason for i in out[k].review_items] == [RADAR_WITHOUT_LIDAR]
+
+
+def test_objects_below_min_confidence_are_tracked_but_not_labelled(rig):
+    """``min_confidence``: a cuboid less confident than it is no pre-label (its track lives on)."""
+    rng = np.random.default_rng(8)
+    frames = [_frame(rig, k, rng) for k in range(4)]
+    strict = Prelabeler(rig, PrelabelConfig(min_confidence=0.99))
+    every = Prelabeler(rig, PrelabelConfig(min_confidence=0.0))
+    strict_out = [strict.process(f) for f in frames]
+    every_out = [every.process(f) for f in frames]
+    assert all(r.cuboids for r in every_out)
+    assert not any(r.cuboids for r in strict_out) and all(r.tracks for r in strict_out[1:])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from mmfusion_annotate.datasets.semantics_data import read_sweep
 from mmfusion_annotate.errors import ConfigError
 from mmfusion_annotate.prelabel.config import PrelabelConfig
 from mmfusion_annotate.prelabel.ground import remove_ground
@@ -24,9 +24,7 @@ from mmfusion_annotate.prelabel.semantics import (
     object_candidate_mask,
     save_model,
 )
-from mmfusion_annotate.prelabel.semantics_data import read_sweep
 
-PANDASET = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "pandaset_seq002"
 CARD = DEFAULT_MODEL_PATH.with_name("point_semantics.json")
 VOXEL, SCALES = 0.5, (2, 4)
 NAMES = feature_names(VOXEL, SCALES)
@@ -244,12 +242,11 @@ def card() -> dict:
 
 
 @pytest.fixture(scope="module")
-def scored_frame(card: dict):
+def scored_frame(card: dict, shared_path):
     """Scoring frame 50 of the PandaSet copy (never trained on), classified by the committed model."""
-    if not (PANDASET / "002" / "lidar" / "50.pkl.gz").is_file():
-        pytest.fail(f"PandaSet sample missing: expected 002/lidar/50.pkl.gz in {PANDASET.resolve()}")
+    pandaset = shared_path("data", "pandaset_seq002", "002", "lidar", "50.pkl.gz").parents[2]
     assert 50 in card["data_source"]["score_frames"]
-    sweep = read_sweep(PANDASET, 50, card["data_source"]["road_offset_m"])
+    sweep = read_sweep(pandaset, 50, card["data_source"]["road_offset_m"])
     cfg = PrelabelConfig()
     ground = remove_ground(sweep.xyz, cfg.ground, cfg.cluster.max_range_m + 5.0)
     height, is_ground = np.asarray(ground.height), np.asarray(ground.is_ground)

@@ -15,7 +15,7 @@ import pytest
 
 from mmfusion_annotate.prelabel import PrelabelConfig
 from mmfusion_annotate.prelabel.camera_detector import CameraDetector
-from mmfusion_annotate.prelabel.sim_eval import SimEvalResult, evaluate_scenario
+from mmfusion_annotate.sim_eval import SimEvalResult, evaluate_scenario
 
 WINDOWS = {  # scenario -> (start, duration) in seconds
     "calm": (0.0, 4.0),  # passes a parked car close beside the ego at ~2.5 s

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from detector_helpers import PEDESTRIAN_000000, SHARED_MODELS, kitti_people
+from detector_helpers import PEDESTRIAN_000000, kitti_people
 
 from mmfusion_annotate.prelabel.boxes2d import box_iou
 from mmfusion_annotate.prelabel.camera_detector import open_model
@@ -17,8 +17,8 @@ SIZE = (64, 64)  # a small input: 8x8 + 4x4 + 2x2 = 84 anchors
 
 
 @pytest.fixture(scope="module")
-def model():
-    return open_model(SHARED_MODELS / "yolox_nano.onnx", "yolox", threads=1)
+def model(shared_models):
+    return open_model(shared_models / "yolox_nano.onnx", "yolox", threads=1)
 
 
 def test_letterbox_keeps_the_aspect_ratio_top_left_in_bgr_and_pads_with_114():
@@ -65,8 +65,8 @@ def test_the_interface_check_accepts_the_export_and_names_what_differs(model):
     assert deimv2.interface_problem(session.get_inputs(), session.get_outputs()) is not None
 
 
-def test_the_model_finds_the_kitti_pedestrian_in_original_pixels(model):
-    rgb, people = kitti_people(model)
+def test_the_model_finds_the_kitti_pedestrian_in_original_pixels(model, kitti_image):
+    rgb, people = kitti_people(model, kitti_image)
     assert len(people) == 1
     assert box_iou(tuple(people[0].tolist()), PEDESTRIAN_000000) > 0.8
     assert model.input_scale(rgb.shape[1], rgb.shape[0]) == pytest.approx(rgb.shape[1] / 416)

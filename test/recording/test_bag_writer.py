@@ -14,8 +14,8 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, Imu, PointCloud2
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from mmfusion_annotate.interfaces.definitions import schema_text, type_hash
 from mmfusion_annotate.recording import BagReader, BagWriter, new_message, serialize
-from mmfusion_annotate.recording.definitions import schema_text, type_hash
 
 NS = 1_000_000_000
 

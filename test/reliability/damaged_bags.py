@@ -21,9 +21,9 @@ from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Imu
 
 from mmfusion_annotate.events.model import Category, Event, Severity
-from mmfusion_annotate.msgs.labels import event_message
+from mmfusion_annotate.interfaces.definitions import schema_text
+from mmfusion_annotate.outputs.labels import event_message
 from mmfusion_annotate.recording import BagWriter, serialize
-from mmfusion_annotate.recording.definitions import schema_text
 from mmfusion_annotate.recording.writer import EVENTS_RECORD
 from mmfusion_annotate.types import NS_PER_S
 

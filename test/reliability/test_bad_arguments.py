@@ -45,7 +45,7 @@ CASES = [
     (["rig", "CTRL"], "CTRL", "invalid YAML"),
     (["sim", "calm", "--rig", "BIN", "-o", "OUT"], "BIN", "not a text file"),
     (["sim", "BIN", "-o", "OUT"], "BIN", "not a text file"),
-    (["sim", "CTRL", "-o", "OUT"], "CTRL", "not valid YAML"),
+    (["sim", "CTRL", "-o", "OUT"], "CTRL", "invalid YAML"),
     (["replay", "BAG", "-o", "OUT", "--config", "BIN"], "BIN", "not a text file"),
     (["replay", "BAG", "-o", "OUT", "--rig", "BIN"], "BIN", "not a text file"),
     (["replay", "BAG", "-o", "OUT", "--config", "RULES"], "BIN", "rule file must be UTF-8"),

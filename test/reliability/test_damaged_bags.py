@@ -41,7 +41,7 @@ from mmfusion_annotate.bagtools.replay import replay_bag
 from mmfusion_annotate.bagtools.source import open_bag, read_messages
 from mmfusion_annotate.cli import main
 from mmfusion_annotate.errors import BagError
-from mmfusion_annotate.recording.definitions import schema_text
+from mmfusion_annotate.interfaces.definitions import schema_text
 from mmfusion_annotate.recording.reader import BagReader
 from mmfusion_annotate.recording.salvage import READ_LOSSES_KEY, ReadLosses
 

@@ -11,17 +11,13 @@ import yaml
 
 from mmfusion_annotate.rig import default_rig_path
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
+def shared_data(shared_path) -> Path:
     """``../shared/data`` next to the repository (KITTI and nuScenes samples)."""
-    if not (SHARED_DATA / "kitti").is_dir() or not (SHARED_DATA / "nuscenes_keyframe").is_dir():
-        pytest.fail(
-            f"real sensor samples missing: expected kitti/ and nuscenes_keyframe/ in {SHARED_DATA.resolve()}"
-        )
-    return SHARED_DATA
+    shared_path("data", "kitti")
+    shared_path("data", "nuscenes_keyframe")
+    return shared_path("data")
 
 
 @pytest.fixture(scope="session")

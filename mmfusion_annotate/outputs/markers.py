@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmfusion_annotate.msgs.labels import (
+from mmfusion_annotate.msgs.time import make_header, split_ns
+from mmfusion_annotate.outputs.labels import (
     CUBE_ALPHA,
     DEFAULT_LIFETIME_NS,
     TEXT_HEIGHT_M,
@@ -19,7 +20,6 @@ from mmfusion_annotate.msgs.labels import (
     vector3,
     yaw_pose,
 )
-from mmfusion_annotate.msgs.time import make_header, split_ns
 from mmfusion_annotate.prelabel.model import PrelabelResult
 from mmfusion_annotate.types import Stamp
 

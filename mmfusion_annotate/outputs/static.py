@@ -9,12 +9,11 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from mmfusion_annotate.interfaces.cdr import new_message
+from mmfusion_annotate.interfaces.msgtypes import TF_MESSAGE
 from mmfusion_annotate.msgs.time import make_header
-from mmfusion_annotate.recording.cdr import new_message
 from mmfusion_annotate.rig import Rig
 from mmfusion_annotate.types import Stamp
-
-TF_MESSAGE = "tf2_msgs/msg/TFMessage"
 
 
 def tf_static_message(rig: Rig, stamp_ns: Stamp) -> Any:

@@ -3,7 +3,7 @@
 ``OUTPUT_TOPICS`` lists the fixed ones; ``output_topics(rig)`` adds the per-camera ones
 (``<camera ns>/annotations`` next to the image, and each camera's info topic). The nodes publish and the
 recorder records exactly these, so a review tool finds the same topics live and in a bag. Carried types
-(``recording.definitions.is_carried``: ``foxglove_msgs``, ``tf2_msgs``, the project's ``Event``) have no
+(``interfaces.definitions.is_carried``: ``foxglove_msgs``, ``tf2_msgs``, the project's ``Event``) have no
 compiled type support, so rclpy cannot publish them live: the recorder and ``mmfusion replay`` write them
 into bags as CDR (``recording.serialize``).
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mmfusion_annotate.interfaces.msgtypes import CAMERA_INFO, POINTCLOUD2, TF_MESSAGE
 from mmfusion_annotate.rig import Rig, Sensor
 from mmfusion_annotate.rig.rig import default_info_topic
 
@@ -35,14 +36,13 @@ OUTPUT_TOPICS: tuple[OutputTopic, ...] = (
                 "Foxglove 3D panel: review outlines; metadata = the review queue"),
     OutputTopic("/events", "mmfusion_annotate/msg/Event", "reliable",
                 "Foxglove Raw Messages / plots; also listed by `mmfusion events`"),
-    OutputTopic("/fusion/colored_cloud", "sensor_msgs/msg/PointCloud2", "sensor_data",
+    OutputTopic("/fusion/colored_cloud", POINTCLOUD2, "sensor_data",
                 "RViz PointCloud2 (colour transformer RGB8), Foxglove 3D (colour field rgb)"),
-    OutputTopic("/tf_static", "tf2_msgs/msg/TFMessage", "latched", "frame tree for RViz and Foxglove"),
+    OutputTopic("/tf_static", TF_MESSAGE, "latched", "frame tree for RViz and Foxglove"),
 )  # fmt: skip
 """The fixed output topics (see the README's topics table)."""
 
 ANNOTATIONS_TYPE = "foxglove_msgs/msg/ImageAnnotations"
-CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 
 
 def annotations_topic(camera: Sensor) -> str:
@@ -58,7 +58,7 @@ def output_topics(rig: Rig) -> tuple[OutputTopic, ...]:
         for c in cameras
     )
     infos = tuple(
-        OutputTopic(c.info_topic, CAMERA_INFO_TYPE, "reliable", "camera model: RViz Camera, Foxglove Image")
+        OutputTopic(c.info_topic, CAMERA_INFO, "reliable", "camera model: RViz Camera, Foxglove Image")
         for c in cameras
         if c.camera is not None
     )

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from mmfusion_annotate.msgs.labels import SCENE_UPDATE
+from mmfusion_annotate.interfaces.cdr import new_message
 from mmfusion_annotate.msgs.time import to_ros_time
-from mmfusion_annotate.recording.cdr import new_message
+from mmfusion_annotate.outputs.labels import SCENE_UPDATE
 from mmfusion_annotate.types import Stamp
 
 TRUTH_OBJECTS = "/truth/objects"

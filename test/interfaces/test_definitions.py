@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mmfusion_annotate.errors import BagError
-from mmfusion_annotate.recording.definitions import (
+from mmfusion_annotate.interfaces.definitions import (
     dependencies,
     direct_dependencies,
     is_carried,
@@ -13,7 +13,7 @@ from mmfusion_annotate.recording.definitions import (
     normalize_msgtype,
     type_hash,
 )
-from mmfusion_annotate.recording.typestore import carried_types, carried_typestore
+from mmfusion_annotate.interfaces.typestore import carried_types, carried_typestore
 
 
 def test_carried_hash_computation_reproduces_the_installed_hashes():

@@ -3,7 +3,7 @@
 Installed types are read from their package's ``share/<pkg>/msg/`` (the ament index, falling back to the
 virtual environment's ``share/`` when ``AMENT_PREFIX_PATH`` is not set, as with the PyPI ROS wheels). Types
 whose packages do not install here (``foxglove_msgs``, ``tf2_msgs``, the project's own event type) are read
-from the definitions the project carries in ``mmfusion_annotate/msgs/definitions``.
+from the definitions the project carries in ``mmfusion_annotate/interfaces/carried``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mmfusion_annotate.errors import BagError
 
-CARRIED_DIR = Path(__file__).resolve().parents[1] / "msgs" / "definitions"
+CARRIED_DIR = Path(__file__).resolve().parent / "carried"
 """Root of the carried ``<pkg>/msg/<Type>.msg`` files."""
 
 SEPARATOR = "=" * 80
@@ -133,7 +133,7 @@ def type_hash(msgtype: str) -> str:
     """
     name = normalize_msgtype(msgtype)
     if is_carried(name):
-        from mmfusion_annotate.recording.typestore import carried_typestore
+        from mmfusion_annotate.interfaces.typestore import carried_typestore
 
         return carried_typestore().hash_rihs01(name)
     described = msg_path(name).with_suffix(".json")

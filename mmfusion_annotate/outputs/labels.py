@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from mmfusion_annotate.events.model import Event
+from mmfusion_annotate.interfaces.cdr import new_message
 from mmfusion_annotate.msgs.pointcloud2 import encode_xyzrgb
 from mmfusion_annotate.msgs.time import make_header, split_ns
 from mmfusion_annotate.prelabel.model import (
@@ -37,7 +38,6 @@ from mmfusion_annotate.prelabel.model import (
     ReviewItem,
     Track,
 )
-from mmfusion_annotate.recording.cdr import new_message
 from mmfusion_annotate.types import Stamp
 
 SCENE_UPDATE = "foxglove_msgs/msg/SceneUpdate"

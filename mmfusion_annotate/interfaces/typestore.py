@@ -13,7 +13,7 @@ from functools import cache
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-from mmfusion_annotate.recording.definitions import (
+from mmfusion_annotate.interfaces.definitions import (
     CARRIED_DIR,
     carried_packages,
     dependencies,

@@ -19,8 +19,8 @@ from rosbags.interfaces import Nodetype
 from rosbags.serde import SerdeError
 
 from mmfusion_annotate.errors import BagError, CodecError
-from mmfusion_annotate.recording.definitions import is_carried, normalize_msgtype
-from mmfusion_annotate.recording.typestore import carried_typestore
+from mmfusion_annotate.interfaces.definitions import is_carried, normalize_msgtype
+from mmfusion_annotate.interfaces.typestore import carried_typestore
 
 _NUMPY = {
     "bool": np.bool_, "byte": np.uint8, "char": np.uint8, "int8": np.int8, "uint8": np.uint8,
@@ -34,11 +34,24 @@ def message_class(msgtype: str) -> type:
     name = normalize_msgtype(msgtype)
     if is_carried(name):
         return carried_typestore().types[name]
-    package, _, type_name = name.split("/")
+    cls = installed_message_class(name)
+    if cls is None:
+        package, _, type_name = name.split("/")
+        raise BagError(f"message type '{name}' is not installed (no {package}.msg.{type_name})")
+    return cls
+
+
+def installed_message_class(msgtype: str) -> type | None:
+    """The generated rclpy class of ``msgtype`` when its package is installed here, else None.
+
+    Live subscriptions and publishers need it (its type support); carried types have none.
+    """
+    package, _, type_name = normalize_msgtype(msgtype).split("/")
     try:
-        return getattr(importlib.import_module(f"{package}.msg"), type_name)
-    except (ImportError, AttributeError) as error:
-        raise BagError(f"message type '{name}' cannot be imported: {error}") from None
+        cls = getattr(importlib.import_module(f"{package}.msg"), type_name)
+    except (ImportError, AttributeError):
+        return None
+    return cls if hasattr(cls, "_TYPE_SUPPORT") else None
 
 
 def new_message(msgtype: str, **fields: Any) -> Any:

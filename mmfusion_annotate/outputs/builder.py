@@ -14,18 +14,23 @@ from typing import Any
 
 from mmfusion_annotate.annotator import AnnotatedFrame
 from mmfusion_annotate.events.model import Event
-from mmfusion_annotate.msgs.labels import (
+from mmfusion_annotate.interfaces.definitions import is_carried
+from mmfusion_annotate.interfaces.msgtypes import CAMERA_INFO, TF_MESSAGE
+from mmfusion_annotate.outputs.labels import (
     colored_cloud,
     event_message,
     image_annotations,
     review_update,
     scene_update,
 )
-from mmfusion_annotate.msgs.markers import marker_array
-from mmfusion_annotate.msgs.static import TF_MESSAGE, camera_info_messages, tf_static_message
-from mmfusion_annotate.msgs.topics import ANNOTATIONS_TYPE, CAMERA_INFO_TYPE, OUTPUT_TOPICS, annotations_topic
+from mmfusion_annotate.outputs.markers import marker_array
+from mmfusion_annotate.outputs.static import camera_info_messages, tf_static_message
+from mmfusion_annotate.outputs.topics import (
+    ANNOTATIONS_TYPE,
+    OUTPUT_TOPICS,
+    annotations_topic,
+)
 from mmfusion_annotate.prelabel.model import PrelabelResult
-from mmfusion_annotate.recording.definitions import is_carried
 from mmfusion_annotate.types import Stamp
 
 __all__ = ["OUTPUT_TOPICS", "Output", "OutputBuilder", "static_outputs"]
@@ -58,7 +63,7 @@ def static_outputs(rig, stamp_ns: Stamp) -> list[Output]:
     """``/tf_static`` from the rig frame tree and each CameraInfo (latched, repeated per split)."""
     outputs = [Output("/tf_static", TF_MESSAGE, tf_static_message(rig, stamp_ns), stamp_ns, "latched", True)]
     outputs += [
-        Output(topic, CAMERA_INFO_TYPE, msg, stamp_ns, "latched", True)
+        Output(topic, CAMERA_INFO, msg, stamp_ns, "latched", True)
         for topic, msg in camera_info_messages(rig, stamp_ns).items()
     ]
     return outputs

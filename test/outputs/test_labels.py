@@ -24,8 +24,12 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from mmfusion_annotate.events.model import Category, Event, Severity
 from mmfusion_annotate.fusion.frame import CameraView, FusedFrame, Sweep
+from mmfusion_annotate.interfaces.cdr import serialize
+from mmfusion_annotate.interfaces.definitions import schema_text
+from mmfusion_annotate.interfaces.msgtypes import TF_MESSAGE
 from mmfusion_annotate.msgs import pointcloud2
-from mmfusion_annotate.msgs.labels import (
+from mmfusion_annotate.msgs.rgb import unpack_rgb
+from mmfusion_annotate.outputs.labels import (
     CLASS_COLORS,
     EVENT,
     FOXGLOVE_PIXEL_OFFSET,
@@ -40,10 +44,9 @@ from mmfusion_annotate.msgs.labels import (
     review_update,
     scene_update,
 )
-from mmfusion_annotate.msgs.markers import CUBE_NS, TEXT_NS, marker_array
-from mmfusion_annotate.msgs.rgb import unpack_rgb
-from mmfusion_annotate.msgs.static import TF_MESSAGE, camera_info_messages, tf_static_message
-from mmfusion_annotate.msgs.topics import annotations_topic, output_topics
+from mmfusion_annotate.outputs.markers import CUBE_NS, TEXT_NS, marker_array
+from mmfusion_annotate.outputs.static import camera_info_messages, tf_static_message
+from mmfusion_annotate.outputs.topics import annotations_topic, output_topics
 from mmfusion_annotate.prelabel.boxes2d import cuboid_corners
 from mmfusion_annotate.prelabel.model import (
     Box2D,
@@ -56,8 +59,6 @@ from mmfusion_annotate.prelabel.model import (
     ReviewItem,
     Track,
 )
-from mmfusion_annotate.recording.cdr import serialize
-from mmfusion_annotate.recording.definitions import schema_text
 from mmfusion_annotate.rig import default_rig_path, load_rig, rig_from_dict
 
 STAMP = 1_700_000_000_123_456_789  # nanoseconds matter: a float round trip would lose the last digits

@@ -1,0 +1,1 @@
+"""Bag tools: read bags, replay them through the core, clip, recover, evaluate against truth, report."""
