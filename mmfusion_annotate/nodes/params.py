@@ -46,7 +46,9 @@ def _ros_value(value: Any) -> Any:
 
 
 def _descriptor(name: str, info: Any) -> ParameterDescriptor:
-    desc = ParameterDescriptor(name=name, description=info.description or "")
+    # read_only: nodes read their configuration once at start, so `ros2 param set` must fail
+    # ("read-only") rather than report success and change nothing; overrides at launch still apply
+    desc = ParameterDescriptor(name=name, description=info.description or "", read_only=True)
     base = typing.get_origin(info.annotation) or info.annotation
     lower = upper = None
     for meta in info.metadata:

@@ -58,3 +58,14 @@ def test_out_of_range_is_rejected(context):
     with pytest.raises(ConfigError, match=r"demo\.depth"):
         declare_config(node, DemoConfig, prefix="demo.")
     node.destroy_node()
+
+
+def test_a_running_node_refuses_to_change_its_configuration(context):
+    """Issue 22: `ros2 param set /fusion_node qos 5` reported success and changed nothing; the settings are
+    read once at start, so a change at run time is refused, naming why, and the value stays."""
+    node = make_node(context, {"demo.depth": 8})
+    declare_config(node, DemoConfig, prefix="demo.")
+    (result,) = node.set_parameters([Parameter("demo.depth", value=12)])
+    assert not result.successful and "read-only" in result.reason.lower()
+    assert node.get_parameter("demo.depth").value == 8
+    node.destroy_node()
