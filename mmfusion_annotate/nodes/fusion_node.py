@@ -142,6 +142,7 @@ class FusionNode(Node):
         self._outputs = OutputBuilder(self.rig, self.rig.base_frame)
         self._closed = False
         self._load_mark: tuple[float, float] | None = None  # (time, worker busy s) at the last /diagnostics
+        self._reported = (0, 0)  # (frames dropped, messages refused) at the last /diagnostics
         self._worker: BoundedWorker[tuple[Step, float]] = BoundedWorker(
             "fusion", self._process, capacity=self.config.queue_depth, on_drop=self._count_drop,
             droppable=lambda item: item[0].kind == "set", limit=max(STEP_LIMIT, self.config.queue_depth),
@@ -343,16 +344,20 @@ class FusionNode(Node):
         self._load_mark = (now, busy)
         drops = sum(int(pipeline[k]) for k in ("queue_dropped", "failed_frames", "publish_failed"))
         errors = sum(int(v) for v in stats["drops"].values())
-        level = diag.WARN if drops or errors else diag.OK
-        message = f"{pipeline['frames']} frames, {drops} dropped, {errors} messages refused"
+        # WARN while it happens (since the last report), OK again once it stops: one drop is no lasting fault
+        new_drops, new_errors = drops > self._reported[0], errors > self._reported[1]
+        self._reported = (drops, errors)
+        message = f"{pipeline['frames']} frames, {drops} dropped, {errors} messages refused (since start)"
+        name, hardware = self.get_name(), self.rig.name  # diagnostic_updater's "<node>: <task>" names
+        warn_pipeline = diag.WARN if new_drops or new_errors else diag.OK
         statuses = [
-            diag.status("mmfusion fusion: pipeline", pipeline, level=level, message=message,
-                        hardware_id=self.rig.name),
-            diag.status("mmfusion fusion: sensors", sensors, level=diag.WARN if errors else diag.OK,
-                        hardware_id=self.rig.name),
-            diag.status("mmfusion fusion: sync", stats["sync"], hardware_id=self.rig.name),
-            diag.status("mmfusion fusion: drops", stats["drops"], level=diag.WARN if errors else diag.OK,
-                        message="refused messages by reason.sensor", hardware_id=self.rig.name),
+            diag.status(f"{name}: pipeline", pipeline, level=warn_pipeline, message=message,
+                        hardware_id=hardware),
+            diag.status(f"{name}: sensors", sensors, level=diag.WARN if new_errors else diag.OK,
+                        hardware_id=hardware),
+            diag.status(f"{name}: sync", stats["sync"], hardware_id=hardware),
+            diag.status(f"{name}: drops", stats["drops"], level=diag.WARN if new_errors else diag.OK,
+                        message="refused messages by reason.sensor, since start", hardware_id=hardware),
         ]  # fmt: skip
         self._diagnostics_pub.publish(diag.diagnostic_array(self.get_clock().now().nanoseconds, statuses))
 

@@ -74,6 +74,30 @@ def test_diagnostics_never_wait_for_the_step_being_processed(context):
         node.destroy_node()
 
 
+def test_diagnostics_are_named_by_node_and_warn_only_while_messages_are_refused(context):
+    """diagnostic_updater's "<node>: <task>" names with the rig as hardware_id; a refused message makes
+    the next report WARN, and the one after is OK again (the totals stay in the values)."""
+    node = fusion_node(context)
+    published: list[DiagnosticArray] = []
+    node._diagnostics_pub.publish = published.append
+    try:
+        node.publish_diagnostics()
+        node.annotator.drops.count("lidar_top", "bad_value")
+        node.publish_diagnostics()
+        node.publish_diagnostics()
+        levels = [{s.name: s.level for s in a.status} for a in published]
+        tasks = ("pipeline", "sensors", "sync", "drops")
+        assert set(levels[0]) == {f"fusion_node: {task}" for task in tasks}
+        assert all(s.hardware_id == "nuscenes_like" for s in published[0].status)
+        drops = [level["fusion_node: drops"] for level in levels]
+        assert drops == [DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.OK]
+        last = {kv.key: kv.value for kv in published[-1].status[3].values}
+        assert last == {"bad_value.lidar_top": "1"}
+    finally:
+        node.close()
+        node.destroy_node()
+
+
 def test_a_failed_kernel_warm_up_does_not_stop_the_node(context, monkeypatch):
     from mmfusion_annotate.annotator import Annotator
     from mmfusion_annotate.errors import FusionError
@@ -252,11 +276,11 @@ def test_synthetic_drive_end_to_end_through_dds(context, tmp_path):
     assert sum(1 for c in cubes if c) >= len(cubes) // 2
     # diagnostics: sensor rates near the rig's, and the pipeline's latency figures
     names = {s.name: {kv.key: kv.value for kv in s.values} for s in diagnostics[-1].status}
-    sensors = names["mmfusion fusion: sensors"]
+    sensors = names["fusion_node: sensors"]
     assert float(sensors["lidar_top.rate_hz"]) == pytest.approx(rig.sensor("lidar_top").rate_hz, rel=0.2)
-    assert {"fusion_ms.p50", "publish_ms.p99", "worker_load"} <= set(names["mmfusion fusion: pipeline"])
-    assert 0.0 <= float(names["mmfusion fusion: pipeline"]["worker_load"]) <= 1.05
-    assert "span_ns.p50" in names["mmfusion fusion: sync"]
+    assert {"fusion_ms.p50", "publish_ms.p99", "worker_load"} <= set(names["fusion_node: pipeline"])
+    assert 0.0 <= float(names["fusion_node: pipeline"]["worker_load"]) <= 1.05
+    assert "span_ns.p50" in names["fusion_node: sync"]
     # events: each one the pipeline closed went out on /events/status, and to in-process listeners as the
     # carried Event type (with the Foxglove scene), which a recorder in the same process writes to the bag
     live_ids = {s.hardware_id for array in event_statuses for s in array.status}
