@@ -255,7 +255,8 @@ def detect(
     tops = object_heights(order, bounds, height, sweep.top_gap(ranges))
     out: list[Detection] = []
     for k in range(labels.max() + 1):
-        _add_detections(out, order[bounds[k] : bounds[k + 1]], hidden_ends[k], sweep, float(tops[k]))
+        _add_detections(out, order[bounds[k] : bounds[k + 1]], hidden_ends[k], sweep, float(tops[k]),
+                        float(ranges[k]))  # fmt: skip
     return orient_by_neighbours(out, pts, sensor_xy, cfg), stages
 
 
@@ -347,12 +348,17 @@ class _Sweep:
 
 
 def _add_detections(
-    out: list[Detection], idx: np.ndarray, hidden: int, sweep: _Sweep, top_height: float | None = None
+    out: list[Detection],
+    idx: np.ndarray,
+    hidden: int,
+    sweep: _Sweep,
+    top_height: float | None = None,
+    reach: float | None = None,
 ) -> None:
     """Fit and classify one cluster (``hidden``: how many of its azimuth ends border a nearer object;
-    ``top_height``: its ``object_heights`` when already known). One wider than a car is cut at its
-    emptiest gap along its axis (cars side by side), one longer than a car and no wider across its axis
-    (cars bumper to bumper), and each side is handled again."""
+    ``top_height`` and ``reach``: its ``object_heights`` and mean range, when already known). One wider
+    than a car is cut at its emptiest gap along its axis (cars side by side), one longer than a car and
+    no wider across its axis (cars bumper to bumper), and each side is handled again."""
     pts, height, cfg, lidar, point_classes = (
         sweep.pts,
         sweep.height,
@@ -380,7 +386,8 @@ def _add_detections(
         return
     sensor_xy = lidar.xy if lidar is not None else (0.0, 0.0)
     z_bottom = float(np.median(p[:, 2] - height[idx]))
-    reach = float(np.median(np.hypot(p[:, 0] - sensor_xy[0], p[:, 1] - sensor_xy[1])))
+    if reach is None or top_height is None:  # a part of a split cluster, or trimmed to its road users
+        reach = float(np.mean(np.hypot(p[:, 0] - sensor_xy[0], p[:, 1] - sensor_xy[1])))
     if top_height is None:
         top_height = float(object_heights(idx, np.array([0, idx.size]), height, sweep.top_gap(reach))[0])
     z_top = z_bottom + top_height
