@@ -220,6 +220,18 @@ def _wanted_chunks(
             yield ci
 
 
+def _wanted_message(
+    record: McapRecord, channel_ids: set[int], starting_at: int | None, ending_at: int | None
+) -> bool:
+    """A message record of one of ``channel_ids`` logged within ``[starting_at, ending_at]``."""
+    return (
+        isinstance(record, Message)
+        and record.channel_id in channel_ids
+        and (starting_at is None or record.log_time >= starting_at)
+        and (ending_at is None or record.log_time <= ending_at)
+    )
+
+
 def written_messages(
     stream: IO[bytes],
     path: Path,
@@ -239,12 +251,7 @@ def written_messages(
     )
     for index in chunks:
         for record in _chunk_records(stream, path, index, losses):
-            if (
-                isinstance(record, Message)
-                and record.channel_id in channel_ids
-                and (starting_at is None or record.log_time >= starting_at)
-                and (ending_at is None or record.log_time <= ending_at)
-            ):
+            if _wanted_message(record, channel_ids, starting_at, ending_at):
                 yield summary.channels[record.channel_id], record
 
 
@@ -274,11 +281,7 @@ def indexed_messages(
     while next_chunk < len(chunks) or heap:
         while next_chunk < len(chunks) and (not heap or chunks[next_chunk].message_start_time <= heap[0][0]):
             for record in _chunk_records(stream, path, chunks[next_chunk], losses):
-                if not isinstance(record, Message) or record.channel_id not in channel_ids:
-                    continue
-                if (starting_at is not None and record.log_time < starting_at) or (
-                    ending_at is not None and record.log_time > ending_at
-                ):
+                if not _wanted_message(record, channel_ids, starting_at, ending_at):
                     continue
                 heapq.heappush(heap, (record.log_time, order, summary.channels[record.channel_id], record))
                 order += 1
