@@ -165,7 +165,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     info = bag_info(args.bag)
     print(json.dumps(info.to_dict(), indent=2) if args.json else format_info(info))
-    return 0
+    # 1, as every bag tool after losses: a cut-off file's messages are not counted (README, exit codes).
+    return 1 if info.incomplete_files else 0
 
 
 def cmd_events(args: argparse.Namespace) -> int:

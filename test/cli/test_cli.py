@@ -133,6 +133,8 @@ def test_recover_a_truncated_bag(sim_bag, tmp_path, capsys):
     shutil.copytree(tmp / "bag", bag)
     mcap = next(bag.glob("*.mcap"))
     mcap.write_bytes(mcap.read_bytes()[: mcap.stat().st_size * 2 // 3])
+    assert main(["info", str(bag), "--json"]) == 1  # its messages could not be counted: exit 1, as losses
+    assert json.loads(capsys.readouterr().out)["incomplete_files"] == [mcap.name]
     assert main(["bag", "recover", str(bag)]) == 1  # done, with the cut-off tail lost
     assert "recovered" in capsys.readouterr().out
     assert main(["info", str(bag), "--json"]) == 0
