@@ -63,7 +63,7 @@ class DemoSummary:
     interrupted: bool = False
     """Stopped by Ctrl-C before the drive's end."""
     recording_complete: bool = True
-    """False when the recorder lost messages to I/O errors (a full disk)."""
+    """False when the recorder lost messages (I/O errors, a full disk, a full queue)."""
 
     @property
     def exit_code(self) -> int:
@@ -217,5 +217,5 @@ def format_demo_summary(summary: DemoSummary) -> str:
     if summary.interrupted:
         lines.append("interrupted: the drive was cut short by Ctrl-C (the bag is closed and readable)")
     if not summary.recording_complete:
-        lines.append("the recording is incomplete: messages were lost to I/O errors (see mmfusion info)")
+        lines.append("the recording is incomplete: messages lost to I/O errors or a full queue (see info)")
     return "\n".join(lines)

@@ -95,7 +95,8 @@ class RecorderNode(Node):
     def __init__(self, node_name: str = "recorder_node", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         self.recording_complete = True
-        # False after a close() that lost messages to I/O errors (main_nodes then exits 1)
+        # False after a close() that lost messages (I/O errors, or a full queue while the disk lagged):
+        # main_nodes then exits 1, as every tool does after losses
         rig_path = self.declare_parameter("rig_file", str(default_rig_path())).value
         parent = self.declare_parameter("bag_dir", "bags").value or "bags"
         name = self.declare_parameter("bag_name", "").value
@@ -247,8 +248,8 @@ class RecorderNode(Node):
     def close(self) -> bool:
         """Stop recording: write what is queued, close the bag (bounded by ``close_timeout_s``)."""
         clean = self.recorder.close(self.config.close_timeout_s)
-        self.recording_complete = clean
         stats = self.recorder.stats()
+        self.recording_complete = clean and not stats.dropped_total
         self.get_logger().info(
             f"bag {self.recorder.bag_dir}: {sum(stats.written.values())} messages, "
             f"{stats.bytes_written / 1e6:.1f} MB, {stats.dropped_total} dropped, clean={clean}"

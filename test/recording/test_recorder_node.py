@@ -116,3 +116,25 @@ def test_a_restarted_recorder_never_writes_into_the_previous_bag(tmp_path):
     assert sum(1 for _ in BagReader(first)) == count >= 1
     default, _ = _record_once(tmp_path)  # no name: <rig name>_<UTC time>
     assert re.fullmatch(re.escape(str(tmp_path)) + r"/nuscenes_like_\d{8}_\d{6}", default)
+
+
+@pytest.mark.dds
+def test_messages_dropped_from_a_full_queue_make_the_recording_incomplete(tmp_path):
+    """A recorder that dropped messages lost data even when its files closed cleanly: main exits 1."""
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=random.Random().randint(120, 200))
+    try:
+        overrides = [
+            Parameter("bag_dir", value=str(tmp_path)),
+            Parameter("bag_name", value="bag"),
+            Parameter("recorder.queue_limit_mb", value=1.0),
+        ]
+        node = RecorderNode(context=context, parameter_overrides=overrides)
+        topic = "/cam_front/image_raw/compressed"
+        assert node.recorder.enqueue(topic, "sensor_msgs/msg/CompressedImage", bytes(1000), 1)
+        assert not node.recorder.enqueue(topic, "sensor_msgs/msg/CompressedImage", bytes(2_000_000), 2)
+        node.close()
+        assert node.recorder.stats().dropped_total and not node.recording_complete
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
