@@ -331,6 +331,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         executor=args.executor,
     )
     print(format_demo_summary(summary))
+    if summary.stop_signal:  # the same last line as any command stopped by a signal
+        print(f"mmfusion demo: {'interrupted' if summary.stop_signal == signal.SIGINT else 'terminated'}",
+              file=sys.stderr)  # fmt: skip
     return summary.exit_code
 
 

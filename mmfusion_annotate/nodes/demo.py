@@ -26,7 +26,7 @@ from mmfusion_annotate.bagtools.report import render_frames_sheet
 from mmfusion_annotate.events.model import Event
 from mmfusion_annotate.nodes.child_process import start_child
 from mmfusion_annotate.nodes.composition import ExecutorKind, StopEvent, init_context, run_nodes
-from mmfusion_annotate.nodes.fusion_node import FusionNode
+from mmfusion_annotate.nodes.fusion_node import FusionNode, NodeStats, apply_process_threads
 from mmfusion_annotate.nodes.recorder_node import RecorderNode
 from mmfusion_annotate.nodes.vehicle import connect_recorder
 from mmfusion_annotate.rig import default_rig_path
@@ -57,18 +57,21 @@ class DemoSummary:
     track_ids: set[int] = field(default_factory=set)
     review_reasons: Counter = field(default_factory=Counter)
     events: list[Event] = field(default_factory=list)
-    fusion_stats: dict = field(default_factory=dict)
+    fusion_stats: NodeStats | None = None
     recorder_drops: int = 0
     sim_exit_code: int | None = None
-    interrupted: bool = False
-    """Stopped by Ctrl-C before the drive's end."""
+    stop_signal: int | None = None
+    """SIGINT (Ctrl-C) or SIGTERM when a signal stopped the drive before its end."""
     recording_complete: bool = True
     """False when the recorder lost messages (I/O errors, a full disk, a full queue)."""
 
     @property
     def exit_code(self) -> int:
-        """``mmfusion demo``'s exit code: 1 for an incomplete recording, 130 after Ctrl-C, else 0."""
-        return 1 if not self.recording_complete else 130 if self.interrupted else 0
+        """``mmfusion demo``'s exit code: 1 for an incomplete recording, 130 after Ctrl-C, 143 after
+        SIGTERM (as every command), else 0."""
+        if not self.recording_complete:
+            return 1
+        return 128 + self.stop_signal if self.stop_signal else 0
 
 
 class _Collector:
@@ -140,7 +143,9 @@ def run_demo(
     sim_time = Parameter("use_sim_time", value=True)
     qos = Parameter("qos", value=DEMO_QOS)
     depth = Parameter("queue_depth", value=DEMO_QUEUE_DEPTH)
-    fusion = FusionNode(context=context, parameter_overrides=[rig_param, sim_time, qos, depth])
+    fusion = apply_process_threads(
+        FusionNode(context=context, parameter_overrides=[rig_param, sim_time, qos, depth])
+    )
     recorder = RecorderNode(
         context=context,
         parameter_overrides=[rig_param, sim_time, Parameter("bag_dir", value=str(out_dir)),
@@ -153,27 +158,33 @@ def run_demo(
     connect_recorder(fusion, recorder)
     fusion.add_listener(collector)
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain)}
-    sim = start_child(_sim_command(rig_file, scenario, duration, rate), env=env)
     bar = tqdm(total=round(duration, 1), unit="s", desc=f"demo {spec.name}", disable=not progress)
+    sim = None
+    stop = StopEvent()
+    closed = False
 
     def finished() -> bool:
         done = round(max(0.0, (collector.latest_ns - epoch) / NS_PER_S), 1)
         if done > bar.n:  # set, not accumulated: float steps would print 0.30000000000000004
             bar.n = done
             bar.refresh()
-        return sim.poll() is not None and fusion.idle()
+        return sim is not None and sim.poll() is not None and fusion.idle()
 
-    stop = StopEvent()
     try:
+        sim = start_child(_sim_command(rig_file, scenario, duration, rate), env=env)
         run_nodes([fusion, recorder], until=finished, stop=stop, executor=executor)
+        closed = True
     finally:
         bar.close()
-        if sim.poll() is None:
-            sim.terminate()
-        summary.sim_exit_code = sim.wait(timeout=10)
+        if not closed:  # a signal before the nodes ran: still close the bag (or give its folder back)
+            recorder.close()
+        if sim is not None:
+            if sim.poll() is None:
+                sim.terminate()
+            summary.sim_exit_code = sim.wait(timeout=10)
         summary.fusion_stats = fusion.stats()
         summary.recorder_drops = recorder.recorder.stats().dropped_total
-        summary.interrupted = stop.signum == signal.SIGINT
+        summary.stop_signal = stop.signum
         summary.recording_complete = recorder.recording_complete
         for node in (fusion, recorder):
             node.destroy_node()
@@ -188,8 +199,9 @@ def run_demo(
 
 def format_demo_summary(summary: DemoSummary) -> str:
     """The text ``mmfusion demo`` prints."""
-    pipeline = summary.fusion_stats.get("pipeline", {})
-    sync = summary.fusion_stats.get("sync", {})
+    stats = summary.fusion_stats
+    pipeline: dict[str, float | str] = stats["pipeline"] if stats else {}
+    sync: dict[str, float] = stats["sync"] if stats else {}
     sync_drops = {k.split(".")[0]: v for k, v in sync.items() if k.endswith(".unmatched") and v}
     lines = [
         f"scenario {summary.scenario}: {summary.duration_s:.1f} s of drive, sim_node -> fusion_node -> "
@@ -211,11 +223,15 @@ def format_demo_summary(summary: DemoSummary) -> str:
         f"{e.severity.value:<8} objects {list(e.object_ids)} sensor {e.sensor or '-'}"
         for e in summary.events
     ]
-    lines.append(f"bag: {summary.bag_dir}   (try: mmfusion info {summary.bag_dir}; mmfusion events ...)")
+    if summary.bag_dir.is_dir():
+        lines.append(f"bag: {summary.bag_dir}   (try: mmfusion info {summary.bag_dir}; mmfusion events ...)")
+    else:  # the recorder removes the folder it claimed when nothing reached it
+        lines.append("bag: none (stopped before any message was recorded)")
     if summary.contact_sheet:
         lines.append(f"contact sheet: {summary.contact_sheet}")
-    if summary.interrupted:
-        lines.append("interrupted: the drive was cut short by Ctrl-C (the bag is closed and readable)")
+    if summary.stop_signal:
+        how = "by Ctrl-C" if summary.stop_signal == signal.SIGINT else "by SIGTERM"
+        lines.append(f"interrupted: the drive was cut short {how} (what was recorded is closed and readable)")
     if not summary.recording_complete:
         lines.append("the recording is incomplete: messages lost to I/O errors or a full queue (see info)")
     return "\n".join(lines)

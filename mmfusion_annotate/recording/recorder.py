@@ -162,7 +162,9 @@ class Recorder:
             if topic not in self._types:
                 self._types[topic] = msgtype
                 self._queue.append((_TOPIC, topic, msgtype, "reliable", 0))
-            if self._stopping or self._queue_bytes + size > self._limit:
+            if self._stopping:  # arrived after the stop was asked for: past the recording's end, not lost
+                return False
+            if self._queue_bytes + size > self._limit:
                 self._dropped_queue[topic] += 1
                 return False
             self._queue.append((kind, topic, data, recv_ns, extra))

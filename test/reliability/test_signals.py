@@ -118,3 +118,13 @@ def test_mmfusion_run_exits_130_after_ctrl_c_and_0_after_sigterm(sig, code):
     threading.Timer(1.0, os.kill, (os.getpid(), sig)).start()
     assert main_nodes([Recording], [], program="run", interrupt_exit=True, timeout_s=30, grace_s=0.0) == code
     assert closed == [True]
+
+
+@pytest.mark.slow
+def test_demo_terminated_while_recording_exits_143_with_its_bag_closed(tmp_path):
+    """SIGTERM during the drive: 143 like every command (it was 0), the bag so far closed and readable."""
+    bag = tmp_path / "demo" / "cut_in_bag"
+    proc = mmfusion("demo", "--duration", "20", "-o", str(tmp_path / "demo"))
+    wait_until(lambda: any(bag.glob("*.mcap")) or proc.poll() is not None, timeout_s=120)
+    stop(proc, signal.SIGTERM)
+    assert sum(1 for _ in BagReader(bag)) > 0
