@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -250,11 +251,23 @@ class RecorderNode(Node):
         clean = self.recorder.close(self.config.close_timeout_s)
         stats = self.recorder.stats()
         self.recording_complete = clean and not stats.dropped_total
+        if not stats.files and _remove_if_empty(self.recorder.bag_dir):
+            self.get_logger().info(f"nothing recorded: removed the empty bag folder {self.recorder.bag_dir}")
+            return clean
         self.get_logger().info(
             f"bag {self.recorder.bag_dir}: {sum(stats.written.values())} messages, "
             f"{stats.bytes_written / 1e6:.1f} MB, {stats.dropped_total} dropped, clean={clean}"
         )
         return clean
+
+
+def _remove_if_empty(folder: Path) -> bool:
+    """Give back a bag folder claimed at start that received nothing (``rmdir`` leaves any other)."""
+    try:
+        folder.rmdir()
+    except OSError:
+        return False
+    return True
 
 
 def main(args: list[str] | None = None) -> int:

@@ -138,3 +138,19 @@ def test_messages_dropped_from_a_full_queue_make_the_recording_incomplete(tmp_pa
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
+
+
+@pytest.mark.dds
+def test_a_recorder_stopped_before_any_message_gives_its_folder_back(tmp_path):
+    """A start stopped at once leaves no empty bag folder behind (nothing to mistake for a drive)."""
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=random.Random().randint(120, 200))
+    try:
+        overrides = [Parameter("bag_dir", value=str(tmp_path)), Parameter("bag_name", value="bag")]
+        node = RecorderNode(context=context, parameter_overrides=overrides)
+        assert (tmp_path / "bag").is_dir()  # claimed at start, so no other recorder takes the name
+        assert node.close() and node.recording_complete
+        assert not (tmp_path / "bag").exists()
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
