@@ -24,7 +24,8 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml") + glob("config/*.json")
+         + glob("config/*.rviz")),  # Foxglove layout, RViz config
     ],
     python_requires=">=3.10",
     install_requires=[
@@ -44,6 +45,8 @@ setup(
         "pandas>=2",  # PandaSet's sweeps and labels are pandas pickles (mmfusion import pandaset)
         "onnxruntime>=1.17",  # runs the camera detector models on the CPU (prelabel/camera_detector.py)
         "jsonschema>=4",  # validates OpenLABEL exports and imports (export/schema.py)
+        "pyarrow>=15",  # writes the fleet catalog's Parquet tables (catalog/store.py)
+        "duckdb>=1.3",  # SQL over the catalog's Parquet in place, no server (catalog/search.py)
     ],
     extras_require={
         # ROS 2 Jazzy from PyPI wheels, for machines without a ROS install (not needed under colcon).
@@ -68,7 +71,17 @@ setup(
             "mcap-ros2-support>=0.5",
             "psutil>=5",
             "import-linter>=2.1",  # folders in pipeline order (pyproject.toml; test/test_layers.py)
+            "mypy>=1.10",  # type-checks the package (pyproject.toml [tool.mypy]; test/test_types.py)
+            # the stubs mypy reads for the typed libraries the package calls that ship none themselves
+            "types-PyYAML",
+            "types-jsonschema",
+            "types-tqdm",
+            "pandas-stubs",
+            "scipy-stubs",
+            "ray>=2.9",  # the --ray runner's tests run a multi-node Ray test cluster (test/batch/)
         ],
+        # many bags on a Ray cluster: 'mmfusion replay BAG... --ray ADDRESS' (mmfusion_annotate/batch.py)
+        "fleet": ["ray>=2.9"],
         # open3d: the DBSCAN / RANSAC baselines the pre-labeller is compared with (bench/bench_prelabel.py);
         # no test and nothing on the car uses it. Its wheel needs libusb-1.0 at import time (apt).
         "bench": ["open3d>=0.18"],
@@ -80,6 +93,8 @@ setup(
             "recorder_node = mmfusion_annotate.nodes.recorder_node:main",
             "sim_node = mmfusion_annotate.nodes.sim_node:main",
             "player_node = mmfusion_annotate.nodes.player_node:main",
+            # fusion_node + recorder_node in one process, as `mmfusion run` (what the launch files start)
+            "vehicle = mmfusion_annotate.nodes.vehicle:main",
         ],
     },
     zip_safe=True,

@@ -34,7 +34,7 @@ import open3d as o3d  # noqa: E402
 from drive_cache import cached_drive  # noqa: E402
 
 from mmfusion_annotate.annotator import Annotator  # noqa: E402
-from mmfusion_annotate.bagtools.evaluate import CAMERA, LIDAR, load_frame  # noqa: E402
+from mmfusion_annotate.datasets.kitti_evaluate import CAMERA, LIDAR, load_frame  # noqa: E402
 from mmfusion_annotate.config import PipelineConfig  # noqa: E402
 from mmfusion_annotate.fusion import FusionPipeline  # noqa: E402
 from mmfusion_annotate.fusion.config import FusionConfig  # noqa: E402
@@ -42,7 +42,6 @@ from mmfusion_annotate.msgs.samples import decode_sample  # noqa: E402
 from mmfusion_annotate.prelabel import PrelabelConfig, Prelabeler  # noqa: E402
 from mmfusion_annotate.prelabel.boxes2d import (  # noqa: E402
     cuboid_corners,
-    project_cuboid,
     project_cuboids,
     transform_points,
 )
@@ -173,7 +172,7 @@ def bench(frame, rig, label: str) -> None:
     def project_per_object():
         for d in dets:
             corners = transform_points(T_cam_base, cuboid_corners(d.center, d.size, d.box.yaw))
-            project_cuboid(corners, camera.camera, cfg.camera.near_plane_m)
+            project_cuboids(corners[None], camera.camera_model, cfg.camera.near_plane_m)
 
     def project_all():
         centres = np.array([d.center for d in dets]).reshape(-1, 3)
@@ -297,7 +296,8 @@ def bench_default_rig(scenario: str, seconds: float) -> None:
         for _, cuboids in frames:
             for model, T in cameras:
                 for c in cuboids:
-                    project_cuboid(transform_points(T, cuboid_corners(c.center, c.size, c.yaw)), model, near)
+                    corners = transform_points(T, cuboid_corners(c.center, c.size, c.yaw))
+                    project_cuboids(corners[None], model, near)
 
     def batched():
         for _, cuboids in frames:

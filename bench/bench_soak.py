@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_soak.py [--minutes 5] [--drive-seconds 20] [--scenario cut_in]
                                          [--executor events|multi] [--qos sensor_data|reliable]
-                                         [--recorder in-process|process]
+                                         [--recorder in-process|process] [--detector MODEL]
 
 The drive is generated once and cached (``drive_cache.py``: sensor topics only, each LiDAR sweep published
 when its last point is captured). ``player_node BAG --loop --no-clock`` (``mmfusion play``; no ``/clock``,
@@ -20,6 +20,10 @@ publication mode, ``RMW_FASTRTPS_PUBLICATION_MODE`` in its environment (default 
 ``default``: as inherited, synchronous with these wheels): with synchronous publication the reliable 100 Hz
 IMU and odometry reach the node ~300 ms late (p90) and every set waits for that odometry (README,
 Performance).
+
+``--detector MODEL`` runs the camera detector live (a name from ``mmfusion models`` or an .onnx file, set as
+``prelabel.camera.detector.model`` in a pipeline file given to ``fusion_node``) with its default schedule,
+as a car with a model would.
 
 Printed after the warm-up (first ``--warmup`` seconds left out): sustained fused-frame rate against the
 LiDAR rate, latency p50/p99/max (wall time when the frame is produced minus wall time when the last message
@@ -43,6 +47,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 from drive_cache import cached_drive
 
 from mmfusion_annotate.nodes.composition import EXECUTORS, init_context, run_nodes
@@ -172,6 +177,7 @@ def record_latencies(fusion, into: list[tuple[float, float]], parts: list[tuple[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--detector", default="", help="camera detector (name or .onnx); default LiDAR-only")
     parser.add_argument("--warmup", type=float, default=20.0, help="seconds left out at the start")
     parser.add_argument("--drive-seconds", type=float, default=20.0, help="length of the looped drive")
     parser.add_argument("--scenario", default="cut_in")
@@ -196,7 +202,12 @@ def main() -> None:
     shutil.rmtree(OUT_DIR, ignore_errors=True)
     OUT_DIR.mkdir(parents=True)
 
-    context = init_context([], domain_id=args.domain_id)
+    ros_args = []
+    if args.detector:
+        pipeline = OUT_DIR / "pipeline_detector.yaml"
+        pipeline.write_text(yaml.safe_dump({"prelabel": {"camera": {"detector": {"model": args.detector}}}}))
+        ros_args = ["--ros-args", "-p", f"pipeline_file:={pipeline}"]
+    context = init_context(ros_args, domain_id=args.domain_id)
     separate = args.recorder == "process"
     nodes = vehicle_nodes(context, rig_file=None, bag_dir=OUT_DIR / "bag", qos=args.qos, record=not separate)
     fusion, recorder = nodes[0], (None if separate else nodes[1])
@@ -227,7 +238,8 @@ def main() -> None:
           f"{args.executor} executor, {args.qos or 'recorded/default'} QoS, warm-up {args.warmup:g} s, "
           f"FASTDDS_BUILTIN_TRANSPORTS={os.environ.get('FASTDDS_BUILTIN_TRANSPORTS', 'default')}, "
           f"Fast DDS profile {os.environ.get(ENV_VARS[0]) or 'none (512 kB shared-memory segments)'}, "
-          f"player {PUBLICATION_MODE}={player_env.get(PUBLICATION_MODE, 'unset')}",
+          f"player {PUBLICATION_MODE}={player_env.get(PUBLICATION_MODE, 'unset')}, "
+          f"camera detector {args.detector or 'none'}",
           flush=True)  # fmt: skip
     try:
         run_nodes(nodes, timeout_s=args.minutes * 60, executor=args.executor)

@@ -1,4 +1,9 @@
-"""Synthetic drive + fusion + recorder: `ros2 launch mmfusion_annotate demo.launch.py scenario:=cut_in`."""
+"""The synthetic drive through the suite: `ros2 launch mmfusion_annotate demo.launch.py scenario:=cut_in`.
+
+Starts two processes: sim_node (the drive's sensor topics, /clock, /tf_static) and the `vehicle` entry
+point (fusion_node and recorder_node composed as `mmfusion run` composes them, on sim time), so the bag
+holds the sensor topics, pre-labels and events as `mmfusion run` records them.
+"""
 
 import os
 
@@ -13,45 +18,47 @@ BAG_DIR_HELP = "folder in which each run creates a new bag (<rig>_<UTC time>; ne
 
 def generate_launch_description() -> LaunchDescription:
     share = get_package_share_directory("mmfusion_annotate")
+    config = os.path.join(share, "config")
     rig = LaunchConfiguration("rig")
-    sim_time = {"use_sim_time": True}
+    sensor_qos = LaunchConfiguration("sensor_qos")
     return LaunchDescription(
         [
             DeclareLaunchArgument(
                 "rig",
-                default_value=os.path.join(share, "config", "rig_nuscenes_like.yaml"),
+                default_value=os.path.join(config, "rig_nuscenes_like.yaml"),
                 description="rig file the synthetic drive is generated for",
             ),
             DeclareLaunchArgument(
                 "scenario", default_value="cut_in", description="built-in scenario or YAML"
             ),
+            DeclareLaunchArgument(
+                "sensor_qos", default_value="reliable", choices=["sensor_data", "reliable"],
+                description="QoS of the sensor topics (fusion and recorder alike)",
+            ),
             DeclareLaunchArgument("bag_dir", default_value="demo_bags", description=BAG_DIR_HELP),
             Node(
                 package="mmfusion_annotate",
                 executable="sim_node",
-                name="sim_node",
                 output="screen",
                 parameters=[
-                    os.path.join(share, "config", "sim_node.yaml"),
-                    {"rig_file": rig, "scenario": LaunchConfiguration("scenario")},
+                    os.path.join(config, "sim_node.yaml"),
+                    {"rig_file": rig, "scenario": LaunchConfiguration("scenario"), "qos": sensor_qos},
                 ],
             ),
             Node(
                 package="mmfusion_annotate",
-                executable="fusion_node",
-                name="fusion_node",
-                output="screen",
-                parameters=[os.path.join(share, "config", "fusion_node.yaml"), {"rig_file": rig}, sim_time],
-            ),
-            Node(
-                package="mmfusion_annotate",
-                executable="recorder_node",
-                name="recorder_node",
+                executable="vehicle",
                 output="screen",
                 parameters=[
-                    os.path.join(share, "config", "recorder_node.yaml"),
-                    {"rig_file": rig, "bag_dir": LaunchConfiguration("bag_dir")},
-                    sim_time,
+                    os.path.join(config, "fusion_node.yaml"),
+                    os.path.join(config, "recorder_node.yaml"),
+                    {
+                        "rig_file": rig,
+                        "bag_dir": LaunchConfiguration("bag_dir"),
+                        "use_sim_time": True,
+                        "qos": sensor_qos,
+                        "recorder.sensor_qos": sensor_qos,
+                    },
                 ],
             ),
         ]

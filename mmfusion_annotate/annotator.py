@@ -19,7 +19,7 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -32,7 +32,6 @@ from mmfusion_annotate.events.feed import SampleFeed, review_counts, track_frame
 from mmfusion_annotate.events.model import Event
 from mmfusion_annotate.events.tagger import EventTagger
 from mmfusion_annotate.fusion import EgoMotion, FusedFrame, FusionPipeline
-from mmfusion_annotate.library_threads import limit_library_threads
 from mmfusion_annotate.prelabel.camera_detector import ImageDetections, describe, load_camera_detector
 from mmfusion_annotate.prelabel.detect import detect
 from mmfusion_annotate.prelabel.evidence import ImageEvidence
@@ -43,6 +42,9 @@ from mmfusion_annotate.sync import InputSpec, SyncCore, SyncedSet
 from mmfusion_annotate.sync.config import shrunk_period_ns
 from mmfusion_annotate.sync.stamp_gate import StampGate
 from mmfusion_annotate.types import NS_PER_S, SensorSample, Stamp
+
+if TYPE_CHECKING:
+    from mmfusion_annotate.rig import Rig
 
 _log = logging.getLogger(__name__)
 SYNCED_KINDS = ("lidar", "camera", "radar")
@@ -94,11 +96,10 @@ class Step:
 class Annotator:
     """Stateful pipeline for one rig; call ``feed`` with samples in arrival order, ``finish`` at the end."""
 
-    def __init__(self, rig, config: PipelineConfig | None = None) -> None:
+    def __init__(self, rig: Rig, config: PipelineConfig | None = None) -> None:
         self.rig = rig
         self.config = config or PipelineConfig()
         self._rules = load_rules(self.config.rules_file)
-        limit_library_threads(self.config.fusion.cpu_threads)
         self.inputs = sync_inputs(rig, self.config)
         self._lane = {spec.name: i for i, spec in enumerate(self.inputs)}
         self.fusion = FusionPipeline(rig, self.config.fusion)  # before the sync: it picks the reference LiDAR
@@ -264,8 +265,9 @@ class Annotator:
 
     def _needed_until(self, synced: SyncedSet) -> Stamp:
         """The set's last instant: the end of the sweep (stamp + one period) or a later image/scan."""
-        sweep_end = synced.stamps[self._lane[self.fusion.lidar]] + self._lidar_period
-        return max(sweep_end, *(s for s in synced.stamps if s is not None))
+        lidar_stamp = synced.stamps[self._lane[self.fusion.lidar]]
+        assert lidar_stamp is not None, "the reference LiDAR's input is required (sync_inputs)"
+        return max(lidar_stamp + self._lidar_period, *(s for s in synced.stamps if s is not None))
 
     # ------------------------------------------------------------------ processing: heavy, step order
     def process(self, step: Step, out: AnnotatorOutput | None = None) -> AnnotatorOutput:
@@ -276,10 +278,10 @@ class Annotator:
             self._start_processing()
             return out
         try:
-            if step.kind == "sample":
-                self._observe(step.sample, out)  # type: ignore[arg-type]
-            else:
-                self._process(step.synced, out)  # type: ignore[arg-type]
+            if step.sample is not None:
+                self._observe(step.sample, out)
+            elif step.synced is not None:
+                self._process(step.synced, out)
         except Exception:  # a bug, not bad data (decode refuses that): log it whole, count it, keep going
             _log.exception("annotator: a %s step failed", step.kind)
             self.drops.count(step.sample.sensor if step.sample is not None else self.fusion.lidar,
@@ -353,17 +355,17 @@ class Annotator:
         scheduled = self.prelabeler.detector_cameras()
         if not scheduled:
             return None
-        images = {name: samples[name].payload["image"] for name in scheduled if samples.get(name) is not None}
+        images = {name: s.payload["image"] for name in scheduled if (s := samples.get(name)) is not None}
         return run_job(self._detector, lambda: self.prelabeler.detect_cameras(images))
 
 
-def sync_inputs(rig, config: PipelineConfig) -> list[InputSpec]:
+def sync_inputs(rig: Rig, config: PipelineConfig) -> list[InputSpec]:
     """One sync input per LiDAR, camera and radar of the rig; the first LiDAR is required.
 
     A sensor's own ``rate_tolerance`` (rig file) sets its inter-message lower bound (the period shrunk by
     it); without one the sync config's ``rate_tolerance`` applies.
     """
-    specs = []
+    specs: list[InputSpec] = []
     for sensor in rig.sensors.values():
         if sensor.kind not in SYNCED_KINDS:
             continue

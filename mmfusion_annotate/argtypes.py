@@ -62,3 +62,14 @@ def frame_range(text: str) -> tuple[int, int]:
     if a < 0 or b < a:
         raise argparse.ArgumentTypeError(f"'{text}': need 0 <= A <= B")
     return a, b
+
+
+def worker_count(text: str) -> int:
+    """How many processes or CPUs to use: an integer from 1 to 1024."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text}") from None
+    if not 1 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 1024, got {text}")
+    return value

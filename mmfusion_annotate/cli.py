@@ -26,8 +26,10 @@ from mmfusion_annotate.argtypes import (
     non_negative_float,
     positive_float,
     speed_factor,
+    worker_count,
 )
 from mmfusion_annotate.errors import MmfusionError
+from mmfusion_annotate.library_threads import let_openmp_teams_sleep, limit_library_threads
 from mmfusion_annotate.nodes.player_args import add_play_arguments
 
 
@@ -119,11 +121,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from mmfusion_annotate.recording.bag_dir import bag_rig_file, carry_rig  # noqa: PLC0415
     from mmfusion_annotate.rig import default_rig_path  # noqa: PLC0415
 
+    if len(args.bag) > 1 or args.workers is not None or args.ray is not None:
+        return _replay_batch(args)
+    args.bag = args.bag[0]
     rig_file = args.rig or bag_rig_file(args.bag)  # an imported bag carries its rig
     rig = _load_rig(rig_file)
     print(f"rig '{rig.name}' from {rig_file or 'the default rig file'}", flush=True)
     config = load_pipeline_config(args.config)
     config.prelabel = _with_detector(config.prelabel, args.detector)
+    limit_library_threads(config.fusion.cpu_threads)
     summary = replay_bag(
         args.bag,
         args.output,
@@ -135,6 +141,37 @@ def cmd_replay(args: argparse.Namespace) -> int:
     carry_rig(rig_file or default_rig_path(), args.output)  # 'mmfusion evaluate OUT' finds it there
     print(format_replay_summary(summary))
     return 1 if summary.losses.lossy else 0  # 1: done, but something could not be read or decoded
+
+
+def _replay_batch(args: argparse.Namespace) -> int:
+    """Several bags, or --workers/--ray: one annotated bag per input in the folder -o (resumable)."""
+    import os  # noqa: PLC0415
+
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from mmfusion_annotate.bagtools.replay_batch import (  # noqa: PLC0415
+        format_batch_summary,
+        plan_replays,
+        run_replays,
+    )
+    from mmfusion_annotate.config import load_pipeline_config  # noqa: PLC0415
+
+    config = load_pipeline_config(args.config)
+    config.prelabel = _with_detector(config.prelabel, args.detector)
+    if args.rig is not None:
+        _load_rig(args.rig)  # a bad --rig is one error now, not one per bag
+    plan = plan_replays(args.bag, args.output, rig_file=args.rig, config=config, compression=args.compression)
+    workers = args.workers or min(os.cpu_count() or 1, max(1, len(plan.jobs)))
+    engine = f"Ray ({args.ray})" if args.ray else f"{workers} worker process{'es' if workers > 1 else ''}"
+    print(f"replaying {len(plan.jobs)} bags into {args.output} on {engine}", flush=True)
+    with tqdm(total=len(plan.jobs), unit="bag", desc="replay") as bar:
+        outcomes = run_replays(
+            plan, args.output, workers=workers, ray_address=args.ray, progress=lambda _: bar.update()
+        )
+    print(format_batch_summary(plan, outcomes))
+    if plan.refused or not all(o.ok for o in outcomes):
+        return 2  # a bag failed: listed above, the others are done
+    return 1 if any(o.result and o.result.losses for o in outcomes) else 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -186,6 +223,19 @@ def cmd_events(args: argparse.Namespace) -> int:
 def cmd_clip(args: argparse.Namespace) -> int:
     from mmfusion_annotate.bagtools.clip import clip_bag, format_clips  # noqa: PLC0415
 
+    if args.catalog is not None:
+        return _clip_catalog(args)
+    if args.bag is None:
+        raise MmfusionError("a BAG to clip is required (or --catalog DIR)")
+    if args.where is not None:
+        raise MmfusionError("--where selects events of a catalog: use it with --catalog DIR")
+    if args.review is not None or args.review_kind is not None:
+        from mmfusion_annotate.bagtools.clip import clip_review  # noqa: PLC0415
+
+        clips = clip_review(args.bag, args.output, entry_id=args.review, reason=args.review_kind,
+                            before_s=args.before, after_s=args.after, progress=True)  # fmt: skip
+        print(format_clips(clips))
+        return 1 if any(c.losses.lossy for c in clips) else 0
     clips = clip_bag(
         args.bag,
         args.output,
@@ -199,6 +249,88 @@ def cmd_clip(args: argparse.Namespace) -> int:
     return 1 if any(c.losses.lossy for c in clips) else 0
 
 
+def _clip_catalog(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.catalog.clips import clip_catalog, format_catalog_clips  # noqa: PLC0415
+
+    if args.bag is not None:
+        raise MmfusionError(f"--catalog clips the catalog's bags: give no BAG (got {args.bag})")
+    result = clip_catalog(
+        args.catalog, args.output, where=args.where, before_s=args.before, after_s=args.after, progress=True
+    )
+    print(format_catalog_clips(result))
+    return 1 if result.failed or any(c.losses.lossy for c in result.clips) else 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.batch import batch_map  # noqa: PLC0415
+    from mmfusion_annotate.catalog import index_paths  # noqa: PLC0415
+    from mmfusion_annotate.catalog.store import MapFn  # noqa: PLC0415
+
+    lost: list[str] = []  # bags whose worker died on every attempt: not in the catalog, a re-run reads them
+    map_fn: MapFn = map
+    if args.workers is not None or args.ray is not None:
+        map_fn = batch_map(
+            workers=args.workers or 1,
+            ray_address=args.ray,
+            on_failure=lambda bag, error: lost.append(f"{bag}: {error} (not indexed)"),
+        )
+    report = index_paths(
+        args.paths,
+        args.catalog,
+        map_fn=map_fn,
+        labels=not args.no_labels,
+        window_s=args.window,
+        progress=True,
+    )
+    for line in [*report.notes, *report.failed, *lost]:
+        print(f"mmfusion index: {line}", file=sys.stderr)
+    print(
+        f"{report.catalog}: {report.found} bags found, {report.indexed} indexed ({report.events} events), "
+        f"{report.unchanged} unchanged, {report.vanished} vanished, {len(report.failed)} not indexed"
+    )
+    return 1 if report.failed or lost else 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.catalog import search  # noqa: PLC0415
+
+    filters = {"where": args.where, "types": args.type, "min_severity": args.min_severity}
+    if args.json:
+        print(search.search_json(args.catalog, **filters))
+    else:
+        print(
+            search.format_search(search.search_events(args.catalog, **filters, columns=search.TABLE_COLUMNS))
+        )
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.export.review_page import build_review, format_review, write_review  # noqa: PLC0415
+    from mmfusion_annotate.recording.bag_dir import bag_rig_file  # noqa: PLC0415
+
+    rig = _load_rig(args.rig or bag_rig_file(args.bag))
+    report = build_review(args.bag, rig, progress=not args.json)
+    page = write_review(report, args.output or Path(f"{args.bag.name}_review"))
+    print(json.dumps(report.to_dict(), indent=2) if args.json else format_review(report, page))
+    if report.queue.missing:
+        print(f"mmfusion review: {report.queue.missing}", file=sys.stderr)
+    for line in [*report.losses.lines(), report.losses.summary()] if report.losses.lossy else ():
+        print(f"mmfusion review: {line}", file=sys.stderr)
+    return 1 if report.losses.lossy else 0
+
+
+def cmd_sheet(args: argparse.Namespace) -> int:
+    from mmfusion_annotate.export.bag_sheet import format_sheet, render_bag_sheet  # noqa: PLC0415
+    from mmfusion_annotate.recording.bag_dir import bag_rig_file  # noqa: PLC0415
+
+    rig = _load_rig(args.rig or bag_rig_file(args.bag))
+    summary = render_bag_sheet(args.bag, rig, args.output, count=args.rows, progress=True)
+    print(format_sheet(summary))
+    for line in [*summary.losses.lines(), summary.losses.summary()] if summary.losses.lossy else ():
+        print(f"mmfusion sheet: {line}", file=sys.stderr)
+    return 1 if summary.losses.lossy else 0
+
+
 def cmd_recover(args: argparse.Namespace) -> int:
     from mmfusion_annotate.bagtools.recover import format_recovery, recover_bag  # noqa: PLC0415
 
@@ -209,7 +341,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     if (args.dataset / "velodyne").is_dir():
-        from mmfusion_annotate.bagtools.evaluate import evaluate_kitti, format_report  # noqa: PLC0415
+        from mmfusion_annotate.datasets.kitti_evaluate import evaluate_kitti, format_report  # noqa: PLC0415
         from mmfusion_annotate.prelabel import PrelabelConfig  # noqa: PLC0415
 
         cfg = _with_detector(PrelabelConfig(), args.detector)
@@ -407,12 +539,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(
         sub,
         "replay",
-        "run the pipeline offline over a recorded bag: raw sensor topics in, annotated bag out",
-        "Example: mmfusion replay drive_bag -o drive_annotated",
+        "run the pipeline offline over recorded bags: raw sensor topics in, annotated bags out (several "
+        "in parallel, on local processes or a Ray cluster)",
+        "Examples:\n  mmfusion replay drive_bag -o drive_annotated\n"
+        "  mmfusion replay /data/bags/*/ -o /data/annotated --workers 2   # one bag per input, resumable\n"
+        "  mmfusion replay /nfs/bags/*/ -o /nfs/annotated --ray auto      # on a running Ray cluster",
         cmd_replay,
     )
-    p.add_argument("bag", type=existing_path, help="bag directory or .mcap file")
-    p.add_argument("-o", "--output", type=Path, required=True, help="output bag directory (must not exist)")
+    p.add_argument("bag", nargs="+", type=existing_path, help="bag directory or .mcap file (one or more)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="output bag directory (must not exist); with several BAGs, --workers or --ray: the folder that "
+        "gets one annotated bag per input, OUT/<bag name> (a re-run skips the bags finished there)",
+    )
     p.add_argument(
         "--rig",
         type=existing_path,
@@ -421,6 +563,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=existing_path, help="pipeline YAML (sections sync, fusion, prelabel)")
     p.add_argument("--detector", metavar="MODEL", help=DETECTOR_HELP)
     p.add_argument("--compression", choices=["none", "lz4", "zstd"], default="lz4")
+    p.add_argument(
+        "--workers",
+        type=worker_count,
+        metavar="N",
+        help="bags replayed at a time in local processes (default with several BAGs: the CPUs); with "
+        "'--ray local': the CPUs Ray may use",
+    )
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="one Ray task per bag: 'local' starts Ray here, 'auto' or HOST:PORT joins a running cluster "
+        "(pip install 'mmfusion_annotate[fleet]'; BAGs and OUT on storage every node reaches)",
+    )
 
     p = _add(
         sub,
@@ -450,7 +605,14 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "play",
         "publish a bag's messages on their topics at the recorded pace (with /clock)",
-        "Example: mmfusion play drive_bag --rate 0.5 --loop",
+        "Every topic whose message type is installed is played; the others (foxglove_msgs, the Event type\n"
+        "where their packages are missing) are named at the start and counted in the summary. Latched\n"
+        "topics (/tf_static, camera info) reach late subscribers. In a terminal: space pauses and resumes,\n"
+        "s or the right arrow steps one message while paused.\n"
+        "Examples:\n"
+        "  mmfusion play drive_bag --rate 0.5 --loop\n"
+        "  mmfusion play drive_bag --start-offset 30 --start-paused --exclude '^/cam_back'\n"
+        "  mmfusion play drive_bag --remap /lidar_top:=/car1/lidar_top --clock 200",
         cmd_play,
     )
     add_play_arguments(p)
@@ -480,18 +642,117 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(
         sub,
         "clip",
-        "cut self-contained scenario clips (static TF, camera infos copied in) around events",
+        "cut self-contained scenario clips (static TF, camera infos copied in) around events or review "
+        "entries",
         "Examples:\n  mmfusion clip drive_bag --event 3f2a9c --before 5 --after 5 -o clips/\n"
-        "  mmfusion clip drive_bag --type hard_braking -o clips/",
+        "  mmfusion clip drive_bag --type hard_braking -o clips/\n"
+        "  mmfusion clip drive_annotated --review-kind class_flip --before 2 --after 2 -o clips/\n"
+        "  mmfusion clip --catalog fleet_catalog --where \"type = 'hard_braking' AND rig = 'car7'\" "
+        "-o clips/",
         cmd_clip,
     )
-    p.add_argument("bag", type=existing_path)
+    p.add_argument("bag", nargs="?", type=existing_path, help="bag folder or .mcap file (not with --catalog)")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--event", help="event id (see 'mmfusion events')")
     target.add_argument("--type", help="every event of this type")
-    p.add_argument("--before", type=non_negative_float, default=5.0, help="seconds before the event start")
-    p.add_argument("--after", type=non_negative_float, default=5.0, help="seconds after the event end")
+    target.add_argument(
+        "--catalog", type=existing_path, metavar="DIR", help="every event of the catalog matching --where"
+    )
+    target.add_argument("--review", metavar="ENTRY", help="review entry id (see 'mmfusion review')")
+    target.add_argument("--review-kind", metavar="KIND", help="every review entry of this kind (reason)")
+    p.add_argument("--where", metavar="SQL", help="--catalog: which events (as 'mmfusion search --where')")
+    p.add_argument(
+        "--before", type=non_negative_float, default=5.0, help="seconds before the event (review entry) start"
+    )
+    p.add_argument(
+        "--after", type=non_negative_float, default=5.0, help="seconds after the event (review entry) end"
+    )
     p.add_argument("-o", "--output", type=Path, required=True, help="folder for the clip bags")
+
+    p = _add(
+        sub,
+        "index",
+        "catalog many bags (recursively) as Parquet tables: bags, topics, events, review items, pre-label "
+        "counts; only new or changed bags are read",
+        "Examples:\n  mmfusion index /data/bags --catalog fleet_catalog\n"
+        "  mmfusion index /data/bags --catalog fleet_catalog --no-labels   # summaries and events only",
+        cmd_index,
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="bags, or folders holding bags")
+    p.add_argument(
+        "--catalog", type=Path, required=True, metavar="DIR", help="catalog folder (made if missing)"
+    )
+    p.add_argument(
+        "--no-labels",
+        action="store_true",
+        help="skip review items and pre-label counts (they are read from messages: most of an annotated bag)",
+    )
+    p.add_argument(
+        "--window",
+        type=positive_float,
+        default=10.0,
+        metavar="SEC",
+        help="pre-label count window (default 10 s)",
+    )
+    p.add_argument(
+        "--workers",
+        type=worker_count,
+        metavar="N",
+        help="bags read at a time in local processes (default: one, in this process); with '--ray local': "
+        "the CPUs Ray may use",
+    )
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="one Ray task per bag: 'local' starts Ray here, 'auto' or HOST:PORT joins a running cluster "
+        "(pip install 'mmfusion_annotate[fleet]'; the bags on storage every node reaches)",
+    )
+
+    p = _add(
+        sub,
+        "search",
+        "list the events of a catalog's bags, filtered with SQL (DuckDB over the catalog's Parquet tables)",
+        "Examples:\n  mmfusion search --catalog fleet_catalog --type hard_braking --min-severity critical\n"
+        "  mmfusion search --catalog fleet_catalog --json \\\n"
+        "      --where \"type = 'hard_braking' AND evidence['peak_decel_mps2'] < -6 AND rig = 'car7'\"",
+        cmd_search,
+    )
+    p.add_argument("--catalog", type=existing_path, required=True, metavar="DIR", help="catalog folder")
+    p.add_argument(
+        "--where", metavar="SQL", help="SQL condition on the event columns (README: Catalog schema)"
+    )
+    p.add_argument("--type", action="append", help="only this event type (repeatable)")
+    p.add_argument("--min-severity", help="lowest severity to list: info, watch, critical or severe")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = _add(
+        sub,
+        "review",
+        "the review queue of a replayed bag, highest priority first, as one self-contained HTML page "
+        "(camera crop and bird's-eye view of each entry) and JSON",
+        "Examples:\n  mmfusion review drive_annotated -o review/   # open review/index.html\n"
+        "  mmfusion review drive_annotated --json | jq '.entries[0]'",
+        cmd_review,
+    )
+    p.add_argument("bag", type=existing_path, help="bag with /prelabels/review (from 'mmfusion replay')")
+    p.add_argument(
+        "-o", "--output", type=Path, help="folder for index.html and review.json (default: BAG_review)"
+    )
+    p.add_argument("--rig", type=existing_path, help="rig file (default: BAG/rig.yaml, else the shipped rig)")
+    p.add_argument("--json", action="store_true", help="print the queue as JSON instead of a summary")
+
+    p = _add(
+        sub,
+        "sheet",
+        "a contact sheet (PNG) of a recorded bag or clip: cameras with the LiDAR overlay and the labelled "
+        "pre-label boxes, a bird's-eye view with the cuboids, a legend",
+        "Example: mmfusion sheet drive_annotated -o drive.png",
+        cmd_sheet,
+    )
+    p.add_argument("bag", type=existing_path, help="bag folder or .mcap file (pre-labels drawn when present)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="PNG file to write")
+    p.add_argument("--rows", type=int, default=4, help="moments drawn, spread over the bag (default 4)")
+    p.add_argument("--rig", type=existing_path, help="rig file (default: BAG/rig.yaml, else the shipped rig)")
 
     bag = sub.add_parser("bag", help="bag maintenance (recover)", description="bag maintenance")
     bag_sub = bag.add_subparsers(dest="bag_command", metavar="BAG_COMMAND", required=True)
@@ -646,6 +907,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    let_openmp_teams_sleep()  # process-wide, so here and not where a kernel first runs
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

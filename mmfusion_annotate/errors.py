@@ -55,6 +55,10 @@ class BagError(MmfusionError):
     """A bag cannot be read, written or recovered; names the file."""
 
 
+class CatalogError(MmfusionError):
+    """A fleet catalog cannot be read, queried or written (older schema, bad SQL); names the folder."""
+
+
 class LabelFileError(MmfusionError):
     """A label file (OpenLABEL) fails its schema or does not fit the bag; names the JSON path."""
 

@@ -1,15 +1,15 @@
 """A synced set's lazily decoded images, decoded side by side before the set is fused.
 
-Live, ``fusion_node`` keeps camera images compressed until the pipeline needs them
-(``nodes.lazy_sample``). Decoding the images of a set one after another took 9 ms of the pipeline thread
-per set of the default rig (six 1600x900 JPEGs). simplejpeg releases the GIL while it decodes, so helper
-threads decode some images while the pipeline thread decodes the others: 4.8 ms
-(``bench/bench_decode.py``). The threads take the images from one shared list, so a helper the scheduler
-starts late costs nothing: the pipeline thread takes what is left, and a helper that has not started by
-then is cancelled rather than waited for. Helpers run at the pipeline's priority, since the frame at
-hand waits for them. A payload that is already decoded (replay decodes eagerly) costs nothing to touch,
-and the result is the same whichever thread decodes an image. ``prefetch`` lets a node that fell behind
-decode the next queued set on the helpers while the pipeline thread fuses the current one.
+Live, ``fusion_node`` keeps camera images compressed until the pipeline needs them (``nodes.lazy_sample``).
+Decoding the images of a set one after another kept the pipeline thread busy (six 1600x900 JPEGs on the
+default rig). simplejpeg releases the GIL while it decodes, so helper threads decode some images while the
+pipeline thread decodes the others, in about half the time (``bench/bench_decode.py``; figures:
+bench/RESULTS.md, docstring figures). The threads take the images from one shared list, so a helper the
+scheduler starts late costs nothing: the pipeline thread takes what is left, and a helper that has not started
+by then is cancelled rather than waited for. Helpers run at the pipeline's priority, since the frame at hand
+waits for them. A payload that is already decoded (replay decodes eagerly) costs nothing to touch, and the
+result is the same whichever thread decodes an image. ``prefetch`` lets a node that fell behind decode the
+next queued set on the helpers while the pipeline thread fuses the current one.
 """
 
 from __future__ import annotations

@@ -17,13 +17,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mmfusion_annotate.prelabel.config import PrelabelConfig
 from mmfusion_annotate.prelabel.metrics import Evaluator, GtObject
 from mmfusion_annotate.prelabel.model import ObjectClass
-from mmfusion_annotate.types import seconds_to_ns
+from mmfusion_annotate.types import seconds_to_ns, vec3
+
+if TYPE_CHECKING:
+    from mmfusion_annotate.rig import Rig
 
 ROAD_USERS = {
     "car": ObjectClass.CAR,
@@ -68,8 +72,8 @@ def truth_objects(
             GtObject(
                 object_id=o.id,
                 label=label,
-                center=tuple(float(v) for v in o.center_base),
-                size=tuple(float(v) for v in o.size),
+                center=vec3(o.center_base),
+                size=vec3(o.size),
                 yaw=float(o.yaw_base),
                 velocity=(float(o.velocity_base[0]), float(o.velocity_base[1])),
                 boxes2d=boxes2d,
@@ -82,7 +86,7 @@ def truth_objects(
 def evaluate_scenario(
     scenario: str | Path,
     *,
-    rig=None,
+    rig: Rig | None = None,
     cfg: PrelabelConfig | None = None,
     start_s: float = 0.0,
     duration_s: float | None = None,
@@ -151,3 +155,106 @@ def evaluate_scenario(
         params_version=cfg.params_version,
     )
     return SimEvalResult(drive.scenario.name, report, frames)
+
+
+@dataclass(frozen=True)
+class TrustResult:
+    """``TrustEvaluator.report()`` of one synthetic drive, with the events and frames it judged."""
+
+    scenario: str
+    report: dict
+    events: list  # events.model.Event
+    frames: list  # AnnotatedFrame
+
+
+def _truth_tracks(drive, stamp: int):
+    from mmfusion_annotate.events.model import TrackedObject, TrackFrame  # noqa: PLC0415
+
+    return TrackFrame(stamp, tuple(
+        TrackedObject(o.id, o.cls, (float(o.center_base[0]), float(o.center_base[1])),
+                      (float(o.velocity_base[0]), float(o.velocity_base[1])), (o.size[0], o.size[1]))
+        for o in drive.truth.objects(stamp) if o.cls in ROAD_USERS))
+
+
+def trust_scenario(
+    scenario: str | Path,
+    *,
+    rig: Rig | None = None,
+    seed: int | None = None,
+    faults: Sequence | None = None,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+    cameras: Sequence[str] | None = None,
+    cfg: PrelabelConfig | None = None,
+) -> TrustResult:
+    """Simulate ``scenario`` (with ``faults``) through the real chain and judge its events and review items
+    against the simulator's truth (``trust_eval``); arguments as ``evaluate_scenario``.
+
+    The truth tagger sees the same ego states as the chain (from the simulated IMU and odometry) and the
+    simulator's road users as tracks, so it raises what the rules would raise on perfect pre-labels.
+    """
+    from mmfusion_annotate.annotator import Annotator  # noqa: PLC0415 - the chain sits above this stage
+    from mmfusion_annotate.config import PipelineConfig  # noqa: PLC0415
+    from mmfusion_annotate.events import EgoKinematics, EventTagger  # noqa: PLC0415
+    from mmfusion_annotate.events.feed import SampleFeed  # noqa: PLC0415
+    from mmfusion_annotate.rig import default_rig_path, load_rig  # noqa: PLC0415
+    from mmfusion_annotate.sim import Drive, SimConfig  # noqa: PLC0415
+    from mmfusion_annotate.trust_eval import FaultSpan, ScriptedEvent, TrustEvaluator, within  # noqa: PLC0415
+
+    rig = rig or load_rig(default_rig_path())
+    cfg = cfg or PrelabelConfig()
+    sensors = [s.name for s in rig.sensors.values() if s.kind in {"lidar", "imu", "odometry", "radar"}]
+    cams = [c.name for c in rig.cameras()] if cameras is None else list(cameras)
+    drive = Drive(rig, scenario, seed=seed, faults=faults, image_format="raw",
+                  config=SimConfig(sensors=tuple(sensors + cams)))
+    begin = seconds_to_ns(start_s)
+    end = drive.duration_ns
+    if duration_s is not None:
+        end = min(end, begin + seconds_to_ns(duration_s))
+    annotator = Annotator(rig, PipelineConfig(prelabel=cfg))
+    lidar = annotator.fusion.lidar
+    evaluator = TrustEvaluator(**within((
+        [ScriptedEvent(e.type, e.t_ns, tuple(e.objects)) for e in drive.truth.events],
+        [FaultSpan(f.type, f.sensor, f.start_ns, f.end_ns) for f in drive.truth.faults]), begin, end))
+    ego_feed = SampleFeed(rig, annotator.tagger.rules)
+    truth_obs: list = []
+    frames, events = [], []
+
+    def score(annotated) -> None:
+        stamps = annotated.header_stamps
+        lidar_truth = drive.truth.frames.get((lidar, stamps[lidar]))
+        camera_boxes = {cam: drive.truth.frames[(cam, stamps[cam])].boxes_2d
+                        for cam in annotated.frame.cameras if (cam, stamps.get(cam)) in drive.truth.frames}
+        gts = truth_objects(drive, annotated.frame.stamp,
+                            None if lidar_truth is None else lidar_truth.object_ids, camera_boxes)
+        labels = annotated.labels
+        evaluator.add_frame(labels.stamp, gts, labels.cuboids, labels.review_items, camera_boxes)
+        truth_obs.append((labels.stamp, 1, _truth_tracks(drive, labels.stamp)))
+        frames.append(annotated)
+
+    first = last = None
+    for tick in drive.ticks:
+        if not begin <= tick.true_ns < end:
+            continue
+        sample = drive.sample(tick)
+        first = sample.stamp if first is None else min(first, sample.stamp)
+        last = sample.stamp if last is None else max(last, sample.stamp)
+        if tick.sensor in ("imu", "odometry"):
+            truth_obs += [(o.stamp, 0, o) for o in ego_feed.feed(sample) if isinstance(o, EgoKinematics)]
+        out = annotator.feed(sample)
+        events += out.events
+        for annotated in out.frames:
+            score(annotated)
+    out = annotator.finish()
+    events += out.events
+    for annotated in out.frames:
+        score(annotated)
+    truth_obs.sort(key=lambda item: (item[0], item[1]))
+    truth_events = [e.to_dict() for e in EventTagger(annotator.tagger.rules).run(o for *_, o in truth_obs)]
+    span = (first, last) if first is not None else None
+    simulated = set(sensors + cams)  # the chain watches every rig sensor; unsimulated ones are silent
+    events = [e for e in events if e.sensor is None or e.sensor in simulated]
+    evaluator.add_events([e.to_dict() for e in events], truth_events, span)
+    report = evaluator.report()
+    report.update(scenario=drive.scenario.name, seed=seed, window_s=[start_s, end / 1e9], cameras=cams)
+    return TrustResult(drive.scenario.name, report, events, frames)

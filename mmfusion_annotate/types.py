@@ -6,7 +6,7 @@ only at the edges (``msgs`` and ``nodes``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,16 @@ Stamp = int
 """Nanoseconds since the epoch (or since the start of a simulated drive)."""
 
 NS_PER_S = 1_000_000_000
+
+
+Vec3 = tuple[float, float, float]
+"""A point, size or velocity as plain floats (what the label models and messages hold)."""
+
+
+def vec3(values: Iterable[float]) -> Vec3:
+    """The three numbers of ``values`` (a 3-vector, a row of an array) as a ``Vec3``; ValueError otherwise."""
+    x, y, z = values
+    return float(x), float(y), float(z)
 
 
 def seconds_to_ns(seconds: float) -> Stamp:

@@ -25,6 +25,8 @@ ldconfig -p | grep -q 'libgomp.so.1' || need_apt+=(libgomp1)
 command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ "$WITH_TEST" = 1 ]; then command -v npm >/dev/null || need_apt+=(nodejs npm); fi
+# Debian's chromium: the review page is checked in a real headless browser.
+if [ "$WITH_TEST" = 1 ]; then command -v chromium >/dev/null || need_apt+=(chromium); fi
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "setup.sh: installing system packages: ${need_apt[*]}"
   $SUDO apt-get update -qq

@@ -28,6 +28,8 @@ IMPORT_KEYS = {  # import name -> the rosdep key that brings it (ROS packages: t
     "pandas": "python3-pandas",
     "onnxruntime": "python3-onnxruntime-pip",
     "jsonschema": "python3-jsonschema",
+    "pyarrow": "python3-pyarrow-pip",
+    "duckdb": "python-duckdb-pip",
 }
 OPTIONAL = {"cupy", "cupyx"}  # the `cuda` extra, imported only when a GPU backend is asked for
 

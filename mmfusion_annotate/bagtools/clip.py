@@ -1,4 +1,5 @@
-"""``mmfusion clip``: cut a self-contained bag around an event or a time window, across split files.
+"""``mmfusion clip``: cut a self-contained bag around an event, a review entry or a time window, across split
+files.
 
 A clip must play and review on its own, so besides every message inside the window it carries, at its
 very start, the latest static data from before the window (``/tf_static`` transforms, camera infos,
@@ -19,6 +20,7 @@ from typing import Any
 from tqdm import tqdm
 
 from mmfusion_annotate.bagtools.events import find_event, list_events
+from mmfusion_annotate.bagtools.review_queue import find_entries
 from mmfusion_annotate.bagtools.source import (
     BagFile,
     Channel,
@@ -85,7 +87,7 @@ def clip_bag(
     looked_up = ReadLosses()  # each clip_window reads the events again and reports what it skipped
     if event_id is not None:
         events = [find_event(path, event_id, looked_up)]
-    else:
+    elif event_type is not None:
         events = list_events(path, types=[event_type], losses=looked_up)
         if not events:
             raise BagError(f"{path}: no event of type '{event_type}'")
@@ -98,6 +100,38 @@ def clip_bag(
             progress=progress,
         )  # fmt: skip
         for e in events
+    ]
+
+
+def clip_review(
+    path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    entry_id: str | None = None,
+    reason: str | None = None,
+    before_s: float = 5.0,
+    after_s: float = 5.0,
+    compression: str | None = None,
+    progress: bool = False,
+) -> list[ClipResult]:
+    """Clips around review entries (``bagtools.review_queue``): the entry ``entry_id``, or every entry of
+    the kind ``reason``, each to ``out_dir/review_<entry id>`` over ``[first - before_s, last + after_s]``.
+    BagError when the bag has no review items or no such entry."""
+    if (entry_id is None) == (reason is None):
+        raise BagError(f"{path}: clip needs exactly one of a review entry id or a review item kind")
+    if before_s < 0 or after_s < 0:
+        raise BagError(f"--before/--after must not be negative (got {before_s}, {after_s})")
+    entries = find_entries(path, entry_id=entry_id, reason=reason)
+    return [
+        clip_window(
+            path,
+            Path(out_dir) / f"review_{e.id}",
+            e.first_ns - seconds_to_ns(before_s),
+            e.last_ns + seconds_to_ns(after_s),
+            compression=compression,
+            progress=progress,
+        )
+        for e in entries
     ]
 
 
@@ -120,7 +154,8 @@ def clip_window(
     files = open_bag(path)
     for bag_file in files:
         bag_file.require_complete()
-    if not any(f.start_ns is not None and f.start_ns <= end_ns and f.end_ns >= start_ns for f in files):
+    spans = [span for f in files if (span := f.span_ns) is not None]
+    if not any(first <= end_ns and last >= start_ns for first, last in spans):
         raise BagError(f"{path}: no messages between {start_ns} and {end_ns} ns")
     losses = ReadLosses()
     known = channels(files)
@@ -193,8 +228,8 @@ def _statics_before(
     """
     pending = {c.topic: c for c in static}
     found: dict[str, list[bytes]] = {}
-    earlier = [f for f in files if f.start_ns is not None and f.start_ns < start_ns]
-    for bag_file in sorted(earlier, key=lambda f: f.start_ns, reverse=True):
+    earlier = [(span[0], f) for f in files if (span := f.span_ns) is not None and span[0] < start_ns]
+    for _, bag_file in sorted(earlier, key=lambda begun: begun[0], reverse=True):
         if not pending:
             break
         latest: dict[str, list[tuple[int, bytes]]] = {}

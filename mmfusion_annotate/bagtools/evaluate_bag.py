@@ -11,6 +11,9 @@ the cuboids on ``/prelabels/scene`` and the boxes on ``<camera>/annotations``, n
   the bag's own sweeps) cannot be pre-labelled from LiDAR and are marked ignore, as nuScenes does.
 - 2D: every image's annotation boxes against the truth cuboids projected into that image at its own
   exposure time (ego motion from the odometry topic, objects moved between truth frames by their ids).
+- Review items (``/prelabels/review``) and events (``/events``), each judged true or false against the
+  truth frames and, for a synthetic drive, its scripted events and injected faults (``trust_eval``; the
+  simulator's record in ``metadata.yaml``, of this bag or of the bag it was replayed from).
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from mmfusion_annotate import drawing
 from mmfusion_annotate.bagtools.source import open_bag, read_messages
+from mmfusion_annotate.bagtools.trust import read_sim_truth, review_records, trust_report
 from mmfusion_annotate.errors import BagError
 from mmfusion_annotate.fusion.ego import EgoMotion
 from mmfusion_annotate.interfaces.cdr import deserialize
@@ -46,10 +51,12 @@ from mmfusion_annotate.prelabel.metrics import (
 )
 from mmfusion_annotate.prelabel.model import Cuboid, ObjectClass, Provenance
 from mmfusion_annotate.rig import Rig
+from mmfusion_annotate.trust_eval import TrustEvaluator, format_trust, within
 from mmfusion_annotate.types import NS_PER_S, Stamp
 
 TRUTH_TOPIC = "/truth/objects"
 PRELABEL_TOPIC = "/prelabels/scene"
+REVIEW_TOPIC = "/prelabels/review"
 STAMP_TOLERANCE_NS = 20_000_000
 """A pre-label frame and a truth frame are the same instant when their stamps differ by less than this."""
 IMAGE_TOLERANCE_NS = 150_000_000
@@ -106,6 +113,7 @@ class BagEvaluation:
     bev_iou: dict
     centre: dict
     boxes2d: dict
+    trust: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -115,6 +123,7 @@ class BagEvaluation:
             "bev_iou": self.bev_iou,
             "centre_distance": self.centre,
             "boxes2d": self.boxes2d,
+            "review_items_and_events": self.trust,
         }
 
 
@@ -247,10 +256,10 @@ def _truth_box_in_image(
     )
     if (corners[:, 2] < 0.2).any():
         return None
-    uv, _, _ = sensor.camera.project(corners)
+    uv, _, _ = sensor.camera_model.project(corners)
     if not np.isfinite(uv).all():
         return None
-    width, height = sensor.camera.width, sensor.camera.height
+    width, height = sensor.camera_model.width, sensor.camera_model.height
     x1, y1 = np.clip(uv.min(axis=0), 0, (width, height))
     x2, y2 = np.clip(uv.max(axis=0), 0, (width, height))
     if (x2 - x1) * (y2 - y1) < MIN_BOX_AREA_PX:
@@ -287,6 +296,10 @@ class _BagContent:
     truth: dict[Stamp, list[SceneBox]] = field(default_factory=dict)
     preds: dict[Stamp, list[SceneBox]] = field(default_factory=dict)
     annotations: list[tuple[str, Stamp, list]] = field(default_factory=list)
+    reviews: dict[Stamp, list] = field(default_factory=dict)
+    """Review items (``trust_eval.ItemRecord``) per pre-label stamp."""
+    ego_samples: list = field(default_factory=list)
+    """IMU and odometry samples in log order (the ego states the truth tagger reads)."""
     sweeps: dict[str, tuple[list[Stamp], list]] = field(default_factory=dict)
     """Per LiDAR topic: the sweeps' header stamps (where the pre-labels stand; a driver logs a sweep
     only once it is complete) and the decoded messages, in log order."""
@@ -298,10 +311,12 @@ class _BagContent:
 def _read(bag: str | os.PathLike, rig: Rig, progress: bool) -> _BagContent:
     lidar_topics = {s.topic for s in rig.lidars()}
     odometry = {s.topic: s for s in rig.of_kind("odometry")}
+    imus = {s.topic: s for s in rig.of_kind("imu")}
     cameras = {annotations_topic(s): s.name for s in rig.cameras()}
     content = _BagContent()
     messages = read_messages(
-        open_bag(bag), topics={TRUTH_TOPIC, PRELABEL_TOPIC, *lidar_topics, *odometry, *cameras}
+        open_bag(bag),
+        topics={TRUTH_TOPIC, PRELABEL_TOPIC, REVIEW_TOPIC, *lidar_topics, *odometry, *imus, *cameras},
     )
     for message in tqdm(messages, desc="evaluate", unit="msg", disable=not progress):
         msg = deserialize(message.msgtype, message.data)
@@ -313,8 +328,15 @@ def _read(bag: str | os.PathLike, rig: Rig, progress: bool) -> _BagContent:
             truth = message.topic == TRUTH_TOPIC
             stamp, boxes = scene_boxes(msg, truth=truth)
             (content.truth if truth else content.preds)[stamp or message.log_time_ns] = boxes
+        elif message.topic == REVIEW_TOPIC:
+            for item in review_records(msg):
+                content.reviews.setdefault(item.stamp, []).append(item)
         elif message.topic in odometry:
-            content.ego.feed(decode_sample(odometry[message.topic], msg))
+            sample = decode_sample(odometry[message.topic], msg)
+            content.ego.feed(sample)
+            content.ego_samples.append(sample)
+        elif message.topic in imus:
+            content.ego_samples.append(decode_sample(imus[message.topic], msg))
         else:
             image_stamp = from_ros_time(msg.texts[0].timestamp) if msg.texts else message.log_time_ns
             content.annotations.append((cameras[message.topic], image_stamp, annotation_boxes(msg)))
@@ -381,6 +403,7 @@ def evaluate_bag(
     first = min(content.truth)
     evaluators = (Evaluator(ranges, rule=BEV_IOU_RULE), Evaluator(ranges, rule=CENTRE_RULE))
     ignored, visible = 0, {}
+    judge = TrustEvaluator(**within(read_sim_truth(bag) or ([], []), first, max(content.truth)))
     out_dir = Path(images_dir) if images_dir is not None else None
     for stamp in sorted(content.truth):
         k = _nearest(pred_stamps, stamp)
@@ -390,6 +413,7 @@ def evaluate_bag(
         ignored += sum(g.ignore for g in gts)
         visible[stamp] = {g.object_id for g in gts if not g.ignore}
         cuboids = [_as_cuboid(b, stamp) for b in content.preds[pred_stamps[k]]]
+        judge.add_frame(stamp, gts, cuboids, content.reviews.get(pred_stamps[k], []))
         for evaluator in evaluators:
             evaluator.add_frame(gts, cuboids)
         if out_dir is not None:
@@ -409,31 +433,24 @@ def evaluate_bag(
         evaluators[0].report(),
         evaluators[1].report(),
         {"all": total.as_dict(), **{c: v.as_dict() for c, v in sorted(boxes2d.items())}},
+        trust_report(judge, bag, rig, content.truth, content.ego_samples),
     )
 
 
 BEV_RANGE_M = 50.0
-BEV_PX_PER_M = 6
-
-
-def _draw_bev(boxes: Iterable[tuple[GtObject | Cuboid, tuple[int, int, int]]]) -> np.ndarray:
-    size = int(2 * BEV_RANGE_M * BEV_PX_PER_M)
-    img = np.full((size, size, 3), 24, np.uint8)
-    for r in (10, 20, 30, 50):
-        cv2.circle(img, (size // 2, size // 2), r * BEV_PX_PER_M, (70, 70, 70), 1)
-    for obj, colour in boxes:
-        corners = cuboid_corners(obj.center, obj.size, obj.yaw)[:4, :2]
-        px = np.stack([size / 2 - corners[:, 1] * BEV_PX_PER_M, size / 2 - corners[:, 0] * BEV_PX_PER_M], 1)
-        cv2.polylines(img, [px.astype(np.int32)], True, colour, 1, cv2.LINE_AA)
-    return img
+BEV_PX = 600
 
 
 def bev_side_by_side(gts: Sequence[GtObject], preds: Sequence[Cuboid]) -> np.ndarray:
-    """RGB bird's-eye view, x forward up: truth (left; ignored objects grey) and pre-labels (right)."""
-    left = _draw_bev((g, (90, 90, 90) if g.ignore else class_color_rgb8(g.label)) for g in gts)
-    right = _draw_bev((p, class_color_rgb8(p.label)) for p in preds)
-    cv2.putText(left, "truth", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
-    cv2.putText(right, "pre-labels", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
+    """RGB bird's-eye views (``drawing``), x forward up: truth (left; ignored objects grey) and pre-labels
+    (right), each box with its track id."""
+
+    def view(boxes: Iterable[tuple[GtObject | Cuboid, drawing.Color]], title: str) -> np.ndarray:
+        tops = [drawing.TopBox(o.center, o.size, o.yaw, c, f"#{o.object_id}") for o, c in boxes]
+        return drawing.top_view(None, tops, size_px=BEV_PX, range_m=BEV_RANGE_M, title=title)
+
+    left = view(((g, (90, 90, 90) if g.ignore else class_color_rgb8(g.label)) for g in gts), "truth")
+    right = view(((p, class_color_rgb8(p.label)) for p in preds), "pre-labels")
     return np.hstack([left, right])
 
 
@@ -457,4 +474,7 @@ def format_bag_evaluation(result: BagEvaluation) -> str:
         p = "  -  " if c["precision"] is None else f"{c['precision']:.2f}"
         r = "  -  " if c["recall"] is None else f"{c['recall']:.2f}"
         lines.append(f"{camera:<22} {iou}   {p}     {r}  {c['pairs']:5d}")
+    if result.trust:
+        lines += ["", "Review items and events judged against the truth (TP: what it says is true):",
+                  format_trust(result.trust)]
     return "\n".join(lines)

@@ -24,7 +24,7 @@ from mmfusion_annotate.bagtools.recover import EVENT_TYPE
 from mmfusion_annotate.bagtools.source import BagFile, channels, is_static, open_bag, parse_qos
 from mmfusion_annotate.errors import BagError
 from mmfusion_annotate.recording.metadata import FILENAME, read_metadata
-from mmfusion_annotate.recording.qos import BEST_EFFORT, TRANSIENT_LOCAL
+from mmfusion_annotate.recording.qos import RELIABILITY_BEST_EFFORT, TRANSIENT_LOCAL
 from mmfusion_annotate.recording.salvage import ReadLosses
 from mmfusion_annotate.types import ns_to_seconds
 
@@ -99,23 +99,22 @@ def bag_info(path: str | os.PathLike) -> BagSummary:
     path = Path(path)
     files = open_bag(path)
     losses = ReadLosses()
-    complete = [f for f in files if f.complete]
-    starts = [f.start_ns for f in complete if f.start_ns is not None]
-    ends = [f.end_ns for f in complete if f.end_ns is not None]
-    start, end = (min(starts), max(ends)) if starts else (None, None)
+    summaries = [f.summary for f in files if f.summary is not None]
+    spans = [span for f in files if (span := f.span_ns) is not None]
+    start, end = (min(s for s, _ in spans), max(e for _, e in spans)) if spans else (None, None)
     counts: Counter[str] = Counter()
-    for bag_file in complete:
-        stats = bag_file.summary.statistics
+    for summary in summaries:
+        stats = summary.statistics
         for channel_id, count in (stats.channel_message_counts if stats else {}).items():
-            counts[bag_file.summary.channels[channel_id].topic] += count
-    duration_s = ns_to_seconds(end - start) if starts else 0.0
+            counts[summary.channels[channel_id].topic] += count
+    duration_s = ns_to_seconds(end - start) if start is not None and end is not None else 0.0
     topics = []
     for channel in channels(files).values():
         qos, static, count = parse_qos(channel.qos_yaml), is_static(channel), counts[channel.topic]
         rate = (count - 1) / duration_s if not static and count > 1 and duration_s > 0 else None
         topics.append(TopicSummary(
             channel.topic, channel.msgtype, count, rate,
-            "best_effort" if qos.reliability == BEST_EFFORT else "reliable",
+            "best_effort" if qos.reliability == RELIABILITY_BEST_EFFORT else "reliable",
             "transient_local" if qos.durability == TRANSIENT_LOCAL else "volatile",
             qos.depth, static,
         ))  # fmt: skip
@@ -158,9 +157,9 @@ def _event_count(files: list[BagFile], losses: ReadLosses) -> int:
         return len(recorded)
     total = 0
     for bag_file in files:
-        if bag_file.summary is None or bag_file.summary.statistics is None:
-            continue
         summary = bag_file.summary
+        if summary is None or summary.statistics is None:
+            continue
         for channel_id, count in summary.statistics.channel_message_counts.items():
             schema = summary.schemas.get(summary.channels[channel_id].schema_id)
             total += count if schema is not None and schema.name == EVENT_TYPE else 0
@@ -242,9 +241,10 @@ def _drop_detail(drops: dict[str, dict[str, int]]) -> str:
     return f"  [{', '.join(parts)}]" if parts else ""
 
 
-def _size(n: int) -> str:
+def _size(n_bytes: int) -> str:
+    n = float(n_bytes)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n_bytes} B"
         n /= 1024
-    return f"{n} B"
+    return f"{n_bytes} B"

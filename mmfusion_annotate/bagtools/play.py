@@ -7,7 +7,9 @@ and each message is preceded by a tick at its own log time. With ``loop`` the ba
 jumps back to its first stamp (consumers that keep time, such as the synchronizer, reset on that jump).
 A gap of more than ``MAX_GAP_S`` of bag time between two messages (a recorder paused by a full disk, one
 message stamped years ahead) is not waited out: playback goes on at once from the later message and
-counts the gap, so a bad stamp cannot make the player sleep for years.
+counts the gap, so a bad stamp cannot make the player sleep for years. A ``PlaybackControl`` (driven by
+the keyboard, ``bagtools/play_keys.py``, or by a caller) pauses playback: bag time then stands still, the
+clock keeps ticking at the frozen time, and each ``step`` publishes the next message at once.
 """
 
 from __future__ import annotations
@@ -24,6 +26,62 @@ from mmfusion_annotate.types import NS_PER_S
 
 MAX_GAP_S = 60.0
 """Longest gap in bag time between two messages that playback waits out; longer ones are skipped."""
+
+
+class PlaybackControl:
+    """Pause, resume and step, shared between whoever drives them (a keyboard thread) and the player."""
+
+    def __init__(self, paused: bool = False) -> None:
+        self._cond = threading.Condition()
+        self._paused = paused
+        self._steps = 0
+
+    @property
+    def paused(self) -> bool:
+        with self._cond:
+            return self._paused
+
+    def pause(self) -> None:
+        self._set(True)
+
+    def resume(self) -> None:
+        self._set(False)
+
+    def toggle(self) -> bool:
+        """Pause when playing, resume when paused; returns whether it is paused now."""
+        with self._cond:
+            self._paused = not self._paused
+            self._steps = 0
+            self._cond.notify_all()
+            return self._paused
+
+    def step(self) -> bool:
+        """While paused, let one more message through; False (and nothing happens) while playing."""
+        with self._cond:
+            if not self._paused:
+                return False
+            self._steps += 1
+            self._cond.notify_all()
+            return True
+
+    def hold(self, timeout_s: float) -> str:
+        """Wait up to ``timeout_s`` while paused: ``"play"`` (not paused), ``"step"`` (a step was taken)
+        or ``"paused"`` (still paused when the time was up)."""
+        with self._cond:
+            if self._paused and not self._steps:
+                self._cond.wait(timeout_s)
+            if not self._paused:
+                return "play"
+            if self._steps:
+                self._steps -= 1
+                return "step"
+            return "paused"
+
+    def _set(self, paused: bool) -> None:
+        with self._cond:
+            self._paused = paused
+            self._steps = 0
+            self._cond.notify_all()
 
 
 class Pacer:
@@ -60,12 +118,29 @@ class Pacer:
         bag_ns: int,
         tick: Callable[[int], None] | None = None,
         stop: threading.Event | None = None,
+        control: PlaybackControl | None = None,
     ) -> bool:
-        """Sleep until ``bag_ns`` is due, calling ``tick(bag time)`` every clock period; False if stopped."""
+        """Sleep until ``bag_ns`` is due, calling ``tick(bag time)`` every clock period; False if stopped.
+
+        While ``control`` is paused, bag time stands still (the clock ticks at the frozen time) and the
+        wait ends at once on a step; on resume the bag picks up where it stood, with no burst.
+        """
         due = self._wall0 + (bag_ns - self._bag0) / (self.rate * NS_PER_S)
         while True:
             if stop is not None and stop.is_set():
                 return False
+            if control is not None and control.paused:
+                frozen = min(self.bag_now(), bag_ns)
+                while (state := control.hold(self.clock_period_s)) == "paused":
+                    if stop is not None and stop.is_set():
+                        return False
+                    if tick is not None:
+                        tick(frozen)
+                self.start(bag_ns if state == "step" else frozen)
+                if state == "step":
+                    return True
+                due = self._wall0 + (bag_ns - self._bag0) / (self.rate * NS_PER_S)
+                continue
             remaining = due - self._now()
             if remaining <= 0:
                 return True
@@ -96,9 +171,10 @@ def play_messages(
     clock: Callable[[int], None] | None = None,
     loop: bool = False,
     stop: threading.Event | None = None,
+    control: PlaybackControl | None = None,
 ) -> PlayStats:
     """Publish ``messages()`` (in log-time order) at their recorded pace; ``messages`` is called once
-    per pass, so ``loop`` replays from the start until ``stop`` is set."""
+    per pass, so ``loop`` replays from the start until ``stop`` is set. ``control`` pauses and steps."""
     stats = PlayStats()
 
     def tick(bag_ns: int) -> None:
@@ -118,7 +194,7 @@ def play_messages(
                 pacer.start(message.log_time_ns)
                 stats.gaps_skipped += 1
             previous_ns = message.log_time_ns
-            if not pacer.wait(message.log_time_ns, tick, stop):
+            if not pacer.wait(message.log_time_ns, tick, stop, control):
                 return stats
             tick(message.log_time_ns)
             publish(message)

@@ -13,6 +13,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -26,6 +27,9 @@ from mmfusion_annotate.outputs.topics import output_topics
 from mmfusion_annotate.prelabel.camera_detector import describe
 from mmfusion_annotate.recording import BagReader, BagWriter, deserialize, serialize
 from mmfusion_annotate.recording.salvage import READ_LOSSES_KEY, ReadLosses
+
+if TYPE_CHECKING:
+    from mmfusion_annotate.rig import Rig
 
 _log = logging.getLogger(__name__)
 
@@ -77,7 +81,7 @@ def _record(
 def replay_bag(
     bag: str | os.PathLike,
     output: str | os.PathLike,
-    rig,
+    rig: Rig,
     config: PipelineConfig | None = None,
     *,
     compression: str = "lz4",

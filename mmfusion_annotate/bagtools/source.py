@@ -19,10 +19,10 @@ from mcap.summary import Summary
 from mmfusion_annotate.errors import BagError
 from mmfusion_annotate.interfaces.msgtypes import CAMERA_INFO, TF_MESSAGE
 from mmfusion_annotate.recording.qos import (
-    BEST_EFFORT,
     KEEP_ALL,
     KEEP_LAST,
-    RELIABLE,
+    RELIABILITY_BEST_EFFORT,
+    RELIABILITY_RELIABLE,
     TRANSIENT_LOCAL,
     VOLATILE,
     QosProfile,
@@ -32,7 +32,11 @@ from mmfusion_annotate.recording.salvage import ReadLosses
 
 _ENUMS = {
     "history": {"keep_last": KEEP_LAST, "keep_all": KEEP_ALL, "system_default": KEEP_LAST},
-    "reliability": {"reliable": RELIABLE, "best_effort": BEST_EFFORT, "system_default": RELIABLE},
+    "reliability": {
+        "reliable": RELIABILITY_RELIABLE,
+        "best_effort": RELIABILITY_BEST_EFFORT,
+        "system_default": RELIABILITY_RELIABLE,
+    },
     "durability": {"transient_local": TRANSIENT_LOCAL, "volatile": VOLATILE, "system_default": VOLATILE},
 }
 
@@ -49,14 +53,18 @@ class BagFile:
         return self.summary is not None
 
     @property
-    def start_ns(self) -> int | None:
+    def span_ns(self) -> tuple[int, int] | None:
+        """(first, last) message log time; None for an incomplete file or one without messages."""
         stats = self.summary.statistics if self.summary else None
-        return stats.message_start_time if stats and stats.message_count else None
+        return (stats.message_start_time, stats.message_end_time) if stats and stats.message_count else None
+
+    @property
+    def start_ns(self) -> int | None:
+        return self.span_ns[0] if self.span_ns else None
 
     @property
     def end_ns(self) -> int | None:
-        stats = self.summary.statistics if self.summary else None
-        return stats.message_end_time if stats and stats.message_count else None
+        return self.span_ns[1] if self.span_ns else None
 
     def require_complete(self) -> Summary:
         if self.summary is None:
@@ -133,9 +141,9 @@ def read_messages(
         for f in files
         if f.summary is None
         or (
-            f.start_ns is not None
-            and (starting_at is None or f.end_ns >= starting_at)
-            and (ending_at is None or f.start_ns <= ending_at)
+            (span := f.span_ns) is not None
+            and (starting_at is None or span[1] >= starting_at)
+            and (ending_at is None or span[0] <= ending_at)
         )
     ]
     tracked = losses if losses is not None else ReadLosses()

@@ -115,10 +115,10 @@ def camera_messages(sensor: Sensor, stamp: Stamp, data: bytes, fmt: str) -> list
     msgtype = sensor.msgtype
     image = new_message(msgtype, header=make_header(sensor.frame_id, stamp), format=fmt)
     image.data = array.array("B", data)
-    info = sensor.camera.to_camera_info(sensor.frame_id, stamp)
+    info = sensor.camera_model.to_camera_info(sensor.frame_id, stamp)
     return [
         Logged(sensor.topic, msgtype, image, stamp),
-        Logged(sensor.info_topic, CAMERA_INFO, info, stamp),
+        Logged(sensor.camera_info_topic, CAMERA_INFO, info, stamp),
     ]
 
 

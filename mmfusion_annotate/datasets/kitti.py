@@ -18,6 +18,7 @@ import numpy as np
 
 from mmfusion_annotate.errors import ConfigError
 from mmfusion_annotate.prelabel.model import ObjectClass
+from mmfusion_annotate.types import vec3
 
 REQUIRED = ("velodyne", "calib")
 KINDS = {"velodyne": ".bin", "image_2": ".png", "calib": ".txt", "label_2": ".txt"}
@@ -128,7 +129,7 @@ def read_labels(path: Path, T_base_rect: np.ndarray) -> list[KittiObject]:
                 values[0],
                 int(values[1]),
                 (values[3], values[4], values[5], values[6]),
-                tuple(float(v) for v in T_base_rect[:3, :3] @ centre + T_base_rect[:3, 3]),
+                vec3(T_base_rect[:3, :3] @ centre + T_base_rect[:3, 3]),
                 (length, w, h),
                 math.atan2(heading[1], heading[0]),
             )

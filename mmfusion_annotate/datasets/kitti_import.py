@@ -150,7 +150,7 @@ def import_kitti(
     progress: bool = False,
 ) -> ImportSummary:
     """Import every frame of a KITTI object-layout folder (or its ``training/``) into ``bag_dir``."""
-    root = find_folder(folder)
+    root = find_folder(Path(folder))
     names = frame_names(root)
     if not any(frame_path(root, "velodyne", n).is_file() for n in names):
         raise MmfusionError(f"{root / 'velodyne'}: no .bin sweeps")

@@ -139,7 +139,7 @@ def import_pandaset(
     progress: bool = False,
 ) -> ImportSummary:
     """Import frames ``frames`` (inclusive; default: every frame present) of a sequence into ``bag_dir``."""
-    seq = PandaSetSequence(sequence_dir)
+    seq = PandaSetSequence(Path(sequence_dir))
     present = seq.frames_present()
     if frames is None:
         if not present:

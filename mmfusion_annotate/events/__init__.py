@@ -1,8 +1,8 @@
 """Critical-event tagging: driving events and sensor health from plain, typed observations.
 
-``EventTagger(load_rules())`` takes ``EgoState`` / ``TrackFrame`` / ``Arrival`` / ``ReviewCounts`` /
+``EventTagger(load_rules())`` takes ``EgoKinematics`` / ``TrackFrame`` / ``Arrival`` / ``ReviewCounts`` /
 ``AlignmentFrame`` observations in time order and returns ``Event`` records; ``EgoEstimator`` builds
-``EgoState`` from IMU and odometry. Thresholds live in the rule file (``default_rules.yaml``).
+``EgoKinematics`` from IMU and odometry. Thresholds live in the rule file (``default_rules.yaml``).
 """
 
 from mmfusion_annotate.events.config import EventRules, default_rules_path, load_rules
@@ -11,7 +11,7 @@ from mmfusion_annotate.events.model import (
     AlignmentFrame,
     Arrival,
     Category,
-    EgoState,
+    EgoKinematics,
     Event,
     ReviewCounts,
     Severity,
@@ -25,7 +25,7 @@ __all__ = [
     "Arrival",
     "Category",
     "EgoEstimator",
-    "EgoState",
+    "EgoKinematics",
     "Event",
     "EventRules",
     "EventTagger",

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from mmfusion_annotate.events.config import EdgeConfig
-from mmfusion_annotate.events.model import Projector
+from mmfusion_annotate.rig import CameraModel
 
 
 def image_edge_map(image: np.ndarray, config: EdgeConfig) -> np.ndarray:
@@ -43,7 +43,8 @@ def image_edge_map(image: np.ndarray, config: EdgeConfig) -> np.ndarray:
     threshold = max(float(np.partition(sample, k)[k]), 1e-6 * peak)
     if gray.dtype == np.uint8:
         threshold = np.ceil(threshold)  # the same pixels as comparing the normalised values
-    strong = cv2.compare(edges, threshold, cv2.CMP_GE)  # 255 on the strong edges
+    # 255 on the strong edges; OpenCV compares with a scalar, its stubs know only the array form
+    strong = cv2.compare(edges, threshold, cv2.CMP_GE)  # type: ignore[call-overload]
     spread = _spread(strong, config.gamma, config.spread_scale)
     return cv2.addWeighted(edges, config.alpha / peak, spread, 1.0 - config.alpha, 0.0, dtype=cv2.CV_32F)
 
@@ -55,7 +56,8 @@ def _spread(strong: np.ndarray, gamma: float, scale: int) -> np.ndarray:
     if scale > 1:
         size = (-(-width // scale), -(-height // scale))
         strong = cv2.resize(strong, size, interpolation=cv2.INTER_AREA)  # area average > 0: any seed
-    distance = cv2.distanceTransform(cv2.compare(strong, 0, cv2.CMP_EQ), cv2.DIST_L2, cv2.DIST_MASK_3)
+    seeds = cv2.compare(strong, 0, cv2.CMP_EQ)  # type: ignore[call-overload]  # a scalar, as above
+    distance = cv2.distanceTransform(seeds, cv2.DIST_L2, cv2.DIST_MASK_3)
     spread = cv2.exp(distance * np.float32(scale * np.log(gamma)))
     if scale > 1:
         spread = cv2.resize(spread, (width, height), interpolation=cv2.INTER_LINEAR)
@@ -134,7 +136,7 @@ def alignment_scores(
     shifts_s: Any,
     rotations: Any,
     T_cam_base: np.ndarray,
-    model: Projector,
+    model: CameraModel,
     velocity: tuple[float, float],
     yaw_rate: float,
     xp: ModuleType = np,

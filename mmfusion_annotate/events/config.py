@@ -131,9 +131,16 @@ class VruRule(TieredRule):
     path_margin_m: float = Field(2.0, ge=0)
     classes: tuple[str, ...] = ("pedestrian", "cyclist")
     min_closing_mps: float = Field(0.3, gt=0)
+    min_confidence: float = Field(
+        0.5, ge=0, le=1, description="class confidence a pedestrian/cyclist track needs to count as one"
+    )
 
 
 class CutInRule(EpisodeRule):
+    """A cut-in is rated by how close it came: the constant-velocity TTC to the cutting-in vehicle while
+    the episode lasts, against the same sourced tiers as ``low_ttc`` (a faster car cutting in ahead opens
+    the gap and stays ``severity``)."""
+
     min_duration_s: float = Field(0.1, ge=0)
     max_gap_m: float = Field(30.0, gt=0)
     min_lateral_speed_mps: float = Field(0.5, gt=0)
@@ -141,6 +148,17 @@ class CutInRule(EpisodeRule):
     entry_window_s: float = Field(3.0, gt=0, description="its centre was outside the lane this recently")
     classes: tuple[str, ...] = ("car", "truck", "bus")
     severity: Severity = Severity.WATCH
+    ttc_tiers: tuple[Tier, ...] = Field(
+        (Tier(at=3.0, severity=Severity.WATCH), Tier(at=1.5, severity=Severity.CRITICAL),
+         Tier(at=0.95, severity=Severity.SEVERE)),
+        description="severity from the time-to-collision to the cutting-in vehicle (``severity`` at least); "
+        "the low_ttc tiers and their sources",
+    )
+
+    def severity_at(self, ttc: float) -> Severity:
+        """The worst of ``severity`` and the TTC tier reached (TTC tiers go from mildest to worst)."""
+        reached = [t.severity for t in self.ttc_tiers if ttc <= t.at]
+        return max([self.severity, *reached], key=lambda s: s.rank)
 
 
 class DropoutRule(EpisodeRule):
@@ -166,6 +184,9 @@ class DisagreementRule(EpisodeRule):
     window_s: float = Field(10.0, gt=0)
     max_rate: float = Field(0.25, gt=0, description="review items per labelled object")
     min_objects: int = Field(20, ge=1, description="objects in the window before the rate is judged")
+    max_duration_s: float = Field(
+        10.0, gt=0, description="a longer episode is closed and a new one begun (never one drive-long event)"
+    )
     severity: Severity = Severity.WATCH
 
 

@@ -7,7 +7,8 @@ measured from the ego front bumper to the object's near face; time-to-collision 
 TTC (gap / closing speed, Hayward 1972). Closing speeds use the tracked velocity, or the radar's
 ego-compensated radial velocity where the track has one (in-path TTC only, where the line of sight is
 nearly longitudinal). A cut-in is a vehicle whose centre crosses into the ego lane ahead while moving
-towards the ego's path; a lead vehicle's braking is differenced from its track velocity.
+towards the ego's path, rated by its lowest TTC; a lead vehicle's braking is differenced from its track
+velocity. A VRU rule reads only pedestrians and cyclists labelled with at least its ``min_confidence``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from mmfusion_annotate.events.config import EventRules, TieredRule
 from mmfusion_annotate.events.episodes import EpisodeSet, identity
-from mmfusion_annotate.events.model import Category, EgoState, Event, TrackedObject, TrackFrame
+from mmfusion_annotate.events.model import Category, EgoKinematics, Event, TrackedObject, TrackFrame
 from mmfusion_annotate.types import Stamp, seconds_to_ns
 
 EGO_KEY = "ego"
@@ -44,7 +45,7 @@ class Relation:
         return self.gap / self.closing if self.closing > 0 and self.gap > 0 else math.inf
 
 
-def relate(obj: TrackedObject, ego: EgoState, rules: EventRules, *, use_radar: bool) -> Relation:
+def relate(obj: TrackedObject, ego: EgoKinematics, rules: EventRules, *, use_radar: bool) -> Relation:
     geo = rules.ego
     k = ego.yaw_rate / ego.speed if abs(ego.speed) > geo.min_speed_mps else 0.0
     x, y = obj.position
@@ -85,12 +86,12 @@ class DrivingRules:
         cut = rules.cut_in
         self._cut_in = EpisodeSet(identity("cut_in", Category.DRIVING, v("cut_in"), cut.min_duration_s,
                                            cut.merge_gap_s, lower_is_worse=True,
-                                           severity=lambda _: cut.severity)) if cut.enabled else None
-        self._ego: EgoState | None = None
+                                           severity=cut.severity_at)) if cut.enabled else None
+        self._ego: EgoKinematics | None = None
         self._last_outside: dict[int, Stamp] = {}
         self._lead_speeds: dict[int, deque[tuple[Stamp, float]]] = {}
 
-    def on_ego(self, ego: EgoState) -> list[Event]:
+    def on_ego(self, ego: EgoKinematics) -> list[Event]:
         self._ego = ego
         signals = {
             "hard_braking": (ego.accel_long, "accel_long_mps2"),
@@ -131,7 +132,7 @@ class DrivingRules:
         sets = [*self._ego_sets.values(), *self._track_sets.values(), self._cut_in]
         return [e for s in sets if s is not None for e in s.flush()]
 
-    def _ttc(self, frame: TrackFrame, ego: EgoState) -> dict:
+    def _ttc(self, frame: TrackFrame, ego: EgoKinematics) -> dict:
         rule = self.rules.low_ttc
         updates = {}
         for obj in frame.objects:
@@ -144,7 +145,7 @@ class DrivingRules:
                                            "speed_mps": ego.speed})
         return updates
 
-    def _lead(self, frame: TrackFrame, ego: EgoState, classes: tuple[str, ...]
+    def _lead(self, frame: TrackFrame, ego: EgoKinematics, classes: tuple[str, ...]
               ) -> tuple[float, TrackedObject] | None:
         """The nearest in-path object ahead of one of ``classes`` and its gap (ties by track id)."""
         leads = [(rel.gap, obj) for obj in frame.objects if obj.cls in classes
@@ -152,7 +153,7 @@ class DrivingRules:
                  if rel.corridor_gap <= 0 and rel.gap > 0]
         return min(leads, key=lambda item: (item[0], item[1].track_id)) if leads else None
 
-    def _lead_braking(self, frame: TrackFrame, ego: EgoState) -> dict:
+    def _lead_braking(self, frame: TrackFrame, ego: EgoKinematics) -> dict:
         rule = self.rules.lead_braking
         for obj in frame.objects:
             history = self._lead_speeds.setdefault(obj.track_id, deque())
@@ -173,7 +174,7 @@ class DrivingRules:
         return {str(lead.track_id): (rule.beyond(accel, rule.enter), rule.beyond(accel, rule.release), accel,
                                      evidence)}
 
-    def _headway(self, frame: TrackFrame, ego: EgoState) -> dict:
+    def _headway(self, frame: TrackFrame, ego: EgoKinematics) -> dict:
         rule = self.rules.short_headway
         found = self._lead(frame, ego, rule.classes) if ego.speed >= rule.min_speed_mps else None
         if found is None:
@@ -184,11 +185,11 @@ class DrivingRules:
         update = (rule.beyond(headway, rule.enter), rule.beyond(headway, rule.release), headway, evidence)
         return {str(lead.track_id): update}
 
-    def _vru(self, frame: TrackFrame, ego: EgoState) -> dict:
+    def _vru(self, frame: TrackFrame, ego: EgoKinematics) -> dict:
         rule = self.rules.vru_proximity
         updates = {}
         for obj in frame.objects:
-            if obj.cls not in rule.classes:
+            if obj.cls not in rule.classes or obj.confidence < rule.min_confidence:
                 continue
             rel = relate(obj, ego, self.rules, use_radar=False)
             if rel.corridor_gap > rule.path_margin_m:
@@ -200,7 +201,7 @@ class DrivingRules:
                                           rule.beyond(ttc, rule.release) or rel.alongside, ttc, evidence)
         return updates
 
-    def _cut_ins(self, frame: TrackFrame, ego: EgoState) -> dict:
+    def _cut_ins(self, frame: TrackFrame, ego: EgoKinematics) -> dict:
         rule = self.rules.cut_in
         lane = self.rules.ego.lane_half_width_m
         window = seconds_to_ns(rule.entry_window_s)
@@ -217,11 +218,13 @@ class DrivingRules:
             toward = -math.copysign(1.0, rel.offset) * obj.velocity[1]
             recent = frame.stamp - self._last_outside.get(obj.track_id, -window - 1) <= window
             ahead = 0 < rel.gap <= rule.max_gap_m
+            ttc = rel.ttc  # the episode's peak is its lowest TTC: that rates the cut-in
             updates[str(obj.track_id)] = (
                 ahead and recent and toward > rule.min_lateral_speed_mps,
                 ahead and toward > rule.release_lateral_speed_mps,
-                rel.gap,
-                {"gap_m": rel.gap, "lateral_speed_mps": toward, "speed_mps": ego.speed},
+                ttc,
+                {"gap_m": rel.gap, "lateral_speed_mps": toward, "speed_mps": ego.speed, "min_ttc_s": ttc,
+                 "headway_s": rel.gap / ego.speed if ego.speed > 0 else math.inf},
             )
         for gone in set(self._last_outside) - seen:
             del self._last_outside[gone]

@@ -1,4 +1,4 @@
-"""EgoState from IMU and odometry streams: low-pass filtered accelerations, yaw rate and jerk.
+"""EgoKinematics from IMU and odometry streams: low-pass filtered accelerations, yaw rate and jerk.
 
 Raw IMU accelerations carry engine/road vibration and sensor noise (tenths of m/s^2 at 100 Hz) that would
 trip any acceleration threshold and make a differentiated jerk meaningless; driver-induced accelerations
@@ -17,7 +17,7 @@ import numpy as np
 from scipy import signal
 
 from mmfusion_annotate.events.config import EgoFilterConfig
-from mmfusion_annotate.events.model import EgoState
+from mmfusion_annotate.events.model import EgoKinematics
 from mmfusion_annotate.types import Stamp
 
 
@@ -25,9 +25,9 @@ class Lowpass:
     """One streaming Butterworth channel; the state starts at steady state for the first sample.
 
     Each sample runs the sections' transposed direct form II recurrence (``sosfilt``'s) on Python
-    floats: ``sosfilt`` itself costs ~30 us a call for one sample (argument checks), four calls per IMU
-    sample, 12 ms a second of GIL-held time on the live pipeline thread at 100 Hz; this takes 0.7 us.
-    ``test_driving`` checks it against ``sosfilt`` over a whole series.
+    floats: a ``sosfilt`` call for one sample is mostly argument checking, paid four times per IMU sample
+    while holding the GIL on the live pipeline thread (figures: bench/RESULTS.md, "Figures moved out of
+    docstrings"). ``test_driving`` checks it against ``sosfilt`` over a whole series.
     """
 
     def __init__(self, sos: np.ndarray) -> None:
@@ -48,7 +48,7 @@ class Lowpass:
 
 
 class EgoEstimator:
-    """Streaming ``EgoState`` source: feed odometry (speed) and IMU samples in time order.
+    """Streaming ``EgoKinematics`` source: feed odometry (speed) and IMU samples in time order.
 
     ``R_base_imu`` rotates IMU-frame vectors into ``base_link`` (identity when the IMU is mounted
     axis-aligned, as in the built-in rigs).
@@ -66,7 +66,7 @@ class EgoEstimator:
         vx, vy = float(linear_velocity_base[0]), float(linear_velocity_base[1])
         self._speed = float(np.copysign(np.hypot(vx, vy), vx))
 
-    def update_imu(self, stamp: Stamp, accel: np.ndarray, gyro: np.ndarray) -> EgoState:
+    def update_imu(self, stamp: Stamp, accel: np.ndarray, gyro: np.ndarray) -> EgoKinematics:
         a = self._R @ np.asarray(accel, dtype=np.float64)
         w = self._R @ np.asarray(gyro, dtype=np.float64)
         ax, ay, wz = self._ax(a[0]), self._ay(a[1]), self._wz(w[2])
@@ -74,5 +74,5 @@ class EgoEstimator:
         if self._last is not None and stamp > self._last[0]:
             jerk = self._jerk((ax - self._last[1]) / ((stamp - self._last[0]) * 1e-9))
         self._last = (stamp, ax)
-        return EgoState(stamp=stamp, speed=self._speed, accel_long=ax, accel_lat=ay, yaw_rate=wz,
+        return EgoKinematics(stamp=stamp, speed=self._speed, accel_long=ax, accel_lat=ay, yaw_rate=wz,
                         jerk_long=jerk)

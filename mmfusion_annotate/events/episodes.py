@@ -3,7 +3,9 @@
 Every rule reduces its input to (stamp, enter, hold, value, evidence) per key (a track id, a sensor, a
 camera). ``Episode`` confirms a situation once ``enter`` (then ``hold``) held continuously for the
 rule's minimum duration, keeps the most extreme ``value`` as the peak, and closes the event once ``hold``
-has been false for the merge gap, so a flickering signal gives one event, not a burst.
+has been false for the merge gap, so a flickering signal gives one event, not a burst. A rule with a
+``max_duration`` closes a longer episode there and begins the next at once (with its own evidence), so a
+condition that never clears is a run of bounded events, never one silent drive-long event.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class RuleIdentity:
     worse: Callable[[float, float], bool]
     """worse(a, b): a is more extreme than b (decides the peak)."""
     severity: Callable[[float], Severity]
+    max_duration_ns: int | None = None
 
 
 def identity(
@@ -38,10 +41,12 @@ def identity(
     *,
     lower_is_worse: bool,
     severity: Callable[[float], Severity],
+    max_duration_s: float | None = None,
 ) -> RuleIdentity:
     worse = (lambda a, b: a < b) if lower_is_worse else (lambda a, b: a > b)
     return RuleIdentity(
-        type_, category, version, seconds_to_ns(min_duration_s), seconds_to_ns(merge_gap_s), worse, severity
+        type_, category, version, seconds_to_ns(min_duration_s), seconds_to_ns(merge_gap_s), worse, severity,
+        None if max_duration_s is None else seconds_to_ns(max_duration_s),
     )
 
 
@@ -74,6 +79,13 @@ class Episode:
         later (a dropout judged behind the newest input): the event's ``detected``.
         """
         if self._open:
+            limit = self.rule.max_duration_ns
+            if hold and limit is not None and stamp - self._start >= limit:
+                event = self._close()
+                self._open, self._start, self._last_true = True, stamp, stamp
+                self._detected = stamp if observed is None else observed
+                self._peak_stamp, self._peak_value, self._evidence = stamp, value, dict(evidence or {})
+                return event
             if hold:
                 self._last_true = stamp
                 self._track_peak(stamp, value, evidence)

@@ -106,33 +106,47 @@ class StreamHealth:
 
 
 class DisagreementHealth:
-    """Cross-modal disagreement: review items per labelled object over a sliding window."""
+    """Cross-modal disagreement: camera-LiDAR review items per labelled object over a sliding window, per
+    camera when the counts say which (the event names it), else over all; episodes last at most
+    ``max_duration_s`` (a disagreement that never clears is a run of events, never one drive-long one)."""
 
     def __init__(self, rules: EventRules) -> None:
         rule = self.rule = rules.disagreement
-        self._episode = Episode(identity("cross_modal_disagreement", Category.SENSOR_HEALTH,
-                                         rules.version_of("disagreement"), rule.min_duration_s,
-                                         rule.merge_gap_s, lower_is_worse=False,
-                                         severity=lambda _: rule.severity), PRELABEL_KEY)
-        self._window: deque[ReviewCounts] = deque()
+        self._identity = identity("cross_modal_disagreement", Category.SENSOR_HEALTH,
+                                  rules.version_of("disagreement"), rule.min_duration_s, rule.merge_gap_s,
+                                  lower_is_worse=False, severity=lambda _: rule.severity,
+                                  max_duration_s=rule.max_duration_s)
+        self._episodes: dict[str, Episode] = {}
+        self._windows: dict[str, deque[tuple[Stamp, int, int]]] = {}
         self._span = seconds_to_ns(rule.window_s)
 
     def on_review(self, counts: ReviewCounts) -> list[Event]:
         if not self.rule.enabled:
             return []
-        self._window.append(counts)
-        while self._window[0].stamp <= counts.stamp - self._span:
-            self._window.popleft()
-        objects = sum(c.objects for c in self._window)
-        items = sum(c.review_items for c in self._window)
-        if objects < self.rule.min_objects:
-            return []
-        rate = items / objects
-        high = rate > self.rule.max_rate
-        event = self._episode.step(counts.stamp, high, high, rate,
-                                   {"disagreement_rate": rate, "review_items": items, "objects": objects})
-        return [event] if event is not None else []
+        split = list(counts.cameras or ((None, counts.review_items, counts.objects),))
+        seen = {camera or PRELABEL_KEY for camera, _, _ in split}
+        split += [(self._episodes[k].sensor, 0, 0) for k in sorted(self._episodes) if k not in seen]
+        out = []
+        for camera, items, objects in split:
+            key = camera or PRELABEL_KEY
+            if key not in self._episodes:
+                self._episodes[key] = Episode(self._identity, key, sensor=camera)
+                self._windows[key] = deque()
+            window = self._windows[key]
+            window.append((counts.stamp, items, objects))
+            while window[0][0] <= counts.stamp - self._span:
+                window.popleft()
+            total_objects = sum(w[2] for w in window)
+            total_items = sum(w[1] for w in window)
+            if total_objects < self.rule.min_objects:
+                continue
+            rate = total_items / total_objects
+            high = rate > self.rule.max_rate
+            event = self._episodes[key].step(counts.stamp, high, high, rate, {
+                "disagreement_rate": rate, "review_items": total_items, "objects": total_objects})
+            if event is not None:
+                out.append(event)
+        return out
 
     def flush(self) -> list[Event]:
-        event = self._episode.flush()
-        return [event] if event is not None else []
+        return [e for key in sorted(self._episodes) if (e := self._episodes[key].flush()) is not None]

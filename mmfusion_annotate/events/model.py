@@ -1,6 +1,6 @@
 """Event data model and the small plain inputs the rules read.
 
-The rules never see another stage's internals: adapters turn odometry/IMU into ``EgoState``, tracks into
+The rules never see another stage's internals: adapters turn odometry/IMU into ``EgoKinematics``, tracks into
 ``TrackedObject``, message stamps into ``Arrival``, review items into ``ReviewCounts`` and a camera image
 plus a LiDAR sweep into ``AlignmentFrame``. Every record is a frozen dataclass of plain values (arrays
 only in ``AlignmentFrame``), so the same inputs give the same events live and replayed from a bag.
@@ -11,11 +11,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mmfusion_annotate.types import Stamp
+
+if TYPE_CHECKING:
+    from mmfusion_annotate.rig import CameraModel
 
 
 class Severity(str, Enum):
@@ -87,7 +90,7 @@ def event_id(event_type: str, start: Stamp, key: str) -> str:
 
 
 @dataclass(frozen=True)
-class EgoState:
+class EgoKinematics:
     """Ego kinematics at one stamp, in ``base_link`` (x forward, y left); accelerations filtered.
 
     ``jerk_long`` is None when the source cannot provide a filtered derivative (jerk rule skipped).
@@ -107,7 +110,8 @@ class TrackedObject:
 
     ``velocity`` is over ground in ``base_link`` axes (the tracker's convention); ``radial_velocity`` is the
     ego-compensated radar range-rate (over ground, along the line of sight) when radar supports the
-    track, and replaces the tracked velocity for the closing speed.
+    track, and replaces the tracked velocity for the closing speed. ``confidence`` is the pre-label's
+    confidence in ``cls`` (1 for truth), so a rule about one class can ignore unsure labels.
     """
 
     track_id: int
@@ -116,6 +120,7 @@ class TrackedObject:
     velocity: tuple[float, float]
     size: tuple[float, float] = (4.5, 1.9)
     radial_velocity: float | None = None
+    confidence: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -136,20 +141,13 @@ class Arrival:
 
 @dataclass(frozen=True)
 class ReviewCounts:
-    """Pre-label review items (cross-modal disagreements) and labelled objects in one frame."""
+    """Pre-label review items (cross-modal disagreements) and labelled objects in one frame; ``cameras``
+    splits them per camera as (camera, items, labelled objects in its view), so a rate names its camera."""
 
     stamp: Stamp
     review_items: int
     objects: int
-
-
-class Projector(Protocol):
-    """What the alignment check needs of a camera model (``rig.CameraModel`` satisfies it)."""
-
-    width: int
-    height: int
-
-    def project(self, points_cam: Any, xp: Any = ...) -> tuple[Any, Any, Any]: ...
+    cameras: tuple[tuple[str, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,7 +163,7 @@ class AlignmentFrame:
     stamp: Stamp
     camera: str
     image: np.ndarray
-    model: Projector
+    model: CameraModel
     T_cam_base: np.ndarray
     points_base: np.ndarray
     point_stamps: np.ndarray
@@ -175,4 +173,4 @@ class AlignmentFrame:
     yaw_rate: float
 
 
-Observation = EgoState | TrackFrame | Arrival | ReviewCounts | AlignmentFrame
+Observation = EgoKinematics | TrackFrame | Arrival | ReviewCounts | AlignmentFrame

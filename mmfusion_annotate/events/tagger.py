@@ -1,11 +1,11 @@
 """EventTagger: one streaming entry point for every rule.
 
-Feed observations (``EgoState``, ``TrackFrame``, ``Arrival``, ``ReviewCounts``, ``AlignmentFrame``) in time
-order; ``update`` returns the events that closed with it, ``finish`` closes the rest. The tagger keeps
+Feed observations (``EgoKinematics``, ``TrackFrame``, ``Arrival``, ``ReviewCounts``, ``AlignmentFrame``) in
+time order; ``update`` returns the events that closed with it, ``finish`` closes the rest. The tagger keeps
 no wall-clock time, so the same observation sequence gives the same events, ids included, live or
 replayed from a bag.
 
-The edge-alignment checks (sync and calibration drift, 8-18 ms per 1600x900 image) are ``Deferred``: an
+The edge-alignment checks (sync and calibration drift: the costliest step per image) are ``Deferred``: an
 ``AlignmentFrame``'s check runs on ``executor`` (inline without one) and its events come out with the
 ``ALIGNMENT_IN_FLIGHT``-th checked ``AlignmentFrame`` after it or at ``finish``, fixed points of the
 sequence, so threading never changes them. Only those jobs touch the drift checks' state, so
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from mmfusion_annotate.events.health import DisagreementHealth, StreamHealth
 from mmfusion_annotate.events.model import (
     AlignmentFrame,
     Arrival,
-    EgoState,
+    EgoKinematics,
     Event,
     Observation,
     ReviewCounts,
@@ -36,11 +37,14 @@ from mmfusion_annotate.events.model import (
 )
 from mmfusion_annotate.types import Stamp
 
+if TYPE_CHECKING:
+    from mmfusion_annotate.rig import Rig
+
 ALIGNMENT_IN_FLIGHT = 8
 """Edge checks started before the oldest one's events are taken: ~1.1 s of images at the default
 ``alignment_every`` on six cameras. Cameras in phase bring their checks in bursts (six on one sweep), so
-fewer than a burst and a bit makes the caller wait for the helper at every burst (with 4, 32 waits of
-~16 ms in a 19 s drive offline; with 1, the live pipeline thread waited ~10 ms per check in a soak)."""
+fewer than a burst and a bit makes the caller wait for the helper at every burst (figures with 4 and 1 in
+bench/RESULTS.md, docstring figures)."""
 
 
 def _ordered(events: list[Event]) -> list[Event]:
@@ -69,10 +73,10 @@ class EventTagger:
         self._alignment_jobs: Deferred[list[Event]] = Deferred(executor, ALIGNMENT_IN_FLIGHT)
 
     @classmethod
-    def for_rig(cls, rig: object, rules: EventRules | None = None, executor: Executor | None = None
+    def for_rig(cls, rig: Rig, rules: EventRules | None = None, executor: Executor | None = None
                 ) -> EventTagger:
         """Watch every camera, LiDAR and radar of a ``rig.Rig`` at its nominal rate."""
-        sensors = [*rig.cameras(), *rig.lidars(), *rig.radars()]  # type: ignore[attr-defined]
+        sensors = [*rig.cameras(), *rig.lidars(), *rig.radars()]
         return cls(rules, nominal_rates_hz={s.name: s.rate_hz for s in sensors}, executor=executor)
 
     def update(self, observation: Observation) -> list[Event]:
@@ -82,7 +86,7 @@ class EventTagger:
         if isinstance(observation, Arrival):
             return _ordered(self._streams.on_arrival(observation))
         events = self._streams.on_clock(self._clock)
-        if isinstance(observation, EgoState):
+        if isinstance(observation, EgoKinematics):
             events += self._driving.on_ego(observation)
         elif isinstance(observation, TrackFrame):
             self._tracks = observation
@@ -103,8 +107,9 @@ class EventTagger:
         events = [e for done in self._alignment_jobs.take_all() for e in done]
         events += self._driving.flush() + self._streams.flush()
         events += self._review.flush()
-        for check in [*self._sync.values(), *self._calibration.values()]:
-            events += check.flush()
+        for checks in (self._sync, self._calibration):
+            for check in checks.values():
+                events += check.flush()
         return _ordered(events)
 
     def run(self, observations: Iterable[Observation]) -> list[Event]:

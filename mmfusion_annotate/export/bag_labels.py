@@ -213,7 +213,7 @@ def read_bag_labels(
         if topic == PRELABEL_TOPIC:
             stamp, boxes = scene_boxes(msg, truth=False)
             stamp = log_time if stamp is None else stamp  # a frame without cuboids: logged at its stamp
-            if start is not None and not start <= stamp <= end:
+            if window_ns is not None and not window_ns[0] <= stamp <= window_ns[1]:
                 frames.append(LabelledFrame(-1, []))  # a placeholder: what follows it is not exported
                 continue
             entities = {_meta(e).get("track_id"): e for e in msg.entities if _meta(e).get("kind") == "cuboid"}
@@ -228,9 +228,9 @@ def read_bag_labels(
             frames[-1].review = [_meta(e) for e in msg.entities]
         else:
             image_stamp = from_ros_time(msg.texts[0].timestamp) if msg.texts else None
-            boxes = {oid: box for oid, box in annotation_boxes(msg) if oid >= 0}
             frames[-1].cameras[cameras[topic]] = CameraView(
-                image_stamp if image_stamp is not None else -1, boxes
+                image_stamp if image_stamp is not None else -1,
+                {oid: box for oid, box in annotation_boxes(msg) if oid >= 0},
             )
     frames = sorted((f for f in frames if f.stamp >= 0), key=lambda f: f.stamp)  # split files: in order
     if not frames:
@@ -251,9 +251,9 @@ def _fill_stamps(files: Sequence[BagFile], rig: Rig, frames: list[LabelledFrame]
     """Each frame's LiDAR sweep stamps, and the image stamps of camera views without boxes (whose
     ImageAnnotations carry no stamp): the camera's image nearest the frame."""
     start, end = frames[0].stamp, frames[-1].stamp
-    for name, stamps in _lidar_stamps(files, rig, start, end, losses).items():
+    for name, sweeps in _lidar_stamps(files, rig, start, end, losses).items():
         for frame in frames:
-            if (stamp := _nearest_within(stamps, frame.stamp, STAMP_TOLERANCE_NS)) is not None:
+            if (stamp := _nearest_within(sweeps, frame.stamp, STAMP_TOLERANCE_NS)) is not None:
                 frame.lidars[name] = stamp
     missing = {name for f in frames for name, view in f.cameras.items() if view.stamp < 0}
     if not missing:

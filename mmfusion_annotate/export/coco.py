@@ -21,9 +21,10 @@ def to_coco(labels: BagLabels, camera: str, files: DataFiles) -> dict[str, Any]:
     """The COCO document of ``camera``: an image per frame whose image was written, a box per object on it."""
     calibration = labels.cameras.get(camera)
     sensor = labels.rig.sensor(camera)
-    width = calibration.width if calibration else sensor.camera.width
-    height = calibration.height if calibration else sensor.camera.height
-    images, annotations = [], []
+    model = calibration or sensor.camera_model
+    width, height = model.width, model.height
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for index, frame in enumerate(labels.frames):
         view = frame.cameras.get(camera)
         if view is None or (camera, index) not in files:

@@ -220,7 +220,9 @@ def _frame_at(stamps: list[Stamp], t: int, *, last: bool) -> int:
 
 def _events(labels: BagLabels) -> tuple[dict, dict, dict]:
     stamps = [f.stamp for f in labels.frames]
-    actions, events, tags_by_type = {}, {}, {}
+    actions: dict[str, Any] = {}
+    events: dict[str, Any] = {}
+    tags_by_type: dict[str, list[str]] = {}
     for uid, event in enumerate(labels.events):
         first = _frame_at(stamps, int(event["start_ns"]), last=False)
         last = max(first, _frame_at(stamps, int(event["end_ns"]), last=True))

@@ -32,7 +32,7 @@ from mmfusion_annotate.prelabel.model import Box2D, ObjectClass, PrelabelResult,
 from mmfusion_annotate.recording import BagWriter, serialize
 from mmfusion_annotate.recording.bag_dir import bag_rig_file, carry_rig
 from mmfusion_annotate.rig import Rig
-from mmfusion_annotate.types import NS_PER_S, Stamp
+from mmfusion_annotate.types import NS_PER_S, Stamp, vec3
 
 SOURCE = "openlabel"
 """``source`` metadata of imported truth objects."""
@@ -204,17 +204,17 @@ def parse_openlabel(document: dict[str, Any], rig: Rig) -> list[ImportedFrame]:
                     )
                 center, size, yaw = cuboid_from_val(cuboid["val"])
                 T = to_base[system]
-                center = tuple(float(v) for v in T[:3, :3] @ np.asarray(center) + T[:3, 3])
+                center = vec3(T[:3, :3] @ np.asarray(center) + T[:3, 3])
                 yaw = math.atan2(
                     math.sin(yaw + math.atan2(T[1, 0], T[0, 0])), math.cos(yaw + math.atan2(T[1, 0], T[0, 0]))
                 )
                 attributes = cuboid.get("attributes", {})
                 vecs = {v.get("name"): v["val"] for v in attributes.get("vec", [])}
                 vx, vy = (float(v) for v in (vecs.get("velocity") or [0.0, 0.0])[:2])
-                velocity = tuple(float(v) for v in T[:2, :2] @ np.array([vx, vy]))
+                wx, wy = (float(v) for v in T[:2, :2] @ np.array([vx, vy]))
                 texts = {t.get("name"): t["val"] for t in attributes.get("text", [])}
                 label = texts.get("class", cls) if cls in frame_classes.get(uid, ()) else cls
-                imported.objects.append(ImportedObject(ids[uid], label, center, size, yaw, velocity))  # type: ignore[arg-type]
+                imported.objects.append(ImportedObject(ids[uid], label, center, size, yaw, (wx, wy)))
             for k, bbox in enumerate(data.get("bbox", [])):
                 camera = bbox.get("coordinate_system") or bbox["name"]
                 if camera not in cameras:

@@ -64,12 +64,9 @@ def write_sensor_data(labels: BagLabels, out_dir: Path, *, cameras_only: bool = 
         for name, stamp in stamps.items():
             wanted.setdefault((rig.sensor(name).topic, stamp), []).append((name, index))
     topics = {topic for topic, _ in wanted}
-    window = {
-        "starting_at": labels.frames[0].stamp - LOG_DELAY_NS,
-        "ending_at": labels.frames[-1].stamp + LOG_DELAY_NS,
-    }
+    start, end = labels.frames[0].stamp - LOG_DELAY_NS, labels.frames[-1].stamp + LOG_DELAY_NS
     written: DataFiles = {}
-    for message in read_messages(open_bag(labels.bag), topics=topics, **window):
+    for message in read_messages(open_bag(labels.bag), topics=topics, starting_at=start, ending_at=end):
         msg = deserialize(message.msgtype, message.data)
         targets = wanted.get((message.topic, from_ros_time(msg.header.stamp)))
         if not targets:

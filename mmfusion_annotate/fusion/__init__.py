@@ -17,7 +17,7 @@ from mmfusion_annotate.fusion.config import FusionConfig
 from mmfusion_annotate.fusion.ego import EgoMotion, EgoMotionSource, sampled_track
 from mmfusion_annotate.fusion.frame import (
     CameraView,
-    EgoState,
+    FrameEgo,
     FusedFrame,
     ProjectedDetections,
     RadarView,
@@ -30,7 +30,7 @@ __all__ = [
     "CameraView",
     "EgoMotion",
     "EgoMotionSource",
-    "EgoState",
+    "FrameEgo",
     "FusedFrame",
     "FusionConfig",
     "FusionPipeline",

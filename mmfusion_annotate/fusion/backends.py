@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from mmfusion_annotate.fusion.compensation import PoseTrack, track_points
 from mmfusion_annotate.fusion.config import FusionConfig
 from mmfusion_annotate.fusion.sampling import sample_colors
 from mmfusion_annotate.fusion.zbuffer import visible_mask
-from mmfusion_annotate.xp import select_backend, to_numpy
+from mmfusion_annotate.xp import Backend, select_backend, to_numpy
 
 _log = logging.getLogger(__name__)
 
@@ -127,10 +127,10 @@ def numba_thread_limit() -> int:
     """Threads numba was started with (``NUMBA_NUM_THREADS``, default: the cores)."""
     import numba  # noqa: PLC0415
 
-    return int(numba.config.NUMBA_NUM_THREADS)
+    return int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]  # read from the environment at import
 
 
-def make_backend(name: str, *, threads: int | None = None) -> ProjectionBackend:
+def make_backend(name: Backend | Literal["reference"], *, threads: int | None = None) -> ProjectionBackend:
     """``auto``: CUDA when usable else the fast CPU path (logged); ``cpu``: numba; ``cuda``: CuPy.
 
     ``threads`` limits the fast CPU path's kernel threads (at most numba's ``NUMBA_NUM_THREADS``)."""

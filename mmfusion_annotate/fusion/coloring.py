@@ -1,9 +1,9 @@
 """The colour of each sweep point from the nearest camera that sees it, in one pass without the GIL.
 
 ``FusedFrame.colored_points`` feeds the coloured cloud that ``fusion_node`` publishes and records every
-frame. Done with numpy masks and fancy indexing it took 3.5 ms a frame (six cameras, ~100k points)
-holding the GIL, on the thread that publishes while the pipeline thread waits for the GIL; this
-kernel releases it (``nogil``) and reads each camera's hits once.
+frame. Done with numpy masks and fancy indexing it held the GIL for milliseconds a frame (figures:
+bench/RESULTS.md, docstring figures), on the thread that publishes while the pipeline thread waits for
+the GIL; this kernel releases it (``nogil``) and reads each camera's hits once.
 """
 
 from __future__ import annotations

@@ -43,16 +43,16 @@ class FusionConfig(BaseModel):
         le=256,
         description="threads of the fast CPU path's two projection kernels, capped at numba's "
         "NUMBA_NUM_THREADS (the cores); their OpenMP team sleeps between frames (OMP_WAIT_POLICY=PASSIVE, "
-        "fast_cpu), so a second core shortens the kernels' time per frame without spinning beside the "
-        "other stages; 1: serial builds on the calling thread, no team at all",
+        "set by the entry points), so a second core shortens the kernels' time per frame without "
+        "spinning beside the other stages; 1: serial builds on the calling thread, no team at all",
     )
     cpu_threads: int = Field(
         1,
         ge=1,
         le=256,
-        description="threads of the OpenBLAS and OpenCV pools (process-wide, set when an Annotator is "
-        "built); 1 by default: the node's stages have threads of their own, and idle OpenBLAS workers spin "
-        "beside them",
+        description="threads of the OpenBLAS and OpenCV pools (process-wide, so applied by the entry "
+        "points: the fusion node's process, mmfusion replay); 1 by default: the node's stages have "
+        "threads of their own, and idle OpenBLAS workers spin beside them",
     )
     max_extrapolation_ns: int = Field(
         200_000_000, ge=0, description="how far ego motion may be extrapolated past the odometry/IMU history"

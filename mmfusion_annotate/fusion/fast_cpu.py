@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import types
 from collections.abc import Sequence
 
@@ -25,17 +24,10 @@ import numpy as np
 from numba import njit, prange
 
 from mmfusion_annotate.fusion import compensation
-from mmfusion_annotate.fusion.backends import CameraJob, Projection
+from mmfusion_annotate.fusion.backends import CameraJob, Projection, numba_thread_limit
 from mmfusion_annotate.fusion.compensation import PoseTrack
 from mmfusion_annotate.fusion.config import FusionConfig
 from mmfusion_annotate.fusion.zbuffer import grid_shape
-
-# numba runs the parallel kernels on an OpenMP team (libgomp, loaded at the first parallel launch, after
-# this import). libgomp's default lets a team thread spin before it sleeps: 4-7 ms of CPU after each
-# frame's kernels on the 2-core development VM, taken from the other stages of a loaded vehicle
-# computer. PASSIVE makes the team sleep at once (~0.05 ms; test_fusion_backends measures it); a policy
-# the user set is kept, and one an OpenMP runtime loaded earlier has read cannot be changed.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _PINHOLE, _EQUIDISTANT = 0, 1
 
@@ -68,7 +60,7 @@ def _rodrigues_factors(theta2: float) -> tuple[float, float]:
 
 
 @njit(cache=True)
-def _box_misses(low, high, rot, trans, box, min_depth, max_depth) -> bool:
+def _box_misses(low, high, rot, trans, box, min_depth, max_depth) -> np.bool_:
     """True when every point of the axis-aligned box [low, high] is outside one of the camera's
     half-spaces (depth range, the four planes of ``image_box``): checked on the 8 corners, exact for
     half-spaces because they are convex."""
@@ -389,8 +381,8 @@ class NumbaBackend:
     chunk = 4096
 
     def __init__(self, threads: int | None = None) -> None:
-        if threads is not None and not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
-            raise ValueError(f"threads must be 1..{numba.config.NUMBA_NUM_THREADS} (got {threads})")
+        if threads is not None and not 1 <= threads <= numba_thread_limit():
+            raise ValueError(f"threads must be 1..{numba_thread_limit()} (got {threads})")
         self.threads = threads
         parallel = (_project_kernel, _visibility_kernel)
         self._project, self._visibility = _serial_kernels() if threads == 1 else parallel

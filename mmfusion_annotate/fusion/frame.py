@@ -136,7 +136,7 @@ class RadarView:
 
 
 @dataclass(frozen=True)
-class EgoState:
+class FrameEgo:
     """Ego motion around the sweep: pose at the sweep stamp, body twist, and the track used to deskew."""
 
     stamp: Stamp
@@ -154,7 +154,7 @@ class FusedFrame:
     sweep: Sweep
     cameras: Mapping[str, CameraView]
     radars: Mapping[str, RadarView]
-    ego: EgoState | None  # None when no ego motion was available (no compensation then)
+    ego: FrameEgo | None  # None when no ego motion was available (no compensation then)
     rig: Any  # mmfusion_annotate.rig.Rig: the calibration used
     backend: str  # which projection backend produced the camera views
 

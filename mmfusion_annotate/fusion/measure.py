@@ -10,6 +10,7 @@ world point at its exposure instant; the truth 3D position is the point in base_
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -19,6 +20,9 @@ from mmfusion_annotate.fusion.ego import EgoMotion
 from mmfusion_annotate.fusion.pipeline import FusionPipeline
 from mmfusion_annotate.fusion.poses import invert_pose, make_pose
 from mmfusion_annotate.types import NS_PER_S, SensorSample
+
+if TYPE_CHECKING:
+    from mmfusion_annotate.rig import Rig
 
 SWEEP_NS = 100_000_000
 
@@ -48,7 +52,7 @@ def arc_pose(t_ns: int, speed: float, yaw_rate: float) -> np.ndarray:
 
 
 def measure_compensation(
-    rig, speed: float, yaw_rate: float, *, points: int = 20_000, seed: int = 0, backend: str = "cpu"
+    rig: Rig, speed: float, yaw_rate: float, *, points: int = 20_000, seed: int = 0, backend: str = "cpu"
 ) -> CompensationError:
     """Fuse one synthetic sweep with and without compensation and compare both with the truth."""
     rng = np.random.default_rng(seed)
@@ -57,7 +61,8 @@ def measure_compensation(
     for stamp in range(-SWEEP_NS, 3 * SWEEP_NS + 1, NS_PER_S // 100):
         pose = arc_pose(stamp, speed, yaw_rate)
         quat = Rotation.from_matrix(pose[:3, :3]).as_quat()
-        ego.add_odometry(stamp, pose[:3, 3], quat, [speed, 0.0, 0.0], [0.0, 0.0, yaw_rate])
+        velocity, rates = np.array([speed, 0.0, 0.0]), np.array([0.0, 0.0, yaw_rate])
+        ego.add_odometry(stamp, pose[:3, 3], quat, velocity, rates)
 
     # world points on surfaces 6-40 m around the vehicle at the sweep stamp, 0-3 m high
     sweep_stamp = SWEEP_NS // 2
@@ -99,7 +104,7 @@ def measure_compensation(
                 arc_pose(view.exposure_stamp, speed, yaw_rate) @ rig.sensor_to_base(camera.name)
             )
             truth_cam = world[view.index] @ cam_from_world[:3, :3].T + cam_from_world[:3, 3]
-            truth_uv, _, ok = camera.camera.project(truth_cam)
+            truth_uv, _, ok = camera.camera_model.project(truth_cam)
             pixel.append(np.linalg.norm(view.uv[ok] - truth_uv[ok], axis=1))
         positions = frame.sweep.xyz_deskewed if compensate else frame.sweep.xyz
         errors[compensate] = (

@@ -26,14 +26,15 @@ def depth_overlay(view: CameraView, *, max_depth_m: float = 60.0, radius: int = 
     return canvas
 
 
-def write_overlays(frame: FusedFrame, out_dir: str | Path, **kwargs: float) -> list[Path]:
+def write_overlays(frame: FusedFrame, out_dir: str | Path, *, max_depth_m: float = 60.0, radius: int = 2
+                   ) -> list[Path]:
     """One ``<camera>_<stamp>.png`` per camera view of ``frame``; returns the paths written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, view in frame.cameras.items():
         path = out / f"{name}_{frame.stamp}.png"
-        if not cv2.imwrite(str(path), depth_overlay(view, **kwargs)[..., ::-1]):
+        if not cv2.imwrite(str(path), depth_overlay(view, max_depth_m=max_depth_m, radius=radius)[..., ::-1]):
             raise OSError(f"{path}: cannot write PNG")
         paths.append(path)
     return paths

@@ -85,7 +85,10 @@ def direct_dependencies(msgtype: str) -> list[str]:
         tokens = line.split("#", 1)[0].split(None, 1)
         if len(tokens) < 2 or "=" in tokens[1]:  # blank, comment or constant
             continue
-        base = _BASE_TYPE.match(tokens[0]).group(0)
+        match = _BASE_TYPE.match(tokens[0])
+        if match is None:
+            raise BagError(f"{msgtype}: field type '{tokens[0]}' is not a message type name")
+        base = match.group(0)
         if base in PRIMITIVES:
             continue
         dep = normalize_msgtype(base if "/" in base else f"{package}/{base}")
@@ -136,7 +139,18 @@ def type_hash(msgtype: str) -> str:
         from mmfusion_annotate.interfaces.typestore import carried_typestore
 
         return carried_typestore().hash_rihs01(name)
-    described = msg_path(name).with_suffix(".json")
+    return installed_type_hash(name)
+
+
+def installed_type_hash(msgtype: str) -> str:
+    """The RIHS01 hash rosidl generated for the installed ``msgtype`` (its ``<Type>.json``), even when the
+    project carries a definition of that name; "" when the package is not installed or has no description."""
+    name = normalize_msgtype(msgtype)
+    package, _, type_name = name.split("/")
+    try:
+        described = _share_dir(package) / "msg" / f"{type_name}.json"
+    except BagError:
+        return ""
     if described.is_file():
         for entry in json.loads(described.read_text(encoding="utf-8")).get("type_hashes", []):
             if entry.get("type_name") == name:

@@ -36,10 +36,10 @@ _TO_RGB = {"bgr8": cv2.COLOR_BGR2RGB, "rgba8": cv2.COLOR_RGBA2RGB, "bgra8": cv2.
 _TO_RGBA = {"bgra8": cv2.COLOR_BGRA2RGBA}
 _FROM_RGB = {"bgr8": cv2.COLOR_RGB2BGR, "rgba8": cv2.COLOR_RGB2RGBA, "bgra8": cv2.COLOR_RGB2BGRA}
 _FROM_RGBA = {"bgra8": cv2.COLOR_RGBA2BGRA}
-_COMPRESSED_KINDS = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png"}
+_COMPRESSED_KINDS: dict[str, Literal["jpeg", "png"]] = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png"}
 _EXTENSIONS = {"jpeg": ".jpg", "png": ".png"}
 _IMREAD_RGB = getattr(cv2, "IMREAD_COLOR_RGB", cv2.IMREAD_COLOR)
-"""OpenCV >= 4.10 decodes straight to RGB: the same pixels without the BGR->RGB pass (~15 % of a decode)."""
+"""OpenCV >= 4.10 decodes straight to RGB: the same pixels without a separate BGR->RGB pass."""
 
 
 def _layout(encoding: str, topic: str | None) -> tuple[int, np.dtype]:
@@ -125,7 +125,7 @@ def encode_image(image: np.ndarray, encoding: str, frame_id: str = "", stamp_ns:
     pixels = np.ascontiguousarray(_wire_pixels(np.asarray(image), encoding, topic))
     height, width = pixels.shape[:2]
     data = array.array("B")
-    data.frombytes(pixels.reshape(-1).view(np.uint8))
+    data.frombytes(pixels.reshape(-1).view(np.uint8).data)
     msg = Image(header=make_header(frame_id, stamp_ns), height=height, width=width, encoding=encoding,
                 is_bigendian=sys.byteorder == "big" and pixels.dtype.itemsize > 1,
                 step=pixels.nbytes // max(height, 1))
@@ -139,17 +139,18 @@ def compressed_kind(fmt: str, *, topic: str | None = None) -> Literal["jpeg", "p
     kinds = {_COMPRESSED_KINDS[w] for w in words if w in _COMPRESSED_KINDS}
     if "compresseddepth" in words or len(kinds) != 1:
         raise CodecError(f"unsupported CompressedImage format '{fmt}' (jpeg or png expected)", topic=topic)
-    return kinds.pop()  # type: ignore[return-value]
+    return kinds.pop()
 
 
 def decode_jpeg(data: Any, *, mono: bool = False) -> np.ndarray:
     """RGB (H, W, 3) or mono (H, W) uint8 pixels of a JPEG; ``ValueError`` if it is corrupt or truncated.
 
-    libjpeg-turbo through simplejpeg with its fast integer IDCT and plain chroma upsampling: 1.4 ms
-    for a 1600x900 camera image against OpenCV's 2.3 ms (exact IDCT, fancy upsampling), the largest
-    single cost of a live frame (six images). Pixels differ from the exact decode by about 1 level on
-    average (a few dozen at sharp colour edges), which point colours, 2D-box evidence, the people
-    detector and the edge checks do not depend on; the recorded JPEG itself is never re-encoded.
+    libjpeg-turbo through simplejpeg with its fast integer IDCT and plain chroma upsampling: faster than
+    OpenCV's exact IDCT and fancy upsampling, and decoding is the largest single cost of a live frame
+    (six images; figures in bench/RESULTS.md, docstring figures). Pixels differ from the exact decode
+    by about 1 level on average (a few dozen at sharp colour edges), which point colours, 2D-box
+    evidence, the people detector and the edge checks do not depend on; the recorded JPEG itself is
+    never re-encoded.
     """
     pixels = simplejpeg.decode_jpeg(np.frombuffer(data, dtype=np.uint8), colorspace="GRAY" if mono else "RGB",
                                     fastdct=True, fastupsample=True)
@@ -202,7 +203,7 @@ def encode_compressed(image: np.ndarray, fmt: Literal["jpeg", "png"] = "jpeg", q
     if not ok:
         raise CodecError(f"OpenCV could not {fmt}-encode a {image.shape} image", topic=topic)
     data = array.array("B")
-    data.frombytes(encoded.reshape(-1))
+    data.frombytes(encoded.reshape(-1).data)
     msg = CompressedImage(header=make_header(frame_id, stamp_ns),
                           format=f"{source}; {fmt} compressed {target}")
     msg.data = data

@@ -17,6 +17,7 @@ threshold, and an explicit ``relative=False`` without a unit picks the unit by m
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -42,9 +43,10 @@ class TimeRule:
     relative: bool
 
 
-def find_time_field(names: tuple[str, ...] | list[str]) -> str | None:
-    """The per-point time field of a cloud, by the priority of :data:`TIME_FIELD_NAMES`."""
-    return next((name for name in TIME_FIELD_NAMES if name in names), None)
+def find_time_field(names: Collection[str] | None) -> str | None:
+    """The per-point time field of a cloud (``names``: its dtype's, None for a plain dtype) by the
+    priority of :data:`TIME_FIELD_NAMES`."""
+    return next((name for name in TIME_FIELD_NAMES if name in names), None) if names else None
 
 
 def infer_rule(field: str, values: np.ndarray, *, unit: Unit | None = None, relative: bool | None = None,
@@ -63,12 +65,14 @@ def infer_rule(field: str, values: np.ndarray, *, unit: Unit | None = None, rela
             relative = True
         else:
             relative = magnitude * NS_PER_UNIT[unit or "s"] < RELATIVE_LIMIT_S * NS_PER_UNIT["s"]
-    if unit is None:
-        if relative:
-            unit = "ns" if is_int else "s"
-        else:
-            unit = next((u for limit, u in _ABSOLUTE_UNIT_LIMITS if magnitude < limit), "ns")
-    return TimeRule(field, unit, relative)
+    resolved: Unit
+    if unit is not None:
+        resolved = unit
+    elif relative:
+        resolved = "ns" if is_int else "s"
+    else:
+        resolved = next((u for limit, u in _ABSOLUTE_UNIT_LIMITS if magnitude < limit), "ns")
+    return TimeRule(field, resolved, relative)
 
 
 def to_absolute_ns(values: np.ndarray, rule: TimeRule, stamp_ns: Stamp, *, topic: str | None = None

@@ -30,7 +30,7 @@ from mmfusion_annotate.msgs.point_time import (
     infer_rule,
     to_absolute_ns,
 )
-from mmfusion_annotate.msgs.pointfield import dtype_to_fields, fields_to_dtype, read_fields
+from mmfusion_annotate.msgs.pointfield import dtype_to_fields, fields_to_dtype, read_fields, structured_fields
 from mmfusion_annotate.msgs.rgb import pack_rgb
 from mmfusion_annotate.msgs.time import from_ros_time, make_header
 from mmfusion_annotate.types import Stamp
@@ -81,12 +81,13 @@ def finite_xyz(points: np.ndarray, *, topic: str | None = None) -> np.ndarray:
 def with_t_ns(points: np.ndarray, t_ns: np.ndarray, *, topic: str | None = None) -> np.ndarray:
     """Copy of ``points`` with an int64 ``t_ns`` field appended (one raw byte copy, fields keep offsets)."""
     src = points.dtype
-    if "t_ns" in src.names:
+    fields = structured_fields(src, topic)
+    if "t_ns" in fields:
         raise CodecError("cloud already has a field 't_ns'", topic=topic)
     offset = -(-src.itemsize // 8) * 8
-    dtype = np.dtype({"names": [*src.names, "t_ns"],
-                      "formats": [src.fields[n][0] for n in src.names] + [np.int64],
-                      "offsets": [src.fields[n][1] for n in src.names] + [offset],
+    dtype = np.dtype({"names": [*fields, "t_ns"],
+                      "formats": [sub for sub, _ in fields.values()] + [np.dtype(np.int64)],
+                      "offsets": [at for _, at in fields.values()] + [offset],
                       "itemsize": offset + 8})
     out = np.empty(points.shape, dtype)
     out_bytes = out.view(np.uint8).reshape(*points.shape, dtype.itemsize)
@@ -190,12 +191,11 @@ def _wire_field(name: str, sub: np.dtype, values: np.ndarray, stamp_ns: Stamp, t
 
 def to_wire(points: np.ndarray, stamp_ns: Stamp, *, topic: str | None = None) -> np.ndarray:
     """C-contiguous, packed, little-endian copy of ``points`` in PointField types (no copy if already so)."""
-    if points.dtype.names is None:
-        raise CodecError(f"a structured array is needed, got dtype {points.dtype}", topic=topic)
-    names = points.dtype.names
+    fields = structured_fields(points.dtype, topic)
+    names = tuple(fields)
     if "t_ns" in names:  # authoritative: a decoded cloud's source time field must not travel beside it
         names = tuple(n for n in names if n not in TIME_FIELD_NAMES)
-    wire = [_wire_field(n, points.dtype.fields[n][0], points[n], stamp_ns, topic) for n in names]
+    wire = [_wire_field(n, fields[n][0], points[n], stamp_ns, topic) for n in names]
     dtype = np.dtype([(name, dt) for name, dt, _ in wire])
     if points.dtype == dtype and points.flags.c_contiguous:
         return points
@@ -213,10 +213,10 @@ def encode(points: np.ndarray, frame_id: str, stamp_ns: Stamp, *, topic: str | N
         raise CodecError(f"points must be 1-D or 2-D (organized), got shape {points.shape}", topic=topic)
     wire = to_wire(points, stamp_ns, topic=topic)
     height, width = wire.shape if wire.ndim == 2 else (1, wire.shape[0])
-    names = wire.dtype.names
+    names = wire.dtype.names or ()
     dense = bool(finite_xyz(wire, topic=topic).all()) if all(a in names for a in XYZ) else True
     data = array.array("B")
-    data.frombytes(wire.reshape(-1).view(np.uint8))
+    data.frombytes(wire.reshape(-1).view(np.uint8).data)
     msg = PointCloud2(header=make_header(frame_id, stamp_ns), height=height, width=width,
                       fields=[PointField(name=f.name, offset=f.offset, datatype=f.datatype, count=f.count)
                               for f in dtype_to_fields(wire.dtype, topic=topic)],

@@ -28,6 +28,14 @@ _DATATYPE_CODES = {INT8: "i1", UINT8: "u1", INT16: "i2", UINT16: "u2",
 _CODE_DATATYPES = {code: datatype for datatype, code in _DATATYPE_CODES.items()}
 
 
+def structured_fields(dtype: np.dtype, topic: str | None = None) -> dict[str, tuple[np.dtype, int]]:
+    """``{name: (dtype, offset)}`` of a structured dtype in field order; CodecError for a plain dtype."""
+    if dtype.names is None or dtype.fields is None:
+        raise CodecError(f"a structured array is needed, got dtype {dtype}", topic=topic)
+    fields = dtype.fields
+    return {name: (fields[name][0], fields[name][1]) for name in dtype.names}
+
+
 @dataclass(frozen=True)
 class Field:
     """One PointField, detached from any ROS message class."""
@@ -78,11 +86,8 @@ def fields_to_dtype(fields: list[Field], point_step: int, is_bigendian: bool, *,
 
 def dtype_to_fields(dtype: np.dtype, *, topic: str | None = None) -> list[Field]:
     """PointFields describing a structured dtype whose fields are all PointField-representable."""
-    if dtype.names is None:
-        raise CodecError(f"a structured array is needed, got dtype {dtype}", topic=topic)
     out = []
-    for name in dtype.names:
-        sub, offset = dtype.fields[name][:2]
+    for name, (sub, offset) in structured_fields(dtype, topic).items():
         base, shape = (sub.base, sub.shape) if sub.shape else (sub, ())
         datatype = _CODE_DATATYPES.get(f"{base.kind}{base.itemsize}")
         if datatype is None:

@@ -32,7 +32,7 @@ def encode_radar(detections: Mapping[str, np.ndarray], frame_id: str, stamp_ns: 
 def decode_radar(msg: Any, *, topic: str | None = None) -> dict[str, np.ndarray]:
     """``{"xyz": (N, 3), "range": (N,), ...}`` float32 arrays from a radar PointCloud2."""
     points = decode(msg, normalize_time=False, topic=topic).reshape(-1)
-    missing = [name for name in RADAR_FIELDS if name not in points.dtype.names]
+    missing = [name for name in RADAR_FIELDS if name not in (points.dtype.names or ())]
     if missing:
         raise CodecError(f"radar cloud lacks field {', '.join(missing)}", topic=topic)
     detections = {"xyz": points_xyz(points, topic=topic)}

@@ -10,8 +10,8 @@ Two executors: ``events`` (the default), rclpy's EventsExecutor (``rclpy.experim
 thread, ready work queued by the middleware's event callbacks in C++, so Python does not rebuild a wait
 set for every message; ``multi``, the classic ``MultiThreadedExecutor`` (callbacks of different groups
 on a thread pool). The fusion node's callbacks are light (heavy work is on its worker thread), so the
-pool buys little and its Python overhead costs a lot at the default rig's ~340 messages/s: in the soak
-the events executor sustains several times the frame rate (README, Performance).
+pool buys little and its Python overhead per message costs a lot at the default rig's ~340 messages/s
+(the soak figures: bench/RESULTS.md, "Live pipeline performance and the soak").
 
 Used by every node's ``main`` (``main_nodes``), ``mmfusion run`` and ``mmfusion demo``. Exit codes: 0 after
 a clean stop (a signal included: what ``ros2 launch`` expects of a node), 2 on a configuration error, 1
@@ -22,6 +22,7 @@ when a node reports that it could not record everything (``recording_complete`` 
 from __future__ import annotations
 
 import gc
+import os
 import signal
 import sys
 import threading
@@ -31,6 +32,7 @@ from enum import Enum
 from typing import Literal
 
 import rclpy
+from rclpy._rclpy_pybind11 import RCLError
 from rclpy.context import Context
 from rclpy.executors import Executor, MultiThreadedExecutor
 from rclpy.experimental import EventsExecutor
@@ -38,6 +40,7 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from mmfusion_annotate.errors import MmfusionError
+from mmfusion_annotate.library_threads import let_openmp_teams_sleep
 from mmfusion_annotate.nodes.dds_profile import use_large_data_profile
 
 NodeFactory = Callable[[Context], Node]
@@ -162,16 +165,30 @@ def run_nodes(
             if callable(close):
                 closer = threading.Thread(target=close, name=f"close-{node.get_name()}", daemon=True)
                 closer.start()
-                _spin_until(spinner, lambda t=closer: not t.is_alive(), poll_s)
+                _spin_until(spinner, lambda: not closer.is_alive(), poll_s)  # noqa: B023 - spun here, now
                 closer.join()
             end = time.monotonic() + grace_s
-            _spin_until(spinner, lambda e=end: time.monotonic() >= e, poll_s)
+            _spin_until(spinner, lambda: time.monotonic() >= end, poll_s)  # noqa: B023 - spun here, now
         return reason
     finally:
         restore()
         for node in nodes:
             spinner.remove_node(node)
         spinner.shutdown()
+
+
+def missing_files(args: Sequence[str], parameters: Sequence[str] = ()) -> list[str]:
+    """One line per ``--params-file`` in ``args`` that is not a readable file, and per ``-p name:=path``
+    of the ``parameters`` named (file paths) that is not one: checked before ``rclpy.init``, which would
+    otherwise fail with a traceback (a parameter file) or leave the check to a half-built node."""
+    problems = []
+    for flag, value in zip(args, args[1:], strict=False):
+        if flag == "--params-file" and not os.path.isfile(value):
+            problems.append(f"parameter file {value} does not exist")
+        name, sep, path = value.partition(":=")
+        if flag in ("-p", "--param") and sep and name in parameters and path and not os.path.isfile(path):
+            problems.append(f"{name}: {path} does not exist")
+    return problems
 
 
 def main_nodes(
@@ -188,7 +205,17 @@ def main_nodes(
     line ``<program>: <message>`` on stderr and returns 2, without a traceback. A recording left
     incomplete returns 1 (module docstring); ``interrupt_exit`` returns 130 after a clean stop on SIGINT.
     """
-    context = init_context(sys.argv if args is None else args)
+    argv = sys.argv if args is None else args
+    let_openmp_teams_sleep()  # before any node's kernels load libgomp
+    problems = missing_files(argv)
+    if problems:
+        print(f"{program}: {problems[0]}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        context = init_context(argv)
+    except RCLError as exc:  # a parameter file that does not parse, a malformed --ros-args
+        print(f"{program}: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return EXIT_CONFIG
     stop = StopEvent()
     restore = _install_stop_handlers(stop)  # from here on: a signal while the nodes start up is a clean stop
     nodes: list[Node] = []
@@ -201,8 +228,8 @@ def main_nodes(
             return EXIT_CONFIG
         run_nodes(nodes, stop=stop, handle_signals=False, **run_kwargs)  # type: ignore[arg-type]
         if not all(getattr(node, "recording_complete", True) for node in nodes):
-            print(f"{program}: the recording is incomplete (messages lost to I/O errors; see the log)",
-                  file=sys.stderr)  # fmt: skip
+            lost = "messages lost to I/O errors or a full queue; see the log"
+            print(f"{program}: the recording is incomplete ({lost})", file=sys.stderr)
             return EXIT_INCOMPLETE
         return EXIT_INTERRUPTED if interrupt_exit and stop.signum == signal.SIGINT else EXIT_OK
     finally:

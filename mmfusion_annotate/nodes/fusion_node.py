@@ -6,7 +6,7 @@ pipeline uses are ever decoded) and run the ``Annotator``'s cheap intake (synchr
 under a lock, in arrival order; the steps it yields (every sample, and each synced set once ready) go to
 one ``BoundedWorker``, whose thread runs them (fusion -> pre-labels -> events) in order. What they
 complete goes to a second worker, which builds the output messages, publishes them and hands them to
-the listeners (the in-process recorder), so message building (~15 ms a frame) never delays the next
+the listeners (the in-process recorder), so message building never delays the next
 frame's pipeline. When the pipeline cannot keep up, whole frames go: beyond ``queue_depth`` waiting
 sets the oldest set is dropped, counted and reported on ``/diagnostics`` (never an unbounded queue),
 while the per-sample steps that keep ego motion and the event rules whole stay. The publishing queue
@@ -16,12 +16,15 @@ before any work is spent on them, rather than computed results that the recorder
 decision uses message stamps, never the wall clock, so ``use_sim_time`` and replay give the same results
 (the same frames, when none was dropped).
 
-Outputs come from ``outputs.OutputBuilder``, the one mapping ``bagtools.replay`` uses too. Only the
-installed types among them go out over DDS (``/fusion/colored_cloud``, ``/prelabels/markers``): rclpy
-needs compiled type support to publish, which the carried ``foxglove_msgs`` (``/prelabels/scene``,
-``/prelabels/review``, ``<camera ns>/annotations``) and ``mmfusion_annotate/msg/Event`` (``/events``)
-lack. Those reach a bag through an in-process listener (``add_listener``: the recorder in
-``mmfusion run`` / ``mmfusion demo``) or through ``mmfusion replay``. Live, events are also published
+Outputs come from ``outputs.OutputBuilder``, the one mapping ``bagtools.replay`` uses too. The installed
+types among them go out over DDS (``/fusion/colored_cloud``, ``/prelabels/markers``). The carried ones
+(``foxglove_msgs``: ``/prelabels/scene``, ``/prelabels/review``, ``<camera ns>/annotations``; the event
+type: ``/events``) go out too where their package is installed with the same definition
+(``interfaces.live``: ``foxglove_msgs`` from the distribution, ``mmfusion_annotate_msgs`` under colcon),
+as the CDR bytes the bag gets; without it one info line says so at start. Either way they reach a bag
+through an in-process listener (``add_listener``: the recorder in ``mmfusion run``, the ``vehicle``
+entry point, ``mmfusion demo``) or through ``mmfusion replay``. Topic names are relative
+(``outputs.topics.published_name``): a namespace moves them. Live, events are also published
 as ``diagnostic_msgs/DiagnosticArray`` on ``/events/status`` (one status per event), which every ROS
 tool shows; it is a different topic so the bag's ``/events`` keeps one type.
 """
@@ -33,6 +36,8 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
+from functools import partial
+from typing import TypedDict
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
@@ -48,8 +53,11 @@ from mmfusion_annotate.annotator import AnnotatedFrame, Annotator, AnnotatorOutp
 from mmfusion_annotate.config import load_pipeline_config
 from mmfusion_annotate.errors import CodecError, MmfusionError
 from mmfusion_annotate.fusion.overlay import depth_overlay
-from mmfusion_annotate.interfaces.cdr import message_class
+from mmfusion_annotate.interfaces.cdr import message_class, serialize
 from mmfusion_annotate.interfaces.definitions import is_carried
+from mmfusion_annotate.interfaces.live import live_type, to_installed
+from mmfusion_annotate.interfaces.msgtypes import CAMERA_INFO
+from mmfusion_annotate.library_threads import limit_library_threads
 from mmfusion_annotate.msgs.image import encode_image
 from mmfusion_annotate.msgs.samples import decode_sample
 from mmfusion_annotate.nodes import diagnostics as diag
@@ -59,12 +67,12 @@ from mmfusion_annotate.nodes.params import declare_config
 from mmfusion_annotate.nodes.qos import RELIABLE, SensorQos, sensor_qos
 from mmfusion_annotate.nodes.worker import BoundedWorker
 from mmfusion_annotate.outputs.builder import Output, OutputBuilder
-from mmfusion_annotate.outputs.topics import OUTPUT_TOPICS
+from mmfusion_annotate.outputs.topics import output_topics, published_name
 from mmfusion_annotate.prelabel.camera_detector import describe
 from mmfusion_annotate.rig import Sensor, default_rig_path, load_rig
 from mmfusion_annotate.types import NS_PER_S
 
-EVENT_STATUS = "/events/status"
+EVENT_STATUS = "events/status"
 DIAGNOSTICS = "/diagnostics"
 LATENCY_WINDOW = 256
 """Frames the latency percentiles on /diagnostics are taken over."""
@@ -78,7 +86,16 @@ beyond it the pipeline thread waits (back-pressure)."""
 
 
 def overlay_topic(camera: str) -> str:
-    return f"/fusion/{camera}/overlay"
+    return f"fusion/{camera}/overlay"
+
+
+class NodeStats(TypedDict):
+    """What ``FusionNode.stats`` reports: one flat ``key -> value`` dict per /diagnostics status."""
+
+    sensors: dict[str, float]
+    sync: dict[str, float]
+    pipeline: dict[str, float | str]
+    drops: dict[str, int]
 
 
 class FusionNodeConfig(BaseModel):
@@ -153,12 +170,22 @@ class FusionNode(Node):
 
         reliable = RELIABLE
         self._qos = {"reliable": reliable, "sensor_data": qos_profile_sensor_data}
-        # the DDS-capable outputs (installed types), created up front so subscribers discover them early
-        self._output_pubs: dict[str, Publisher] = {
-            t.topic: self.create_publisher(message_class(t.msgtype), t.topic, self._qos[t.qos])
-            for t in OUTPUT_TOPICS  # the fixed ones; camera infos are the drivers' (or sim's) to publish
-            if not is_carried(t.msgtype) and t.qos in self._qos
-        }
+        # the DDS-capable outputs, created up front so subscribers discover them early: installed types, and
+        # carried ones whose package is installed alike (published as CDR bytes); camera infos are the
+        # drivers' (or sim's) to publish, /tf_static the recorder's
+        self._output_pubs: dict[str, Publisher] = {}
+        caveats: dict[str, str] = {}  # topic -> why it is not on DDS as in the bag
+        for t in output_topics(self.rig):
+            if t.msgtype == CAMERA_INFO or t.qos not in self._qos:
+                continue
+            carried = live_type(t.msgtype) if is_carried(t.msgtype) else None
+            if carried is not None and carried.reason:
+                caveats[t.topic] = carried.reason
+            if carried is not None and carried.cls is None:
+                continue
+            cls = message_class(t.msgtype) if carried is None else carried.cls
+            self._output_pubs[t.topic] = self.create_publisher(cls, published_name(t.topic), self._qos[t.qos])
+        on_dds = "; ".join(sorted(set(caveats.values()))) or "every output on DDS"
         self._events_pub = self.create_publisher(DiagnosticArray, EVENT_STATUS, reliable)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS, reliable)
         self._overlay_pubs = {}
@@ -173,7 +200,7 @@ class FusionNode(Node):
             # one mutually exclusive group per topic: its messages stay in order, while different topics
             # decode in parallel on a MultiThreadedExecutor (numpy releases the GIL while copying)
             self.create_subscription(
-                _message_type(sensor), sensor.topic, lambda msg, s=sensor: self._on_message(s, msg), qos,
+                _message_type(sensor), sensor.topic, partial(self._on_message, sensor), qos,
                 callback_group=MutuallyExclusiveCallbackGroup(),
             )  # fmt: skip
         # Diagnostics are not a decision: a steady clock keeps them coming when /clock is paused or absent.
@@ -184,7 +211,7 @@ class FusionNode(Node):
         self.get_logger().info(
             f"rig '{self.rig.name}' ({len(self.rig.sensors)} sensors, {self.config.qos} QoS), "
             f"backend {self.annotator.fusion.backend.name}, {warmed}; "
-            f"{describe(self.annotator.camera_detector)}"
+            f"{describe(self.annotator.camera_detector)}; {on_dds}"
         )
 
     # ------------------------------------------------------------------ intake (executor threads)
@@ -213,7 +240,8 @@ class FusionNode(Node):
         """When the last message of a set step's set was received (what its latency counts from)."""
         if step.synced is None:
             return default
-        keys = zip((spec.name for spec in self.annotator.inputs), step.synced.stamps, strict=True)
+        names = (spec.name for spec in self.annotator.inputs)
+        keys = [(name, s) for name, s in zip(names, step.synced.stamps, strict=True) if s is not None]
         known = [self._arrivals[key] for key in keys if key in self._arrivals]
         return max(known, default=default)
 
@@ -262,8 +290,15 @@ class FusionNode(Node):
         outputs += self._outputs.events(out.events)
         for output in outputs:
             pub = self._output_pubs.get(output.topic)
-            if pub is not None:
-                pub.publish(output.msg)
+            if pub is None:
+                continue
+            try:
+                live = self._live_message(output)
+            except (AssertionError, AttributeError, TypeError, ValueError) as exc:  # a field of another type
+                del self._output_pubs[output.topic]  # the bag (listeners) still gets it: only DDS stops
+                self.get_logger().warning(f"{output.topic}: no longer published over DDS ({exc!r})")
+                continue
+            pub.publish(live)
         for annotated in out.frames:
             self._publish_overlays(annotated)
         if out.events:
@@ -271,6 +306,14 @@ class FusionNode(Node):
             self._events_pub.publish(diag.diagnostic_array(stamp, (diag.event_status(e) for e in out.events)))
         for listener in self._listeners:
             listener(out, outputs)
+
+    def _live_message(self, output: Output) -> object:
+        """What goes on DDS: installed types as they are; a carried type as its bag's CDR bytes when the
+        installed definition is the same, else converted field by field (``interfaces.live``)."""
+        if not is_carried(output.msgtype):
+            return output.msg
+        live = live_type(output.msgtype)
+        return to_installed(output.msg, live.cls) if live.convert else serialize(output.msgtype, output.msg)
 
     def _publish_overlays(self, annotated: AnnotatedFrame) -> None:
         period_ns = int(NS_PER_S / self.config.overlay_rate_hz)
@@ -296,21 +339,21 @@ class FusionNode(Node):
         """True when no step is queued or being processed, and no result waits to be published."""
         return self._worker.drain(timeout=0) and self._publisher.drain(timeout=0)
 
-    def stats(self) -> dict[str, dict[str, object]]:
+    def stats(self) -> NodeStats:
         """Everything /diagnostics reports, as flat dicts per status (also what tests read)."""
         worker, publisher = self._worker.stats(), self._publisher.stats()
         with self._intake_lock:
-            sensors = {}
+            sensors: dict[str, float] = {}
             for name in self.rig.sensors:
                 sensors[f"{name}.rate_hz"] = self._rates[name].rate_hz()
                 sensors[f"{name}.received"] = self._received[name]
                 sensors[f"{name}.dropped"] = self.annotator.drops.total(source=name)
                 sensors[f"{name}.queue_drops"] = self._queue_drops[name]
-            sync = self.annotator.sync.stats.snapshot()
+            sync = dict(self.annotator.sync.stats.snapshot())
         drops = self.annotator.drops.snapshot()
         with self._lock:
             counters = self.annotator.counters
-            pipeline: dict[str, object] = {
+            pipeline: dict[str, float | str] = {
                 "backend": self.annotator.fusion.backend.name,
                 "frames": counters.frames,
                 "frames_dropped": self._frames_dropped,
@@ -333,7 +376,7 @@ class FusionNode(Node):
                 if values:
                     p50, p99 = np.percentile(values, [50, 99])
                     pipeline[f"{key}.p50"], pipeline[f"{key}.p99"] = float(p50), float(p99)
-        return {"sensors": sensors, "sync": sync, "pipeline": pipeline, "drops": drops}
+        return NodeStats(sensors=sensors, sync=sync, pipeline=pipeline, drops=drops)
 
     def publish_diagnostics(self) -> None:
         stats = self.stats()
@@ -377,9 +420,17 @@ class FusionNode(Node):
         self.publish_diagnostics()
 
 
+def apply_process_threads(node: FusionNode) -> FusionNode:
+    """Entry points only: size the process's library thread pools by the node's ``fusion.cpu_threads``."""
+    limit_library_threads(node.annotator.config.fusion.cpu_threads)
+    return node
+
+
 def main(args: list[str] | None = None) -> int:
     """``ros2 run mmfusion_annotate fusion_node``; exit code 2 with one line on a bad parameter or rig."""
-    return main_nodes([lambda ctx: FusionNode(context=ctx)], args, program="fusion_node")
+    return main_nodes(
+        [lambda ctx: apply_process_threads(FusionNode(context=ctx))], args, program="fusion_node"
+    )
 
 
 if __name__ == "__main__":

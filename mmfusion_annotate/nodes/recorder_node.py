@@ -10,6 +10,11 @@ free ``_2``, ``_3``... so a restart never writes over a drive) and ``recorder.*`
 ``RecorderConfig``). In one process with ``fusion_node`` (``mmfusion run``,
 ``mmfusion demo``), ``record_outputs`` takes the pre-labels and events directly, including the carried
 types (foxglove_msgs, the event type) that rclpy cannot publish on this install.
+
+Names: the bag keeps the names as resolved in the node's namespace (``/car1/prelabels/scene`` under
+``-r __ns:=/car1``; a relative rig topic likewise), so two namespaced rigs record side by side without
+mixing; ``recorder.include`` / ``exclude`` match the name as seen from inside the namespace
+(``/prelabels/scene``), and discovery never takes another namespace's outputs.
 """
 
 from __future__ import annotations
@@ -42,11 +47,12 @@ from mmfusion_annotate.outputs.rig_topics import (
     rig_topics,
     tf_static_message,
 )
+from mmfusion_annotate.outputs.topics import published_name, within_namespace
 from mmfusion_annotate.recording.bag_dir import new_bag_dir, timestamped_name
 from mmfusion_annotate.recording.config import RecorderConfig
 from mmfusion_annotate.recording.qos import (
-    BEST_EFFORT,
-    RELIABLE,
+    RELIABILITY_BEST_EFFORT,
+    RELIABILITY_RELIABLE,
     TRANSIENT_LOCAL,
     VOLATILE,
     QosProfile,
@@ -64,8 +70,8 @@ SENSOR_DEPTH = 100
 SMALL_TOPIC_HISTORY_S = 5.0
 """Reliable history of the small, fast sensor topics (IMU, odometry, radar), in time. A keep-last history
 overwrites what a busy executor has not taken yet, and for a recorder that is lost data; a few seconds of
-these messages cost kilobytes (the default rig at 3x lost 3-11 IMU and radar messages per topic with the
-0.2-0.7 s their shared default gave). Large topics: see ``reliable_depth``."""
+these messages cost kilobytes, and the fraction of a second their shared default gave lost IMU and radar
+messages at 3x speed (figures: bench/RESULTS.md, docstring figures). Large topics: see ``reliable_depth``."""
 SMALL_KINDS = ("imu", "odometry", "radar")
 
 
@@ -106,7 +112,7 @@ class RecorderNode(Node):
         bag_dir = new_bag_dir(parent, name or timestamped_name(self.rig.name))
         self.recorder = Recorder(bag_dir, self.config)
         self._recorded: dict[str, object] = {}
-        self._outputs: set[str] = set()
+        self._output_names: dict[str, str] = {}  # output topic -> its name in this namespace
         self._last_bytes, self._last_time = 0, time.monotonic()
 
         self._statics_lock = threading.Lock()
@@ -114,11 +120,12 @@ class RecorderNode(Node):
         self.recorder.add_topic(TF_STATIC, TF_MESSAGE, "latched")
         sensors = {s.topic: s for s in self.rig.sensors.values()}
         for entry in rig_topics(self.rig):
-            if self.config.excluded(entry.topic):
+            topic = self.resolve_topic_name(entry.topic)
+            if self._excluded(topic):
                 continue
-            self.recorder.add_topic(entry.topic, entry.msgtype, entry.qos)
+            self.recorder.add_topic(topic, entry.msgtype, entry.qos)
             qos = sensor_subscription_qos(self.config.sensor_qos, sensors.get(entry.topic))
-            self._subscribe(entry.topic, entry.msgtype, qos, static=entry.static)
+            self._subscribe(topic, entry.msgtype, qos, static=entry.static)
         # a full ROS install: also keep other publishers' statics
         if installed_message_class(TF_MESSAGE) is not None:
             latched = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -143,28 +150,34 @@ class RecorderNode(Node):
                     self.recorder.set_static(TF_STATIC, TF_MESSAGE, tf_static_message(self.rig, now), now,
                                              replace=False)  # fmt: skip
                     for topic, data in camera_info_messages(self.rig, now).items():
-                        if not self.config.excluded(topic):
+                        topic = self.resolve_topic_name(topic)
+                        if not self._excluded(topic):
                             self.recorder.set_static(topic, CAMERA_INFO, data, now)
         return now
 
     def record_outputs(self, outputs: Iterable[Output]) -> None:
         """Record pipeline outputs handed over in-process (serialized here, on the caller's thread)."""
         for out in outputs:
-            if out.topic not in self._outputs:
-                self.recorder.add_topic(out.topic, out.msgtype, out.qos)
-                self._outputs.add(out.topic)
+            topic = self._output_names.get(out.topic)
+            if topic is None:  # first time: the name the publisher has in this namespace
+                topic = self._output_names[out.topic] = self.resolve_topic_name(published_name(out.topic))
+                self.recorder.add_topic(topic, out.msgtype, out.qos)
             data = serialize(out.msgtype, out.msg)
             self._now_with_statics()
             if out.static:
-                self.recorder.set_static(out.topic, out.msgtype, data, out.stamp_ns)
+                self.recorder.set_static(topic, out.msgtype, data, out.stamp_ns)
             else:
-                self.recorder.enqueue(out.topic, out.msgtype, data, out.stamp_ns)
+                self.recorder.enqueue(topic, out.msgtype, data, out.stamp_ns)
 
     def record_events(self, events: Iterable[Event]) -> None:
         """Mirror closed events into the bag's ``mmfusion_events`` metadata record (as replay does), so
         ``mmfusion events`` lists a live bag's events without reading its messages."""
         for event in events:
             self.recorder.add_event(event.id, event.start, event.end, event.to_dict())
+
+    def _excluded(self, topic: str) -> bool:
+        """``recorder.exclude`` on the fully qualified ``topic`` as seen from inside the namespace."""
+        return self.config.excluded(within_namespace(topic, self.get_namespace()))
 
     def _subscribe(self, topic: str, msgtype: str, qos: QoSProfile, *, static: bool = False) -> None:
         cls = installed_message_class(msgtype)
@@ -189,7 +202,10 @@ class RecorderNode(Node):
     def _discover(self) -> None:
         """Subscribe to new topics matching ``include``, with a QoS compatible with their publishers."""
         for topic, types in self.get_topic_names_and_types():
-            if topic in self._recorded or not self.config.discovers(topic) or len(types) != 1:
+            namespace = self.get_namespace()
+            inside = within_namespace(topic, namespace)
+            foreign = namespace != "/" and inside == topic  # outside this recorder's namespace
+            if topic in self._recorded or len(types) != 1 or foreign or not self.config.discovers(inside):
                 continue
             offered = self._offered_qos(topic)
             if offered is None:
@@ -197,7 +213,7 @@ class RecorderNode(Node):
             self.recorder.add_topic(topic, types[0], offered)
             self._subscribe(topic, types[0], QoSProfile(
                 history=HistoryPolicy.KEEP_LAST, depth=max(10, offered.depth),
-                reliability=ReliabilityPolicy.RELIABLE if offered.reliability == RELIABLE
+                reliability=ReliabilityPolicy.RELIABLE if offered.reliability == RELIABILITY_RELIABLE
                 else ReliabilityPolicy.BEST_EFFORT,
                 durability=DurabilityPolicy.TRANSIENT_LOCAL if offered.durability == TRANSIENT_LOCAL
                 else DurabilityPolicy.VOLATILE,
@@ -214,7 +230,7 @@ class RecorderNode(Node):
         base = qos_profile("reliable")
         return QosProfile(
             history=base.history, depth=base.depth,
-            reliability=RELIABLE if reliable else BEST_EFFORT,
+            reliability=RELIABILITY_RELIABLE if reliable else RELIABILITY_BEST_EFFORT,
             durability=TRANSIENT_LOCAL if latched else VOLATILE,
         )  # fmt: skip
 

@@ -47,7 +47,14 @@ from mmfusion_annotate.types import NS_PER_S, Stamp
 CLOCK_TOPIC = "/clock"
 _CLOCK_QOS = RELIABLE
 _LATE_S = 0.05
-_END = object()
+
+
+class _End:
+    """The end of the drive, queued after its last message."""
+
+
+_END = _End()
+_Queued = tuple[str, Any, Stamp, Stamp] | _End  # topic, message, stamp, publish time; or the end
 
 
 class SimNodeConfig(BaseModel):
@@ -122,7 +129,7 @@ class SimNode(Node):
             self.create_publisher(Clock, CLOCK_TOPIC, _CLOCK_QOS) if cfg.stamps == "sim" else None
         )
         self._warm_up()
-        self._queue: queue.Queue = queue.Queue(maxsize=cfg.queue_depth)
+        self._queue: queue.Queue[_Queued] = queue.Queue(maxsize=cfg.queue_depth)
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._produce, name="sim-produce", daemon=True),
@@ -181,7 +188,7 @@ class SimNode(Node):
             self.get_logger().error(f"generation failed: {exc.__class__.__name__}: {exc}")
         self._put(_END)
 
-    def _put(self, item: object) -> bool:
+    def _put(self, item: _Queued) -> bool:
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=0.1)
@@ -200,14 +207,14 @@ class SimNode(Node):
         if self._stop.wait(cfg.start_delay_s):
             return
         first: Stamp | None = None
-        started = wall_base = 0.0
+        started, wall_base = 0.0, 0
         last_clock: Stamp | None = None
         clock_period = int(NS_PER_S / cfg.clock_hz)
         while True:
             item = self._take()
             if item is None:
                 return  # stopped
-            if item is _END:
+            if isinstance(item, _End):
                 break
             topic, msg, stamp, publish = item
             if first is None:
@@ -231,7 +238,7 @@ class SimNode(Node):
         )
         self.finished.set()
 
-    def _take(self) -> object | None:
+    def _take(self) -> _Queued | None:
         """The next queued item, or None once the node is stopping."""
         while not self._stop.is_set():
             try:
@@ -249,7 +256,7 @@ def _topics(drive: Drive, qos: SensorQos) -> dict[str, tuple[str, QoSProfile]]:
         if sensor.kind == "camera":
             topic, msgtype = camera_topic(drive, name)
             topics[topic] = (msgtype, sensor_profile)
-            topics[sensor.info_topic] = (CAMERA_INFO, RELIABLE)
+            topics[sensor.camera_info_topic] = (CAMERA_INFO, RELIABLE)
         else:
             topics[sensor.topic] = (sensor.msgtype, sensor_profile)
     return topics

@@ -1,20 +1,23 @@
-"""``mmfusion run``: fusion_node and recorder_node in one process, for a real car without ``ros2 launch``.
+"""fusion_node and recorder_node in one process: ``mmfusion run``, and the ``vehicle`` entry point that
+both launch files start.
 
 In one process the recorder takes the pipeline's outputs straight from the fusion node (no DDS copy),
 which is also the only way the carried types (foxglove_msgs pre-labels, the event type) reach the bag
-live on an install without those message packages.
+live on an install without those message packages. So ``ros2 launch`` starts this composition, not two
+processes: whichever way the suite is started, the bag is the same.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 
-from mmfusion_annotate.nodes.composition import ExecutorKind, main_nodes
-from mmfusion_annotate.nodes.fusion_node import FusionNode
+from mmfusion_annotate.nodes.composition import EXIT_CONFIG, ExecutorKind, main_nodes, missing_files
+from mmfusion_annotate.nodes.fusion_node import FusionNode, apply_process_threads
 from mmfusion_annotate.nodes.qos import SensorQos
 from mmfusion_annotate.nodes.recorder_node import RecorderNode
 
@@ -37,7 +40,7 @@ def vehicle_nodes(
     keep their defaults/YAML."""
     rig = [Parameter("rig_file", value=str(rig_file))] if rig_file else []
     fusion_qos = [Parameter("qos", value=qos)] if qos else []
-    fusion = FusionNode(context=context, parameter_overrides=rig + fusion_qos)
+    fusion = apply_process_threads(FusionNode(context=context, parameter_overrides=rig + fusion_qos))
     if not record:
         return [fusion]
     bag = [Parameter("bag_dir", value=str(bag_dir))] if bag_dir else []
@@ -62,7 +65,34 @@ def run_vehicle(
 
     factories = [build] + ([lambda _ctx: nodes.pop(0)] if record else [])
     extra = list(extra_args)
+    if extra[:1] == ["--"]:  # `mmfusion run ... -- --ros-args ...`: argparse keeps the separator
+        extra.pop(0)
     if extra and extra[0] != "--ros-args":
         extra.insert(0, "--ros-args")
     args = ["mmfusion", *extra] if extra else None
     return main_nodes(factories, args, program="mmfusion run", interrupt_exit=True, executor=executor)
+
+
+def main(args: list[str] | None = None) -> int:
+    """``ros2 run mmfusion_annotate vehicle`` (what ``vehicle.launch.py`` and ``demo.launch.py`` start).
+
+    The two nodes of ``mmfusion run``, configured by ROS arguments only: each takes its own section of a
+    ``--params-file`` (``fusion_node:``, ``recorder_node:``) and both take ``/**`` and ``-p`` values (the
+    launch files' ``rig_file``, ``bag_dir``, ``use_sim_time``). A missing rig or parameter file: one line
+    naming it and exit 2, before any node exists. A signal is a clean stop (exit 0, what launch expects).
+    """
+    argv = sys.argv if args is None else args
+    for problem in missing_files(argv, parameters=("rig_file",)):
+        print(f"vehicle: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    nodes: list = []
+
+    def build(context: Context):
+        nodes[:] = vehicle_nodes(context, rig_file=None, bag_dir=None)
+        return nodes.pop(0)
+
+    return main_nodes([build, lambda _ctx: nodes.pop(0)], argv, program="vehicle")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmfusion_annotate.annotator import AnnotatedFrame
 from mmfusion_annotate.events.model import Event
@@ -32,6 +32,9 @@ from mmfusion_annotate.outputs.topics import (
 )
 from mmfusion_annotate.prelabel.model import PrelabelResult
 from mmfusion_annotate.types import Stamp
+
+if TYPE_CHECKING:
+    from mmfusion_annotate.rig import Rig
 
 __all__ = ["OUTPUT_TOPICS", "Output", "OutputBuilder", "static_outputs"]
 _TYPES = {t.topic: t for t in OUTPUT_TOPICS}
@@ -59,7 +62,7 @@ def _fixed(topic: str, msg: Any, stamp_ns: Stamp) -> Output:
     return Output(topic, spec.msgtype, msg, stamp_ns, spec.qos)
 
 
-def static_outputs(rig, stamp_ns: Stamp) -> list[Output]:
+def static_outputs(rig: Rig, stamp_ns: Stamp) -> list[Output]:
     """``/tf_static`` from the rig frame tree and each CameraInfo (latched, repeated per split)."""
     outputs = [Output("/tf_static", TF_MESSAGE, tf_static_message(rig, stamp_ns), stamp_ns, "latched", True)]
     outputs += [
@@ -72,7 +75,7 @@ def static_outputs(rig, stamp_ns: Stamp) -> list[Output]:
 class OutputBuilder:
     """Turns annotated frames into outputs; keeps the previous result so retired tracks are deleted."""
 
-    def __init__(self, rig, frame_id: str = "base_link", *, colored_cloud: bool = True) -> None:
+    def __init__(self, rig: Rig, frame_id: str = "base_link", *, colored_cloud: bool = True) -> None:
         self._cameras = {c.name: c for c in rig.cameras()}
         self._frame_id = frame_id
         self._colored_cloud = colored_cloud

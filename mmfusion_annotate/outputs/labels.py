@@ -298,6 +298,9 @@ def _review_entity(
         ("camera", item.camera or ""),
         ("detail", item.detail),
         ("stamp_ns", str(item.stamp)),
+        ("severity", _fmt(item.severity)),
+        ("confidence", _fmt(item.confidence)),
+        *((f"evidence.{name}", _fmt(value)) for name, value in item.evidence),
     ]
     color = priority_color(item.priority)
     located = [cuboids[i] for i in item.object_ids if i in cuboids]
@@ -319,7 +322,8 @@ def review_update(
 ) -> Any:
     """``foxglove_msgs/SceneUpdate`` with one entity per review item, in priority order.
 
-    Metadata carries ``reason``, ``modalities``, ``priority``, ``object_ids``, ``camera``, ``detail``: a
+    Metadata carries ``reason``, ``modalities``, ``priority``, ``object_ids``, ``camera``, ``detail``,
+    ``severity``, ``confidence`` and one ``evidence.<name>`` per value compared (``ReviewItem``): a
     labelling tool reads the queue from there. Items about objects of this frame also draw an inflated
     outline around those cuboids, coloured by priority; items without an object (a radar target with no
     LiDAR support, a camera-only detection) carry metadata only. Review items are per frame, so they

@@ -31,7 +31,7 @@ class RigTopic:
 def rig_topics(rig: Rig) -> list[RigTopic]:
     """Every sensor topic, then every camera-info topic (static), in rig file order."""
     topics = [RigTopic(s.topic, s.msgtype, "sensor_data") for s in rig.sensors.values()]
-    topics += [RigTopic(s.info_topic, CAMERA_INFO, "reliable", static=True) for s in rig.cameras()]
+    topics += [RigTopic(s.camera_info_topic, CAMERA_INFO, "reliable", static=True) for s in rig.cameras()]
     return topics
 
 

@@ -43,7 +43,7 @@ def transform_stamped(parent: str, child: str, T: np.ndarray, stamp_ns: Stamp) -
 def camera_info_messages(rig: Rig, stamp_ns: Stamp) -> dict[str, Any]:
     """Info topic -> ``sensor_msgs/CameraInfo`` (rclpy) of every camera with a model, in rig order."""
     return {
-        s.info_topic: s.camera.to_camera_info(s.frame_id, stamp_ns)
+        s.camera_info_topic: s.camera.to_camera_info(s.frame_id, stamp_ns)
         for s in rig.cameras()
         if s.camera is not None
     }

@@ -6,6 +6,11 @@ recorder records exactly these, so a review tool finds the same topics live and 
 (``interfaces.definitions.is_carried``: ``foxglove_msgs``, ``tf2_msgs``, the project's ``Event``) have no
 compiled type support, so rclpy cannot publish them live: the recorder and ``mmfusion replay`` write them
 into bags as CDR (``recording.serialize``).
+
+Names: the suite's own outputs are published under relative names (``published_name``), so
+``--ros-args -r __ns:=/car1`` moves them (``/car1/prelabels/scene``) and two rigs run side by side; the
+topics ROS expects global (``GLOBAL_TOPICS``) and the rig's sensor topics given absolute stay as they are.
+The names here are those of the root namespace, the names a bag of an un-namespaced run holds.
 """
 
 from __future__ import annotations
@@ -43,6 +48,21 @@ OUTPUT_TOPICS: tuple[OutputTopic, ...] = (
 """The fixed output topics (see the README's topics table)."""
 
 ANNOTATIONS_TYPE = "foxglove_msgs/msg/ImageAnnotations"
+GLOBAL_TOPICS = frozenset({"/tf", "/tf_static", "/clock", "/diagnostics"})
+"""Topics that stay in the root namespace whatever the node's namespace (as tf2, rclpy and rqt expect)."""
+
+
+def published_name(topic: str) -> str:
+    """The name a node creates the suite's output ``topic`` under: relative (the namespace prefixes it)
+    unless it is one of ``GLOBAL_TOPICS``."""
+    return topic if topic in GLOBAL_TOPICS else topic.lstrip("/")
+
+
+def within_namespace(topic: str, namespace: str) -> str:
+    """A fully qualified ``topic`` as seen from inside ``namespace``: ``/car1/prelabels/scene`` ->
+    ``/prelabels/scene`` in ``/car1``; a topic outside the namespace is returned unchanged."""
+    prefix = namespace.rstrip("/") + "/"
+    return "/" + topic[len(prefix):] if prefix != "/" and topic.startswith(prefix) else topic
 
 
 def annotations_topic(camera: Sensor) -> str:
@@ -58,7 +78,7 @@ def output_topics(rig: Rig) -> tuple[OutputTopic, ...]:
         for c in cameras
     )
     infos = tuple(
-        OutputTopic(c.info_topic, CAMERA_INFO, "reliable", "camera model: RViz Camera, Foxglove Image")
+        OutputTopic(c.camera_info_topic, CAMERA_INFO, "reliable", "camera model: RViz Camera, Foxglove Image")
         for c in cameras
         if c.camera is not None
     )

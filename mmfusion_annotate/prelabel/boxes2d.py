@@ -9,7 +9,12 @@ stacks of cuboids, so a camera projects all objects of a frame in one ``CameraMo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from mmfusion_annotate.rig.camera_model import CameraModel
 
 _EDGES = np.array(
     [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7)]
@@ -49,7 +54,8 @@ def clipped_edge_points(corners_cam: np.ndarray, near: float) -> tuple[np.ndarra
     return pts.reshape(*shape, -1, 3), np.repeat(keep, len(_SAMPLES), axis=-1)
 
 
-def project_cuboids(corners_cam: np.ndarray, model, near: float) -> tuple[np.ndarray, np.ndarray]:
+def project_cuboids(corners_cam: np.ndarray, model: CameraModel, near: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Clipped boxes (M,4) (x1,y1,x2,y2; NaN rows where a cuboid has none) and truncations (M,) of
     cuboids (M,8,3) given in the optical frame, with one projection call for all of them."""
     m = len(corners_cam)
@@ -69,14 +75,6 @@ def project_cuboids(corners_cam: np.ndarray, model, near: float) -> tuple[np.nda
     truncation = np.where(has_box, np.clip(1.0 - np.prod(size, axis=1) / full, 0.0, 1.0), 1.0)
     boxes = np.where(has_box[:, None], np.concatenate([clipped_lo, clipped_hi], axis=1), np.nan)
     return boxes, truncation
-
-
-def project_cuboid(corners_cam: np.ndarray, model, near: float):
-    """(clipped box (x1,y1,x2,y2) or None, truncation) of one cuboid (8,3) given in the optical frame."""
-    boxes, truncation = project_cuboids(corners_cam[None], model, near)
-    if np.isnan(boxes[0, 0]):
-        return None, 1.0
-    return tuple(float(v) for v in boxes[0]), float(truncation[0])
 
 
 def box_iou(a, b) -> float:

@@ -82,7 +82,7 @@ def size_scores(
             h = _at_least_score(height, *p.height, _HEIGHT_SOFT_M)
         else:
             h = _range_score(height, *p.height, _HEIGHT_SOFT_M, False)
-        fit = {"side": side_view, "end": end_view}.get(view, max(side_view, end_view))
+        fit = side_view if view == "side" else end_view if view == "end" else max(side_view, end_view)
         out[i] = p.prior * fit * h
     return out
 
@@ -99,6 +99,13 @@ def is_end_view(label: ObjectClass, length: float, width: float, occluded: bool 
     """True when the longer measured side fits the class's width better than its length (rear view)."""
     side_view, end_view = _view_scores(PRIORS[label], length, width, occluded)
     return end_view > side_view
+
+
+def height_fits(label: ObjectClass, height: float, height_cut: bool = False) -> bool:
+    """True when a measured height lies within the class's range (with the size rules' fall-off); a cut
+    height is only a lower bound, so then it need not reach the class's lowest."""
+    lo, hi = PRIORS[label].height
+    return (height_cut or height >= lo - _HEIGHT_SOFT_M) and height <= hi + _HEIGHT_SOFT_M
 
 
 def motion_factor(speed_mps: float) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Clustering of non-ground points: connected components of a bird's-eye-view occupancy grid, then a
 merge of the fragments a grazing view leaves along the line of sight.
 
-The grid labelling was chosen over Open3D DBSCAN by measurement (``bench/bench_prelabel.py``): on a
-64-beam sweep it takes a few milliseconds, DBSCAN tens to hundreds, with the same objects found.
+The grid labelling was chosen over Open3D DBSCAN by measurement (``bench/bench_prelabel.py``; figures in
+bench/RESULTS.md): on a 64-beam sweep it is an order of magnitude faster, with the same objects found.
 8-connected cells of ``cell_m`` bridge gaps up to about 1.5 cells, which keeps the sparse sides of
 distant cars together while pedestrians half a metre apart stay separate.
 
@@ -30,14 +30,15 @@ _ACROSS_REACH = 1.5  # cells: what 8-connectivity bridges, the largest gap acros
 _MAX_PAIR_CELLS = 256  # cells per component compared in the exact test (evenly subsampled beyond)
 
 
-def _ndimage(xp: ModuleType):
+def _ndimage(xp: ModuleType) -> ModuleType:
+    """scipy.ndimage for numpy arrays, cupyx's for cupy ones."""
     if xp is np:
-        import scipy.ndimage as ndimage  # noqa: PLC0415
+        import scipy.ndimage  # noqa: PLC0415
 
-        return ndimage
-    import cupyx.scipy.ndimage as ndimage  # noqa: PLC0415
+        return scipy.ndimage
+    import cupyx.scipy.ndimage  # noqa: PLC0415
 
-    return ndimage
+    return cupyx.scipy.ndimage
 
 
 def _wrap(a: np.ndarray) -> np.ndarray:

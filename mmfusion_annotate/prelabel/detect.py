@@ -9,18 +9,29 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mmfusion_annotate.prelabel.classify import CLASSES, PRIORS, decide, is_end_view, size_scores
+from mmfusion_annotate.prelabel.classify import CLASSES, PRIORS, decide, height_fits, is_end_view, size_scores
 from mmfusion_annotate.prelabel.cluster import along_ray_gap_per_m, cluster_points, split_at_gap
 from mmfusion_annotate.prelabel.config import PrelabelConfig, SemanticsConfig
-from mmfusion_annotate.prelabel.fit import BevBox, complete_with_prior, fit_at, fit_lshape, wrap_half
+from mmfusion_annotate.prelabel.fit import (
+    BevBox,
+    complete_with_prior,
+    fit_at,
+    fit_lshape,
+    near_side,
+    wrap_half,
+)
 from mmfusion_annotate.prelabel.ground import RoadMap, remove_ground
 from mmfusion_annotate.prelabel.model import PERSON_CLASSES, VEHICLE_CLASSES, ObjectClass
 from mmfusion_annotate.prelabel.occlusion import RangeProfile
 from mmfusion_annotate.prelabel.semantics import PointClass, SemanticsModel, classify, object_candidate_mask
 from mmfusion_annotate.xp import to_numpy
+
+if TYPE_CHECKING:
+    from mmfusion_annotate.rig import Rig
 
 TOP_PERCENTILE = 98.0
 TOP_GAP_M = 0.4
@@ -97,30 +108,36 @@ class Detection:
 
     def grown(self, label: ObjectClass, sensor_xy: tuple[float, float], view: str | None = None) -> BevBox:
         """Its measured box completed as ``label`` (``complete`` with what is known of its occlusion)."""
-        return complete(self.measured, label, sensor_xy, self.hidden_ends > 0, view)
+        return complete(self.measured, label, sensor_xy, self.hidden_ends, view)
 
 
 def complete(
     measured: BevBox,
     label: ObjectClass,
     sensor_xy: tuple[float, float],
-    occluded: bool = False,
+    hidden_ends: int = 0,
     view: str | None = None,
 ) -> BevBox:
-    """The measured box grown to the class's typical footprint (unchanged for ``UNKNOWN``); ``occluded``:
-    an end is cut off by a nearer object, so the longer side may be short of the class's length; ``view``
-    ("side" or "end": what the longer measured side is, when known from elsewhere)."""
+    """The measured box grown to the class's typical footprint (unchanged for ``UNKNOWN``); ``hidden_ends``:
+    how many of its ends are cut off by a nearer object: with one the longer side may be short of the
+    class's length; with both the part seen may be anywhere along the object, so its length grows to
+    both sides alike; ``view`` ("side" or "end": what the longer measured side is, when known from
+    elsewhere)."""
     if label is ObjectClass.UNKNOWN:
         return measured
     length, width, _ = PRIORS[label].typical
-    if view == "end" or (view is None and is_end_view(label, measured.length, measured.width, occluded)):
+    end_view = is_end_view(label, measured.length, measured.width, hidden_ends > 0)
+    if view == "end" or (view is None and end_view):
         # the longer visible side is the object's width: turn the box before growing it
         measured = BevBox(
             measured.cx, measured.cy, measured.width, measured.length, measured.yaw + math.pi / 2
         )
-        measured = complete_with_prior(measured, length, width, sensor_xy)
+        measured = complete_with_prior(measured, length, width, sensor_xy, hidden_ends == 2)
         return BevBox(measured.cx, measured.cy, measured.length, measured.width, wrap_half(measured.yaw))
-    return complete_with_prior(measured, length, width, sensor_xy)
+    box = complete_with_prior(measured, length, width, sensor_xy, hidden_ends == 2)
+    if label in VEHICLE_CLASSES and box.width > PRIORS[label].width[1]:
+        return near_side(box, width, sensor_xy)  # a stray return or the next car's edge beside it
+    return box
 
 
 def object_heights(
@@ -180,9 +197,10 @@ class LidarGeometry:
     objects at range are seen: returns of one upright surface lie range * tan(step) apart in height."""
 
     @classmethod
-    def from_rig(cls, rig, lidar: str) -> LidarGeometry:
-        origin = tuple(float(v) for v in rig.sensor_to_base(lidar)[:3, 3])
-        spec = getattr(rig.sensor(lidar), "lidar", None)
+    def from_rig(cls, rig: Rig, lidar: str) -> LidarGeometry:
+        x, y, z = rig.sensor_to_base(lidar)[:3, 3]
+        origin = (float(x), float(y), float(z))
+        spec = rig.sensor(lidar).lidar
         if spec is None or not spec.vertical_angles_deg:
             return cls(origin)
         angles = sorted(spec.vertical_angles_deg)
@@ -199,7 +217,7 @@ class LidarGeometry:
 def _cut_by_fov(p: np.ndarray, lidar: LidarGeometry | None) -> bool:
     """True when a point of the cluster (capture-time base_link coordinates) lies on the top or the
     bottom beam: the object continues outside the vertical field of view."""
-    if lidar is None or lidar.top_elevation_deg is None:
+    if lidar is None or lidar.top_elevation_deg is None or lidar.bottom_elevation_deg is None:
         return False
     d = p - np.asarray(lidar.origin)
     elevation = np.degrees(np.arctan2(d[:, 2], np.hypot(d[:, 0], d[:, 1])))
@@ -396,8 +414,10 @@ def _add_detections(
     sparse = sweep.too_sparse_for_a_person(idx.size, reach)
     evidence = None if point_classes is None else PointEvidence.of(point_classes[idx])
     scores = size_scores(measured.length, measured.width, z_top - z_bottom, cut, occluded=hidden > 0)
-    label, conf = decide_with_evidence(scores, evidence, cfg.semantics, foot_hidden or sparse)
-    box = complete(measured, label, sensor_xy, hidden > 0)
+    label, conf = decide_with_evidence(
+        scores, evidence, cfg.semantics, foot_hidden or sparse, (z_top - z_bottom, cut)
+    )
+    box = complete(measured, label, sensor_xy, int(hidden))
     out.append(
         Detection(
             idx,
@@ -418,7 +438,11 @@ def _add_detections(
 
 
 def decide_with_evidence(
-    scores: np.ndarray, evidence: PointEvidence | None, cfg: SemanticsConfig, person_ruled_out: bool = False
+    scores: np.ndarray,
+    evidence: PointEvidence | None,
+    cfg: SemanticsConfig,
+    person_ruled_out: bool = False,
+    height: tuple[float, bool] | None = None,
 ) -> tuple[ObjectClass, float]:
     """``classify.decide`` checked against what else the returns say:
     - a pedestrian or cyclist fit is no road user when ``person_ruled_out`` (``Detection``) or, with the
@@ -428,8 +452,9 @@ def decide_with_evidence(
       (a hedge can be car-sized, a parked car seen in part is no known size): a vehicle fit with too
       little of a vehicle in it (a wall, a hedge) is unknown, and a cluster no class fits that is almost
       all vehicle points (a car seen in part, behind another, or wider than a car for a stray return
-      beside it) is the vehicle class its footprint fits best, with the vehicle share as its confidence,
-      halved: the size did not confirm it.
+      beside it) is the vehicle class its footprint fits best among those its ``height`` (measured, cut)
+      fits (a car-tall cluster too wide for a car is two cars or a car and its neighbour's edge, no
+      truck), with the vehicle share as its confidence, halved: the size did not confirm it.
     """
     label, confidence = decide(scores)
     if label in PERSON_CLASSES and (
@@ -445,7 +470,8 @@ def decide_with_evidence(
         and evidence.vehicle >= cfg.vehicle_share_for_class
         and evidence.points >= cfg.min_points_for_class
     ):
-        best = max(VEHICLE_CLASSES, key=lambda c: scores[CLASSES.index(c)])
+        fits = [c for c in VEHICLE_CLASSES if height is None or height_fits(c, *height)] or VEHICLE_CLASSES
+        best = max(fits, key=lambda c: scores[CLASSES.index(c)])
         return best, 0.5 * evidence.vehicle
     return label, confidence
 
@@ -457,6 +483,8 @@ def reclassify(
     m = det.measured
     occluded = det.hidden_ends > 0
     scores = size_scores(m.length, m.width, det.z_top - det.z_bottom, det.height_cut, view, occluded)
-    label, conf = decide_with_evidence(scores, det.evidence, semantics, det.person_ruled_out)
+    label, conf = decide_with_evidence(
+        scores, det.evidence, semantics, det.person_ruled_out, (det.z_top - det.z_bottom, det.height_cut)
+    )
     box = det.grown(label, sensor_xy, view)
     return replace(det, box=box, scores=scores, label=label, confidence=conf)

@@ -85,12 +85,17 @@ def fit_lshape(xy: np.ndarray, angle_step_deg: float, max_points: int, min_size:
 
 
 def complete_with_prior(
-    box: BevBox, prior_length: float, prior_width: float, sensor_xy: tuple[float, float]
+    box: BevBox,
+    prior_length: float,
+    prior_width: float,
+    sensor_xy: tuple[float, float],
+    centred: bool = False,
 ) -> BevBox:
     """Grow a box that is shorter/narrower than the prior on the side facing away from the sensor.
 
     The side nearest the sensor is the measured one (it produced the returns); the far side is where
-    points are missing because of self-occlusion, so that is where the box is extended.
+    points are missing because of self-occlusion, so that is where the box is extended. ``centred``: the
+    length grows to both ends alike (both ends hidden: the part seen may lie anywhere along the object).
     """
     if box.length >= prior_length and box.width >= prior_width:
         return box
@@ -100,9 +105,21 @@ def complete_with_prior(
     shift = np.zeros(2)
     length, width = box.length, box.width
     if length < prior_length:
-        shift -= e1 * math.copysign((prior_length - length) / 2, float(rel @ e1))
+        if not centred:
+            shift -= e1 * math.copysign((prior_length - length) / 2, float(rel @ e1))
         length = prior_length
     if width < prior_width:
         shift -= e2 * math.copysign((prior_width - width) / 2, float(rel @ e2))
         width = prior_width
     return BevBox(box.cx + float(shift[0]), box.cy + float(shift[1]), length, width, box.yaw)
+
+
+def near_side(box: BevBox, width: float, sensor_xy: tuple[float, float]) -> BevBox:
+    """The box cut to ``width`` across its axis on the side nearest the sensor: of a cluster wider than its
+    class allows, the face the sensor saw is the object's; the rest is a stray return or the edge of the
+    next object beside it."""
+    if box.width <= width:
+        return box
+    e2 = np.array([-math.sin(box.yaw), math.cos(box.yaw)])
+    toward = math.copysign((box.width - width) / 2, float((np.array(sensor_xy) - (box.cx, box.cy)) @ e2))
+    return BevBox(box.cx + float(e2[0] * toward), box.cy + float(e2[1] * toward), box.length, width, box.yaw)

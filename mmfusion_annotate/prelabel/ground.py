@@ -103,8 +103,8 @@ def _walk_bins(zmin, ground0: float, seed_r0: float, slope: float, step: float, 
 @njit(cache=True, nogil=True)
 def _walk_bins_kernel(zmin, ground0, seed_r0, slope, step, bin_m):  # pragma: no cover - compiled
     """``_walk_bins`` on the CPU, one sector at a time: the same float32 arithmetic in the same order
-    (Python floats meet float32 arrays as float32 there), without ~7 numpy calls per bin (171 bins on
-    the default settings: ~1.7 of the 2.6 ms of ``remove_ground`` for a 100k-point sweep)."""
+    (Python floats meet float32 arrays as float32 there), without the several numpy calls per bin that
+    made most of ``remove_ground``'s time (figures: bench/RESULTS.md, docstring figures)."""
     n_sectors, n_bins = zmin.shape
     ground_cells = np.empty((n_sectors, n_bins), dtype=np.float32)
     slope32, step32, gap32 = np.float32(slope), np.float32(step), np.float32(_MAX_GAP_M)

@@ -23,6 +23,7 @@ from scipy.optimize import linear_sum_assignment
 
 from mmfusion_annotate.prelabel.boxes2d import box_iou
 from mmfusion_annotate.prelabel.model import Cuboid, ObjectClass
+from mmfusion_annotate.types import vec3
 
 RANGES_M = (20.0, 30.0, 50.0)
 GROUPS = {
@@ -198,7 +199,7 @@ class Evaluator:
                 self.heading_err.append(
                     math.degrees(min(_angle_diff(g.yaw, p.yaw), _angle_diff(g.yaw + math.pi, p.yaw)))
                 )
-                self.size_err.append(tuple(abs(a - b) for a, b in zip(g.size, p.size, strict=True)))
+                self.size_err.append(vec3(abs(a - b) for a, b in zip(g.size, p.size, strict=True)))
                 self.velocity_err.append(
                     math.hypot(g.velocity[0] - p.velocity[0], g.velocity[1] - p.velocity[1])
                 )
@@ -276,8 +277,10 @@ class _IdentityCounts:
         overlap = np.zeros((len(truth_ids), len(pred_ids)))
         for (t, p), n in self.pair_frames.items():
             overlap[truth_ids.index(t), pred_ids.index(p)] = n
-        rows, cols = linear_sum_assignment(overlap, maximize=True) if overlap.size else ([], [])
-        idtp = float(overlap[rows, cols].sum()) if overlap.size else 0.0
+        idtp = 0.0
+        if overlap.size:
+            rows, cols = linear_sum_assignment(overlap, maximize=True)
+            idtp = float(overlap[rows, cols].sum())
         return 2 * idtp / (self.truth_dets + self.pred_dets)
 
 

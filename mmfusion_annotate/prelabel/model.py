@@ -123,7 +123,20 @@ class RadarCandidate:
 
 @dataclass(frozen=True)
 class ReviewItem:
-    """A cross-modal disagreement for annotators, highest ``priority`` (0..1) first."""
+    """A cross-modal disagreement for annotators, highest ``priority`` (0..1) first.
+
+    The fields review tools read (``mmfusion review``, the ``/prelabels/review`` metadata):
+
+    - ``reason``: what disagrees (``prelabel.review`` names the kinds); ``modalities``: which disagree;
+    - ``object_ids``: the track(s) concerned (empty for a radar target or camera box with no cuboid);
+      ``stamp``: the sweep stamp; ``camera``: the camera judged, None when no camera is involved;
+    - ``evidence``: the values compared and the thresholds they were held to, as sorted (name, value)
+      pairs (e.g. ``iou`` and ``iou_threshold``; ``x_m``/``y_m`` in base_link where no cuboid locates it);
+    - ``severity`` (how much the reason matters, 0..1), ``confidence`` (how sure the machine was of the
+      label or detection concerned, 0..1), and ``priority = severity x confidence x modality weight``
+      (``prelabel.review.priority``), so a confident label two sensors disagree on comes first;
+    - ``detail``: the same in words, for people.
+    """
 
     reason: str
     modalities: tuple[Modality, ...]
@@ -132,6 +145,12 @@ class ReviewItem:
     stamp: Stamp
     camera: str | None = None
     detail: str = ""
+    evidence: tuple[tuple[str, float], ...] = ()
+    severity: float = 0.0
+    confidence: float = 1.0
+
+    def evidence_dict(self) -> dict[str, float]:
+        return dict(self.evidence)
 
 
 @dataclass(frozen=True)

@@ -59,4 +59,3 @@ class RangeProfile:
         beside = (self.bins[ends][:, :, None] + look) % _BINS
         hidden = (self.nearest[beside] < (self.ranges[ends] - NEARER_M)[:, :, None]).any(axis=2)
         return hidden.sum(axis=1)
-

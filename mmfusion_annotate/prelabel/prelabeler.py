@@ -13,6 +13,7 @@ import logging
 import math
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -48,7 +49,11 @@ from mmfusion_annotate.prelabel.model import (
 from mmfusion_annotate.prelabel.radar import RadarScan, associate, compensate, group_candidates
 from mmfusion_annotate.prelabel.semantics import DEFAULT_MODEL_PATH, load_model
 from mmfusion_annotate.prelabel.tracker import Measurement, Tracker
-from mmfusion_annotate.types import ns_to_seconds
+from mmfusion_annotate.types import ns_to_seconds, vec3
+
+if TYPE_CHECKING:
+    from mmfusion_annotate.fusion.frame import FusedFrame
+    from mmfusion_annotate.rig import Rig
 
 ALGORITHM_CUBOID = "polar-ground+bev-cc+lshape+size-prior"
 ALGORITHM_TRACK = "cv-kalman+hungarian"
@@ -83,7 +88,7 @@ def _yaw_of(T: np.ndarray) -> float:
     return math.atan2(T[1, 0], T[0, 0])
 
 
-def _horizon_row(rig, name: str) -> float | None:
+def _horizon_row(rig: Rig, name: str) -> float | None:
     """The image row of the horizon straight ahead of a camera (where far road users stand), or None
     when the camera looks up or down too steeply to see it."""
     sensor = rig.sensor(name)
@@ -94,7 +99,7 @@ def _horizon_row(rig, name: str) -> float | None:
     if np.linalg.norm(ahead) < 1e-6:
         return None
     far = T_base_cam[:3, 3] + HORIZON_M * ahead / np.linalg.norm(ahead)
-    uv, _, valid = sensor.camera.project(transform_points(T_cam_base, far[None]))
+    uv, _, valid = sensor.camera_model.project(transform_points(T_cam_base, far[None]))
     return float(uv[0, 1]) if bool(np.asarray(valid)[0]) and np.isfinite(uv[0, 1]) else None
 
 
@@ -102,7 +107,7 @@ class Prelabeler:
     """Stateful pre-labeller for one drive (see module docstring)."""
 
     def __init__(
-        self, rig, cfg: PrelabelConfig | None = None, detector: CameraDetector | None = None
+        self, rig: Rig, cfg: PrelabelConfig | None = None, detector: CameraDetector | None = None
     ) -> None:
         """``detector``: the camera detector, loaded once and shared (a session per drive would cost its
         load every time); None loads the configured one (``ConfigError`` when it cannot be used)."""
@@ -131,7 +136,7 @@ class Prelabeler:
 
     # ------------------------------------------------------------------ LiDAR + tracking
     def _objects(
-        self, frame, detections: list[Detection], verdicts: list[Verdict | None], sensor_xy
+        self, frame: FusedFrame, detections: list[Detection], verdicts: list[Verdict | None], sensor_xy
     ) -> tuple[list[_Object], list, list]:
         T_world_base = frame.ego.pose if frame.ego is not None else np.eye(4)
         base_yaw = _yaw_of(T_world_base)
@@ -162,8 +167,8 @@ class Prelabeler:
             t = states[oid]
             v_base = R_base_world @ np.array([t.x[2], t.x[3], 0.0])
             speed = float(np.hypot(v_base[0], v_base[1]))
-            if verdicts[k] is not None:
-                self._remember(oid, verdicts[k])
+            if (verdict := verdicts[k]) is not None:
+                self._remember(oid, verdict)
             memo = self._memory.get(oid)
             label = t.label
             if memo is not None and memo.positive:
@@ -199,7 +204,8 @@ class Prelabeler:
             self._memory[oid] = verdict
 
     def _recalled(
-        self, frame, detections: list[Detection], verdicts: list[Verdict | None], T_world_base, sensor_xy
+        self, frame: FusedFrame, detections: list[Detection], verdicts: list[Verdict | None],
+        T_world_base, sensor_xy
     ) -> list[Detection]:
         """Unknown clusters at the predicted place of a track a camera named, given that class again.
 
@@ -238,7 +244,8 @@ class Prelabeler:
                 out[k] = relabelled(detections[k], named[oid], sensor_xy)
         return out
 
-    def _with_view(self, frame, detections: list[Detection], T_world_base, sensor_xy) -> list[Detection]:
+    def _with_view(self, frame: FusedFrame,
+                   detections: list[Detection], T_world_base, sensor_xy) -> list[Detection]:
         """Detections next to a moving track, classified again knowing which side they show.
 
         A moving object travels along its length: when the track's velocity runs across the longer
@@ -300,7 +307,8 @@ class Prelabeler:
         return tuple(out)
 
     # ------------------------------------------------------------------ radar
-    def _radar(self, frame, objects: list[_Object]) -> tuple[list[_Object], list[RadarCandidate], list]:
+    def _radar(self, frame: FusedFrame,
+               objects: list[_Object]) -> tuple[list[_Object], list[RadarCandidate], list]:
         if not frame.radars:
             return objects, [], []
         lin = frame.ego.linear_velocity if frame.ego is not None else np.zeros(3)
@@ -334,7 +342,7 @@ class Prelabeler:
                         candidate_id=len(candidates),
                         radar=name,
                         stamp=view.stamp,
-                        position=tuple(float(v) for v in xyz[sel].mean(axis=0)),
+                        position=vec3(xyz[sel].mean(axis=0)),
                         range_rate=float(np.median(radial[sel])),
                         rcs=float(rcs[sel].max()),
                         num_detections=int(len(sel)),
@@ -358,7 +366,8 @@ class Prelabeler:
         return out, candidates, mismatches
 
     # ------------------------------------------------------------------ cameras
-    def _boxes(self, frame, objects: list[_Object]) -> tuple[list[Box2D], list[tuple[Box2D, tuple | None]]]:
+    def _boxes(self, frame: FusedFrame,
+               objects: list[_Object]) -> tuple[list[Box2D], list[tuple[Box2D, tuple | None]]]:
         boxes: list[Box2D] = []
         observed: list[tuple[Box2D, tuple | None]] = []
         if not objects:
@@ -376,7 +385,8 @@ class Prelabeler:
             if frame.ego is not None:
                 T_cam_base = T_cam_base @ np.linalg.inv(frame.ego.track.pose(view.exposure_stamp))
             corners = transform_points(T_cam_base, cuboid_corners(centres + velocities * dt, sizes, yaws))
-            projected, truncations = project_cuboids(corners, sensor.camera, self.cfg.camera.near_plane_m)
+            near = self.cfg.camera.near_plane_m
+            projected, truncations = project_cuboids(corners, sensor.camera_model, near)
             in_view = np.flatnonzero(~np.isnan(projected[:, 0]))
             if len(in_view) == 0:
                 continue
@@ -434,7 +444,7 @@ class Prelabeler:
         )
 
     def _camera_detections(
-        self, frame, scheduled: tuple[str, ...], started: Future[list[ImageDetections]] | None
+        self, frame: FusedFrame, scheduled: tuple[str, ...], started: Future[list[ImageDetections]] | None
     ) -> list[ImageDetections]:
         """The scheduled cameras' detections (run here unless ``started``); failures counted and logged."""
         if not scheduled:
@@ -453,7 +463,8 @@ class Prelabeler:
                              image.camera, frame.stamp, image.error)  # fmt: skip
         return [image for image in found if not image.error and image.camera in frame.cameras]
 
-    def _camera(self, frame, detections: list[Detection], stages: Stages, found: list[ImageDetections],
+    def _camera(self, frame: FusedFrame,
+                detections: list[Detection], stages: Stages, found: list[ImageDetections],
                 sensor_xy) -> _CameraResult:  # fmt: skip
         """This frame's detections fused with its clusters, camera by camera (``camera_fusion``)."""
         verdicts: list[Verdict | None] = [None] * len(detections)
@@ -487,7 +498,7 @@ class Prelabeler:
             camera_only += [(image.camera, o) for o in fused.camera_only]
         return _CameraResult(detections + seeded, verdicts, camera_only)
 
-    def _camera_only(self, frame, camera_only: list[tuple[str, CameraObject]]) -> list[Box2D]:
+    def _camera_only(self, frame: FusedFrame, camera_only: list[tuple[str, CameraObject]]) -> list[Box2D]:
         """Boxes of road users whose frustum holds too few LiDAR points for a cuboid (``object_id`` -1)."""
         return [
             Box2D(-1, name, frame.cameras[name].exposure_stamp, o.box, 0.0, 0.0, o.score, o.label,
@@ -496,7 +507,8 @@ class Prelabeler:
         ]  # fmt: skip
 
     # ------------------------------------------------------------------ the one call
-    def process(self, frame, cameras: Future[list[ImageDetections]] | None = None) -> PrelabelResult:
+    def process(self, frame: FusedFrame,
+                cameras: Future[list[ImageDetections]] | None = None) -> PrelabelResult:
         """Pre-label one fused frame (``mmfusion_annotate.fusion.FusedFrame``).
 
         ``cameras``: ``detect_cameras`` already started on this frame's images of ``detector_cameras()``
@@ -529,6 +541,8 @@ class Prelabeler:
             observed_boxes=observed,
             radar_candidates=candidates,
             radar_mismatches=radar_mismatch,
+            radar_tolerance_mps=self.cfg.radar.range_rate_tolerance_mps,
+            radar_near_cuboid_m=self.cfg.radar.candidate_cluster_m,
             class_flips=flips,
             id_switches=self._id_switches(frame, objects, retired),
             camera_only=camera_only,
@@ -542,7 +556,8 @@ class Prelabeler:
             tuple(items),
         )
 
-    def _id_switches(self, frame, objects: list[_Object], retired: list[int]) -> list[tuple[int, int]]:
+    def _id_switches(self, frame: FusedFrame,
+                     objects: list[_Object], retired: list[int]) -> list[tuple[int, int]]:
         """(old id, new id) where a new track starts where a confirmed track just vanished."""
         t = ns_to_seconds(frame.stamp)
         for oid in retired:

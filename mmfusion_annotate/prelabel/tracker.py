@@ -120,19 +120,19 @@ class Tracker:
             dist = np.linalg.norm(pred[:, None, :] - meas, axis=2)
             cost = np.where(dist <= self.cfg.gate_m, dist, _UNASSIGNED_COST)
             rows, cols = linear_sum_assignment(cost)
-            for r, c in zip(rows, cols, strict=True):
-                if cost[r, c] < _UNASSIGNED_COST:
-                    assigned[c] = r
+            for matched, c in zip(rows, cols, strict=True):
+                if cost[matched, c] < _UNASSIGNED_COST:
+                    assigned[c] = matched
         hit = np.zeros(n, dtype=bool)
         flips = []
         R = np.eye(2) * self.cfg.measurement_noise_m**2
         H = np.eye(2, 4)
         for j, mm in enumerate(measurements):
-            r = assigned[j]
-            if r < 0:
+            row = assigned[j]
+            if row < 0:
                 continue
-            t = self._tracks[r]
-            hit[r] = True
+            t = self._tracks[row]
+            hit[row] = True
             S = H @ t.P @ H.T + R
             K = t.P @ H.T @ np.linalg.inv(S)
             t.x = t.x + K @ (np.asarray(mm.centre_for(t.label)) - H @ t.x)

@@ -13,7 +13,7 @@ import yaml
 from mmfusion_annotate.errors import BagError
 
 KEEP_LAST, KEEP_ALL = 1, 2
-RELIABLE, BEST_EFFORT = 1, 2
+RELIABILITY_RELIABLE, RELIABILITY_BEST_EFFORT = 1, 2
 TRANSIENT_LOCAL, VOLATILE = 1, 2
 LIVELINESS_AUTOMATIC = 1
 INFINITE = {"sec": 9223372036, "nsec": 854775807}
@@ -25,7 +25,7 @@ class QosProfile:
 
     history: int = KEEP_LAST
     depth: int = 10
-    reliability: int = RELIABLE
+    reliability: int = RELIABILITY_RELIABLE
     durability: int = VOLATILE
 
     def to_yaml(self) -> str:
@@ -45,7 +45,7 @@ class QosProfile:
 
 
 PROFILES: dict[str, QosProfile] = {
-    "sensor_data": QosProfile(depth=5, reliability=BEST_EFFORT),
+    "sensor_data": QosProfile(depth=5, reliability=RELIABILITY_BEST_EFFORT),
     "reliable": QosProfile(),
     "latched": QosProfile(depth=1, durability=TRANSIENT_LOCAL),
 }

@@ -77,9 +77,9 @@ def file_messages(
             found = indexed_messages(
                 stream, path, summary, losses, topics=topics, starting_at=starting_at, ending_at=ending_at
             )
-            for channel, message in found:
-                schema = summary.schemas.get(channel.schema_id)
-                yield BagMessage(channel.topic, schema.name if schema else "", message.data, message.log_time)
+            for indexed, message in found:
+                schema = summary.schemas.get(indexed.schema_id)
+                yield BagMessage(indexed.topic, schema.name if schema else "", message.data, message.log_time)
             return
         schemas: dict[int, Schema] = {}
         channels: dict[int, Channel] = {}
@@ -140,7 +140,7 @@ class BagReader:
 
     def metadata_records(self, name: str) -> list[dict[str, str]]:
         """The MCAP metadata records called ``name``, file by file (none from a file without summary)."""
-        records = []
+        records: list[dict[str, str]] = []
         for path in self.files:
             with open(path, "rb") as stream:
                 if file_summary(stream, path) is None:

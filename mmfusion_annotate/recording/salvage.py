@@ -21,10 +21,10 @@ import io
 import json
 import struct
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeGuard
 
 from mcap.data_stream import ReadDataStream
 from mcap.opcode import Opcode
@@ -51,11 +51,12 @@ MAGIC = b"\x89MCAP0\r\n"
 _FRAME = struct.Struct("<BQ")
 _CHUNK_HEAD = struct.Struct("<QQQII")  # start, end, uncompressed size, crc, compression length
 _COMPRESSIONS = {0: b"", 3: b"lz4", 4: b"zstd"}
-_RECORDS = {
-    Opcode.HEADER: Header, Opcode.FOOTER: Footer, Opcode.SCHEMA: Schema, Opcode.CHANNEL: Channel,
-    Opcode.METADATA: Metadata, Opcode.ATTACHMENT: Attachment, Opcode.MESSAGE_INDEX: MessageIndex,
-    Opcode.DATA_END: DataEnd, Opcode.MESSAGE: Message,
+_READERS: dict[int, Callable[[ReadDataStream], McapRecord]] = {
+    Opcode.HEADER: Header.read, Opcode.FOOTER: Footer.read, Opcode.SCHEMA: Schema.read,
+    Opcode.CHANNEL: Channel.read, Opcode.METADATA: Metadata.read, Opcode.ATTACHMENT: Attachment.read,
+    Opcode.MESSAGE_INDEX: MessageIndex.read, Opcode.DATA_END: DataEnd.read,
 }  # fmt: skip
+_RECORD_OPCODES = frozenset(_READERS) | {Opcode.MESSAGE}  # a Message reads its body knowing its length
 _SUMMARY_OPCODES = frozenset(range(Opcode.CHUNK_INDEX, Opcode.DATA_END)) - {
     Opcode.ATTACHMENT,
     Opcode.METADATA,
@@ -105,7 +106,7 @@ class ReadLosses:
     def messages_lost(self) -> int | None:
         """Messages in the damaged stretches, None when some stretch's count is unknown."""
         counts = [loss.messages for loss in self.chunks]
-        return None if None in counts else sum(counts)
+        return sum(n for n in counts if n is not None) if None not in counts else None
 
     def lines(self) -> list[str]:
         """One line per damaged stretch and per topic with skipped messages (for the end of a run)."""
@@ -222,7 +223,7 @@ def _wanted_chunks(
 
 def _wanted_message(
     record: McapRecord, channel_ids: set[int], starting_at: int | None, ending_at: int | None
-) -> bool:
+) -> TypeGuard[Message]:
     """A message record of one of ``channel_ids`` logged within ``[starting_at, ending_at]``."""
     return (
         isinstance(record, Message)
@@ -370,7 +371,7 @@ def scan_records(stream: IO[bytes], path: Path, losses: ReadLosses) -> Iterator[
         framed = len(head) >= _FRAME.size
         opcode, length = _FRAME.unpack_from(head) if framed else (0, 0)
         end = pos + _FRAME.size + length
-        known = opcode in _RECORDS or opcode in _SUMMARY_OPCODES or opcode >= 0x80
+        known = opcode in _RECORD_OPCODES or opcode in _SUMMARY_OPCODES or opcode >= 0x80
         if (
             not framed
             or end > size
@@ -403,10 +404,10 @@ def scan_records(stream: IO[bytes], path: Path, losses: ReadLosses) -> Iterator[
             yield from records
         elif opcode in (Opcode.DATA_END, Opcode.FOOTER):
             return
-        elif opcode in _RECORDS:
+        elif opcode in _RECORD_OPCODES:
             try:
                 data = ReadDataStream(io.BytesIO(body))
-                yield Message.read(data, length) if opcode == Opcode.MESSAGE else _RECORDS[opcode].read(data)
+                yield Message.read(data, length) if opcode == Opcode.MESSAGE else _READERS[opcode](data)
             except DAMAGE_ERRORS as error:
                 losses.chunks.append(ReadLoss(str(path), offset, end - offset, _reason(error)))
 

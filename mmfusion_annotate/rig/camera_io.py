@@ -109,11 +109,9 @@ def _from_calibration_dict(doc: dict[str, Any], source: str) -> CameraModel:
             raise CalibrationError(f"must be {kind.__name__}, got {doc[key]!r}", file=source, key=key)
         return doc[key]
 
-    def matrix(key: str, required: bool = True) -> np.ndarray | None:
+    def matrix(key: str) -> np.ndarray:
         if key not in doc:
-            if required:
-                raise CalibrationError("missing key", file=source, key=key)
-            return None
+            raise CalibrationError("missing key", file=source, key=key)
         block = doc[key]
         rows, cols = _MATRICES[key]
         if not isinstance(block, dict) or not isinstance(block.get("data"), list):
@@ -133,17 +131,21 @@ def _from_calibration_dict(doc: dict[str, Any], source: str) -> CameraModel:
             )
         return np.asarray(data, dtype=np.float64)
 
+    def optional_matrix(key: str) -> np.ndarray | None:
+        return matrix(key) if key in doc else None
+
+    K = matrix("camera_matrix")
     D = matrix("distortion_coefficients")
-    R = matrix("rectification_matrix", required=False)
+    R = optional_matrix("rectification_matrix")
     try:
         return CameraModel(
             width=scalar("image_width", int),
             height=scalar("image_height", int),
-            K=matrix("camera_matrix"),
-            D=tuple(D.tolist()) if D is not None else (),
+            K=K,
+            D=tuple(D.tolist()),
             distortion_model=scalar("distortion_model", str),
             R=np.eye(3) if R is None else _rotation_or_identity(R),
-            P=matrix("projection_matrix", required=False),
+            P=optional_matrix("projection_matrix"),
         )
     except RigError as exc:
         key = {

@@ -11,12 +11,14 @@ inside the image when 0 <= u < width and 0 <= v < height (``floor(u)`` is the co
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from mmfusion_annotate.errors import RigError
 from mmfusion_annotate.rig import distortion
@@ -38,60 +40,64 @@ def _frozen(values: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
     return array
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class CameraModel:
     """Intrinsics of one camera exactly as CameraInfo carries them (K, D, R, P, image size).
 
-    ``max_fov_deg`` (optional, full cone angle) narrows the valid field of view below the angle where
-    the distortion polynomial stops being monotonic, which is always enforced.
+    The constructor takes any array-likes (nested lists from YAML, tuples) and stores them validated
+    and read-only: K (3, 3), R (3, 3, identity if omitted), P (3, 4, ``[K | 0]`` if omitted), D with
+    the model's coefficient count (zeros if omitted). ``max_fov_deg`` (optional, full cone angle)
+    narrows the valid field of view below the angle where the distortion polynomial stops being
+    monotonic, which is always enforced.
     """
 
     width: int
     height: int
     K: np.ndarray
-    D: tuple[float, ...] = ()
-    distortion_model: DistortionModel = "plumb_bob"
-    R: np.ndarray = field(default_factory=lambda: np.eye(3))
-    P: np.ndarray | None = None
-    max_fov_deg: float | None = None
+    D: tuple[float, ...]
+    distortion_model: DistortionModel
+    R: np.ndarray
+    P: np.ndarray
+    max_fov_deg: float | None
     theta_max: float = field(init=False, repr=False)
 
-    def __post_init__(self) -> None:
+    def __init__(self, width: int, height: int, K: ArrayLike, D: Iterable[float] = (),
+                 distortion_model: DistortionModel = "plumb_bob", R: ArrayLike | None = None,
+                 P: ArrayLike | None = None, max_fov_deg: float | None = None) -> None:
         set_ = object.__setattr__
-        if self.distortion_model not in distortion.DISTORTION_MODELS:
+        if distortion_model not in distortion.DISTORTION_MODELS:
             raise RigError(
-                f"unknown distortion model '{self.distortion_model}' "
+                f"unknown distortion model '{distortion_model}' "
                 f"(expected one of {', '.join(distortion.DISTORTION_MODELS)})",
                 key="distortion_model",
             )
-        if int(self.width) <= 0 or int(self.height) <= 0:
-            raise RigError(f"image size must be positive, got {self.width}x{self.height}", key="width")
-        set_(self, "width", int(self.width))
-        set_(self, "height", int(self.height))
-        K = _frozen(self.K, (3, 3), "K")
-        if K[0, 0] <= 0 or K[1, 1] <= 0 or K[1, 0] != 0 or not np.array_equal(K[2], [0.0, 0.0, 1.0]):
+        set_(self, "distortion_model", distortion_model)
+        if int(width) <= 0 or int(height) <= 0:
+            raise RigError(f"image size must be positive, got {width}x{height}", key="width")
+        set_(self, "width", int(width))
+        set_(self, "height", int(height))
+        K_ = _frozen(K, (3, 3), "K")
+        if K_[0, 0] <= 0 or K_[1, 1] <= 0 or K_[1, 0] != 0 or not np.array_equal(K_[2], [0.0, 0.0, 1.0]):
             raise RigError("K must be [[fx, s, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0", key="K")
-        set_(self, "K", K)
-        D = tuple(float(c) for c in self.D)
-        expected = distortion.COEFFICIENT_COUNT[self.distortion_model]
-        if len(D) == 0:
-            D = (0.0,) * expected
-        if len(D) != expected:
-            raise RigError(
-                f"{self.distortion_model} needs {expected} coefficients in D, got {len(D)}", key="D"
-            )
-        set_(self, "D", D)
-        R = _frozen(self.R, (3, 3), "R")
-        if np.abs(R.T @ R - np.eye(3)).max() > _ORTHONORMAL_TOL or np.linalg.det(R) <= 0:
+        set_(self, "K", K_)
+        D_ = tuple(float(c) for c in D)
+        expected = distortion.COEFFICIENT_COUNT[distortion_model]
+        if len(D_) == 0:
+            D_ = (0.0,) * expected
+        if len(D_) != expected:
+            raise RigError(f"{distortion_model} needs {expected} coefficients in D, got {len(D_)}", key="D")
+        set_(self, "D", D_)
+        R_ = _frozen(np.eye(3) if R is None else R, (3, 3), "R")
+        if np.abs(R_.T @ R_ - np.eye(3)).max() > _ORTHONORMAL_TOL or np.linalg.det(R_) <= 0:
             raise RigError("R is not a rotation (orthonormal, det +1)", key="R")
-        set_(self, "R", R)
-        P = np.hstack([K, np.zeros((3, 1))]) if self.P is None else self.P
-        set_(self, "P", _frozen(P, (3, 4), "P"))
-        theta = distortion.max_incidence_angle(self.distortion_model, D)
-        if self.max_fov_deg is not None:
-            if not 0 < self.max_fov_deg <= 360:
-                raise RigError(f"max_fov_deg must be in (0, 360], got {self.max_fov_deg}", key="max_fov_deg")
-            theta = min(theta, math.radians(self.max_fov_deg) / 2)
+        set_(self, "R", R_)
+        set_(self, "P", _frozen(np.hstack([K_, np.zeros((3, 1))]) if P is None else P, (3, 4), "P"))
+        theta = distortion.max_incidence_angle(distortion_model, D_)
+        if max_fov_deg is not None:
+            if not 0 < max_fov_deg <= 360:
+                raise RigError(f"max_fov_deg must be in (0, 360], got {max_fov_deg}", key="max_fov_deg")
+            theta = min(theta, math.radians(max_fov_deg) / 2)
+        set_(self, "max_fov_deg", max_fov_deg)
         set_(self, "theta_max", theta)
 
     # ------------------------------------------------------------------ comparisons
@@ -100,7 +106,7 @@ class CameraModel:
             return NotImplemented
         return self.isclose(other, atol=0.0)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # equal models compare by value, so none is hashable
 
     def isclose(self, other: CameraModel, atol: float = 1e-9) -> bool:
         """Same model, size and (within ``atol``) the same K, D, R, P."""

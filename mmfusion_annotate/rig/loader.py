@@ -208,16 +208,10 @@ def rig_to_dict(rig: Rig) -> dict[str, Any]:
     """The rig as a YAML-ready document that ``rig_from_dict`` reads back to an equal rig."""
     frames = []
     sensor_frames = {s.frame_id for s in rig.sensors.values()}
-    for frame in rig.frames()[1:]:
-        if frame not in sensor_frames:
-            frames.append(
-                {
-                    "name": frame,
-                    "extrinsic": _extrinsic(
-                        rig.tree.parent(frame), rig.transform(rig.tree.parent(frame), frame)
-                    ),
-                }
-            )
+    for frame in rig.frames():
+        parent = rig.tree.parent(frame)
+        if parent is not None and frame not in sensor_frames:
+            frames.append({"name": frame, "extrinsic": _extrinsic(parent, rig.transform(parent, frame))})
     sensors = []
     for s in rig.sensors.values():
         entry: dict[str, Any] = {

@@ -64,6 +64,20 @@ class Sensor:
             object.__setattr__(self, "info_topic", default_info_topic(self.topic))
 
     @property
+    def camera_model(self) -> CameraModel:
+        """``camera`` where a camera is required: RigError for a sensor without a camera model."""
+        if self.camera is None:
+            raise RigError(f"sensor '{self.name}' ({self.kind}) has no camera model", key=self.name)
+        return self.camera
+
+    @property
+    def camera_info_topic(self) -> str:
+        """``info_topic`` where a camera is required: RigError for a sensor that is not a camera."""
+        if self.info_topic is None:
+            raise RigError(f"sensor '{self.name}' ({self.kind}) has no camera-info topic", key=self.name)
+        return self.info_topic
+
+    @property
     def msgtype(self) -> str:
         """The message type the sensor publishes (``interfaces.msgtypes.sensor_msgtype``)."""
         return sensor_msgtype(self.kind, self.compressed)

@@ -198,7 +198,9 @@ class LidarSpec(_Strict):
                 raise ValueError(
                     "vertical_range_deg must be [lowest, highest] together with an integer beams"
                 )
-            data["vertical_angles_deg"] = tuple(np.linspace(*map(float, low_high), data["beams"]).tolist())
+            data["vertical_angles_deg"] = tuple(
+                np.linspace(float(low_high[0]), float(low_high[1]), data["beams"]).tolist()
+            )
         return data
 
     @model_validator(mode="after")

@@ -17,7 +17,7 @@ import numpy as np
 
 from mmfusion_annotate.rig import Sensor
 from mmfusion_annotate.sim.config import RenderConfig
-from mmfusion_annotate.sim.ego import EgoMotion
+from mmfusion_annotate.sim.ego import ScenarioEgo
 from mmfusion_annotate.sim.geometry import BOX_EDGES, box_corners
 from mmfusion_annotate.sim.raycast import cast
 from mmfusion_annotate.sim.world import CLASS_NAMES, CLASS_STYLES, GROUND_COLORS, World, material_at
@@ -79,7 +79,7 @@ class CameraRenderer:
     """Renders one rig camera; ``T_base_sensor`` is the true mount (a calibration fault rotates it)."""
 
     def __init__(
-        self, sensor: Sensor, T_base_sensor: np.ndarray, world: World, ego: EgoMotion, render: RenderConfig
+        self, sensor: Sensor, T_base_sensor: np.ndarray, world: World, ego: ScenarioEgo, render: RenderConfig
     ) -> None:
         cam = sensor.camera
         assert cam is not None

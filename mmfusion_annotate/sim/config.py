@@ -83,7 +83,7 @@ class ClockDrift(_Strict):
     start_s: Annotated[float, Field(ge=0)] = 0.0
 
 
-class CalibrationError(_Strict):
+class CalibrationFault(_Strict):
     """``sensor`` is mounted rotated by (roll, pitch, yaw) deg (base_link axes); the rig says nominal."""
 
     type: Literal["calibration_error"]
@@ -103,7 +103,7 @@ class Silent(_Strict):
 
 
 Fault = Annotated[
-    FrameDrop | ClockOffset | ClockDrift | CalibrationError | Silent, Field(discriminator="type")
+    FrameDrop | ClockOffset | ClockDrift | CalibrationFault | Silent, Field(discriminator="type")
 ]
 
 

@@ -18,7 +18,7 @@ from mmfusion_annotate.errors import ConfigError
 from mmfusion_annotate.rig import Rig, Sensor
 from mmfusion_annotate.sim.camera import CameraRenderer
 from mmfusion_annotate.sim.config import Fault, SimConfig
-from mmfusion_annotate.sim.ego import EgoMotion, ImuModel, OdometryModel
+from mmfusion_annotate.sim.ego import ImuModel, OdometryModel, ScenarioEgo
 from mmfusion_annotate.sim.faults import check_sensors, clock_error_ns, fault_truth, removed_by, true_mount
 from mmfusion_annotate.sim.lidar import LidarModel
 from mmfusion_annotate.sim.radar import RadarModel
@@ -61,7 +61,7 @@ class Drive:
         self.sensors = self._select(rig, config.sensors)
         check_sensors(config.faults, set(self.sensors))
         self.world = World(self.scenario)
-        self.ego = EgoMotion(self.world.ego_tracks)
+        self.ego = ScenarioEgo(self.world.ego_tracks)
         mounts = {name: true_mount(rig.sensor_to_base(name), config.faults, name) for name in self.sensors}
         ticks, fault_records = self._schedule()
         self._ticks = ticks

@@ -30,7 +30,7 @@ def rng_for(seed: int, *keys: str | int) -> np.random.Generator:
 
 
 @dataclass(frozen=True)
-class EgoState:
+class ScenarioEgoStates:
     """Ego states at M times (world frame): position (M, 3), yaw (M,), velocity (M, 3), yaw rate (M,)."""
 
     position: np.ndarray
@@ -39,17 +39,17 @@ class EgoState:
     yaw_rate: np.ndarray
 
 
-class EgoMotion:
+class ScenarioEgo:
     """Exact ego motion from the scenario's ego track."""
 
     def __init__(self, tracks: Tracks) -> None:
         self._tracks = tracks
 
-    def state(self, t_ns: np.ndarray | Stamp) -> EgoState:
+    def state(self, t_ns: np.ndarray | Stamp) -> ScenarioEgoStates:
         s = self._tracks.states(np.atleast_1d(np.asarray(t_ns, dtype=np.int64)))
         position = np.stack([s.x[0], s.y[0], np.zeros_like(s.x[0])], axis=-1)
         velocity = np.stack([s.vx[0], s.vy[0], np.zeros_like(s.vx[0])], axis=-1)
-        return EgoState(position, s.yaw[0], velocity, s.yaw_rate[0])
+        return ScenarioEgoStates(position, s.yaw[0], velocity, s.yaw_rate[0])
 
     def pose(self, t_ns: Stamp) -> np.ndarray:
         """4x4 world <- base_link at ``t_ns``."""
@@ -70,7 +70,7 @@ class ImuModel:
 
     def __init__(
         self,
-        ego: EgoMotion,
+        ego: ScenarioEgo,
         R_base_imu: np.ndarray,
         times_ns: np.ndarray,
         noise: NoiseConfig,
@@ -95,7 +95,7 @@ class OdometryModel:
     """Wheel odometry: dead-reckoning from noisy speed and yaw rate at the given stamps (pre-integrated)."""
 
     def __init__(
-        self, ego: EgoMotion, times_ns: np.ndarray, noise: NoiseConfig, seed: int, name: str
+        self, ego: ScenarioEgo, times_ns: np.ndarray, noise: NoiseConfig, seed: int, name: str
     ) -> None:
         rng = rng_for(seed, name)
         st = ego.state(times_ns)

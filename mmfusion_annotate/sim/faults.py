@@ -14,7 +14,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from mmfusion_annotate.errors import ConfigError
-from mmfusion_annotate.sim.config import CalibrationError, ClockDrift, ClockOffset, Fault, FrameDrop, Silent
+from mmfusion_annotate.sim.config import CalibrationFault, ClockDrift, ClockOffset, Fault, FrameDrop, Silent
 from mmfusion_annotate.sim.ego import rng_for
 from mmfusion_annotate.types import NS_PER_S, Stamp, seconds_to_ns
 
@@ -47,7 +47,7 @@ def mount_error(faults: tuple[Fault, ...], sensor: str) -> np.ndarray:
     """4x4 rotation (about the sensor origin, base_link axes) of the sensor's true mount vs the rig file."""
     T = np.eye(4)
     for fault in faults:
-        if isinstance(fault, CalibrationError) and fault.sensor == sensor:
+        if isinstance(fault, CalibrationFault) and fault.sensor == sensor:
             T[:3, :3] = (
                 Rotation.from_euler(
                     "xyz", [fault.roll_deg, fault.pitch_deg, fault.yaw_deg], degrees=True

@@ -15,7 +15,7 @@ import numpy as np
 
 from mmfusion_annotate.rig import Sensor
 from mmfusion_annotate.sim.config import NoiseConfig, TimingConfig
-from mmfusion_annotate.sim.ego import EgoMotion, rng_for
+from mmfusion_annotate.sim.ego import ScenarioEgo, rng_for
 from mmfusion_annotate.sim.raycast import lidar_sweep
 from mmfusion_annotate.sim.world import CLASS_NAMES, CLASS_STYLES, GROUND_REFLECTIVITY, World
 from mmfusion_annotate.types import Stamp
@@ -38,7 +38,7 @@ class LidarModel:
         sensor: Sensor,
         T_base_sensor: np.ndarray,
         world: World,
-        ego: EgoMotion,
+        ego: ScenarioEgo,
         timing: TimingConfig,
         noise: NoiseConfig,
         seed: int,

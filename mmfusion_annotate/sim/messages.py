@@ -65,9 +65,9 @@ def sample_messages(drive: Drive, sample: SensorSample) -> Iterator[tuple[str, s
             msg = encode_image(p["image"], "rgb8", frame, stamp)
         yield topic, msgtype, msg, stamp
         yield (
-            sensor.info_topic,
+            sensor.camera_info_topic,
             CAMERA_INFO,
-            sensor.camera.to_camera_info(frame, stamp),
+            sensor.camera_model.to_camera_info(frame, stamp),
             stamp,
         )
     elif sensor.kind == "radar":
@@ -117,7 +117,7 @@ def truth_messages(drive: Drive, sample: SensorSample) -> Iterator[tuple[str, st
         points = make_points(p["xyz"], t_ns=p["t_ns"], object_id=p["object_id"].astype(np.int32))
         yield truth_topic(sensor.name, "labels"), POINTCLOUD2, encode(points, sensor.frame_id, stamp), stamp
         yield TRUTH_OBJECTS, SCENE_UPDATE, _scene_update(drive, frame_truth.true_ns, stamp), stamp
-    elif sensor.kind == "radar":
+    elif sensor.kind == "radar" and frame_truth.object_ids is not None:
         points = make_points(p["xyz"], object_id=frame_truth.object_ids.astype(np.int32))
         yield truth_topic(sensor.name, "labels"), POINTCLOUD2, encode(points, sensor.frame_id, stamp), stamp
     elif sensor.kind == "camera":

@@ -15,7 +15,7 @@ import numpy as np
 
 from mmfusion_annotate.rig import Sensor
 from mmfusion_annotate.sim.config import NoiseConfig
-from mmfusion_annotate.sim.ego import EgoMotion, rng_for
+from mmfusion_annotate.sim.ego import ScenarioEgo, rng_for
 from mmfusion_annotate.sim.geometry import ray_boxes, yaw_matrix
 from mmfusion_annotate.sim.world import CLASS_NAMES, CLASS_STYLES, World
 from mmfusion_annotate.types import Stamp
@@ -36,7 +36,7 @@ class RadarModel:
         sensor: Sensor,
         T_base_sensor: np.ndarray,
         world: World,
-        ego: EgoMotion,
+        ego: ScenarioEgo,
         noise: NoiseConfig,
         seed: int,
     ) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mmfusion_annotate.sim.camera import VisibleBox
-from mmfusion_annotate.sim.ego import EgoMotion, EgoState
+from mmfusion_annotate.sim.ego import ScenarioEgo, ScenarioEgoStates
 from mmfusion_annotate.sim.faults import FaultTruth
 from mmfusion_annotate.sim.geometry import planar_pose
 from mmfusion_annotate.sim.scenario import Scenario
@@ -68,7 +68,7 @@ class DriveTruth:
 
     scenario: Scenario
     world: World
-    ego: EgoMotion
+    ego: ScenarioEgo
     mounts: dict[str, np.ndarray]
     """True pose of each simulated sensor in base_link (a calibration fault differs from the rig file)."""
     faults: tuple[FaultTruth, ...]
@@ -80,7 +80,7 @@ class DriveTruth:
             EventTruth(e.type, seconds_to_ns(e.t_s), tuple(e.objects), e.note) for e in self.scenario.events
         )
 
-    def ego_state(self, t_ns: Stamp) -> EgoState:
+    def ego_state(self, t_ns: Stamp) -> ScenarioEgoStates:
         return self.ego.state(t_ns)
 
     def ego_pose(self, t_ns: Stamp) -> np.ndarray:

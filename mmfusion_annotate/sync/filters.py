@@ -5,12 +5,15 @@ node written for ros2 message_filters works after changing its import.
 Differences that matter: callbacks run outside the synchronizer lock, in arrival order, and an
 exception in one is logged instead of breaking the chain (upstream can deadlock); connections work
 with any filter that has ``registerCallback`` (a real ``message_filters.Subscriber`` included);
-``queue_offset`` works whatever the arrival order; stamps are integer nanoseconds (``Cache`` returns
-them as ``int``). ``ApproximateTimeSynchronizer`` takes ``policy="greedy"`` (default, upstream's
-sets) or ``"optimal"`` (the C++ policy, with ``slop`` as its maximum set span), and the core's extras:
-optional inputs, a latency budget, drop/set callbacks and a stats snapshot.
+``queue_offset`` works whatever the arrival order; stamps are integer nanoseconds inside, and what
+``Cache`` returns is an ``rclpy.time.Time`` of the clock type the stamp came with (so a user can add an
+rclpy ``Duration`` to it or compare it with upstream's values). ``ApproximateTimeSynchronizer`` takes
+``policy="greedy"`` (default, upstream's sets) or ``"optimal"`` (the C++ policy, with ``slop`` as its
+maximum set span), and the core's extras: optional inputs, a latency budget, drop/set callbacks and a
+stats snapshot.
 
-rclpy is imported only when a headerless message needs the ROS clock and none was given.
+rclpy is imported only when a headerless message needs the ROS clock and none was given, and when
+``Cache`` hands a time back.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import reduce
+from functools import partial, reduce
 from typing import Any
 
 from mmfusion_annotate.errors import SyncError
@@ -43,6 +46,21 @@ def stamp_to_ns(stamp: Any) -> int:
     if hasattr(stamp, "sec") and hasattr(stamp, "nanosec"):
         return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
     raise SyncError(f"cannot read a time stamp from {type(stamp).__name__}")
+
+
+def stamp_clock_type(stamp: Any) -> Any:
+    """The rclpy clock type a stamp carries: its own for an ``rclpy.time.Time``, ROS time otherwise (a
+    header stamp, an int), as upstream's ``Time.from_msg`` gives."""
+    from rclpy.clock import ClockType  # noqa: PLC0415 - the ROS-free core never calls this
+
+    return getattr(stamp, "clock_type", ClockType.ROS_TIME)
+
+
+def ns_to_time(ns: int, clock_type: Any) -> Any:
+    """An ``rclpy.time.Time`` at ``ns`` on ``clock_type``: what upstream's filters return."""
+    from rclpy.time import Time  # noqa: PLC0415
+
+    return Time(nanoseconds=ns, clock_type=clock_type)
 
 
 def header_stamp(message: Any) -> Any:
@@ -124,7 +142,11 @@ class _Clock:
 
 
 class Cache(SimpleFilter):
-    """Keeps the latest ``cache_size`` messages of one input, queryable by stamp (integer ns)."""
+    """Keeps the latest ``cache_size`` messages of one input, queryable by stamp.
+
+    Stamps are kept as integer ns (``cache_times``) beside the clock type each came with; queries take
+    any stamp form and the times returned are ``rclpy.time.Time``.
+    """
 
     def __init__(
         self,
@@ -141,6 +163,7 @@ class Cache(SimpleFilter):
         self.time_getter = time_getter
         self.cache_msgs: list[Any] = []
         self.cache_times: list[int] = []
+        self._clock_types: list[Any] = []
         self._clock = _Clock(clock, [f])
         self.connectInput(f)
 
@@ -155,13 +178,16 @@ class Cache(SimpleFilter):
                 return
             stamp = self._clock.now_ns()
         self.cache_times.append(stamp_to_ns(stamp))
+        self._clock_types.append(stamp_clock_type(stamp))
         self.cache_msgs.append(msg)
         if len(self.cache_msgs) > self.cache_size:
             del self.cache_msgs[0]
             del self.cache_times[0]
+            del self._clock_types[0]
         self.signalMessage(msg)
 
     def getInterval(self, from_stamp: Any, to_stamp: Any) -> list[Any]:
+        """Messages stamped from ``from_stamp`` to ``to_stamp``, both included, oldest first."""
         lo, hi = stamp_to_ns(from_stamp), stamp_to_ns(to_stamp)
         if lo > hi:
             raise SyncError("getInterval: from_stamp is after to_stamp")
@@ -178,11 +204,16 @@ class Cache(SimpleFilter):
         older = [m for m, t in zip(self.cache_msgs, self.cache_times, strict=True) if t <= t0]
         return older[-1] if older else None
 
-    def getLatestTime(self) -> int | None:
-        return self.cache_times[-1] if self.cache_times else None
+    def getLatestTime(self) -> Any:
+        """The newest stamp as an ``rclpy.time.Time``, None when empty."""
+        return ns_to_time(self.cache_times[-1], self._clock_types[-1]) if self.cache_times else None
 
-    def getOldestTime(self) -> int | None:
-        return self.cache_times[0] if self.cache_times else None
+    getLastestTime = getLatestTime
+    """Upstream's spelling, kept so code written for message_filters runs unchanged."""
+
+    def getOldestTime(self) -> Any:
+        """The oldest stamp as an ``rclpy.time.Time``, None when empty."""
+        return ns_to_time(self.cache_times[0], self._clock_types[0]) if self.cache_times else None
 
     def getLast(self) -> Any:
         return self.cache_msgs[-1] if self.cache_msgs else None
@@ -223,6 +254,9 @@ class Chain(SimpleFilter):
         self._filters.append(Chain.FilterInfo(message_filter, connection))
 
     def getFilter(self, index: int) -> Any:
+        """The filter at ``index``; a KeyError when there is none, as upstream."""
+        if not 0 <= index < len(self._filters):
+            raise KeyError(index)
         return self._filters[index].message_filter
 
 
@@ -271,7 +305,8 @@ class _OrderedDelivery:
 
 
 class TimeSynchronizer(SimpleFilter):
-    """Exact-stamp synchronizer: a set when every input has a message with the same stamp."""
+    """Exact-stamp synchronizer: a set when every input has a message with the same stamp; a set drops the
+    queued messages older than it, which could only make sets out of order."""
 
     def __init__(
         self,
@@ -302,7 +337,12 @@ class TimeSynchronizer(SimpleFilter):
             common = reduce(set.intersection, [set(q) for q in self.queues])
             for t in sorted(common):
                 msgs = tuple(q.pop(t) for q in self.queues)
-                self._delivery.queue(lambda m=msgs: self.signalMessage(*m))
+                self._delivery.queue(partial(self.signalMessage, *msgs))
+            if common:  # older messages can no longer make a set (upstream and the C++ policy drop them)
+                newest = max(common)
+                for q in self.queues:
+                    for old in [t for t in q if t < newest]:
+                        del q[old]
         self._delivery.drain()
 
 
@@ -401,7 +441,7 @@ class ApproximateTimeSynchronizer(SimpleFilter):
         now_ns = self._clock.now_ns() if self._live_clock else None
         with self._lock:
             for synced in self.core.feed(my_queue_index, stamp_ns, msg, now_ns):
-                self._delivery.queue(lambda s=synced: self._signal_set(s))
+                self._delivery.queue(partial(self._signal_set, synced))
         self._delivery.drain()
 
     def tick(self, now_ns: int | None = None) -> None:
@@ -410,7 +450,7 @@ class ApproximateTimeSynchronizer(SimpleFilter):
             now_ns = self._clock.now_ns()
         with self._lock:
             for synced in self.core.tick(now_ns):
-                self._delivery.queue(lambda s=synced: self._signal_set(s))
+                self._delivery.queue(partial(self._signal_set, synced))
         self._delivery.drain()
 
     def stats(self) -> dict[str, float | int]:
@@ -421,7 +461,7 @@ class ApproximateTimeSynchronizer(SimpleFilter):
     def _queue_drop(self, index: int, reason: DropReason, stamp_ns: int, message: Any) -> None:
         # called by the core with the lock held: only queue the callbacks
         for callback in self._drop_callbacks:
-            self._delivery.queue(lambda c=callback: _guarded(c, index, reason, stamp_ns, message))
+            self._delivery.queue(partial(_guarded, callback, index, reason, stamp_ns, message))
 
     def _signal_set(self, synced: SyncedSet) -> None:
         self.signalMessage(*synced.slots)

@@ -81,8 +81,8 @@ class StampGate(Generic[T]):
     def offer(self, name: str, stamp: Stamp, item: T) -> GateResult[T]:
         """Judge one message of input ``name``; items come back in ``released`` (often this one alone)."""
         out: GateResult[T] = GateResult()
-        for candidate in self._candidates:
-            candidate.interrupted |= name not in candidate.inputs()
+        for pending in self._candidates:
+            pending.interrupted |= name not in pending.inputs()
         far = self._far(stamp)
         if far is None:
             self._expire(out, lambda c: name in c.inputs())  # its own input is back: that was a glitch

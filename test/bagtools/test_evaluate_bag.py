@@ -12,9 +12,18 @@ from mmfusion_annotate.errors import BagError
 from mmfusion_annotate.msgs.odometry import odometry_message
 from mmfusion_annotate.msgs.pointcloud2 import encode, make_points
 from mmfusion_annotate.msgs.time import to_ros_time
-from mmfusion_annotate.outputs.labels import image_annotations, scene_update
+from mmfusion_annotate.outputs.labels import image_annotations, review_update, scene_update
+from mmfusion_annotate.prelabel import review
 from mmfusion_annotate.prelabel.boxes2d import transform_points
-from mmfusion_annotate.prelabel.model import Box2D, Cuboid, ObjectClass, PrelabelResult, Provenance
+from mmfusion_annotate.prelabel.model import (
+    Box2D,
+    Cuboid,
+    Modality,
+    ObjectClass,
+    PrelabelResult,
+    Provenance,
+    ReviewItem,
+)
 from mmfusion_annotate.recording import BagWriter, new_message, serialize
 from mmfusion_annotate.rig import default_rig_path, load_rig
 
@@ -64,6 +73,7 @@ def scored_bag(tmp_path_factory):
     with BagWriter(path) as bag:
         bag.add_topic("/truth/objects", SCENE)
         bag.add_topic("/prelabels/scene", SCENE)
+        bag.add_topic("/prelabels/review", SCENE)
         bag.add_topic(lidar.topic, "sensor_msgs/msg/PointCloud2")
         bag.add_topic(odom.topic, "nav_msgs/msg/Odometry")
         for k in range(3):
@@ -84,8 +94,13 @@ def scored_bag(tmp_path_factory):
                        _cuboid(13, ObjectClass.PEDESTRIAN, (15.0, 9.0, 0.9), PERSON_SIZE, stamp)]  # fmt: skip
             if k < 2:
                 cuboids.append(_cuboid(12 + 8 * k, ObjectClass.PEDESTRIAN, PERSON, PERSON_SIZE, stamp))
-            result = PrelabelResult(stamp, cuboids=tuple(cuboids))
+            items = tuple(  # car B's cuboid is 3 m off (right), car A's sits on its truth (wrong)
+                ReviewItem(review.BOX_MISMATCH, (Modality.LIDAR, Modality.CAMERA), 0.5, (oid,), stamp,
+                           "cam_front", "", (("horizontal_iou", 0.2), ("iou_threshold", 0.5)))
+                for oid in (11, 10))
+            result = PrelabelResult(stamp, cuboids=tuple(cuboids), review_items=items)
             bag.write("/prelabels/scene", serialize(SCENE, scene_update(result, stamp)), stamp)
+            bag.write("/prelabels/review", serialize(SCENE, review_update(result, stamp)), stamp)
     return path, rig
 
 
@@ -107,6 +122,14 @@ def test_counts_hits_misses_false_labels_and_ignores_unseen_truth(scored_bag):
     # the centre rule does not forgive car B's 3 m either (vehicles within 2 m)
     assert result.centre["detection"]["car@50m"]["tp"] == 3
     assert result.centre["detection"]["pedestrian@50m"]["tp"] == 2
+
+
+def test_review_items_read_back_with_their_evidence_and_judged_against_the_truth(scored_bag):
+    path, rig = scored_bag
+    trust = evaluate_bag(path, rig).trust
+    row = trust["review_items"][review.BOX_MISMATCH]
+    assert (row["tp"], row["fp"], row["precision"], row["recall"]) == (3, 3, 0.5, None)
+    assert trust["events"] == {} and trust["faults"] == []  # no events, not a synthetic drive
 
 
 def test_skip_leaves_out_the_first_frames(scored_bag):

@@ -16,7 +16,7 @@ from mmfusion_annotate.cli import build_parser, main
 REPO = Path(__file__).resolve().parents[2]
 COMMANDS = [
     "demo", "run", "replay", "play", "info", "events", "clip", "evaluate", "models", "sim", "import", "rig",
-    "export", "import-labels",
+    "export", "import-labels", "index", "search",
 ]  # fmt: skip
 
 
@@ -41,7 +41,7 @@ def test_every_command_has_help_with_an_example(capsys):
     ("args", "expected"),
     [
         (["replay", "/no/such/bag", "-o", "out"], "does not exist"),
-        (["clip", ".", "-o", "clips"], "one of the arguments --event --type is required"),
+        (["clip", ".", "-o", "clips"], "one of the arguments --event --type"),
         (["play", ".", "--rate", "0"], "must be between"),
         (["play", ".", "--rate", "1e-300"], "must be between"),
         (["play", ".", "--delay", "-1"], "must be >= 0"),

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmfusion_annotate.bagtools.evaluate import evaluate_kitti
+from mmfusion_annotate.datasets.kitti_evaluate import evaluate_kitti
 from mmfusion_annotate.rig import config_dir, load_rig
 from mmfusion_annotate.rig.kitti import read_kitti_calib
 from mmfusion_annotate.rig.lidar_mounting import measure_mounting

@@ -5,7 +5,7 @@ import pytest
 
 from mmfusion_annotate.events import (
     EgoEstimator,
-    EgoState,
+    EgoKinematics,
     EventTagger,
     Severity,
     TrackedObject,
@@ -74,7 +74,7 @@ def test_moderate_braking_is_watch_and_short_jolt_is_not_braking():
 
 
 def test_harsh_acceleration_lateral_and_jerk():
-    states = [EgoState(seconds_to_ns(i / 100), 10.0, 3.0 if 200 <= i < 260 else 0.0,
+    states = [EgoKinematics(seconds_to_ns(i / 100), 10.0, 3.0 if 200 <= i < 260 else 0.0,
                        -3.5 if 500 <= i < 560 else 0.0, 0.0, 10.0 if 800 <= i < 815 else 0.0)
               for i in range(1200)]
     events = EventTagger(RULES).run(states)
@@ -89,7 +89,7 @@ def _follow(objects_of_t, duration_s=12.0, speed=15.0):
     obs = []
     for i in range(int(duration_s * 100)):
         t = i / 100
-        obs.append(EgoState(seconds_to_ns(t), speed, 0.0, 0.0, 0.0, 0.0))
+        obs.append(EgoKinematics(seconds_to_ns(t), speed, 0.0, 0.0, 0.0, 0.0))
         if i % 10 == 5:
             obs.append(TrackFrame(seconds_to_ns(t), tuple(objects_of_t(t))))
     return obs
@@ -162,6 +162,36 @@ def test_cut_in_from_adjacent_lane():
     ys = {t: car(t)[0].position[1] for t in np.arange(3.0, 6.0, 0.001)}
     crossing = min(t for t, y in ys.items() if y < RULES.ego.lane_half_width_m)
     assert abs(events[0].start - seconds_to_ns(crossing)) <= seconds_to_ns(0.3)
+
+
+def test_unsure_cyclist_label_raises_no_vru_event():
+    """A parked car the classifier calls cyclist at 0.3 is no VRU; the same track at 0.8 is."""
+
+    def parked(confidence):
+        return lambda t: [TrackedObject(12, "cyclist", (40.0 - 15.0 * t, -2.0), (0.0, 0.0), (1.8, 0.6),
+                                        confidence=confidence)]
+
+    unsure = EventTagger(RULES).run(_follow(parked(0.3), duration_s=3.0))
+    sure = EventTagger(RULES).run(_follow(parked(0.8), duration_s=3.0))
+    assert "vru_proximity" not in _types(unsure)
+    assert "vru_proximity" in _types(sure)
+
+
+@pytest.mark.parametrize(("x0", "lead_speed", "severity"),
+                         [(30.0, 15.0, Severity.WATCH), (45.0, 5.0, Severity.CRITICAL)])
+def test_cut_in_severity_follows_its_ttc_tiers(x0, lead_speed, severity):
+    """Cutting in at the ego's speed keeps the gap (watch); 10 m/s slower, its TTC falls to ~1.1 s while
+    it moves in (the 1.5 s tier: critical)."""
+
+    def car(t):
+        s = np.clip((t - 1.0) / 2.0, 0.0, 1.0)
+        y = 3.5 * (1 - (s - np.sin(2 * np.pi * s) / (2 * np.pi)))
+        vy = -3.5 / 2.0 * (1 - np.cos(2 * np.pi * s)) if 0 < s < 1 else 0.0
+        return [TrackedObject(5, "car", (x0 + (lead_speed - 15.0) * t, y), (lead_speed, vy))]
+
+    events = [e for e in EventTagger(RULES).run(_follow(car, duration_s=3.5)) if e.type == "cut_in"]
+    assert len(events) == 1 and events[0].severity is severity
+    assert "min_ttc_s" in events[0].evidence_dict()
 
 
 def test_car_already_in_lane_or_passing_is_not_a_cut_in():

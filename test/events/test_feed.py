@@ -5,9 +5,11 @@ from collections.abc import Mapping
 import numpy as np
 
 from mmfusion_annotate.errors import CodecError
-from mmfusion_annotate.events import AlignmentFrame, Arrival, EgoState
+from mmfusion_annotate.events import AlignmentFrame, Arrival, EgoKinematics
 from mmfusion_annotate.events.feed import PENDING_IMAGES, SampleFeed, review_counts, track_frame
+from mmfusion_annotate.prelabel import review
 from mmfusion_annotate.prelabel.model import (
+    Box2D,
     Cuboid,
     Modality,
     ObjectClass,
@@ -27,15 +29,19 @@ def test_prelabel_result_becomes_confirmed_tracks_with_sizes_and_radar():
     # tracks live in the world frame; the rules read the cuboids (base_link)
     tracks = (Track(4, ObjectClass.CAR, (520.0, 31.0), (10.0, 0.0), 0.0, 5, 5, 0, True, PROV),
               Track(5, ObjectClass.PEDESTRIAN, (9.0, -4.0), (0.0, 1.0), 1.5, 1, 1, 0, False, PROV))
-    item = ReviewItem("no camera evidence", (Modality.LIDAR, Modality.CAMERA), 0.5, (4,), 100)
-    result = PrelabelResult(100, cuboids=(cuboid,), tracks=tracks, review_items=(item,))
+    lc = (Modality.LIDAR, Modality.CAMERA)
+    item = ReviewItem(review.NO_CAMERA_EVIDENCE, lc, 0.5, (4,), 100, "cam_front")
+    flip = ReviewItem(review.CLASS_FLIP, (Modality.LIDAR, Modality.TRACK), 0.8, (4,), 100)  # not a sensor's
+    box = Box2D(4, "cam_front", 100, (0.0, 0.0, 50.0, 40.0), 0.0, 1.0, 0.1, ObjectClass.CAR, PROV)
+    result = PrelabelResult(100, cuboids=(cuboid,), tracks=tracks, boxes2d=(box,), review_items=(item, flip))
     frame = track_frame(result)
     assert frame.stamp == 100 and [o.track_id for o in frame.objects] == [4]
     (obj,) = frame.objects
     assert obj.cls == "car" and obj.position == (20.0, 1.0) and obj.size == (4.4, 1.8)
     assert obj.velocity == (10.0, 0.0) and obj.radial_velocity == 9.5
     counts = review_counts(result)
-    assert (counts.review_items, counts.objects) == (1, 1)
+    assert (counts.review_items, counts.objects, counts.cameras) == (1, 1, (("cam_front", 1, 1),))
+    assert obj.confidence == PROV.confidence
 
 
 CAM_P = 1_000_000_000 // 12  # cam_front at 12 Hz
@@ -57,7 +63,7 @@ def test_samples_become_ego_arrivals_and_alignment_frames(rig, rules):
     assert feed.feed(SensorSample("odometry", 0, {"linear_velocity": np.array([5.0, 0.0, 0.0]),
                                                   "angular_velocity": np.array([0.0, 0.0, 0.1])})) == []
     (ego,) = feed.feed(SensorSample("imu", 10, {"accel": np.array([1.0, 0.0, 9.81]), "gyro": np.zeros(3)}))
-    assert isinstance(ego, EgoState) and ego.speed == 5.0
+    assert isinstance(ego, EgoKinematics) and ego.speed == 5.0
     assert feed.feed(SensorSample("lidar_top", 0, SWEEP)) == [Arrival("lidar_top", 0)]
     out = [feed.feed(SensorSample("cam_front", k * CAM_P, IMAGE)) for k in range(3)]
     # images 0 and 2 are picked (every 2nd); image 0 lies in the sweep received, image 2 in the next one,

@@ -86,7 +86,25 @@ def test_disagreement_rate_above_threshold():
     assert EventTagger(RULES).run(calm) == []
     bad = [ReviewCounts(c.stamp, 3 if 100 <= k < 200 else c.review_items, 5) for k, c in enumerate(calm)]
     events = EventTagger(RULES).run(bad)
-    assert [e.type for e in events] == ["cross_modal_disagreement"]
+    assert {e.type for e in events} == {"cross_modal_disagreement"}
     # 0.6 items/object from t=10 s pushes the 10 s window average past 0.25 after ~4 s
     assert seconds_to_ns(13.0) <= events[0].start <= seconds_to_ns(14.5)
-    assert events[0].evidence_dict()["disagreement_rate"] > 0.25
+    assert all(e.evidence_dict()["disagreement_rate"] > 0.25 for e in events)
+
+
+def test_disagreement_never_one_drive_long_event():
+    """A rate that never clears is a run of events of at most max_duration_s, back to back."""
+    stuck = [ReviewCounts(seconds_to_ns(k / 10), 3, 5) for k in range(600)]  # 60 s, 0.6 items/object
+    events = EventTagger(RULES).run(stuck)
+    limit = seconds_to_ns(RULES.disagreement.max_duration_s)
+    assert len(events) >= 5 and all(e.end - e.start <= limit for e in events)
+    assert all(b.start - a.end <= seconds_to_ns(0.1) for a, b in zip(events, events[1:], strict=False))
+    assert events[-1].end == stuck[-1].stamp
+
+
+def test_disagreement_is_judged_per_camera():
+    """Per-camera counts: the camera whose objects disagree gets the event, the other does not."""
+    split = (("cam_a", 2, 5), ("cam_b", 0, 5))
+    counts = [ReviewCounts(seconds_to_ns(k / 10), 2, 10, split) for k in range(100)]
+    events = EventTagger(RULES).run(counts)
+    assert [(e.type, e.sensor) for e in events] == [("cross_modal_disagreement", "cam_a")]

@@ -19,7 +19,7 @@ from mmfusion_annotate.msgs.time import make_header
 from mmfusion_annotate.outputs.builder import static_outputs
 from mmfusion_annotate.outputs.labels import image_annotations, review_update, scene_update
 from mmfusion_annotate.outputs.topics import annotations_topic
-from mmfusion_annotate.prelabel.boxes2d import cuboid_corners, project_cuboid, transform_points
+from mmfusion_annotate.prelabel.boxes2d import cuboid_corners, project_cuboids, transform_points
 from mmfusion_annotate.prelabel.model import (
     Box2D,
     Cuboid,
@@ -58,8 +58,8 @@ def _box(rig: Rig, camera: str, cuboid: Cuboid):
     corners = transform_points(
         rig.transform(sensor.frame_id, rig.base_frame), cuboid_corners(cuboid.center, cuboid.size, cuboid.yaw)
     )
-    box, _ = project_cuboid(corners, sensor.camera, 0.1)
-    return box
+    boxes, _ = project_cuboids(corners[None], sensor.camera_model, 0.1)
+    return None if np.isnan(boxes[0, 0]) else tuple(float(v) for v in boxes[0])
 
 
 def compressed_image(jpeg: bytes, frame_id: str, stamp: int):

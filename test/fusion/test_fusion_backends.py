@@ -116,6 +116,8 @@ def test_serial_and_parallel_kernels_give_the_same_frame(small_rig, samples):
 _IDLE_TEAM_CPU = """
 import sys, time
 import numpy as np
+from mmfusion_annotate.library_threads import let_openmp_teams_sleep
+let_openmp_teams_sleep()  # what the entry points do first
 from mmfusion_annotate.fusion.fast_cpu import NumbaBackend
 from mmfusion_annotate.fusion import FusionConfig
 from mmfusion_annotate.fusion.backends import CameraJob
@@ -151,7 +153,8 @@ def _idle_team_cpu(wait_policy: str | None) -> float:
 
 
 def test_the_kernels_team_sleeps_between_frames():
-    """fast_cpu asks OpenMP for a passive team: after a frame's kernels nothing runs until the next one.
+    """The entry points ask OpenMP for a passive team: after a frame's kernels nothing runs until the
+    next one.
     The same measure with an ACTIVE team (set by the user, so kept) shows the spinning it avoids."""
     import numba
 

@@ -1,5 +1,7 @@
 """Time is geometry: motion compensation, clock offsets and radar projection against exact truth."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from test_fusion_backends import ArcEgo
@@ -66,9 +68,9 @@ def test_radar_detections_project_where_the_camera_sees_them(small_rig):
     )
 
 
-def test_clock_offsets_rig_configured_and_measured_add_up(small_rig):
+def test_clock_offsets_of_rig_and_configuration_add_up(small_rig):
     world_point = np.array([20.0, 0.5, 0.8])
-    # the camera's true exposure is 40 ms after its stamp: configure it, or feed it back at run time
+    # the camera's true exposure is 40 ms after its stamp: configure it, or split it over rig and config
     samples = _radar_samples(small_rig, 10_000_000, 50_000_000, world_point)
     truth = _truth_pixel(small_rig, world_point, 90_000_000)
 
@@ -78,7 +80,8 @@ def test_clock_offsets_rig_configured_and_measured_add_up(small_rig):
         return float(np.linalg.norm(frame.radars["radar"].cameras["front"].uv[0] - truth))
 
     assert error(FusionPipeline(small_rig, FusionConfig(clock_offsets_ns={"front": 40_000_000}))) < 0.01
-    pipeline = FusionPipeline(small_rig, FusionConfig(clock_offsets_ns={"front": 15_000_000}))
-    pipeline.set_measured_offset("front", 25_000_000)
+    front = replace(small_rig.sensor("front"), time_offset_ns=15_000_000)
+    rig = replace(small_rig, sensors={**small_rig.sensors, "front": front})
+    pipeline = FusionPipeline(rig, FusionConfig(clock_offsets_ns={"front": 25_000_000}))
     assert pipeline.clock_offset("front") == 40_000_000
     assert error(pipeline) < 0.01

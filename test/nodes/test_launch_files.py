@@ -2,112 +2,39 @@
 
 What is checked is what would break ``ros2 launch`` on a real install: every executable is a console
 script of the package whose target exists, every parameter file is installed from ``config/``, and
-every parameter passed (files and dicts, launch arguments at their defaults) is declared by the node,
-which is built with those parameters and must accept them.
+every parameter passed (files and dicts, launch arguments at their defaults) reaches a node of that
+process that declares it. The process's nodes are built from the ROS arguments launch_ros would give
+the executable (``--params-file`` per file, dicts as a ``/**`` file, ``-r __ns:=``), as the entry point
+builds them, and must accept them.
 """
 
-import ast
 import importlib
-import importlib.util
 import inspect
-import sys
 from pathlib import Path
 
 import pytest
 import rclpy
-import yaml
+from launch_files import LAUNCH_FILES, PACKAGE, console_scripts, install_share, load_launch, ros_arguments
 from rclpy.node import Node as RosNode
-from rclpy.parameter import Parameter
-
-REPO = Path(__file__).resolve().parents[2]
-STUB = Path(__file__).resolve().parent / "launch_stub"
-PACKAGE = "mmfusion_annotate"
-LAUNCH_FILES = sorted((REPO / "launch").glob("*.launch.py"))
-
-
-def console_scripts() -> dict[str, str]:
-    """``name -> module:function`` from setup.py's ``entry_points`` (read, not executed)."""
-    tree = ast.parse((REPO / "setup.py").read_text(encoding="utf-8"))
-    for call in ast.walk(tree):
-        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "setup":
-            for keyword in call.keywords:
-                if keyword.arg == "entry_points":
-                    scripts = ast.literal_eval(keyword.value).get("console_scripts", [])
-                    return {k.strip(): v.strip() for k, v in (line.split("=", 1) for line in scripts)}
-    return {}
 
 
 @pytest.fixture
 def share(tmp_path, monkeypatch):
-    """An install prefix as colcon / pip lay it out (ament index marker, share/<pkg>/{config,launch})."""
-    prefix = tmp_path / "prefix"
-    index = prefix / "share" / "ament_index" / "resource_index" / "packages"
-    index.mkdir(parents=True)
-    (index / PACKAGE).write_text("")
-    share = prefix / "share" / PACKAGE
-    share.mkdir()
-    config = share / "config"
-    config.mkdir()
-    for path in (REPO / "config").glob("*.yaml"):  # setup.py: data_files config/*.yaml
-        (config / path.name).symlink_to(path)
-    monkeypatch.setenv("AMENT_PREFIX_PATH", str(prefix))
-    return share
+    return install_share(tmp_path, monkeypatch)
 
 
-def load_launch(path: Path, monkeypatch):
-    monkeypatch.syspath_prepend(str(STUB))
-    for name in [m for m in sys.modules if m.split(".")[0] in ("launch", "launch_ros")]:
-        monkeypatch.delitem(sys.modules, name)
-    spec = importlib.util.spec_from_file_location(path.stem.replace(".", "_"), path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.generate_launch_description()
-
-
-def resolve(value, arguments: dict[str, str]):
-    """A parameter value with launch arguments at their defaults, typed the way launch_ros types them."""
-    from launch.substitutions import LaunchConfiguration
-
-    if isinstance(value, LaunchConfiguration):
-        assert value.variable_name in arguments, f"launch argument '{value.variable_name}' is not declared"
-        return yaml.safe_load(arguments[value.variable_name])
-    return value
-
-
-def flatten(params: dict, prefix: str = "") -> dict[str, object]:
-    """Nested YAML mappings become dotted parameter names, as rcl's parameter-file parser does."""
-    flat: dict[str, object] = {}
-    for key, value in params.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def node_parameters(action, arguments: dict[str, str]) -> dict[str, object]:
-    values: dict[str, object] = {}
-    for entry in action.parameters:
-        if isinstance(entry, str):
-            path = Path(entry)
-            assert path.is_file(), f"parameter file {path.name} is not in config/"
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            section = doc.get(action.name, doc.get("/**"))
-            assert section is not None, f"{path.name}: no '{action.name}:' (or '/**:') section"
-            values.update(flatten(section["ros__parameters"]))
-        else:
-            values.update({k: resolve(v, arguments) for k, v in entry.items()})
-    return values
-
-
-def node_class(target: str) -> type:
+def build_nodes(target: str, context) -> list[RosNode]:
+    """The nodes the entry point ``target`` builds in one process: ``vehicle`` composes fusion_node and
+    recorder_node (``vehicle_nodes``); every other node module defines one rclpy Node class."""
     module_name, _, function = target.partition(":")
     module = importlib.import_module(module_name)
     assert callable(getattr(module, function, None)), f"{target}: no such function"
+    if module_name == "mmfusion_annotate.nodes.vehicle":
+        return module.vehicle_nodes(context, rig_file=None, bag_dir=None)
     classes = [c for _, c in inspect.getmembers(module, inspect.isclass)
                if issubclass(c, RosNode) and c.__module__ == module.__name__]  # fmt: skip
     assert len(classes) == 1, f"{module_name} should define one rclpy Node class, found {classes}"
-    return classes[0]
+    return [classes[0](context=context)]
 
 
 def test_there_are_launch_files():
@@ -129,28 +56,48 @@ def test_launch_file_matches_the_package(launch_file, share, monkeypatch, tmp_pa
     problems = []
     for action in actions:
         try:
-            check_node_action(action, arguments, domain_id)
+            check_node_action(action, arguments, domain_id, tmp_path)
         except AssertionError as exc:  # report every node's problems at once
             problems.append(f"{action.executable}: {str(exc).splitlines()[0]}")
     assert not problems, "; ".join(problems)
 
 
-def check_node_action(action, arguments: dict[str, str], domain_id: int) -> None:
+def test_both_launch_files_start_the_one_process_composition(share, monkeypatch):
+    """The bag of ``ros2 launch`` is the bag of ``mmfusion run``: fusion and recorder in one process."""
+    for path in LAUNCH_FILES:
+        description = load_launch(path, monkeypatch)
+        from launch_ros.actions import Node
+
+        executables = [a.executable for a in description.entities if isinstance(a, Node)]
+        assert "vehicle" in executables and not {"fusion_node", "recorder_node"} & set(executables), path.name
+    assert console_scripts()["vehicle"] == "mmfusion_annotate.nodes.vehicle:main"
+
+
+def check_node_action(action, arguments: dict[str, str], domain_id: int, tmp_path: Path) -> None:
     assert action.package == PACKAGE
     scripts = console_scripts()
     assert action.executable in scripts, "not a console_scripts entry point in setup.py"
-    params = node_parameters(action, arguments)
-    cls = node_class(scripts[action.executable])
+    args, sections, values = ros_arguments(action, arguments, tmp_path)
     context = rclpy.Context()
-    rclpy.init(context=context, domain_id=domain_id)
+    rclpy.init(args=["launched", *args], context=context, domain_id=domain_id)
     try:
-        node = cls(context=context, cli_args=["--ros-args", "-r", f"__node:={action.name}"],
-                   parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])  # fmt: skip
-        undeclared = sorted(k for k in params if not node.has_parameter(k))
-        close = getattr(node, "close", None)
-        if callable(close):
-            close()
-        node.destroy_node()
-        assert not undeclared, f"parameters {undeclared} are passed but not declared"
+        nodes = build_nodes(scripts[action.executable], context)
+        try:
+            names = {node.get_name(): node for node in nodes}
+            unknown = sorted(set(sections) - set(names) - {"/**"})
+            assert not unknown, f"parameter file sections {unknown} name no node of this process"
+            undeclared = sorted(f"{name}:{key}" for name, keys in sections.items() if name in names
+                                for key in keys if not names[name].has_parameter(key))  # fmt: skip
+            undeclared += sorted(k for k in values if not any(n.has_parameter(k) for n in nodes))
+            assert not undeclared, f"parameters {undeclared} are passed but not declared"
+            not_applied = sorted(k for k in values for n in nodes
+                                 if n.has_parameter(k) and n.get_parameter(k).value != values[k])  # fmt: skip
+            assert not not_applied, f"launch values {not_applied} did not reach the node"
+        finally:
+            for node in nodes:
+                close = getattr(node, "close", None)
+                if callable(close):
+                    close()
+                node.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)

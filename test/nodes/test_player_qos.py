@@ -12,6 +12,8 @@ from mmfusion_annotate.recording.qos import qos_profile
 CHANNELS = [
     Channel("/lidar_top", "sensor_msgs/msg/PointCloud2", qos_profile("sensor_data").to_yaml(), ""),
     Channel("/cam_front/camera_info", "sensor_msgs/msg/CameraInfo", qos_profile("latched").to_yaml(), ""),
+    # recorded volatile (as the recorder offers camera info): still latched on playback, for late subscribers
+    Channel("/cam_back/camera_info", "sensor_msgs/msg/CameraInfo", qos_profile("reliable").to_yaml(), ""),
 ]
 
 
@@ -30,8 +32,10 @@ def test_recorded_qos_by_default_and_reliable_on_request(context):
     assert recorded["/lidar_top"].reliability == ReliabilityPolicy.BEST_EFFORT
     reliable = _offered(context, "reliable")
     assert reliable["/lidar_top"].reliability == ReliabilityPolicy.RELIABLE
-    for offered in (recorded, reliable):  # latched topics keep transient-local durability
+    for offered in (recorded, reliable):  # static topics are offered transient-local
         assert offered["/cam_front/camera_info"].durability == DurabilityPolicy.TRANSIENT_LOCAL
+        assert offered["/cam_back/camera_info"].durability == DurabilityPolicy.TRANSIENT_LOCAL
+        assert offered["/cam_back/camera_info"].reliability == ReliabilityPolicy.RELIABLE
 
 
 def test_the_command_line_offers_every_sensor_qos():

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from mmfusion_annotate.prelabel.boxes2d import box_iou, cuboid_corners, project_cuboid, project_cuboids
+from mmfusion_annotate.prelabel.boxes2d import box_iou, cuboid_corners, project_cuboids
 from mmfusion_annotate.prelabel.metrics import Evaluator, GtObject, bev_iou
 from mmfusion_annotate.prelabel.model import Cuboid, ObjectClass, Provenance
 from mmfusion_annotate.rig.camera_model import CameraModel
@@ -17,9 +17,15 @@ def _corners_cam(center_xyz, size):
     return np.stack([c[:, 0], -c[:, 2], c[:, 1]], axis=1)
 
 
+def _project_one(corners_cam: np.ndarray, model: CameraModel, near: float):
+    """(box or None, truncation) of one cuboid, projected alone."""
+    boxes, truncations = project_cuboids(corners_cam[None], model, near)
+    return (None if np.isnan(boxes[0, 0]) else tuple(boxes[0])), float(truncations[0])
+
+
 def test_box_in_front_matches_the_pinhole_corners():
     corners = _corners_cam((0.0, 0.0, 10.0), (2.0, 2.0, 2.0))
-    box, trunc = project_cuboid(corners, CAM, near=0.1)
+    box, trunc = _project_one(corners, CAM, near=0.1)
     uv = corners[:, :2] / corners[:, 2:] * 500 + (500, 300)
     np.testing.assert_allclose(box, (*uv.min(0), *uv.max(0)), atol=1e-6)
     assert trunc == 0.0
@@ -27,14 +33,14 @@ def test_box_in_front_matches_the_pinhole_corners():
 
 def test_box_straddling_the_camera_is_clipped_not_flipped():
     corners = _corners_cam((3.0, 0.0, 0.5), (2.0, 4.0, 1.5))  # half of it behind the camera
-    box, trunc = project_cuboid(corners, CAM, near=0.1)
+    box, trunc = _project_one(corners, CAM, near=0.1)
     assert box is not None
     assert box[0] > 500  # everything is on the right of the principal point, as the object is
     assert box[2] == 1000 and trunc > 0.5
 
 
 def test_box_fully_behind_the_camera_has_no_box():
-    assert project_cuboid(_corners_cam((0.0, 0.0, -5.0), (2.0, 2.0, 2.0)), CAM, near=0.1) == (None, 1.0)
+    assert _project_one(_corners_cam((0.0, 0.0, -5.0), (2.0, 2.0, 2.0)), CAM, near=0.1) == (None, 1.0)
 
 
 def test_all_cuboids_projected_in_one_call_match_each_projected_alone():
@@ -45,7 +51,7 @@ def test_all_cuboids_projected_in_one_call_match_each_projected_alone():
     boxes, truncations = project_cuboids(corners, CAM, near=0.1)
     kinds = set()
     for k in range(40):
-        box, trunc = project_cuboid(corners[k], CAM, near=0.1)
+        box, trunc = _project_one(corners[k], CAM, near=0.1)
         if box is None:
             assert np.isnan(boxes[k]).all() and truncations[k] == 1.0
             kinds.add("none")

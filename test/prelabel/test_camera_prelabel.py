@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from detector_helpers import FakeModel
 
-from mmfusion_annotate.bagtools.evaluate import CAMERA, LIDAR, load_frame
+from mmfusion_annotate.datasets.kitti_evaluate import CAMERA, LIDAR, load_frame
 from mmfusion_annotate.fusion import FusionPipeline
 from mmfusion_annotate.fusion.config import FusionConfig
 from mmfusion_annotate.prelabel import ObjectClass, PrelabelConfig, Prelabeler

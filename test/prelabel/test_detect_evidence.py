@@ -149,3 +149,29 @@ def test_a_few_returns_of_person_size_are_no_pedestrian_but_a_person_is():
     dets, _ = detect(np.vstack([_flat_ground(rng), corner]).astype(np.float32), PrelabelConfig(), RIG_LIDAR)
     found = _nearest(dets, 17.0, -4.0)
     assert found.sparse and found.label is ObjectClass.UNKNOWN
+
+
+def test_a_car_tall_cluster_too_wide_for_a_car_is_a_car_and_a_truck_tall_one_a_truck():
+    # two parked cars merged across (2.9 m wide), 1.8 m tall, all vehicle points: no class fits the size
+    merged = size_scores(4.7, 2.9, 1.8)
+    vehicle = PointEvidence(vehicle=1.0, person=0.0, points=800)
+    assert decide_with_evidence(merged, vehicle, SEMANTICS)[0] is ObjectClass.TRUCK  # footprint alone
+    assert decide_with_evidence(merged, vehicle, SEMANTICS, height=(1.8, False))[0] is ObjectClass.CAR
+    tall = size_scores(4.7, 2.9, 3.0)
+    assert decide_with_evidence(tall, vehicle, SEMANTICS, height=(3.0, False))[0] is ObjectClass.TRUCK
+    # a height cut by the top beam is only a lower bound: a truck is not ruled out by it
+    assert decide_with_evidence(merged, vehicle, SEMANTICS, height=(1.8, True))[0] is ObjectClass.TRUCK
+
+
+def test_a_car_seen_between_two_nearer_objects_grows_to_both_ends_and_a_too_wide_one_keeps_its_near_side():
+    measured = BevBox(0.0, 8.0, 2.7, 1.8, 0.0)  # the middle of a parked car, seen from (0, 0)
+    one_end = complete(measured, ObjectClass.CAR, (-10.0, 0.0), hidden_ends=1)
+    both = complete(measured, ObjectClass.CAR, (-10.0, 0.0), hidden_ends=2)
+    assert one_end.length == both.length == 4.5
+    assert one_end.cx > 0.8  # away from the sensor
+    assert abs(both.cx) < 1e-9  # the part seen may lie anywhere along it: no end is favoured
+
+    wide = BevBox(0.0, 8.0, 4.6, 2.9, 0.0)  # a car and the next car's edge beside it, seen from (0, 0)
+    box = complete(wide, ObjectClass.CAR, (0.0, 0.0))
+    assert box.width == 1.85
+    assert abs(box.cy - (8.0 - (2.9 - 1.85) / 2)) < 1e-9  # the face the sensor saw stays

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from mmfusion_annotate.bagtools.evaluate import evaluate_kitti, format_report
+from mmfusion_annotate.datasets.kitti_evaluate import evaluate_kitti, format_report
 
 
 @pytest.fixture(scope="module")

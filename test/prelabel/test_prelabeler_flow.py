@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from mmfusion_annotate.fusion.compensation import PoseTrack
-from mmfusion_annotate.fusion.frame import EgoState, FusedFrame, RadarView, Sweep
+from mmfusion_annotate.fusion.frame import FrameEgo, FusedFrame, RadarView, Sweep
 from mmfusion_annotate.prelabel import ObjectClass, PrelabelConfig, Prelabeler
 from mmfusion_annotate.prelabel.review import RADAR_WITHOUT_LIDAR
 from mmfusion_annotate.rig import default_rig_path, load_rig
@@ -96,7 +96,7 @@ def _frame(rig, k: int, rng) -> FusedFrame:
     )
     times = np.array([stamp - 50_000_000, stamp + 50_000_000])
     track = PoseTrack.from_poses(times, np.stack([T_base_world @ _ego_pose(ns / 1e9) for ns in times]))
-    ego = EgoState(stamp, T_world_base, v_ego_base, np.array([0.0, 0.0, EGO_YAW_RATE]), track)
+    ego = FrameEgo(stamp, T_world_base, v_ego_base, np.array([0.0, 0.0, EGO_YAW_RATE]), track)
     return FusedFrame(stamp, sweep, {}, {RADAR: radar}, ego, rig, "cpu")
 
 

@@ -154,3 +154,49 @@ def test_a_recorder_stopped_before_any_message_gives_its_folder_back(tmp_path):
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
+
+
+@pytest.mark.dds
+@pytest.mark.slow
+def test_a_namespaced_recorder_discovers_its_own_namespace_only(tmp_path):
+    """``recorder.include`` matches names inside the namespace; another suite's outputs (a sibling
+    namespace, the root) are never taken, and the bag keeps the resolved names."""
+    context = rclpy.Context()
+    rclpy.init(args=["rec", "--ros-args", "-r", "__ns:=/car1"], context=context,
+               domain_id=random.Random().randint(120, 200))  # fmt: skip
+    try:
+        overrides = [
+            Parameter("bag_dir", value=str(tmp_path)),
+            Parameter("bag_name", value="bag"),
+            Parameter("recorder.include", value="^/notes$"),
+            Parameter("recorder.discovery_period_s", value=0.2),
+        ]
+        node = RecorderNode(context=context, parameter_overrides=overrides)
+        source = rclpy.create_node("source", context=context, use_global_arguments=False)
+        publishers = {topic: source.create_publisher(String, topic, 10)
+                      for topic in ("/car1/notes", "/car2/notes", "/notes")}  # fmt: skip
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        executor.add_node(source)
+        deadline = time.monotonic() + 6.0
+        sent = 0
+        while time.monotonic() < deadline and sent < 20:
+            executor.spin_once(timeout_sec=0.05)
+            if publishers["/car1/notes"].get_subscription_count():
+                for topic, publisher in publishers.items():
+                    publisher.publish(String(data=f"{topic} {sent}"))
+                sent += 1
+        for _ in range(20):
+            executor.spin_once(timeout_sec=0.02)
+        assert node.get_namespace() == "/car1"
+        subscribed = {t for t, _ in source.get_subscriber_names_and_types_by_node("recorder_node", "/car1")}
+        assert node.close()
+        executor.shutdown()
+        node.destroy_node()
+        source.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+    topics = {message.topic for message in BagReader(tmp_path / "bag")}
+    assert "/car1/notes" in topics and not {"/car2/notes", "/notes"} & topics, topics
+    assert "/tf_static" in topics  # global
+    assert "/cam_front/image_raw/compressed" in subscribed  # the rig's absolute topics stay absolute

@@ -121,7 +121,8 @@ def test_imu_and_odometry_follow_the_ego(rig):
 def test_contact_sheet_png(light_rig, tmp_path):
     import cv2
 
-    from mmfusion_annotate.sim.contact_sheet import BEV_SIZE, TILE_H, TILE_W, render_contact_sheet
+    from mmfusion_annotate.drawing import TILE_SIZE, TOP_VIEW_PX
+    from mmfusion_annotate.sim.contact_sheet import render_contact_sheet
 
     drive = Drive(
         light_rig,
@@ -129,8 +130,15 @@ def test_contact_sheet_png(light_rig, tmp_path):
         config=SimConfig(sensors=("cam_front", "cam_back", "lidar_top"), render={"scale": 0.125}),
     )
     sheet = render_contact_sheet(drive, tmp_path / "sheet.png", times=(1.0, 8.0))
-    written = cv2.imread(str(tmp_path / "sheet.png"))
-    assert written.shape == sheet.shape == (2 * max(TILE_H, BEV_SIZE), 3 * TILE_W + BEV_SIZE, 3)
-    bev = sheet[BEV_SIZE:, 3 * TILE_W :]
-    assert (bev == (255, 150, 0)).all(axis=-1).sum() > 50  # ground-truth cuboids drawn
-    assert (sheet[:TILE_H, :TILE_W] == (255, 255, 0)).all(axis=-1).sum() > 20  # 2D boxes drawn on cam_front
+    written = cv2.cvtColor(cv2.imread(str(tmp_path / "sheet.png")), cv2.COLOR_BGR2RGB)
+    assert (written == sheet).all()
+    tile_w, tile_h = TILE_SIZE
+    band = 28  # each row's title
+    row_h = band + max(tile_h, TOP_VIEW_PX)
+    assert sheet.shape[1] == 3 * tile_w + TOP_VIEW_PX and sheet.shape[0] > 2 * row_h  # + the legend
+    top = sheet[row_h + band : 2 * row_h, 3 * tile_w :]
+    assert (top == (255, 150, 0)).all(axis=-1).sum() > 50  # ground-truth cuboids drawn
+    cam_front = sheet[band : band + tile_h, :tile_w]
+    assert (cam_front == (255, 255, 0)).all(axis=-1).sum() > 20  # 2D boxes drawn on cam_front
+    legend = sheet[2 * row_h :]
+    assert (legend == (255, 150, 0)).all(axis=-1).sum() > 100  # the legend's swatch

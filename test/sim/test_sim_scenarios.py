@@ -7,7 +7,7 @@ import pytest
 
 from mmfusion_annotate.errors import ConfigError
 from mmfusion_annotate.sim import builtin_scenarios, load_scenario
-from mmfusion_annotate.sim.ego import EgoMotion
+from mmfusion_annotate.sim.ego import ScenarioEgo
 from mmfusion_annotate.sim.world import World
 
 T = np.arange(0, 20_000_000_000, 10_000_000)  # 100 Hz
@@ -16,7 +16,7 @@ EGO_HALF_WIDTH = 0.95
 
 def _world(name):
     world = World(load_scenario(name))
-    return world, EgoMotion(world.ego_tracks)
+    return world, ScenarioEgo(world.ego_tracks)
 
 
 def _ego_accel(ego):

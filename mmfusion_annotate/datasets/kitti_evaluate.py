@@ -50,7 +50,9 @@ class KittiFrame:
 
     @property
     def image(self) -> np.ndarray:
-        return self.frame.cameras[CAMERA].image
+        image = self.frame.cameras[CAMERA].image
+        assert image is not None, "load_frame fuses every frame with its image"
+        return image
 
 
 def read_labels(path: Path, T_base_rect: np.ndarray) -> tuple[list[GtObject], list[tuple]]:
@@ -209,7 +211,7 @@ def _draw_cuboid(img: np.ndarray, rig: Rig, center, size, yaw, colour) -> None:
     )
     if (corners[:, 2] < 0.5).any():
         return
-    uv, _, _ = camera.camera.project(corners)
+    uv, _, _ = camera.camera_model.project(corners)
     if not np.isfinite(uv).all():
         return
     for a, b in _EDGE_PAIRS:
