@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from drive_cache import cached_drive  # noqa: E402
 
 from mmfusion_annotate.annotator import Annotator  # noqa: E402
-from mmfusion_annotate.datasets.kitti_evaluate import evaluate_kitti, format_report  # noqa: E402
 from mmfusion_annotate.config import PipelineConfig  # noqa: E402
+from mmfusion_annotate.datasets.kitti_evaluate import evaluate_kitti, format_report  # noqa: E402
 from mmfusion_annotate.fusion import FusionPipeline  # noqa: E402
 from mmfusion_annotate.fusion.config import FusionConfig  # noqa: E402
 from mmfusion_annotate.msgs.samples import decode_sample  # noqa: E402

@@ -1,12 +1,14 @@
 """Fleet catalog figures: ``index`` throughput on synthetic drive bags and ``search`` latency at fleet size.
 
     .venv/bin/python bench/bench_catalog.py [--drives 2] [--copies 3] [--seconds 2] [--bags 10000]
-        [--events 1000000]
+        [--events 1000000] [--skip-index | --skip-search]
 
 1. Index: ``--drives`` short synthetic drives (``mmfusion sim`` + ``mmfusion replay`` on the small test
    rig: annotated bags with review items and pre-labels), each copied ``--copies`` times, are indexed into
    a new catalog with and without ``--no-labels``; bytes read are this process's ``rchar`` (bytes returned
    by read calls, page cache included) from ``/proc/self/io``, so they count what the reader asked for.
+   Two more rows in the same run: ``--no-labels`` with PyYAML's pure-Python loader (``textfile.YAML_LOADER``
+   set to ``yaml.SafeLoader``), and with labels read from the messages as for bags without label records.
 2. Search: a catalog of ``--bags`` bags and ``--events`` events written straight to Parquet (synthetic
    rows through the catalog's own schema and writer), then what ``mmfusion search`` runs for its table
    (``search_events`` of the shown columns) and for ``--json`` (``search_json``): connect, plan, scan and
@@ -25,9 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import yaml
 
+from mmfusion_annotate import textfile
 from mmfusion_annotate.bagtools.replay import replay_bag
-from mmfusion_annotate.catalog import index_paths
+from mmfusion_annotate.catalog import bag_index, index_paths
 from mmfusion_annotate.catalog.search import TABLE_COLUMNS, search_events, search_json
 from mmfusion_annotate.catalog.store import TABLES, empty_tables, write_tables
 from mmfusion_annotate.rig import load_rig
@@ -67,22 +71,35 @@ def make_fleet(root: Path, drives: int, copies: int, seconds: float) -> list[Pat
 
 def bench_index(root: Path, bags: list[Path]) -> None:
     size = sum(f.stat().st_size for b in bags for f in b.glob("*.mcap"))
-    print(f"index: {len(bags)} annotated bags, {size / 1e9:.3f} GB")
-    for labels in (False, True):
-        catalog = root / f"catalog_{labels}"
-        before, t0 = rchar(), time.perf_counter()
-        report = index_paths([root / "fleet"], catalog, labels=labels)
-        elapsed, read = time.perf_counter() - t0, rchar() - before
+    loader = textfile.YAML_LOADER.__name__
+    print(f"index: {len(bags)} annotated bags, {size / 1e9:.3f} GB; YAML loader {loader}")
+    modes = [  # (name, labels, YAML loader, labels from the messages as for a bag without label records)
+        ("--no-labels, pure-Python YAML", False, yaml.SafeLoader, False),
+        ("--no-labels", False, textfile.YAML_LOADER, False),
+        ("with labels (label records)", True, textfile.YAML_LOADER, False),
+        ("with labels, from messages", True, textfile.YAML_LOADER, True),
+    ]
+    own_loader, own_tally = textfile.YAML_LOADER, bag_index._record_tally
+    index_paths([root / "fleet"], root / "catalog_warm_up", labels=True)  # imports and page cache first
+    for k, (mode, labels, loader, messages) in enumerate(modes):
+        textfile.YAML_LOADER = loader
+        bag_index._record_tally = (lambda *_: None) if messages else own_tally
+        catalog = root / f"catalog_{k}"
+        try:
+            before, t0 = rchar(), time.perf_counter()
+            report = index_paths([root / "fleet"], catalog, labels=labels)
+            elapsed, read = time.perf_counter() - t0, rchar() - before
+            again = time.perf_counter()
+            unchanged = index_paths([root / "fleet"], catalog, labels=labels)
+            rerun = time.perf_counter() - again
+        finally:
+            textfile.YAML_LOADER, bag_index._record_tally = own_loader, own_tally
         assert report.indexed == len(bags) and not report.failed, report
-        mode = "with labels" if labels else "--no-labels"
         rate = f"{len(bags) / elapsed:7.2f} bags/s  {size / 1e9 / elapsed:6.3f} GB/s"
         print(
-            f"  {mode:<12} {rate}  {read / 1e6:9.1f} MB read = {read / size * 1e3:7.1f} MB per GB",
-            f"({elapsed:.2f} s)",
+            f"  {mode:<30} {rate}  {read / 1e6:9.1f} MB read = {read / size * 1e3:7.1f} MB per GB",
+            f"({elapsed:.2f} s; re-run, {unchanged.unchanged} unchanged: {rerun:.3f} s)",
         )
-        again = time.perf_counter()
-        unchanged = index_paths([root / "fleet"], catalog, labels=labels)
-        print(f"  {mode:<12} re-run, {unchanged.unchanged} unchanged: {time.perf_counter() - again:.3f} s")
 
 
 def synthetic_catalog(directory: Path, n_bags: int, n_events: int, seed: int = 0) -> None:
@@ -101,7 +118,7 @@ def synthetic_catalog(directory: Path, n_bags: int, n_events: int, seed: int = 0
         "rig": [f"car{i % 50:02d}" for i in range(n_bags)], "dropped": np.zeros(n_bags, np.int64),
         "read_losses": np.zeros(n_bags, np.int32), "event_count": np.zeros(n_bags, np.int32),
         "review_item_count": np.zeros(n_bags, np.int32), "labels_read": [True] * n_bags,
-        "vanished": [False] * n_bags, "indexed_ns": starts,
+        "labels_source": ["record"] * n_bags, "vanished": [False] * n_bags, "indexed_ns": starts,
     }  # fmt: skip
     owner = np.sort(rng.integers(0, n_bags, n_events))
     offset = (rng.uniform(0, 1, n_events) * durations[owner] * 1e9).astype(np.int64)
@@ -176,12 +193,14 @@ def main() -> None:
     parser.add_argument("--bags", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--skip-index", action="store_true", help="only the search figures")
+    parser.add_argument("--skip-search", action="store_true", help="only the index figures")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench_catalog_"))
     try:
         if not args.skip_index:
             bench_index(root, make_fleet(root, args.drives, args.copies, args.seconds))
-        bench_search(root, args.bags, args.events)
+        if not args.skip_search:
+            bench_search(root, args.bags, args.events)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

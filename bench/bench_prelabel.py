@@ -34,8 +34,8 @@ import open3d as o3d  # noqa: E402
 from drive_cache import cached_drive  # noqa: E402
 
 from mmfusion_annotate.annotator import Annotator  # noqa: E402
-from mmfusion_annotate.datasets.kitti_evaluate import CAMERA, LIDAR, load_frame  # noqa: E402
 from mmfusion_annotate.config import PipelineConfig  # noqa: E402
+from mmfusion_annotate.datasets.kitti_evaluate import CAMERA, LIDAR, load_frame  # noqa: E402
 from mmfusion_annotate.fusion import FusionPipeline  # noqa: E402
 from mmfusion_annotate.fusion.config import FusionConfig  # noqa: E402
 from mmfusion_annotate.msgs.samples import decode_sample  # noqa: E402

@@ -78,7 +78,7 @@ def run_batch(
 ) -> list[Outcome[T, R]]:
     """``fn`` over ``items``; the outcomes in the order of ``items``. Never raises for one item's failure.
 
-    ``fn`` and the items must be picklable (a module-level function and plain data). ``workers`` <= 1
+    ``fn`` and the items must be picklable (a module-level function and plain data). ``workers=1``
     without ``ray_address`` runs in this process. ``ray_address``: ``"local"`` starts Ray here (with
     ``workers`` CPUs); ``"auto"`` or ``host:port`` / ``ray://host:port`` joins an existing cluster; when
     this process is connected to Ray already, that connection is used. ``max_in_flight`` bounds the calls

@@ -24,7 +24,7 @@ import numpy as np
 from mmfusion_annotate.prelabel.config import PrelabelConfig
 from mmfusion_annotate.prelabel.metrics import Evaluator, GtObject
 from mmfusion_annotate.prelabel.model import ObjectClass
-from mmfusion_annotate.types import seconds_to_ns, vec3
+from mmfusion_annotate.types import Stamp, seconds_to_ns, vec3
 
 if TYPE_CHECKING:
     from mmfusion_annotate.rig import Rig
@@ -232,7 +232,8 @@ def trust_scenario(
         truth_obs.append((labels.stamp, 1, _truth_tracks(drive, labels.stamp)))
         frames.append(annotated)
 
-    first = last = None
+    first: Stamp | None = None
+    last: Stamp | None = None
     for tick in drive.ticks:
         if not begin <= tick.true_ns < end:
             continue
@@ -251,7 +252,7 @@ def trust_scenario(
         score(annotated)
     truth_obs.sort(key=lambda item: (item[0], item[1]))
     truth_events = [e.to_dict() for e in EventTagger(annotator.tagger.rules).run(o for *_, o in truth_obs)]
-    span = (first, last) if first is not None else None
+    span = (first, last) if first is not None and last is not None else None
     simulated = set(sensors + cams)  # the chain watches every rig sensor; unsimulated ones are silent
     events = [e for e in events if e.sensor is None or e.sensor in simulated]
     evaluator.add_events([e.to_dict() for e in events], truth_events, span)

@@ -131,6 +131,13 @@ def _limit(rule, group: str) -> float:
     return rule.thresholds[group][1]
 
 
+def _matched_limit(rule, truth: GtObject) -> float:
+    """``rule``'s limit for a truth object ``associate`` paired, which only pairs objects of a group."""
+    group = _group(truth.label)
+    assert group is not None, "associate pairs only truth of a class group"
+    return _limit(rule, group)
+
+
 def associate(cuboids: Sequence, truth: Sequence[GtObject]) -> dict[int, tuple[GtObject, float]]:
     """Pre-label track id -> (truth object under it, BEV IoU), greedy by centre distance.
 
@@ -261,9 +268,9 @@ class TrustEvaluator:
             if pair is None:
                 return True
             g, iou = pair
-            return iou < _limit(BEV_IOU_RULE, _group(g.label))
+            return iou < _matched_limit(BEV_IOU_RULE, g)
         if reason == review.NO_CAMERA_EVIDENCE:  # a misplaced cuboid cannot be confirmed by the image
-            if pair is None or pair[1] < _limit(BEV_IOU_RULE, _group(pair[0].label)):
+            if pair is None or pair[1] < _matched_limit(BEV_IOU_RULE, pair[0]):
                 return True
             if item.camera not in cams:
                 return None
@@ -316,8 +323,8 @@ class TrustEvaluator:
         """Judge every event (``Event.to_dict`` form) once, against scripted events, faults and the truth
         tagger's ``truth_events``; count the scripted events and faults no event found."""
         tol = self._tolerance
-        long_drive = drive_span is not None and (
-            drive_span[1] - drive_span[0] >= seconds_to_ns(WHOLE_DRIVE_MIN_S))
+        long_enough = drive_span and drive_span[1] - drive_span[0] >= seconds_to_ns(WHOLE_DRIVE_MIN_S)
+        whole = drive_span if long_enough else None
         found_script: set[int] = set()
         found_fault: set[int] = set()
         for e in events:
@@ -333,10 +340,10 @@ class TrustEvaluator:
             tally.fp += not hit
             if e["severity"] in SEVERE:
                 # only the truth tagger grades severity; a scripted or fault event's own figures decide
-                graded = not (scripted or faults) and truth_rank is not None
-                if not hit or (graded and truth_rank < Severity(e["severity"]).rank):
+                graded = truth_rank if not (scripted or faults) else None
+                if not hit or (graded is not None and graded < Severity(e["severity"]).rank):
                     tally.false_severe += 1
-            if long_drive and e["start_ns"] <= drive_span[0] + tol and e["end_ns"] >= drive_span[1] - tol:
+            if whole is not None and e["start_ns"] <= whole[0] + tol and e["end_ns"] >= whole[1] - tol:
                 self.whole_drive_events.append(dict(e))
         for k, s in enumerate(self.scripted):
             tally = self.events[SCRIPTED_RULE.get(s.type, (s.type,))[0]]
@@ -410,7 +417,9 @@ def merge_reports(reports: Sequence[dict]) -> dict:
                     has_recall.add(kind)
         for kind in sorted(sums):
             c = sums[kind]
-            out[section][kind] = Tally(*(c[k] for k in COUNTS), kind in has_recall).as_dict()
+            tally = Tally(c["tp"], c["fp"], c["fn"], c["unjudged"], c["false_critical_or_severe"],
+                          kind in has_recall)
+            out[section][kind] = tally.as_dict()
     out["events_spanning_whole_drive"] = sum(r["events_spanning_whole_drive"] for r in reports)
     return out
 

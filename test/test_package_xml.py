@@ -31,7 +31,7 @@ IMPORT_KEYS = {  # import name -> the rosdep key that brings it (ROS packages: t
     "pyarrow": "python3-pyarrow-pip",
     "duckdb": "python-duckdb-pip",
 }
-OPTIONAL = {"cupy", "cupyx"}  # the `cuda` extra, imported only when a GPU backend is asked for
+OPTIONAL = {"cupy", "cupyx", "ray"}  # extras, imported only when asked for: `cuda` (GPU), `fleet` (--ray)
 
 
 def _depends(kind: str) -> set[str]:

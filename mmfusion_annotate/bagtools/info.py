@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
 from mcap.reader import make_reader
 
 from mmfusion_annotate.bagtools.events import metadata_events
@@ -26,6 +25,7 @@ from mmfusion_annotate.errors import BagError
 from mmfusion_annotate.recording.metadata import FILENAME, read_metadata
 from mmfusion_annotate.recording.qos import RELIABILITY_BEST_EFFORT, TRANSIENT_LOCAL
 from mmfusion_annotate.recording.salvage import ReadLosses
+from mmfusion_annotate.textfile import load_yaml
 from mmfusion_annotate.types import ns_to_seconds
 
 DROP_KEYS = {"queue": "mmfusion.dropped_queue", "io": "mmfusion.dropped_io"}
@@ -176,7 +176,7 @@ def _custom_data(path: Path, files: list[BagFile]) -> dict[str, str]:
         with open(bag_file.path, "rb") as stream:
             for record in make_reader(stream).iter_metadata():
                 if record.name == "rosbag2":
-                    info = yaml.safe_load(record.metadata.get("serialized_metadata", "")) or {}
+                    info = load_yaml(record.metadata.get("serialized_metadata", "")) or {}
                     return info.get("custom_data") or {}
     return {}
 

@@ -28,6 +28,7 @@ from mcap.writer import CompressionType, Writer
 
 from mmfusion_annotate import __version__
 from mmfusion_annotate.errors import BagError, CodecError
+from mmfusion_annotate.recording.label_records import LABEL_RECORDS, LabelTally, label_topic
 from mmfusion_annotate.recording.metadata import (
     FILENAME,
     FileInfo,
@@ -147,6 +148,8 @@ def _copy(stream: IO[bytes], path: Path, out: IO[bytes], summary, losses: ReadLo
     schemas: dict[int, Schema] = dict(summary.schemas) if summary is not None else {}
     metadata: list[Metadata] = []
     events: dict[str, str] = {}
+    labels = LabelTally()  # the label records are rebuilt from the messages kept, like the events record
+    topics: dict[int, str] = {}
     kept = 0
 
     def started(profile: str = "ros2") -> Writer:
@@ -164,6 +167,7 @@ def _copy(stream: IO[bytes], path: Path, out: IO[bytes], summary, losses: ReadLo
         schema = schemas.get(channel.schema_id)
         if schema is not None and schema.id not in schema_ids:
             schema_ids[schema.id] = started().register_schema(schema.name, schema.encoding, schema.data)
+        topics[channel.id] = channel.topic
         channel_ids[channel.id] = started().register_channel(
             channel.topic, channel.message_encoding, schema_ids.get(channel.schema_id, 0), channel.metadata
         )
@@ -186,13 +190,17 @@ def _copy(stream: IO[bytes], path: Path, out: IO[bytes], summary, losses: ReadLo
             kept += 1
             if record.channel_id in event_channels:
                 _add_event(events, record, losses)
-        elif isinstance(record, Metadata) and record.name not in (EVENTS_RECORD, "rosbag2"):
+            labels.add(topics[record.channel_id], record.data, record.log_time)  # undecodable: counted in it
+        elif isinstance(record, Metadata) and record.name not in (EVENTS_RECORD, "rosbag2", *LABEL_RECORDS):
             metadata.append(record)
     writer = started()
     for record in metadata:
         writer.add_metadata(record.name, record.metadata)
     if events:
         writer.add_metadata(EVENTS_RECORD, events)
+    if labels.seen or any(label_topic(topic) for topic in topics.values()):
+        for name, values in labels.records().items():
+            writer.add_metadata(name, values)
     writer.finish()
     return kept
 

@@ -29,6 +29,7 @@ from mmfusion_annotate.recording.qos import (
 )
 from mmfusion_annotate.recording.reader import BagMessage, bag_files, file_messages, file_summary
 from mmfusion_annotate.recording.salvage import ReadLosses
+from mmfusion_annotate.textfile import load_yaml
 
 _ENUMS = {
     "history": {"keep_last": KEEP_LAST, "keep_all": KEEP_ALL, "system_default": KEEP_LAST},
@@ -172,7 +173,7 @@ def parse_qos(qos_yaml: str) -> QosProfile:
     An empty string (a bag written without QoS) gives the default reliable/volatile profile.
     """
     try:
-        profiles = yaml.safe_load(qos_yaml) if qos_yaml else None
+        profiles = load_yaml(qos_yaml) if qos_yaml else None
     except yaml.YAMLError as error:
         raise BagError(f"offered_qos_profiles is not YAML: {error}") from None
     if not profiles:

@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mmfusion_annotate.bagtools.events import topic_events
 from mmfusion_annotate.bagtools.source import open_bag
@@ -22,6 +23,9 @@ from mmfusion_annotate.recording.metadata import read_metadata
 from mmfusion_annotate.sim.bag import TRUTH_KEY
 from mmfusion_annotate.trust_eval import FaultSpan, ItemRecord, ScriptedEvent, TrustEvaluator
 from mmfusion_annotate.types import Stamp
+
+if TYPE_CHECKING:
+    from mmfusion_annotate.rig import Rig
 
 REPLAY_SOURCE_KEY = "mmfusion_replay_source"
 
@@ -59,7 +63,7 @@ def review_records(msg) -> list[ItemRecord]:
     return out
 
 
-def truth_events(rig, truth: Mapping[Stamp, Sequence], ego_samples: Iterable) -> list[dict]:
+def truth_events(rig: Rig, truth: Mapping[Stamp, Sequence], ego_samples: Iterable) -> list[dict]:
     """The driving events the rules raise on the truth frames (as tracks) and the bag's ego motion."""
     rules = load_rules()
     feed = SampleFeed(rig, rules)
@@ -74,7 +78,7 @@ def truth_events(rig, truth: Mapping[Stamp, Sequence], ego_samples: Iterable) ->
     return [e.to_dict() for e in EventTagger(rules).run(o for *_, o in observations)]
 
 
-def trust_report(judge: TrustEvaluator, bag: str | os.PathLike, rig, truth: Mapping[Stamp, Sequence],
+def trust_report(judge: TrustEvaluator, bag: str | os.PathLike, rig: Rig, truth: Mapping[Stamp, Sequence],
                  ego_samples: Sequence) -> dict:
     """Judge the bag's events (its review items were added frame by frame) and return the report."""
     events = list(topic_events(open_bag(bag)).values())

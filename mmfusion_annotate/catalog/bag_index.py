@@ -1,44 +1,53 @@
-"""One bag's catalog rows, read from its summaries and metadata, and the pre-label topics' messages.
+"""One bag's catalog rows, read from its summaries and metadata records (messages only for older bags).
 
 Why these reads: the bag row, the topics and the events come from ``metadata.yaml``, each file's MCAP
 summary (statistics, channels) and the ``mmfusion_events`` metadata records (``bagtools.info`` and
-``bagtools.events``), so they cost a few kilobytes per file. Review items and pre-label counts exist only
-as ``/prelabels/review`` and ``/prelabels/scene`` messages; the chunk index skips every chunk without
-them, but the writer interleaves topics in its chunks, so reading them decompresses most of an annotated
-bag (``labels=False`` leaves them out). ``index_bag`` never raises for a bad bag: a path that is not a
-bag, a cut-off file or a damaged summary comes back as a ``BagIndex`` with ``error`` set (one line).
+``bagtools.events``), so they cost a few kilobytes per file. Review items and pre-label counts come from
+each file's label records (``recording.label_records``), found through the summary's metadata index, so
+no chunk is decompressed. A bag without them (written before them, or by another tool), one whose
+records overflowed, or a ``window_s`` the records' window does not divide, is read from its
+``/prelabels/review`` and ``/prelabels/scene`` messages instead, which costs most of the bag (the writer
+interleaves topics in its chunks); the bags table says which (``labels_source``). ``index_bag`` never
+raises for a bad bag: a path that is not a bag, a cut-off file or a damaged summary comes back as a
+``BagIndex`` with ``error`` set (one line).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from mcap.reader import make_reader
 
 from mmfusion_annotate.bagtools.events import list_events, severity_rank
 from mmfusion_annotate.bagtools.info import bag_info
 from mmfusion_annotate.bagtools.recover import RECOVERED_KEY
-from mmfusion_annotate.bagtools.source import open_bag, read_messages
-from mmfusion_annotate.errors import CodecError, MmfusionError
-from mmfusion_annotate.interfaces.cdr import deserialize
+from mmfusion_annotate.bagtools.source import BagFile, channels, open_bag, read_messages
+from mmfusion_annotate.errors import MmfusionError
 from mmfusion_annotate.recording.bag_dir import RIG_FILE
+from mmfusion_annotate.recording.label_records import (
+    LABEL_RECORDS,
+    SCENE_UPDATE,
+    WINDOW_S,
+    LabelTally,
+    label_topic,
+)
 from mmfusion_annotate.recording.metadata import FILENAME, read_metadata
 from mmfusion_annotate.recording.salvage import READ_LOSSES_KEY, ReadLosses
 from mmfusion_annotate.recording.writer import PARTIAL_KEY
+from mmfusion_annotate.textfile import load_yaml
 from mmfusion_annotate.types import NS_PER_S, seconds_to_ns
 
-SCENE_TOPIC = "/prelabels/scene"
-REVIEW_TOPIC = "/prelabels/review"
-SCENE_UPDATE = "foxglove_msgs/msg/SceneUpdate"
-DEFAULT_WINDOW_S = 10.0
-"""Length of the time windows pre-labels are counted in (per class)."""
+DEFAULT_WINDOW_S = WINDOW_S
+"""Length of the time windows pre-labels are counted in (per class): the label records' own."""
+_ALL = 2**62  # the catalog keeps every review item the records or messages hold
 EVENT_FIELDS = ("id", "type", "category", "severity", "start_ns", "peak_ns", "end_ns", "detected_ns",
                 "object_ids", "sensor", "evidence", "rule", "rule_version")  # fmt: skip
 """Fields of an event with a column of their own; any other field goes to the ``extra`` JSON column."""
@@ -99,7 +108,7 @@ def bag_stat(path: Path) -> tuple[str, int, int]:
 def index_bag(path: Path, *, labels: bool = True, window_s: float = DEFAULT_WINDOW_S) -> BagIndex:
     """The catalog rows of the bag at ``path``; with ``labels`` also its review items and pre-label counts
     per class per ``window_s`` window. Never raises for a bad bag: its ``BagIndex.error`` says why."""
-    path = Path(path).absolute()
+    path = Path(os.path.abspath(path))
     try:
         fingerprint, size, mtime = bag_stat(path)
     except OSError as error:
@@ -130,6 +139,7 @@ def _read(index: BagIndex, path: Path, labels: bool, window_s: float) -> None:
     losses = ReadLosses()
     events = list_events(path, losses=losses)
     custom = (read_metadata(path).get("custom_data") or {}) if (path / FILENAME).is_file() else {}
+    # `bag recover` notes only what it lost; a loss-free recovery shows by the originals it keeps
     recovered = RECOVERED_KEY in custom or (path.is_dir() and any(path.glob("*.mcap.incomplete*")))
     state = "recovered" if recovered else "partial" if PARTIAL_KEY in custom else "clean"
     start = info.start_ns
@@ -141,8 +151,7 @@ def _read(index: BagIndex, path: Path, labels: bool, window_s: float) -> None:
         for t in info.topics
     ]  # fmt: skip
     index.events = [_event_row(e, start) for e in events]
-    if labels:
-        _read_labels(index, path, start or 0, seconds_to_ns(window_s), losses)
+    source = _read_labels(index, path, start or 0, seconds_to_ns(window_s), losses) if labels else "none"
     index.read_losses = losses.lines()
     index.bag = _bag_row(
         index,
@@ -156,6 +165,7 @@ def _read(index: BagIndex, path: Path, labels: bool, window_s: float) -> None:
         rig=_rig_name(path),
         read_losses=len(index.read_losses) + (READ_LOSSES_KEY in custom),
         labels_read=labels,
+        labels_source=source,
     )
 
 
@@ -181,6 +191,7 @@ def _bag_row(index: BagIndex, *, state: str, **known: Any) -> dict[str, Any]:
         "event_count": len(index.events),
         "review_item_count": len(index.review_items),
         "labels_read": known.get("labels_read", False),
+        "labels_source": known.get("labels_source", "none"),
         "indexed_ns": time.time_ns(),
     }
 
@@ -198,36 +209,56 @@ def _event_row(event: dict[str, Any], bag_start: int | None) -> dict[str, Any]:
     }
 
 
-def _read_labels(index: BagIndex, path: Path, start: int, window_ns: int, losses: ReadLosses) -> None:
-    """Review items (one row each) and cuboids per class per window from the pre-label topics."""
+def _read_labels(index: BagIndex, path: Path, start: int, window_ns: int, losses: ReadLosses) -> str:
+    """Review items (one row each) and cuboids per class per window; returns where they came from:
+    ``record`` (the files' label records), ``messages`` (the pre-label topics) or ``none`` (no such topic)."""
     files = open_bag(path)
-    counts: dict[tuple[str, int], list] = defaultdict(lambda: [0, set()])
-    for message in read_messages(files, topics=[SCENE_TOPIC, REVIEW_TOPIC], losses=losses):
-        try:
-            update = deserialize(SCENE_UPDATE, message.data)
-        except CodecError as error:
-            losses.skip(message.topic, message.log_time_ns, str(error))
-            continue
-        for entity in update.entities:
-            meta = {kv.key: kv.value for kv in entity.metadata}
-            stamp = int(meta["stamp_ns"]) if meta.get("stamp_ns", "").isdigit() else message.log_time_ns
-            if message.topic == REVIEW_TOPIC and meta.get("kind") == "review":
-                index.review_items.append({
-                    "stamp_ns": stamp, "t_s": (stamp - start) / NS_PER_S, "reason": meta.get("reason"),
-                    "modalities": meta.get("modalities"), "priority": _float(meta.get("priority")),
-                    "object_ids": [int(i) for i in meta.get("object_ids", "").split(",") if _is_int(i)],
-                    "camera": meta.get("camera") or None, "detail": meta.get("detail") or None,
-                })  # fmt: skip
-            elif message.topic == SCENE_TOPIC and meta.get("kind") == "cuboid":
-                window = start + (stamp - start) // window_ns * window_ns
-                slot = counts[(meta.get("class", "unknown"), window)]
-                slot[0] += 1
-                slot[1].add(meta.get("track_id"))
+    topics = sorted(t for t in channels(files) if label_topic(t))
+    if not topics:
+        return "none"
+    tally = _record_tally(files, window_ns)
+    source = "record"
+    if tally is None:
+        source, tally = "messages", LabelTally(window_ns, cap=_ALL)
+        for message in read_messages(files, topics=topics, losses=losses):
+            if not tally.add(message.topic, message.data, message.log_time_ns):
+                losses.skip(message.topic, message.log_time_ns, f"not a {SCENE_UPDATE}")
+    index.review_items = [
+        {**item, "t_s": (item["stamp_ns"] - start) / NS_PER_S,
+         "evidence": {str(k): float(v) for k, v in (item.get("evidence") or {}).items()}}
+        for item in sorted(tally.review_items, key=lambda item: item["stamp_ns"])
+    ]  # fmt: skip
     index.prelabel_counts = [
         {"class": cls, "window_start_ns": window, "window_s": window_ns / NS_PER_S, "count": n,
          "tracks": len(tracks)}
-        for (cls, window), (n, tracks) in sorted(counts.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+        for (cls, window), (n, tracks) in sorted(tally.counts.items(), key=lambda kv: (kv[0][1], kv[0][0]))
     ]  # fmt: skip
+    return source
+
+
+def _record_tally(files: list[BagFile], window_ns: int) -> LabelTally | None:
+    """The label records of every file holding a pre-label topic, merged; None when one lacks them (or
+    they overflowed, are malformed, or count in windows that do not divide ``window_ns``)."""
+    total = LabelTally(window_ns, cap=_ALL)
+    for bag_file in files:
+        summary = bag_file.summary
+        if summary is None:
+            return None
+        if not any(label_topic(c.topic) for c in summary.channels.values()):
+            continue
+        if not any(i.name in LABEL_RECORDS for i in summary.metadata_indexes):
+            return None
+        try:
+            with open(bag_file.path, "rb") as stream:
+                records = [(m.name, m.metadata) for m in make_reader(stream).iter_metadata()
+                           if m.name in LABEL_RECORDS]  # fmt: skip
+            tally = LabelTally.from_records(records, window_ns)
+        except Exception:  # noqa: BLE001 - a damaged or foreign record: the messages are read instead
+            return None
+        if tally.overflow:
+            return None
+        total.merge(tally)
+    return total
 
 
 def _rig_name(path: Path) -> str | None:
@@ -236,22 +267,11 @@ def _rig_name(path: Path) -> str | None:
     if rig_file is None or not rig_file.is_file():
         return None
     try:
-        document = yaml.safe_load(rig_file.read_text(encoding="utf-8"))
+        document = load_yaml(rig_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     name = document.get("name") if isinstance(document, dict) else None
     return str(name) if name is not None else None
-
-
-def _float(text: str | None) -> float | None:
-    try:
-        return float(text) if text else None
-    except ValueError:
-        return None
-
-
-def _is_int(text: str) -> bool:
-    return text.strip().lstrip("-").isdigit()
 
 
 def _json(value: Any) -> str:

@@ -75,7 +75,8 @@ def _query(
     types: Collection[str] | None,
     min_severity: str | None,
 ) -> list[dict[str, Any]]:
-    conditions, parameters = ["NOT vanished"], []
+    conditions: list[str] = ["NOT vanished"]
+    parameters: list[list[str] | int] = []
     if where:
         conditions.append(f"({where})")
     if types:

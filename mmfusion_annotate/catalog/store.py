@@ -31,7 +31,7 @@ from tqdm import tqdm
 from mmfusion_annotate.catalog.bag_index import DEFAULT_WINDOW_S, BagIndex, bag_stat, find_bags, index_bag
 from mmfusion_annotate.errors import CatalogError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Raised whenever a table gains, loses or changes a column; an older catalog is rebuilt by ``index``."""
 CURRENT = "current"
 MANIFEST = "catalog.json"
@@ -46,7 +46,7 @@ TABLES: dict[str, pa.Schema] = {
         ("duration_s", pa.float64()), ("message_count", pa.int64()), ("compression", pa.string()),
         ("rig", pa.string()), ("dropped", pa.int64()), ("read_losses", pa.int32()),
         ("event_count", pa.int32()), ("review_item_count", pa.int32()), ("labels_read", pa.bool_()),
-        ("vanished", pa.bool_()), ("indexed_ns", pa.int64()),
+        ("labels_source", pa.string()), ("vanished", pa.bool_()), ("indexed_ns", pa.int64()),
     ]),
     "topics": pa.schema([
         ("bag_path", pa.string()), ("topic", pa.string()), ("type", pa.string()),
@@ -65,7 +65,8 @@ TABLES: dict[str, pa.Schema] = {
     "review_items": pa.schema([
         ("bag_path", pa.string()), ("stamp_ns", pa.int64()), ("t_s", pa.float64()), ("reason", pa.string()),
         ("modalities", pa.string()), ("priority", pa.float64()), ("object_ids", _IDS),
-        ("camera", pa.string()), ("detail", pa.string()),
+        ("camera", pa.string()), ("detail", pa.string()), ("severity", pa.float64()),
+        ("confidence", pa.float64()), ("evidence", pa.map_(pa.string(), pa.float64())),
     ]),
     "prelabel_counts": pa.schema([
         ("bag_path", pa.string()), ("class", pa.string()), ("window_start_ns", pa.int64()),
@@ -128,7 +129,9 @@ def require_current(directory: Path) -> Path:
             f"{directory}: catalog schema version {version} is {age} one than this mmfusion's "
             f"({SCHEMA_VERSION}); rebuild it with `mmfusion index PATH... --catalog {directory}`"
         )
-    return generation_dir(directory)
+    current = generation_dir(directory)
+    assert current is not None, "schema_version found the catalog"
+    return current
 
 
 def read_tables(directory: Path) -> dict[str, pa.Table]:
@@ -230,8 +233,8 @@ def index_paths(
     catalog = Path(catalog)
     report = IndexReport(catalog)
     with _locked(catalog):
-        previous, extra_paths = _previous(catalog, report)
-        roots = [Path(p).absolute() for p in paths]
+        previous, extra_paths, rebuild = _previous(catalog, report)
+        roots = [Path(os.path.abspath(p)) for p in paths]
         found = _found_bags([*roots, *extra_paths], report)
         known = {row["path"]: row for row in previous["bags"].to_pylist()}
         todo = []
@@ -269,22 +272,23 @@ def index_paths(
                     bar.update(1)
         finally:
             report.indexed, report.vanished = len(read), len(gone)
-            if read or gone or not generation_dir(catalog):
+            if read or gone or rebuild:
                 write_tables(catalog, _merge(previous, read, gone))
                 report.written = True
     return report
 
 
-def _previous(catalog: Path, report: IndexReport) -> tuple[dict[str, pa.Table], list[Path]]:
-    """The catalog's tables (empty when there is none), and for one of another schema version, the
-    paths of its bags to read again (its rows are not reused)."""
-    if generation_dir(catalog) is None:
-        return empty_tables(), []
+def _previous(catalog: Path, report: IndexReport) -> tuple[dict[str, pa.Table], list[Path], bool]:
+    """The catalog's tables, the paths of bags to read again, and whether a new catalog must be written
+    even when no bag is read: none yet, or one of an older schema (its rows are not reused)."""
+    current = generation_dir(catalog)
+    if current is None:
+        return empty_tables(), [], True
     version = schema_version(catalog)
-    if version == SCHEMA_VERSION:
-        return read_tables(catalog), []
+    if version >= SCHEMA_VERSION:  # a newer one is refused: rebuilding it would lose what it holds
+        return read_tables(catalog), [], False
     try:
-        old_paths = pq.read_table(generation_dir(catalog) / "bags.parquet", columns=["path"])
+        old_paths = pq.read_table(current / "bags.parquet", columns=["path"])
         paths = [Path(p) for p in old_paths.column("path").to_pylist() if p and Path(p).exists()]
     except (OSError, KeyError, pa.ArrowException):
         paths = []
@@ -292,7 +296,7 @@ def _previous(catalog: Path, report: IndexReport) -> tuple[dict[str, pa.Table], 
         f"{catalog}: catalog schema version {version}, this mmfusion writes {SCHEMA_VERSION}: rebuilding it "
         f"(every bag read again, {len(paths)} from the old catalog)"
     )
-    return empty_tables(), paths
+    return empty_tables(), paths, True
 
 
 def _found_bags(paths: Sequence[Path], report: IndexReport) -> list[Path]:

@@ -51,9 +51,9 @@ class StreamHealth:
         if self._origin is None:
             self._origin = now
         self._now = max(self._now, now)
-        return self._judge(max(now - self._lag, self._origin), now)
+        return self._judge(max(now - self._lag, self._origin), now, self._origin)
 
-    def _judge(self, at: Stamp, now: Stamp) -> list[Event]:
+    def _judge(self, at: Stamp, now: Stamp, origin: Stamp) -> list[Event]:
         """Dropouts as of stream time ``at`` (``now`` minus the allowed delivery lag): a message counts
         from its stamp on, whenever it arrived, so episode stamps, start, end and gap stay exact."""
         if at < self._judged:
@@ -65,7 +65,7 @@ class StreamHealth:
             pending = self._pending[sensor]
             while pending and pending[0] <= at:
                 self._last[sensor] = max(heapq.heappop(pending), self._last.get(sensor, -(2**62)))
-            last = self._last.get(sensor, self._origin)
+            last = self._last.get(sensor, origin)
             gap = at - last
             in_gap = gap > limit * self._period[sensor]
             evidence = {"gap_s": gap * 1e-9, "missed_periods": gap / self._period[sensor] - 1.0}
@@ -90,7 +90,7 @@ class StreamHealth:
         window.append(stamp)
         while window and window[0] <= stamp - self._window:
             window.popleft()
-        if stamp - self._origin < self._window:
+        if self._origin is None or stamp - self._origin < self._window:  # on_clock has set the origin
             return out
         ratio = len(window) / (self.rules.rate_drop.window_s * self._rate[sensor])
         low = ratio < self.rules.rate_drop.min_fraction
@@ -100,7 +100,7 @@ class StreamHealth:
 
     def flush(self) -> list[Event]:
         """End of input: nothing more can arrive, so judge up to the newest stamp, then close."""
-        out = self._judge(self._now, self._now) if self._origin is not None else []
+        out = self._judge(self._now, self._now, self._origin) if self._origin is not None else []
         episodes = [*self._dropout.values(), *self._ratedrop.values()]
         return out + [e for ep in episodes if (e := ep.flush()) is not None]
 

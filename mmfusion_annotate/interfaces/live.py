@@ -82,10 +82,11 @@ def live_type(carried: str) -> LiveType:
     return LiveType(carried, name, cls)
 
 
-def to_installed(msg: Any, cls: type) -> Any:
-    """``msg`` (a carried message) as an instance of the installed class ``cls``, field by field: each
-    field of ``cls`` that ``msg`` has is copied (nested messages and sequences recursively); the others
-    keep their defaults, and fields only the carried type has are left out."""
+def to_installed(msg: Any, cls: Any) -> Any:
+    """``msg`` (a carried message) as an instance of the installed class ``cls`` (rosidl-generated, so
+    untyped), field by field: each field of ``cls`` that ``msg`` has is copied (nested messages and
+    sequences recursively); the others keep their defaults, and fields only the carried type has are
+    left out."""
     out = cls()
     for name, spelled in cls.get_fields_and_field_types().items():
         if hasattr(msg, name):

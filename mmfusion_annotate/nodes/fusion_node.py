@@ -313,7 +313,9 @@ class FusionNode(Node):
         if not is_carried(output.msgtype):
             return output.msg
         live = live_type(output.msgtype)
-        return to_installed(output.msg, live.cls) if live.convert else serialize(output.msgtype, output.msg)
+        if live.convert and live.cls is not None:
+            return to_installed(output.msg, live.cls)
+        return serialize(output.msgtype, output.msg)
 
     def _publish_overlays(self, annotated: AnnotatedFrame) -> None:
         period_ns = int(NS_PER_S / self.config.overlay_rate_hz)

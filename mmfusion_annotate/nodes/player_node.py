@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mmfusion_annotate.bagtools.play import MAX_GAP_S, Pacer, PlaybackControl, play_messages
 from mmfusion_annotate.bagtools.source import (
@@ -46,6 +47,9 @@ from mmfusion_annotate.recording.qos import QosProfile
 from mmfusion_annotate.recording.reader import BagMessage
 from mmfusion_annotate.recording.salvage import ReadLosses
 from mmfusion_annotate.types import NS_PER_S
+
+if TYPE_CHECKING:
+    from mmfusion_annotate.nodes.qos import SensorQos
 
 MAX_STATIC_DEPTH = 1000
 """Most ``/tf_static`` messages a late subscriber is offered (one per publisher that was recorded)."""
@@ -97,7 +101,7 @@ def play_bag(
     stop: threading.Event | None = None,
     control: PlaybackControl | None = None,
     context=None,
-    qos: str | None = None,
+    qos: SensorQos | None = None,
 ) -> PlayResult:
     """Play a bag (directory or ``.mcap``) until its end (or ``stop``, or Ctrl-C when looping).
 
@@ -264,7 +268,7 @@ def _statics_before(files: Sequence[BagFile], topics: list[str], start_ns: int) 
 def _publishers(
     node,
     wanted: list[Channel],
-    qos: str | None = None,
+    qos: SensorQos | None = None,
     names: Mapping[str, str] | None = None,
     counts: Mapping[str, int] | None = None,
 ) -> tuple[dict, dict[str, str]]:
@@ -286,7 +290,7 @@ def _publishers(
                 count = (counts or {}).get(channel.topic, 1)
                 profile.depth = max(profile.depth, min(count, MAX_STATIC_DEPTH))
         elif qos is not None:
-            profile = sensor_qos(qos)  # type: ignore[arg-type]
+            profile = sensor_qos(qos)
         name = (names or {}).get(channel.topic, channel.topic)
         publishers[channel.topic] = node.create_publisher(cls, name, profile)
     return publishers, skipped

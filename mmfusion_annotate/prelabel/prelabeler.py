@@ -468,7 +468,7 @@ class Prelabeler:
                 sensor_xy) -> _CameraResult:  # fmt: skip
         """This frame's detections fused with its clusters, camera by camera (``camera_fusion``)."""
         verdicts: list[Verdict | None] = [None] * len(detections)
-        if not found:
+        if not found or self.detector is None:  # detections come from the detector: none without it
             return _CameraResult(detections, verdicts, [])
         taken = np.zeros(len(frame.sweep), dtype=bool)
         for d in detections:
@@ -500,10 +500,12 @@ class Prelabeler:
 
     def _camera_only(self, frame: FusedFrame, camera_only: list[tuple[str, CameraObject]]) -> list[Box2D]:
         """Boxes of road users whose frustum holds too few LiDAR points for a cuboid (``object_id`` -1)."""
+        if self.detector is None:  # camera-only objects come from the detector: none without it
+            return []
         return [
-            Box2D(-1, name, frame.cameras[name].exposure_stamp, o.box, 0.0, 0.0, o.score, o.label,
+            Box2D(-1, name, frame.cameras[name].exposure_stamp, o.box, 0.0, 0.0, o.score, label,
                   self._prov(self.detector.label, o.score))
-            for name, o in camera_only
+            for name, o in camera_only if (label := o.label) is not None  # a class-less object seeds nothing
         ]  # fmt: skip
 
     # ------------------------------------------------------------------ the one call

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from mmfusion_annotate.errors import BagError
+from mmfusion_annotate.textfile import load_yaml
 
 _log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def read_metadata(bag_dir: Path) -> dict:
     """
     path = Path(bag_dir) / FILENAME
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = load_yaml(path.read_text(encoding="utf-8"))
     except IsADirectoryError:
         raise BagError(f"{path}: is a directory, not a rosbag2 metadata file") from None
     except UnicodeDecodeError:

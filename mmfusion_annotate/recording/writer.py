@@ -2,8 +2,10 @@
 
 Every file carries one ``ros2msg`` schema per type, ``cdr`` channels with ``offered_qos_profiles`` and
 ``topic_type_hash`` metadata, the static messages (``/tf_static``, camera info) again at its start, and at
-its end a ``mmfusion_events`` metadata record listing the events that touch it plus the ``rosbag2`` record
-rosbag2's own MCAP plugin writes. ``metadata.yaml`` is rewritten atomically whenever a file opens or closes.
+its end a ``mmfusion_events`` metadata record listing the events that touch it, the pre-label records of
+the messages it holds (``recording.label_records``: review items, cuboids per class per window), plus the
+``rosbag2`` record rosbag2's own MCAP plugin writes. ``metadata.yaml`` is rewritten atomically whenever a
+file opens or closes.
 
 A split file open for writing holds an exclusive ``flock`` (released when it is closed or the process dies),
 so ``bag recover`` can tell a file still being written from one a crash left behind. A bag whose writing
@@ -31,6 +33,7 @@ from mmfusion_annotate import __version__
 from mmfusion_annotate.errors import BagError
 from mmfusion_annotate.interfaces.definitions import normalize_msgtype, schema_text, type_hash
 from mmfusion_annotate.recording.bag_dir import refuse_existing_bag
+from mmfusion_annotate.recording.label_records import LabelTally, label_topic
 from mmfusion_annotate.recording.metadata import (
     FILENAME,
     FileInfo,
@@ -136,6 +139,8 @@ class BagWriter:
         self._closed = False
         self._created_dir = False
         self._flushes = 0
+        self._labels = LabelTally()
+        """The pre-labels of the open file, written as its label records when it is finished."""
 
     # -- context manager ------------------------------------------------------------------------------
 
@@ -187,6 +192,7 @@ class BagWriter:
         flushes = self._flushes
         self._prepare_file(log_time_ns)
         self._add(topic, data, log_time_ns, publish_time_ns)
+        self._labels.add(topic, data, log_time_ns)
         self._split_if_full()
         self._note_unsaved(topic, flushes)
 
@@ -369,6 +375,7 @@ class BagWriter:
         self._next_index += 1
         self._stream = stream
         self._files.append(_File(path))
+        self._labels = LabelTally()
         self._writer = Writer(
             stream,
             chunk_size=self.chunk_size,
@@ -446,6 +453,9 @@ class BagWriter:
         events = self._file_events(index, record)
         if events:
             self._writer.add_metadata(EVENTS_RECORD, events)
+        if self._labels.seen or any(label_topic(topic) for topic in self._topics):
+            for name, values in self._labels.records().items():
+                self._writer.add_metadata(name, values)
         record.complete = True  # the rosbag2 record describes the bag including this file
         try:
             with self._naming_file():

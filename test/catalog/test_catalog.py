@@ -268,3 +268,30 @@ def test_a_catalog_of_an_older_schema_is_refused_by_search_and_rebuilt_by_index(
     assert sum("schema version" in line for line in err.splitlines()) == 1
     assert json.loads((generation_dir(catalog) / MANIFEST).read_text())["schema_version"] == SCHEMA_VERSION
     assert [r["name"] for r in read_tables(catalog)["bags"].to_pylist()] == ["a"]  # its bags read again
+
+
+def test_a_newer_catalog_is_refused_not_rebuilt(tmp_path, capsys):
+    write_event_bag(tmp_path / "bags" / "a")
+    index_paths([tmp_path / "bags"], tmp_path / "catalog")
+    manifest = generation_dir(tmp_path / "catalog") / MANIFEST
+    manifest.write_text(json.dumps({"schema_version": SCHEMA_VERSION + 1}))
+    assert main(["index", str(tmp_path / "bags"), "--catalog", str(tmp_path / "catalog")]) == 2
+    assert "newer" in capsys.readouterr().err
+    assert json.loads(manifest.read_text())["schema_version"] == SCHEMA_VERSION + 1
+
+
+def test_an_interrupted_index_keeps_the_bags_read_and_a_rerun_reads_the_rest(tmp_path):
+    bags, catalog = tmp_path / "bags", tmp_path / "catalog"
+    for name in ("a", "b", "c"):
+        write_event_bag(bags / name)
+
+    def interrupted_map(work, paths):  # a runner's map (the --workers/--ray seam), stopped by Ctrl-C
+        yield work(paths[0])
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        index_paths([bags], catalog, map_fn=interrupted_map)
+    assert [r["name"] for r in read_tables(catalog)["bags"].to_pylist()] == ["a"]
+    rerun = index_paths([bags], catalog)
+    assert (rerun.indexed, rerun.unchanged) == (2, 1)
+    assert sorted(r["name"] for r in read_tables(catalog)["bags"].to_pylist()) == ["a", "b", "c"]

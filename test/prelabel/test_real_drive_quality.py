@@ -33,10 +33,10 @@ def scored(shared_path, tmp_path_factory):
 
 
 def test_parked_cars_are_found_with_precision_beside_recall(scored):
-    car = scored["car@50m"]
-    assert car["precision"] >= 0.8 and car["recall"] >= 0.7, car
+    car = scored["car@50m"]  # 0.85 / 0.70 (100 of 142); 0.83 / 0.68 before partial cars grew centred
+    assert car["precision"] >= 0.84 and car["recall"] >= 0.70, car
 
 
 def test_car_tall_vehicles_too_wide_for_a_car_are_not_called_trucks(scored):
-    # before: merged parked cars (1.8-1.9 m tall, 2.8-3.5 m wide) were trucks grown to 9 m
+    # merged parked cars (1.8-1.9 m tall, 2.8-3.5 m wide) were trucks grown to 9 m: 4 false before, 1 now
     assert scored["truck@50m"]["fp"] <= 1, scored["truck@50m"]

@@ -53,6 +53,9 @@ CASES = [
     # outputs that cannot be written
     (["sim", "calm", "--duration", "0.3", "-o", "FILE"], "FILE", "exists and is not a folder"),
     (["replay", "BAG", "-o", "FILE"], "FILE", "exists and is not a folder"),
+    (["index", "BAG", "--catalog", "FILE"], "FILE", "file exists"),
+    (["search", "--catalog", "BAG"], "BAG", "no catalog here"),
+    (["clip", "--catalog", "FILE", "-o", "OUT"], "FILE", "no catalog here"),
     (["replay", "BAG", "-o", "BAG"], "BAG", "not empty"),
     (["sim", "calm", "--duration", "0.3", "-o", "/proc/mmfusion_test/bag"], "/proc/mmfusion_test", ""),
     (["replay", "BAG", "-o", "/proc/mmfusion_test/out"], "/proc/mmfusion_test", ""),
