@@ -139,6 +139,7 @@ def type_hash(msgtype: str) -> str:
         from mmfusion_annotate.interfaces.typestore import carried_typestore
 
         return carried_typestore().hash_rihs01(name)
+    msg_path(name)  # a type neither carried nor installed is a BagError: a writer cannot describe it
     return installed_type_hash(name)
 
 

@@ -175,7 +175,7 @@ def test_node_that_could_not_record_everything_makes_main_exit_1(capfd):
         def close(self) -> None:
             self.recording_complete = False
 
-    assert main_nodes([Lossy], [], program="lossy", until=lambda: True, grace_s=0.0) == 1
+    assert main_nodes([Lossy], [], program="lossy", until=lambda: True) == 1
     assert "lossy: the recording is incomplete" in capfd.readouterr().err
 
 
