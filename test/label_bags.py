@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mmfusion_annotate.outputs.labels import SCENE_UPDATE
+from mmfusion_annotate.outputs.topics import REVIEW_TOPIC, SCENE_TOPIC
 from mmfusion_annotate.recording import BagWriter, new_message, serialize
-from mmfusion_annotate.recording.label_records import REVIEW_TOPIC, SCENE_TOPIC, SCENE_UPDATE
 
 NS = 1_000_000_000
 T0 = 1_700_000_005 * NS  # not a multiple of the window: windows are aligned to the epoch, not the bag
@@ -38,17 +39,26 @@ def frame_messages(step: int) -> dict[str, object]:
 
 
 def write_labelled_bag(
-    bag_dir: Path, steps: int = 30, *, split_duration_ns: int | None = NS, chunk_size: int = 4 << 20
+    bag_dir: Path,
+    steps: int = 30,
+    *,
+    split_duration_ns: int | None = NS,
+    chunk_size: int = 4 << 20,
+    namespaces: tuple[str, ...] = ("",),
 ) -> Path:
+    """``steps`` frames; the pre-label topics under each of ``namespaces`` (``/car1``: as recorded under
+    ``-r __ns:=/car1``)."""
     with BagWriter(bag_dir, compression="lz4", split_duration_ns=split_duration_ns,
                    chunk_size=chunk_size) as writer:  # fmt: skip
         writer.add_topic("/other", "std_msgs/msg/String")
-        for topic in (SCENE_TOPIC, REVIEW_TOPIC):
-            writer.add_topic(topic, SCENE_UPDATE)
+        for ns in namespaces:
+            for topic in (SCENE_TOPIC, REVIEW_TOPIC):
+                writer.add_topic(ns + topic, SCENE_UPDATE)
         for step in range(steps):
             stamp = T0 + step * PERIOD
             other = new_message("std_msgs/msg/String", data=f"frame {step}")
             writer.write("/other", serialize("std_msgs/msg/String", other), stamp)
-            for topic, msg in frame_messages(step).items():
-                writer.write(topic, serialize(SCENE_UPDATE, msg), stamp)
+            for ns in namespaces:
+                for topic, msg in frame_messages(step).items():
+                    writer.write(ns + topic, serialize(SCENE_UPDATE, msg), stamp)
     return bag_dir

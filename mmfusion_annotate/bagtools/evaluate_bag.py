@@ -30,7 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mmfusion_annotate import drawing
-from mmfusion_annotate.bagtools.source import open_bag, read_messages
+from mmfusion_annotate.bagtools.source import channels, open_bag, read_messages
 from mmfusion_annotate.bagtools.trust import read_sim_truth, review_records, trust_report
 from mmfusion_annotate.errors import BagError
 from mmfusion_annotate.fusion.ego import EgoMotion
@@ -39,7 +39,7 @@ from mmfusion_annotate.msgs.pointcloud2 import decode, points_xyz
 from mmfusion_annotate.msgs.samples import decode_sample
 from mmfusion_annotate.msgs.time import from_ros_time
 from mmfusion_annotate.outputs.labels import FOXGLOVE_PIXEL_OFFSET, class_color_rgb8
-from mmfusion_annotate.outputs.topics import annotations_topic
+from mmfusion_annotate.outputs.topics import REVIEW_TOPIC, SCENE_TOPIC, annotations_topic, find_output_topic
 from mmfusion_annotate.prelabel.boxes2d import box_iou, cuboid_corners, transform_points
 from mmfusion_annotate.prelabel.metrics import (
     BEV_IOU_RULE,
@@ -55,8 +55,6 @@ from mmfusion_annotate.trust_eval import TrustEvaluator, format_trust, within
 from mmfusion_annotate.types import NS_PER_S, Stamp
 
 TRUTH_TOPIC = "/truth/objects"
-PRELABEL_TOPIC = "/prelabels/scene"
-REVIEW_TOPIC = "/prelabels/review"
 STAMP_TOLERANCE_NS = 20_000_000
 """A pre-label frame and a truth frame are the same instant when their stamps differ by less than this."""
 IMAGE_TOLERANCE_NS = 150_000_000
@@ -312,11 +310,14 @@ def _read(bag: str | os.PathLike, rig: Rig, progress: bool) -> _BagContent:
     lidar_topics = {s.topic for s in rig.lidars()}
     odometry = {s.topic: s for s in rig.of_kind("odometry")}
     imus = {s.topic: s for s in rig.of_kind("imu")}
-    cameras = {annotations_topic(s): s.name for s in rig.cameras()}
+    files = open_bag(bag)
+    names = list(channels(files))
+    scene, review = (find_output_topic(names, t, bag) or t for t in (SCENE_TOPIC, REVIEW_TOPIC))
+    cameras = {find_output_topic(names, annotations_topic(s), bag) or annotations_topic(s): s.name
+               for s in rig.cameras()}  # fmt: skip
     content = _BagContent()
     messages = read_messages(
-        open_bag(bag),
-        topics={TRUTH_TOPIC, PRELABEL_TOPIC, REVIEW_TOPIC, *lidar_topics, *odometry, *imus, *cameras},
+        files, topics={TRUTH_TOPIC, scene, review, *lidar_topics, *odometry, *imus, *cameras}
     )
     for message in tqdm(messages, desc="evaluate", unit="msg", disable=not progress):
         msg = deserialize(message.msgtype, message.data)
@@ -324,12 +325,12 @@ def _read(bag: str | os.PathLike, rig: Rig, progress: bool) -> _BagContent:
             stamps, sweeps = content.sweeps.setdefault(message.topic, ([], []))
             stamps.append(from_ros_time(msg.header.stamp))
             sweeps.append(msg)
-        elif message.topic in (TRUTH_TOPIC, PRELABEL_TOPIC):
+        elif message.topic in (TRUTH_TOPIC, scene):
             truth = message.topic == TRUTH_TOPIC
             stamp, boxes = scene_boxes(msg, truth=truth)
             (content.truth if truth else content.preds)[stamp or message.log_time_ns] = boxes
-        elif message.topic == REVIEW_TOPIC:
-            for item in review_records(msg):
+        elif message.topic == review:
+            for item in review_records(msg, message.log_time_ns):
                 content.reviews.setdefault(item.stamp, []).append(item)
         elif message.topic in odometry:
             sample = decode_sample(odometry[message.topic], msg)
@@ -346,7 +347,7 @@ def _read(bag: str | os.PathLike, rig: Rig, progress: bool) -> _BagContent:
     if not content.truth:
         raise BagError(f"{bag}: no {TRUTH_TOPIC} messages: nothing to score against (import or sim a drive)")
     if not content.preds:
-        raise BagError(f"{bag}: no {PRELABEL_TOPIC} messages: run 'mmfusion replay' on it first")
+        raise BagError(f"{bag}: no {SCENE_TOPIC} messages: run 'mmfusion replay' on it first")
     return content
 
 

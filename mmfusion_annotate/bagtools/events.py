@@ -3,7 +3,8 @@
 The recorder mirrors every event into a metadata record of each split file it touches, so listing the
 events of a drive reads only the files' summaries and metadata, never a message. Bags without those
 records (written by other tools, or files rebuilt without them) fall back to decoding the messages of
-every topic of type ``mmfusion_annotate/msg/Event``, which the MCAP index finds without reading the rest.
+every topic of an event type (carried or installed name, ``EVENT_TYPES``), which the MCAP index finds
+without reading the rest.
 Events come out as plain dicts (JSON-ready), sorted by start time then id.
 """
 
@@ -17,11 +18,11 @@ from typing import Any, Literal
 from mcap.reader import make_reader
 from mcap.records import Metadata
 
-from mmfusion_annotate.bagtools.recover import EVENT_TYPE
 from mmfusion_annotate.bagtools.source import BagFile, channels, open_bag, read_messages
 from mmfusion_annotate.errors import BagError, CodecError
 from mmfusion_annotate.events.model import Severity
 from mmfusion_annotate.interfaces.cdr import deserialize
+from mmfusion_annotate.interfaces.msgtypes import EVENT, EVENT_TYPES
 from mmfusion_annotate.recording.salvage import ReadLosses
 from mmfusion_annotate.recording.writer import EVENTS_RECORD
 from mmfusion_annotate.types import NS_PER_S, ns_to_seconds
@@ -89,18 +90,18 @@ def _event_fields(text: str) -> dict[str, Any] | None:
 
 
 def topic_events(files: Sequence[BagFile], losses: ReadLosses | None = None) -> dict[str, dict[str, Any]]:
-    """Event id -> fields decoded from every message of type ``mmfusion_annotate/msg/Event``.
+    """Event id -> fields decoded from every message of an event type (either name of ``EVENT_TYPES``).
 
     An event message that does not decode (cut off, corrupt) is skipped and counted in ``losses``;
     without ``losses`` it is a BagError.
     """
-    topics = [c.topic for c in channels(files).values() if c.msgtype == EVENT_TYPE]
+    topics = [c.topic for c in channels(files).values() if c.msgtype in EVENT_TYPES]
     if not topics:
         return {}
     found: dict[str, dict[str, Any]] = {}
     for message in read_messages(files, topics=topics, losses=losses):
         try:
-            event = deserialize(EVENT_TYPE, message.data)
+            event = deserialize(EVENT, message.data)
         except CodecError as error:
             if losses is None:
                 raise BagError(f"{message.topic}: {error}") from None

@@ -19,9 +19,9 @@ from typing import Any
 from mcap.reader import make_reader
 
 from mmfusion_annotate.bagtools.events import metadata_events
-from mmfusion_annotate.bagtools.recover import EVENT_TYPE
 from mmfusion_annotate.bagtools.source import BagFile, channels, is_static, open_bag, parse_qos
 from mmfusion_annotate.errors import BagError
+from mmfusion_annotate.interfaces.msgtypes import EVENT_TYPES
 from mmfusion_annotate.recording.metadata import FILENAME, read_metadata
 from mmfusion_annotate.recording.qos import RELIABILITY_BEST_EFFORT, TRANSIENT_LOCAL
 from mmfusion_annotate.recording.salvage import ReadLosses
@@ -162,7 +162,7 @@ def _event_count(files: list[BagFile], losses: ReadLosses) -> int:
             continue
         for channel_id, count in summary.statistics.channel_message_counts.items():
             schema = summary.schemas.get(summary.channels[channel_id].schema_id)
-            total += count if schema is not None and schema.name == EVENT_TYPE else 0
+            total += count if schema is not None and schema.name in EVENT_TYPES else 0
     return total
 
 

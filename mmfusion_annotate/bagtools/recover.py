@@ -28,6 +28,7 @@ from mcap.writer import CompressionType, Writer
 
 from mmfusion_annotate import __version__
 from mmfusion_annotate.errors import BagError, CodecError
+from mmfusion_annotate.interfaces.msgtypes import EVENT, EVENT_TYPES
 from mmfusion_annotate.recording.label_records import LABEL_RECORDS, LabelTally, label_topic
 from mmfusion_annotate.recording.metadata import (
     FILENAME,
@@ -41,7 +42,6 @@ from mmfusion_annotate.recording.reader import file_summary
 from mmfusion_annotate.recording.salvage import ReadLosses, require_mcap, scan_records
 from mmfusion_annotate.recording.writer import EVENTS_RECORD
 
-EVENT_TYPE = "mmfusion_annotate/msg/Event"
 RECOVERED_KEY = "mmfusion_recovered"
 """``custom_data`` key of a recovered bag's ``metadata.yaml``: per file, what recovery could not read."""
 
@@ -171,7 +171,7 @@ def _copy(stream: IO[bytes], path: Path, out: IO[bytes], summary, losses: ReadLo
         channel_ids[channel.id] = started().register_channel(
             channel.topic, channel.message_encoding, schema_ids.get(channel.schema_id, 0), channel.metadata
         )
-        if schema is not None and schema.name == EVENT_TYPE:
+        if schema is not None and schema.name in EVENT_TYPES:
             event_channels.add(channel.id)
 
     for record in scan_records(stream, path, losses):
@@ -210,7 +210,7 @@ def _add_event(events: dict[str, str], message: Message, losses: ReadLosses) -> 
     from mmfusion_annotate.interfaces.cdr import deserialize  # noqa: PLC0415 - rclpy only when events exist
 
     try:
-        event = deserialize(EVENT_TYPE, message.data)
+        event = deserialize(EVENT, message.data)  # both names: one definition
     except CodecError as error:
         losses.skip("<events record>", message.log_time, str(error))
         return

@@ -4,11 +4,8 @@ The pre-labeller raises a review item per frame, so one disagreement about one t
 as frames it persists. The queue merges the items of one reason about the same objects (and camera) that
 follow each other within ``GAP_NS`` into one entry: its time span, how many frames, and the item with the
 highest priority, which is the one pictured. Entries are ordered by priority, highest first (ties: the
-earlier first). An item's priority is its ``priority`` field when the bag has one; otherwise severity x
-confidence x the share of modalities that disagree, from whichever of those fields the item carries.
-
-An item's ``evidence.<name>`` fields (the values compared, the thresholds) and any field this module does
-not know are kept as its evidence.
+earlier first). The items are read by ``outputs.labels.read_review_items`` (priority and evidence of
+items that lack fields: see there). The topic is found under whatever namespace the bag was recorded in.
 """
 
 from __future__ import annotations
@@ -20,35 +17,16 @@ from typing import Any
 
 from tqdm import tqdm
 
-from mmfusion_annotate.bagtools.events import severity_rank
 from mmfusion_annotate.bagtools.source import channels, open_bag, read_messages
 from mmfusion_annotate.errors import BagError, CodecError
 from mmfusion_annotate.interfaces.cdr import deserialize
-from mmfusion_annotate.prelabel.model import Modality
+from mmfusion_annotate.outputs.labels import ReviewItemRecord, read_review_items
+from mmfusion_annotate.outputs.topics import REVIEW_TOPIC, find_output_topic
 from mmfusion_annotate.recording.salvage import ReadLosses
 from mmfusion_annotate.types import Stamp, ns_to_seconds
 
-REVIEW_TOPIC = "/prelabels/review"
 GAP_NS = 1_000_000_000
 """Items of one reason about the same objects less than this apart belong to one entry."""
-_FIXED = {"kind", "reason", "modalities", "priority", "object_ids", "camera", "stamp_ns"}
-_FIXED |= {"severity", "confidence", "detail"}
-
-
-@dataclass(frozen=True)
-class ReviewItemRecord:
-    """One review item as the bag keeps it (metadata of a ``/prelabels/review`` entity)."""
-
-    reason: str
-    stamp: Stamp
-    priority: float
-    modalities: tuple[str, ...]
-    object_ids: tuple[int, ...]
-    camera: str
-    severity: float | None
-    confidence: float | None
-    detail: str
-    evidence: dict[str, str]
 
 
 @dataclass
@@ -100,54 +78,6 @@ class ReviewQueue:
     losses: ReadLosses = field(default_factory=ReadLosses)
 
 
-def _number(meta: dict[str, str], key: str) -> float | None:
-    try:
-        return float(meta[key])
-    except (KeyError, ValueError):
-        return None
-
-
-def _severity(meta: dict[str, str]) -> float | None:
-    """The item's severity in [0, 1]: a number, or an event severity name (info .. severe)."""
-    if (value := _number(meta, "severity")) is not None:
-        return value
-    rank = severity_rank(meta.get("severity"))
-    return (rank + 1) / 4 if rank >= 0 else None
-
-
-def item_priority(meta: dict[str, str]) -> float:
-    """The item's ``priority`` field, else severity x confidence x share of modalities disagreeing."""
-    if (given := _number(meta, "priority")) is not None:
-        return given
-    severity = _severity(meta)
-    confidence = _number(meta, "confidence")
-    modalities = [m for m in meta.get("modalities", "").split(",") if m]
-    return (
-        (1.0 if severity is None else severity)
-        * (1.0 if confidence is None else confidence)
-        * len(modalities)
-        / len(Modality)
-    )
-
-
-def _record(meta: dict[str, str], log_time: Stamp) -> ReviewItemRecord:
-    stamp = _number(meta, "stamp_ns")
-    return ReviewItemRecord(
-        reason=meta.get("reason", "unknown"),
-        stamp=int(stamp) if stamp is not None else log_time,
-        priority=item_priority(meta),
-        modalities=tuple(m for m in meta.get("modalities", "").split(",") if m),
-        object_ids=tuple(
-            int(i) for i in meta.get("object_ids", "").split(",") if i.strip().lstrip("-").isdigit()
-        ),
-        camera=meta.get("camera", ""),
-        severity=_severity(meta),
-        confidence=_number(meta, "confidence"),
-        detail=meta.get("detail", ""),
-        evidence={k.removeprefix("evidence."): v for k, v in meta.items() if k not in _FIXED and v != ""},
-    )
-
-
 def _entry_id(reason: str, object_ids: tuple[int, ...], camera: str, first_ns: Stamp) -> str:
     key = f"{reason}/{','.join(map(str, object_ids))}/{camera}/{first_ns}"
     return hashlib.sha1(key.encode()).hexdigest()[:8]
@@ -177,24 +107,22 @@ def read_review_queue(path: str | os.PathLike, *, progress: bool = False) -> Rev
     """The review queue of a bag; an empty queue with ``missing`` set when the bag has no review topic."""
     files = open_bag(path)
     origin = min((f.start_ns for f in files if f.start_ns is not None), default=0)
-    if REVIEW_TOPIC not in {c.topic for c in channels(files).values()}:
+    topic = find_output_topic((c.topic for c in channels(files).values()), REVIEW_TOPIC, path)
+    if topic is None:
         missing = (
             f"{path}: no review items ({REVIEW_TOPIC}): the bag has no pre-labels; run 'mmfusion replay'"
         )
         return ReviewQueue([], origin, missing)
     losses = ReadLosses()
     records = []
-    messages = read_messages(files, topics={REVIEW_TOPIC}, losses=losses)
+    messages = read_messages(files, topics={topic}, losses=losses)
     for message in tqdm(messages, desc="review items", unit=" frames", disable=not progress):
         try:
             msg = deserialize(message.msgtype, message.data)
         except CodecError as error:
             losses.skip(message.topic, message.log_time_ns, str(error))
             continue
-        for entity in msg.entities:
-            meta = {kv.key: kv.value for kv in entity.metadata}
-            if meta.get("kind", "review") == "review":
-                records.append(_record(meta, message.log_time_ns))
+        records += read_review_items(msg, message.log_time_ns)
     return ReviewQueue(group_items(records), origin, "", losses)
 
 

@@ -12,13 +12,14 @@ import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mmfusion_annotate.bagtools.events import topic_events
 from mmfusion_annotate.bagtools.source import open_bag
 from mmfusion_annotate.events import EgoKinematics, EventTagger, TrackedObject, TrackFrame
 from mmfusion_annotate.events.config import load_rules
 from mmfusion_annotate.events.feed import SampleFeed
+from mmfusion_annotate.outputs.labels import read_review_items
 from mmfusion_annotate.recording.metadata import read_metadata
 from mmfusion_annotate.sim.bag import TRUTH_KEY
 from mmfusion_annotate.trust_eval import FaultSpan, ItemRecord, ScriptedEvent, TrustEvaluator
@@ -48,19 +49,13 @@ def read_sim_truth(bag: str | os.PathLike) -> tuple[list[ScriptedEvent], list[Fa
     return None
 
 
-def review_records(msg) -> list[ItemRecord]:
-    """The review items of one ``/prelabels/review`` SceneUpdate (``outputs.labels.review_update``)."""
-    out = []
-    for entity in msg.entities:
-        meta = {kv.key: kv.value for kv in entity.metadata}
-        if meta.get("kind") != "review":
-            continue
-        ids = tuple(int(i) for i in meta.get("object_ids", "").split(",") if i)
-        evidence = tuple(sorted((k.removeprefix("evidence."), float(v)) for k, v in meta.items()
-                                if k.startswith("evidence.")))
-        out.append(ItemRecord(meta["reason"], int(meta["stamp_ns"]), ids, meta.get("camera") or None,
-                              meta.get("detail", ""), evidence))
-    return out
+def review_records(msg: Any, log_time_ns: Stamp) -> list[ItemRecord]:
+    """The review items of one ``/prelabels/review`` SceneUpdate as the judge takes them."""
+    return [
+        ItemRecord(r.reason, r.stamp, r.object_ids, r.camera or None, r.detail,
+                   tuple(sorted(r.numeric_evidence().items())))
+        for r in read_review_items(msg, log_time_ns)
+    ]  # fmt: skip
 
 
 def truth_events(rig: Rig, truth: Mapping[Stamp, Sequence], ego_samples: Iterable) -> list[dict]:

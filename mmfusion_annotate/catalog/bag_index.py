@@ -31,10 +31,11 @@ from mmfusion_annotate.bagtools.info import bag_info
 from mmfusion_annotate.bagtools.recover import RECOVERED_KEY
 from mmfusion_annotate.bagtools.source import BagFile, channels, open_bag, read_messages
 from mmfusion_annotate.errors import MmfusionError
+from mmfusion_annotate.outputs.labels import SCENE_UPDATE
+from mmfusion_annotate.outputs.topics import REVIEW_TOPIC, SCENE_TOPIC, find_output_topic
 from mmfusion_annotate.recording.bag_dir import RIG_FILE
 from mmfusion_annotate.recording.label_records import (
     LABEL_RECORDS,
-    SCENE_UPDATE,
     WINDOW_S,
     LabelTally,
     label_topic,
@@ -213,7 +214,8 @@ def _read_labels(index: BagIndex, path: Path, start: int, window_ns: int, losses
     """Review items (one row each) and cuboids per class per window; returns where they came from:
     ``record`` (the files' label records), ``messages`` (the pre-label topics) or ``none`` (no such topic)."""
     files = open_bag(path)
-    topics = sorted(t for t in channels(files) if label_topic(t))
+    names = list(channels(files))
+    topics = [t for name in (SCENE_TOPIC, REVIEW_TOPIC) if (t := find_output_topic(names, name, path))]
     if not topics:
         return "none"
     tally = _record_tally(files, window_ns)

@@ -25,7 +25,6 @@ from scipy.spatial.transform import Rotation
 
 from mmfusion_annotate.bagtools.evaluate_bag import (
     IMAGE_TOLERANCE_NS,
-    PRELABEL_TOPIC,
     STAMP_TOLERANCE_NS,
     SceneBox,
     annotation_boxes,
@@ -37,12 +36,12 @@ from mmfusion_annotate.errors import BagError, CodecError
 from mmfusion_annotate.interfaces.cdr import deserialize
 from mmfusion_annotate.interfaces.msgtypes import CAMERA_INFO
 from mmfusion_annotate.msgs.time import from_ros_time
-from mmfusion_annotate.outputs.topics import annotations_topic
+from mmfusion_annotate.outputs.labels import ReviewItemRecord, read_review_items
+from mmfusion_annotate.outputs.topics import REVIEW_TOPIC, SCENE_TOPIC, annotations_topic, find_output_topic
 from mmfusion_annotate.recording.salvage import ReadLosses, written_messages
 from mmfusion_annotate.rig import Rig
 from mmfusion_annotate.types import Stamp
 
-REVIEW_TOPIC = "/prelabels/review"
 TF_STATIC_TOPIC = "/tf_static"
 Box = tuple[float, float, float, float]
 LOG_DELAY_NS = 1_000_000_000
@@ -76,7 +75,7 @@ class LabelledFrame:
 
     stamp: Stamp
     objects: list[FrameObject]
-    review: list[dict[str, str]] = field(default_factory=list)
+    review: list[ReviewItemRecord] = field(default_factory=list)
     cameras: dict[str, CameraView] = field(default_factory=dict)
     lidars: dict[str, Stamp] = field(default_factory=dict)
 
@@ -198,19 +197,22 @@ def read_bag_labels(
     files = open_bag(bag)
     losses = ReadLosses()
     start, end = window_ns if window_ns is not None else (None, None)
-    cameras = {annotations_topic(s): s.name for s in rig.cameras()}
+    names = list(channels(files))
+    scene, review = (find_output_topic(names, t, bag) or t for t in (SCENE_TOPIC, REVIEW_TOPIC))
+    cameras = {find_output_topic(names, annotations_topic(s), bag) or annotations_topic(s): s.name
+               for s in rig.cameras()}  # fmt: skip
     frames: list[LabelledFrame] = []
     read_start = None if start is None else start - IMAGE_TOLERANCE_NS
     read_end = None if end is None else end + IMAGE_TOLERANCE_NS
     for topic, msgtype, data, log_time in _written_order(
-        files, {PRELABEL_TOPIC, REVIEW_TOPIC, *cameras}, read_start, read_end, losses
+        files, {scene, review, *cameras}, read_start, read_end, losses
     ):
         try:
             msg = deserialize(msgtype, data)
         except CodecError as error:
             losses.skip(topic, log_time, str(error))
             continue
-        if topic == PRELABEL_TOPIC:
+        if topic == scene:
             stamp, boxes = scene_boxes(msg, truth=False)
             stamp = log_time if stamp is None else stamp  # a frame without cuboids: logged at its stamp
             if window_ns is not None and not window_ns[0] <= stamp <= window_ns[1]:
@@ -224,8 +226,8 @@ def read_bag_labels(
             frames.append(LabelledFrame(stamp, objects))
         elif not frames or frames[-1].stamp < 0:
             continue  # written before the first frame of the window
-        elif topic == REVIEW_TOPIC:
-            frames[-1].review = [_meta(e) for e in msg.entities]
+        elif topic == review:
+            frames[-1].review = read_review_items(msg, log_time)
         else:
             image_stamp = from_ros_time(msg.texts[0].timestamp) if msg.texts else None
             frames[-1].cameras[cameras[topic]] = CameraView(
@@ -235,7 +237,7 @@ def read_bag_labels(
     frames = sorted((f for f in frames if f.stamp >= 0), key=lambda f: f.stamp)  # split files: in order
     if not frames:
         where = "" if window_ns is None else f" between {start} and {end} ns"
-        raise BagError(f"{bag}: no pre-labels ({PRELABEL_TOPIC}){where}: run 'mmfusion replay' on it first")
+        raise BagError(f"{bag}: no pre-labels ({SCENE_TOPIC}){where}: run 'mmfusion replay' on it first")
     _fill_stamps(files, rig, frames, losses)
     transforms, calibrations = _statics(files, rig, losses)
     events = [

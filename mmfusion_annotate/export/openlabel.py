@@ -146,8 +146,8 @@ def _frame(labels: BagLabels, index: int, frame: LabelledFrame, data: DataFiles 
     }
     reasons: dict[str, list[str]] = {}
     for item in frame.review:
-        for oid in filter(None, item.get("object_ids", "").split(",")):
-            reasons.setdefault(oid, []).append(item.get("reason", ""))
+        for oid in item.object_ids:
+            reasons.setdefault(str(oid), []).append(item.reason)
     names = sensor_names(labels)
     objects = {
         str(o.box.object_id): {
@@ -161,7 +161,7 @@ def _frame(labels: BagLabels, index: int, frame: LabelledFrame, data: DataFiles 
         "timestamp": frame.stamp / NS_PER_S,
         "timestamp_ns": frame.stamp,
         "streams": streams,
-        "review_items": frame.review,
+        "review_items": [item.to_dict() for item in frame.review],
     }
     return {"frame_properties": properties, "objects": objects}
 

@@ -30,8 +30,9 @@ from mmfusion_annotate.interfaces.definitions import (
     normalize_msgtype,
     type_hash,
 )
+from mmfusion_annotate.interfaces.msgtypes import EVENT, INSTALLED_EVENT
 
-INSTALLED_NAMES = {"mmfusion_annotate/msg/Event": "mmfusion_annotate_msgs/msg/Event"}
+INSTALLED_NAMES = {EVENT: INSTALLED_EVENT}
 """Carried types whose installed package has another name: the Python package cannot also be the
 interface package (ament_python), so the event type installs as ``mmfusion_annotate_msgs``."""
 

@@ -13,6 +13,12 @@ CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 IMU = "sensor_msgs/msg/Imu"
 ODOMETRY = "nav_msgs/msg/Odometry"
 TF_MESSAGE = "tf2_msgs/msg/TFMessage"
+EVENT = "mmfusion_annotate/msg/Event"
+"""The project's event as carried (``interfaces/definitions``): the name the suite's bags record."""
+INSTALLED_EVENT = "mmfusion_annotate_msgs/msg/Event"
+"""The same event from the interface package of a colcon install (the name a standalone recorder uses)."""
+EVENT_TYPES = (EVENT, INSTALLED_EVENT)
+"""Both names of the one event definition: bag tools read a channel of either type as events."""
 
 SENSOR_MSGTYPES = {"lidar": POINTCLOUD2, "radar": POINTCLOUD2, "imu": IMU, "odometry": ODOMETRY}
 """Rig sensor kind -> message type, cameras aside (see ``sensor_msgtype``)."""

@@ -198,6 +198,7 @@ def main_nodes(
     program: str = "mmfusion",
     interrupt_exit: bool = False,
     until: Callable[[], bool] | None = None,
+    timeout_s: float | None = None,
     executor: ExecutorKind = "events",
 ) -> int:
     """Entry-point body: init, build the nodes, ``run_nodes``, clean up; returns the exit code.
@@ -227,7 +228,7 @@ def main_nodes(
         except MmfusionError as exc:
             print(f"{program}: {exc}", file=sys.stderr)
             return EXIT_CONFIG
-        run_nodes(nodes, stop=stop, handle_signals=False, until=until, executor=executor)
+        run_nodes(nodes, stop=stop, handle_signals=False, until=until, timeout_s=timeout_s, executor=executor)
         if not all(getattr(node, "recording_complete", True) for node in nodes):
             lost = "messages lost to I/O errors or a full queue; see the log"
             print(f"{program}: the recording is incomplete ({lost})", file=sys.stderr)

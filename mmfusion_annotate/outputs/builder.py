@@ -27,7 +27,12 @@ from mmfusion_annotate.outputs.markers import marker_array
 from mmfusion_annotate.outputs.static import camera_info_messages, tf_static_message
 from mmfusion_annotate.outputs.topics import (
     ANNOTATIONS_TYPE,
+    COLORED_CLOUD_TOPIC,
+    EVENTS_TOPIC,
+    MARKERS_TOPIC,
     OUTPUT_TOPICS,
+    REVIEW_TOPIC,
+    SCENE_TOPIC,
     annotations_topic,
 )
 from mmfusion_annotate.prelabel.model import PrelabelResult
@@ -85,15 +90,15 @@ class OutputBuilder:
         labels, stamp = annotated.labels, annotated.frame.stamp
         outputs = [
             _fixed(
-                "/prelabels/scene",
+                SCENE_TOPIC,
                 scene_update(labels, stamp, self._frame_id, previous=self._previous),
                 stamp,
             ),
-            _fixed("/prelabels/review", review_update(labels, stamp, self._frame_id), stamp),
-            _fixed("/prelabels/markers", marker_array(labels, stamp, self._frame_id), stamp),
+            _fixed(REVIEW_TOPIC, review_update(labels, stamp, self._frame_id), stamp),
+            _fixed(MARKERS_TOPIC, marker_array(labels, stamp, self._frame_id), stamp),
         ]
         if self._colored_cloud:
-            outputs.append(_fixed("/fusion/colored_cloud", colored_cloud(annotated.frame), stamp))
+            outputs.append(_fixed(COLORED_CLOUD_TOPIC, colored_cloud(annotated.frame), stamp))
         for name in annotated.frame.cameras:
             image_stamp = annotated.header_stamps[name]  # Foxglove pairs annotations by the exact image stamp
             outputs.append(self._annotations(labels, name, image_stamp))
@@ -106,4 +111,4 @@ class OutputBuilder:
 
     @staticmethod
     def events(events: Iterable[Event]) -> list[Output]:
-        return [_fixed("/events", event_message(e), e.peak) for e in events]
+        return [_fixed(EVENTS_TOPIC, event_message(e), e.peak) for e in events]

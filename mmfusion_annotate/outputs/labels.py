@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from mmfusion_annotate.events.model import Event
+from mmfusion_annotate.events.model import Event, Severity
 from mmfusion_annotate.interfaces.cdr import new_message
+from mmfusion_annotate.interfaces.msgtypes import EVENT
 from mmfusion_annotate.msgs.pointcloud2 import encode_xyzrgb
 from mmfusion_annotate.msgs.time import make_header, split_ns
 from mmfusion_annotate.prelabel.model import (
     Box2D,
     Cuboid,
+    Modality,
     ObjectClass,
     PrelabelResult,
     Provenance,
@@ -42,7 +45,6 @@ from mmfusion_annotate.types import Stamp
 
 SCENE_UPDATE = "foxglove_msgs/msg/SceneUpdate"
 IMAGE_ANNOTATIONS = "foxglove_msgs/msg/ImageAnnotations"
-EVENT = "mmfusion_annotate/msg/Event"
 
 DEFAULT_LIFETIME_NS = 300_000_000
 """How long an entity stays without an update: three periods of a 10 Hz LiDAR (one missed sweep is no
@@ -334,6 +336,112 @@ def review_update(
     entities = [_review_entity(i, item, cuboids, stamp_ns, frame_id, lifetime_ns)
                 for i, item in zip(review_entity_ids(items), items, strict=True)]  # fmt: skip
     return new_message(SCENE_UPDATE, entities=entities)
+
+
+_REVIEW_FIELDS = frozenset({"kind", "reason", "modalities", "priority", "object_ids", "camera", "detail",
+                            "stamp_ns", "severity", "confidence"})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ReviewItemRecord:
+    """One review item read back from a ``review_update`` entity: every field its metadata carries.
+
+    Bags written by other tools may lack fields, so missing ones get defaults (``read_review_items``);
+    ``evidence`` keeps the ``evidence.<name>`` values and any field this reader does not know, as text.
+    """
+
+    reason: str
+    stamp: Stamp
+    priority: float
+    modalities: tuple[str, ...]
+    object_ids: tuple[int, ...]
+    camera: str
+    severity: float | None
+    confidence: float | None
+    detail: str
+    evidence: dict[str, str]
+
+    def numeric_evidence(self) -> dict[str, float]:
+        """The evidence values that are numbers (the values compared, the thresholds)."""
+        return {name: value for name, text in self.evidence.items() if (value := _number(text)) is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, as the per-file review record keeps it (``recording.label_records``)."""
+        return {
+            "stamp_ns": self.stamp,
+            "reason": self.reason,
+            "modalities": ",".join(self.modalities),
+            "priority": self.priority,
+            "object_ids": list(self.object_ids),
+            "camera": self.camera or None,
+            "detail": self.detail or None,
+            "severity": self.severity,
+            "confidence": self.confidence,
+            "evidence": self.numeric_evidence(),
+        }
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def _severity(text: str | None) -> float | None:
+    """A severity in [0, 1]: a number, or an event severity name (``info`` .. ``severe``)."""
+    if (value := _number(text)) is not None:
+        return value
+    try:
+        return (Severity(str(text).lower()).rank + 1) / len(Severity)
+    except ValueError:
+        return None
+
+
+def item_priority(meta: Mapping[str, str]) -> float:
+    """The item's ``priority`` field, else severity x confidence x share of modalities disagreeing (bags
+    written before items had a priority, or by other tools)."""
+    if (given := _number(meta.get("priority"))) is not None:
+        return given
+    severity = _severity(meta.get("severity"))
+    confidence = _number(meta.get("confidence"))
+    modalities = [m for m in meta.get("modalities", "").split(",") if m]
+    return (
+        (1.0 if severity is None else severity)
+        * (1.0 if confidence is None else confidence)
+        * len(modalities)
+        / len(Modality)
+    )
+
+
+def review_item_record(meta: Mapping[str, str], log_time_ns: Stamp) -> ReviewItemRecord:
+    """The review item of one entity's metadata (``_review_entity``); ``log_time_ns`` stands in for a
+    missing ``stamp_ns``."""
+    stamp = meta.get("stamp_ns", "")
+    ids = meta.get("object_ids", "").split(",")
+    return ReviewItemRecord(
+        reason=meta.get("reason") or "unknown",
+        stamp=int(stamp) if stamp.isdigit() else log_time_ns,  # int: a float loses nanoseconds
+        priority=item_priority(meta),
+        modalities=tuple(m for m in meta.get("modalities", "").split(",") if m),
+        object_ids=tuple(int(i) for i in ids if i.strip().lstrip("-").isdigit()),
+        camera=meta.get("camera", ""),
+        severity=_severity(meta.get("severity")),
+        confidence=_number(meta.get("confidence")),
+        detail=meta.get("detail", ""),
+        evidence={k.removeprefix("evidence."): v for k, v in meta.items()
+                  if k not in _REVIEW_FIELDS and v != ""},  # fmt: skip
+    )
+
+
+def read_review_items(update: Any, log_time_ns: Stamp) -> list[ReviewItemRecord]:
+    """The review items of one decoded ``review_update`` SceneUpdate: the inverse of ``review_update``.
+    Entities without a ``kind`` count as review items (other tools' bags); other kinds are skipped."""
+    return [
+        review_item_record(meta, log_time_ns)
+        for meta in ({kv.key: kv.value for kv in entity.metadata} for entity in update.entities)
+        if meta.get("kind", "review") == "review"
+    ]
 
 
 # ---------------------------------------------------------------- 2D boxes

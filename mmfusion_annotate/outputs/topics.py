@@ -15,9 +15,11 @@ The names here are those of the root namespace, the names a bag of an un-namespa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mmfusion_annotate.interfaces.msgtypes import CAMERA_INFO, POINTCLOUD2, TF_MESSAGE
+from mmfusion_annotate.errors import BagError
+from mmfusion_annotate.interfaces.msgtypes import CAMERA_INFO, EVENT, POINTCLOUD2, TF_MESSAGE
 from mmfusion_annotate.rig import Rig, Sensor
 from mmfusion_annotate.rig.rig import default_info_topic
 
@@ -32,16 +34,22 @@ class OutputTopic:
     renders_in: str
 
 
+SCENE_TOPIC = "/prelabels/scene"
+MARKERS_TOPIC = "/prelabels/markers"
+REVIEW_TOPIC = "/prelabels/review"
+EVENTS_TOPIC = "/events"
+COLORED_CLOUD_TOPIC = "/fusion/colored_cloud"
+
 OUTPUT_TOPICS: tuple[OutputTopic, ...] = (
-    OutputTopic("/prelabels/scene", "foxglove_msgs/msg/SceneUpdate", "reliable",
+    OutputTopic(SCENE_TOPIC, "foxglove_msgs/msg/SceneUpdate", "reliable",
                 "Foxglove 3D panel: cuboids, labels, radar-only candidates; metadata per entity"),
-    OutputTopic("/prelabels/markers", "visualization_msgs/msg/MarkerArray", "reliable",
+    OutputTopic(MARKERS_TOPIC, "visualization_msgs/msg/MarkerArray", "reliable",
                 "RViz MarkerArray display (and Foxglove 3D)"),
-    OutputTopic("/prelabels/review", "foxglove_msgs/msg/SceneUpdate", "reliable",
+    OutputTopic(REVIEW_TOPIC, "foxglove_msgs/msg/SceneUpdate", "reliable",
                 "Foxglove 3D panel: review outlines; metadata = the review queue"),
-    OutputTopic("/events", "mmfusion_annotate/msg/Event", "reliable",
+    OutputTopic(EVENTS_TOPIC, EVENT, "reliable",
                 "Foxglove Raw Messages / plots; also listed by `mmfusion events`"),
-    OutputTopic("/fusion/colored_cloud", POINTCLOUD2, "sensor_data",
+    OutputTopic(COLORED_CLOUD_TOPIC, POINTCLOUD2, "sensor_data",
                 "RViz PointCloud2 (colour transformer RGB8), Foxglove 3D (colour field rgb)"),
     OutputTopic("/tf_static", TF_MESSAGE, "latched", "frame tree for RViz and Foxglove"),
 )  # fmt: skip
@@ -63,6 +71,24 @@ def within_namespace(topic: str, namespace: str) -> str:
     ``/prelabels/scene`` in ``/car1``; a topic outside the namespace is returned unchanged."""
     prefix = namespace.rstrip("/") + "/"
     return "/" + topic[len(prefix):] if prefix != "/" and topic.startswith(prefix) else topic
+
+
+def namespaced_as(topic: str, name: str) -> bool:
+    """Whether ``name`` is the root name ``topic`` itself or ``topic`` under some namespace
+    (``/car1/prelabels/scene`` for ``/prelabels/scene``)."""
+    return name == topic or (name.endswith(topic) and name.startswith("/") and len(name) > len(topic))
+
+
+def find_output_topic(topics: Iterable[str], topic: str, bag: object = "") -> str | None:
+    """The name the output ``topic`` (a root name) has among a bag's ``topics``, in whatever namespace
+    the run was recorded under; None when the bag lacks it. BagError naming the namespaces when the bag
+    holds it under several (two rigs in one bag: which one to read is the user's call)."""
+    found = {name for name in topics if namespaced_as(topic, name)}
+    if len(found) > 1:
+        spaces = ", ".join(sorted(name.removesuffix(topic) or "/" for name in found))
+        where = f"{bag}: " if bag else ""
+        raise BagError(f"{where}{topic} is in several namespaces ({spaces}); record one rig per bag")
+    return found.pop() if found else None
 
 
 def annotations_topic(camera: Sensor) -> str:

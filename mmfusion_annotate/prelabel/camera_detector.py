@@ -194,6 +194,7 @@ class CameraDetector:
         self.model = model
         self.cfg = cfg
         self.label = label  # what provenance records: the model's name or file
+        self._tile_coco = [k for k, (_, kind) in COCO_CLASSES.items() if kind.value in cfg.tile_classes]
 
     def crops(self, width: int, height: int, horizon_v: float | None) -> list[tuple[int, int, int, int]]:
         """The whole image, then the tiles, as (x1, y1, x2, y2)."""
@@ -208,7 +209,9 @@ class CameraDetector:
         for k, ((x1, y1, _, _), raw) in enumerate(zip(crops, found, strict=True)):
             keep = np.isin(raw.classes, list(COCO_CLASSES))
             if k > 0:
-                keep &= ~_cut_by_inner_edge(raw.boxes, crops[k], width, height)
+                keep &= np.isin(raw.classes, self._tile_coco) & ~_cut_by_inner_edge(
+                    raw.boxes, crops[k], width, height
+                )
             boxes.append(raw.boxes[keep] + np.array([x1, y1, x1, y1], np.float32))
             classes.append(raw.classes[keep])
             scores.append(raw.scores[keep])

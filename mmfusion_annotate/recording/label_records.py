@@ -20,14 +20,13 @@ from typing import Any
 
 from mmfusion_annotate.errors import CodecError
 from mmfusion_annotate.interfaces.cdr import deserialize
+from mmfusion_annotate.outputs.labels import SCENE_UPDATE, read_review_items
+from mmfusion_annotate.outputs.topics import REVIEW_TOPIC, SCENE_TOPIC, namespaced_as
 from mmfusion_annotate.types import NS_PER_S, seconds_to_ns
 
 REVIEW_RECORD = "mmfusion_review_items"
 COUNTS_RECORD = "mmfusion_prelabel_counts"
 LABEL_RECORDS = (REVIEW_RECORD, COUNTS_RECORD)
-SCENE_TOPIC = "/prelabels/scene"
-REVIEW_TOPIC = "/prelabels/review"
-SCENE_UPDATE = "foxglove_msgs/msg/SceneUpdate"
 WINDOW_S = 10.0
 """Length of the windows the counts record counts cuboids in, per class (the catalog's ``--window``)."""
 REVIEW_CAP = 20_000
@@ -38,38 +37,13 @@ are counted as ``overflow`` in the record and stay readable from ``/prelabels/re
 def label_topic(topic: str) -> str | None:
     """``SCENE_TOPIC`` or ``REVIEW_TOPIC`` for a topic of that name in any namespace, else None."""
     for name in (SCENE_TOPIC, REVIEW_TOPIC):
-        if topic == name or topic.endswith(name):
+        if namespaced_as(name, topic):
             return name
     return None
 
 
 def _is_int(text: str) -> bool:
     return text.strip().lstrip("-").isdigit()
-
-
-def _float(text: str | None) -> float | None:
-    try:
-        return float(text) if text else None
-    except ValueError:
-        return None
-
-
-def review_item(meta: Mapping[str, str], stamp: int) -> dict[str, Any]:
-    """Every field of a review item as its ``/prelabels/review`` entity carries it
-    (``outputs.labels.review_update``), JSON-ready."""
-    return {
-        "stamp_ns": stamp,
-        "reason": meta.get("reason"),
-        "modalities": meta.get("modalities"),
-        "priority": _float(meta.get("priority")),
-        "object_ids": [int(i) for i in meta.get("object_ids", "").split(",") if _is_int(i)],
-        "camera": meta.get("camera") or None,
-        "detail": meta.get("detail") or None,
-        "severity": _float(meta.get("severity")),
-        "confidence": _float(meta.get("confidence")),
-        "evidence": {k.removeprefix("evidence."): value for k, text in meta.items()
-                     if k.startswith("evidence.") and (value := _float(text)) is not None},  # fmt: skip
-    }
 
 
 class LabelTally:
@@ -102,16 +76,16 @@ class LabelTally:
     def add_update(self, topic: str, update: Any, log_time_ns: int) -> None:
         """Tally one decoded SceneUpdate of ``topic`` (``SCENE_TOPIC`` or ``REVIEW_TOPIC``)."""
         self.seen = True
+        if topic == REVIEW_TOPIC:
+            items = read_review_items(update, log_time_ns)
+            room = max(0, self.cap - len(self.review_items))
+            self.review_items += [item.to_dict() for item in items[:room]]
+            self.overflow += len(items) - len(items[:room])
+            return
         for entity in update.entities:
             meta = {kv.key: kv.value for kv in entity.metadata}
             stamp = int(meta["stamp_ns"]) if meta.get("stamp_ns", "").isdigit() else log_time_ns
-            kind = meta.get("kind")
-            if topic == REVIEW_TOPIC and kind == "review":
-                if len(self.review_items) < self.cap:
-                    self.review_items.append(review_item(meta, stamp))
-                else:
-                    self.overflow += 1
-            elif topic == SCENE_TOPIC and kind == "cuboid":
+            if topic == SCENE_TOPIC and meta.get("kind") == "cuboid":
                 window = stamp // self.window_ns * self.window_ns
                 slot = self.counts.setdefault((meta.get("class", "unknown"), window), [0, set()])
                 slot[0] += 1

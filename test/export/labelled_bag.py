@@ -18,7 +18,7 @@ from mmfusion_annotate.msgs.pointcloud2 import encode, make_points
 from mmfusion_annotate.msgs.time import make_header
 from mmfusion_annotate.outputs.builder import static_outputs
 from mmfusion_annotate.outputs.labels import image_annotations, review_update, scene_update
-from mmfusion_annotate.outputs.topics import annotations_topic
+from mmfusion_annotate.outputs.topics import REVIEW_TOPIC, SCENE_TOPIC, annotations_topic
 from mmfusion_annotate.prelabel.boxes2d import cuboid_corners, project_cuboids, transform_points
 from mmfusion_annotate.prelabel.model import (
     Box2D,
@@ -71,8 +71,14 @@ def compressed_image(jpeg: bytes, frame_id: str, stamp: int):
 
 
 def write_labelled_bag(
-    path: Path, *, with_prelabels: bool = True, chunk_size: int = DEFAULT_CHUNK_SIZE
+    path: Path,
+    *,
+    with_prelabels: bool = True,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    namespaces: tuple[str, ...] = ("",),
 ) -> LabelledBag:
+    """The bag; its pre-label topics (scene, review, annotations) under each of ``namespaces`` (``/car1``:
+    as a run under ``-r __ns:=/car1`` records them)."""
     rig = load_rig(default_rig_path())
     lidar = rig.lidars()[0]
     front, back = rig.sensor(FRONT), rig.sensor(BACK)
@@ -86,11 +92,11 @@ def write_labelled_bag(
         bag.add_topic(lidar.topic, "sensor_msgs/msg/PointCloud2", qos="sensor_data")
         for camera in (front, back):
             bag.add_topic(camera.topic, "sensor_msgs/msg/CompressedImage", qos="sensor_data")
-        if with_prelabels:
-            bag.add_topic("/prelabels/scene", SCENE)
-            bag.add_topic("/prelabels/review", SCENE)
+        for ns in namespaces if with_prelabels else ():
+            bag.add_topic(ns + SCENE_TOPIC, SCENE)
+            bag.add_topic(ns + REVIEW_TOPIC, SCENE)
             for camera in (front, back):
-                bag.add_topic(annotations_topic(camera), ANNOTATIONS)
+                bag.add_topic(ns + annotations_topic(camera), ANNOTATIONS)
         bag.add_event_metadata(
             "ev1",
             T0 + PERIOD,
@@ -146,16 +152,16 @@ def write_labelled_bag(
                 ),
             )
             result = PrelabelResult(stamp, cuboids=tuple(cuboids), boxes2d=boxes2d, review_items=review)
-            if with_prelabels:
+            for ns in namespaces if with_prelabels else ():
                 bag.write(
-                    "/prelabels/scene",
+                    ns + SCENE_TOPIC,
                     serialize(SCENE, scene_update(result, stamp, previous=previous)),
                     stamp,
                 )
-                bag.write("/prelabels/review", serialize(SCENE, review_update(result, stamp)), stamp)
+                bag.write(ns + REVIEW_TOPIC, serialize(SCENE, review_update(result, stamp)), stamp)
                 for camera, image_stamp in ((front, front_stamp), (back, back_stamp)):
                     bag.write(
-                        annotations_topic(camera),
+                        ns + annotations_topic(camera),
                         serialize(ANNOTATIONS, image_annotations(result, camera.name, image_stamp)),
                         image_stamp,
                     )

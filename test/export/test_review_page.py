@@ -16,15 +16,10 @@ import pytest
 from labelled_bag import write_labelled_bag
 
 from mmfusion_annotate import drawing
-from mmfusion_annotate.bagtools.review_queue import (
-    GAP_NS,
-    ReviewItemRecord,
-    ReviewQueue,
-    group_items,
-    item_priority,
-)
+from mmfusion_annotate.bagtools.review_queue import GAP_NS, ReviewQueue, group_items
 from mmfusion_annotate.cli import main
 from mmfusion_annotate.export.review_page import Pictures, ReviewReport, build_review, review_html
+from mmfusion_annotate.outputs.labels import ReviewItemRecord, item_priority
 
 REASON = "box2d_disagrees_with_cuboid"
 

@@ -26,12 +26,11 @@ from mmfusion_annotate.events.model import Category, Event, Severity
 from mmfusion_annotate.fusion.frame import CameraView, FusedFrame, Sweep
 from mmfusion_annotate.interfaces.cdr import serialize
 from mmfusion_annotate.interfaces.definitions import schema_text
-from mmfusion_annotate.interfaces.msgtypes import TF_MESSAGE
+from mmfusion_annotate.interfaces.msgtypes import EVENT, TF_MESSAGE
 from mmfusion_annotate.msgs import pointcloud2
 from mmfusion_annotate.msgs.rgb import unpack_rgb
 from mmfusion_annotate.outputs.labels import (
     CLASS_COLORS,
-    EVENT,
     FOXGLOVE_PIXEL_OFFSET,
     GREY,
     IMAGE_ANNOTATIONS,
@@ -41,6 +40,7 @@ from mmfusion_annotate.outputs.labels import (
     colored_cloud,
     event_message,
     image_annotations,
+    read_review_items,
     review_update,
     scene_update,
 )
@@ -201,6 +201,22 @@ def test_review_update_carries_the_queue_in_metadata():
     assert outline.size.x == pytest.approx(car.size[0] + REVIEW_INFLATE_M)
     assert outline.pose.position.x == car.center[0]
     assert msg.entities[1].cubes == [] and metadata(msg.entities[1])["object_ids"] == ""
+
+
+def test_review_items_read_back_with_every_field():
+    """``read_review_items`` is ``review_update``'s inverse: what every review tool reads."""
+    item = ReviewItem("class_flip", (Modality.LIDAR, Modality.CAMERA), 0.36, (4, 11), STAMP + 5, "cam_front",
+                      "car -> truck", (("iou", 0.25), ("iou_threshold", 0.5)), severity=0.6, confidence=0.75)
+    bare = ReviewItem("radar_target_without_lidar_support", (Modality.RADAR,), 0.2, (), STAMP)
+    result = PrelabelResult(STAMP, (cuboid(4),), review_items=(item, bare))
+    msg = wire(SCENE_UPDATE, review_update(result, STAMP))
+    first, second = read_review_items(msg, log_time_ns=0)
+    assert (first.reason, first.stamp, first.priority, first.modalities, first.object_ids, first.camera,
+            first.detail, first.severity, first.confidence) == (
+        "class_flip", STAMP + 5, 0.36, ("lidar", "camera"), (4, 11), "cam_front", "car -> truck", 0.6, 0.75)
+    assert first.numeric_evidence() == {"iou": 0.25, "iou_threshold": 0.5}
+    assert (second.object_ids, second.camera, second.detail, second.evidence) == ((), "", "", {})
+    assert first.to_dict()["camera"] == "cam_front" and second.to_dict()["camera"] is None
 
 
 # ---------------------------------------------------------------- ImageAnnotations

@@ -16,14 +16,13 @@ from rclpy.parameter import Parameter
 from mmfusion_annotate.bagtools.recover import recover_bag
 from mmfusion_annotate.bagtools.source import open_bag, read_messages
 from mmfusion_annotate.outputs.builder import Output
+from mmfusion_annotate.outputs.labels import SCENE_UPDATE
+from mmfusion_annotate.outputs.topics import REVIEW_TOPIC, SCENE_TOPIC
 from mmfusion_annotate.recording import serialize
 from mmfusion_annotate.recording.label_records import (
     COUNTS_RECORD,
     LABEL_RECORDS,
     REVIEW_RECORD,
-    REVIEW_TOPIC,
-    SCENE_TOPIC,
-    SCENE_UPDATE,
     LabelTally,
     label_topic,
 )

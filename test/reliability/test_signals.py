@@ -115,8 +115,12 @@ def test_mmfusion_run_exits_130_after_ctrl_c_and_0_after_sigterm(sig, code):
         def close(self) -> None:
             closed.append(True)
 
-    threading.Timer(1.0, os.kill, (os.getpid(), sig)).start()
-    assert main_nodes([Recording], [], program="run", interrupt_exit=True, timeout_s=30, grace_s=0.0) == code
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), sig))
+    timer.start()
+    try:
+        assert main_nodes([Recording], [], program="run", interrupt_exit=True, timeout_s=30) == code
+    finally:
+        timer.cancel()  # never leave a signal on its way to the test process
     assert closed == [True]
 
 
