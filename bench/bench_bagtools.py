@@ -21,7 +21,8 @@ from mmfusion_annotate.bagtools.clip import clip_bag
 from mmfusion_annotate.bagtools.events import list_events
 from mmfusion_annotate.bagtools.info import bag_info
 from mmfusion_annotate.events.model import Category, Event, Severity
-from mmfusion_annotate.outputs.labels import EVENT, event_message
+from mmfusion_annotate.interfaces.msgtypes import EVENT
+from mmfusion_annotate.outputs.labels import event_message
 from mmfusion_annotate.recording import BagReader, BagWriter, serialize
 from mmfusion_annotate.types import NS_PER_S
 

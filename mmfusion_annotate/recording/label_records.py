@@ -1,5 +1,6 @@
 """Per-file summaries of the pre-labels: the ``mmfusion_review_items`` and ``mmfusion_prelabel_counts``
-MCAP metadata records, and the one reading of a ``/prelabels`` SceneUpdate both are made from.
+MCAP metadata records, tallied from the ``/prelabels`` SceneUpdates (review items read by
+``outputs.labels.read_review_items``, the one reader every review tool shares).
 
 Why: a catalog wants every review item and the cuboids per class per time window of each bag, and those
 topics are interleaved with the sensor data in every chunk, so reading them costs most of the bag. The

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from bag_samples import EVENTS, write_sample_bag
+from mcap.reader import make_reader
+from mcap.writer import Writer
 
 from mmfusion_annotate.bagtools.events import find_event, format_events, list_events
+from mmfusion_annotate.bagtools.info import bag_info
 from mmfusion_annotate.errors import BagError
+from mmfusion_annotate.interfaces.msgtypes import EVENT, INSTALLED_EVENT
 
 
 def test_metadata_and_topic_give_the_same_events(sample_bag):
@@ -57,3 +63,40 @@ def test_truncated_file_gives_a_clear_error_when_its_messages_are_needed(tmp_pat
     cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
     with pytest.raises(BagError, match=r"crashed_1.mcap: .*bag recover"):
         list_events(bag.path, source="topic")
+
+
+def _record_event_type_as(bag_dir: Path, name: str) -> None:
+    """Rewrite the bag's files with the event schema named ``name``: what a standalone ``ros2 bag record``
+    of a colcon install leaves (our BagWriter only writes types it carries or finds installed)."""
+    for path in sorted(bag_dir.glob("*.mcap")):
+        with open(path, "rb") as stream:
+            reader = make_reader(stream)
+            header, summary = reader.get_header(), reader.get_summary()
+            messages = [(channel.id, message) for _, channel, message in reader.iter_messages()]
+            metadata = [(m.name, m.metadata) for m in reader.iter_metadata()]
+        assert summary is not None
+        with open(path, "wb") as stream:
+            writer = Writer(stream)
+            writer.start(header.profile, header.library)
+            schemas = {sid: writer.register_schema(name if s.name == EVENT else s.name, s.encoding, s.data)
+                       for sid, s in summary.schemas.items()}  # fmt: skip
+            channels = {cid: writer.register_channel(c.topic, c.message_encoding, schemas.get(c.schema_id, 0),
+                                                     c.metadata)
+                        for cid, c in summary.channels.items()}  # fmt: skip
+            for channel_id, m in messages:
+                writer.add_message(channels[channel_id], m.log_time, m.data, m.publish_time, m.sequence)
+            for record_name, values in metadata:
+                writer.add_metadata(record_name, values)
+            writer.finish()
+    meta = bag_dir / "metadata.yaml"
+    meta.write_text(meta.read_text().replace(EVENT, name))
+
+
+def test_events_recorded_under_the_installed_type_name_are_read_too(tmp_path):
+    carried = write_sample_bag(tmp_path / "carried", with_metadata=False)
+    installed = write_sample_bag(tmp_path / "installed", with_metadata=False)
+    _record_event_type_as(installed.path, INSTALLED_EVENT)
+    assert [t.msgtype for t in bag_info(installed.path).topics if t.name == "/events"] == [INSTALLED_EVENT]
+    assert list_events(installed.path) == list_events(carried.path)
+    assert [e["id"] for e in list_events(installed.path)] == ["ev-brake", "ev-drop"]
+    assert bag_info(installed.path).event_count == bag_info(carried.path).event_count == 2

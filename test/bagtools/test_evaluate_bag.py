@@ -63,17 +63,21 @@ PERSON_SIZE = (0.6, 0.6, 1.8)
 
 @pytest.fixture(scope="module")
 def scored_bag(tmp_path_factory):
+    return write_scored_bag(tmp_path_factory.mktemp("eval") / "bag")
+
+
+def write_scored_bag(path, ns: str = ""):
     """Three frames: car A found; car B found 3 m off (a miss and a false car); the person found in
-    frame 0 only, under two track ids (an id switch); a false pedestrian; a hidden car never found."""
+    frame 0 only, under two track ids (an id switch); a false pedestrian; a hidden car never found. The
+    pre-labels under namespace ``ns`` (``/car1``: a run under ``-r __ns:=/car1``)."""
     rig = load_rig(default_rig_path())
     lidar = rig.lidars()[0]
     odom = rig.of_kind("odometry")[0]
-    path = tmp_path_factory.mktemp("eval") / "bag"
     T_sensor_base = np.linalg.inv(rig.sensor_to_base(lidar.name))
     with BagWriter(path) as bag:
         bag.add_topic("/truth/objects", SCENE)
-        bag.add_topic("/prelabels/scene", SCENE)
-        bag.add_topic("/prelabels/review", SCENE)
+        bag.add_topic(ns + "/prelabels/scene", SCENE)
+        bag.add_topic(ns + "/prelabels/review", SCENE)
         bag.add_topic(lidar.topic, "sensor_msgs/msg/PointCloud2")
         bag.add_topic(odom.topic, "nav_msgs/msg/Odometry")
         for k in range(3):
@@ -99,9 +103,16 @@ def scored_bag(tmp_path_factory):
                            "cam_front", "", (("horizontal_iou", 0.2), ("iou_threshold", 0.5)))
                 for oid in (11, 10))
             result = PrelabelResult(stamp, cuboids=tuple(cuboids), review_items=items)
-            bag.write("/prelabels/scene", serialize(SCENE, scene_update(result, stamp)), stamp)
-            bag.write("/prelabels/review", serialize(SCENE, review_update(result, stamp)), stamp)
+            bag.write(ns + "/prelabels/scene", serialize(SCENE, scene_update(result, stamp)), stamp)
+            bag.write(ns + "/prelabels/review", serialize(SCENE, review_update(result, stamp)), stamp)
     return path, rig
+
+
+def test_a_namespaced_bag_scores_as_the_root_one(scored_bag, tmp_path):
+    path, rig = scored_bag
+    root, car1 = evaluate_bag(path, rig), evaluate_bag(write_scored_bag(tmp_path / "car1", "/car1")[0], rig)
+    assert car1.frames == 3 and car1.trust["review_items"]
+    assert (car1.bev_iou, car1.centre, car1.trust) == (root.bev_iou, root.centre, root.trust)
 
 
 def test_counts_hits_misses_false_labels_and_ignores_unseen_truth(scored_bag):

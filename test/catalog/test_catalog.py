@@ -100,7 +100,7 @@ def test_review_items_and_pre_label_counts_match_the_export_reader(annotated, tm
     review = _by_bag(tables["review_items"], bag)
     assert len(review) == sum(len(f.review) for f in labels.frames) > 0
     assert Counter(r["reason"] for r in review) == Counter(
-        i["reason"] for f in labels.frames for i in f.review
+        i.reason for f in labels.frames for i in f.review
     )
     counts = Counter()
     for row in _by_bag(tables["prelabel_counts"], bag):

@@ -67,6 +67,19 @@ def test_a_window_the_records_window_does_not_divide_falls_back_to_the_messages(
         assert all(r["window_start_ns"] % int(window * 1e9) == 0 for r in index.prelabel_counts)
 
 
+def test_a_namespaced_bag_indexes_as_the_root_one_and_two_namespaces_are_an_error(tmp_path, monkeypatch):
+    root, car1 = index_bag(write_labelled_bag(tmp_path / "root")), index_bag(
+        write_labelled_bag(tmp_path / "car1", namespaces=("/car1",))
+    )
+    assert (car1.error, car1.bag["labels_source"]) == (None, "record")
+    monkeypatch.setattr(bag_index, "_record_tally", lambda *a: None)  # the messages, read by their names
+    from_messages = index_bag(tmp_path / "car1")
+    assert from_messages.bag["labels_source"] == "messages"
+    assert _rows(car1) == _rows(from_messages) == _rows(root) and len(car1.review_items) == 36
+    two = index_bag(write_labelled_bag(tmp_path / "two", namespaces=("/car1", "/car2")))
+    assert two.error is not None and "in several namespaces (/car1, /car2)" in two.error
+
+
 def test_no_labels_and_a_bag_without_label_topics_say_none(tmp_path):
     bag = write_labelled_bag(tmp_path / "bag")
     assert index_bag(bag, labels=False).bag["labels_source"] == "none"
