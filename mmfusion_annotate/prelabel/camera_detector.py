@@ -194,7 +194,7 @@ class CameraDetector:
         self.model = model
         self.cfg = cfg
         self.label = label  # what provenance records: the model's name or file
-        self._tile_coco = [k for k, (_, kind) in COCO_CLASSES.items() if kind.value in cfg.tile_classes]
+        self._coco = [k for k, (_, kind) in COCO_CLASSES.items() if kind.value in cfg.classes]
 
     def crops(self, width: int, height: int, horizon_v: float | None) -> list[tuple[int, int, int, int]]:
         """The whole image, then the tiles, as (x1, y1, x2, y2)."""
@@ -207,11 +207,9 @@ class CameraDetector:
         found = self.model.infer([rgb[y1:y2, x1:x2] for x1, y1, x2, y2 in crops], self.cfg.score_threshold)
         boxes, classes, scores = [], [], []
         for k, ((x1, y1, _, _), raw) in enumerate(zip(crops, found, strict=True)):
-            keep = np.isin(raw.classes, list(COCO_CLASSES))
+            keep = np.isin(raw.classes, self._coco)
             if k > 0:
-                keep &= np.isin(raw.classes, self._tile_coco) & ~_cut_by_inner_edge(
-                    raw.boxes, crops[k], width, height
-                )
+                keep &= ~_cut_by_inner_edge(raw.boxes, crops[k], width, height)
             boxes.append(raw.boxes[keep] + np.array([x1, y1, x1, y1], np.float32))
             classes.append(raw.classes[keep])
             scores.append(raw.scores[keep])

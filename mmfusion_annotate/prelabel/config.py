@@ -97,11 +97,11 @@ class DetectorConfig(_Model):
         description="square tiles across the image width along the horizon, run besides the whole image "
         "for small far objects (0: the whole image only)",
     )
-    tile_classes: tuple[Literal["pedestrian", "bicycle", "motorcycle", "car", "truck", "bus"], ...] = Field(
+    classes: tuple[Literal["pedestrian", "bicycle", "motorcycle", "car", "truck", "bus"], ...] = Field(
         ("pedestrian", "bicycle", "motorcycle", "car", "truck", "bus"),
         min_length=1,
-        description="the classes the tiles add (the whole image gives every class): people only keeps the "
-        "far cars a tile finds from naming far clusters that are no car",
+        description="the classes whose boxes are used (others are dropped): a model whose vehicle boxes "
+        "name more wrong clusters than right ones on a rig keeps its people there",
     )
     threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads per inference")
     cameras: tuple[str, ...] = Field((), description="round-robin order; empty: the rig's cameras by name")

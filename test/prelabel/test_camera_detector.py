@@ -72,17 +72,20 @@ def test_tile_detections_are_merged_with_the_whole_image_and_cut_ones_dropped():
     )
 
 
-def test_tiles_add_only_their_classes_while_the_whole_image_gives_every_class():
-    # a car the whole image finds stays; a far car and a far person only tile 3 finds: the person only
+def test_only_the_configured_classes_are_kept_from_the_whole_image_and_the_tiles():
+    # a car the whole image finds, a far car and a far person only tile 3 finds: the person only
     model = FakeModel({
         0: [((500, 400, 700, 500), 2, 0.7)],
-        3: [((100, 300, 160, 340), 2, 0.6), ((300, 300, 320, 340), 0, 0.5)],
+        3: [((100, 300, 160, 340), 2, 0.6), ((300, 300, 320, 340), 0, 0.5), ((400, 300, 430, 340), 1, 0.5)],
     })  # fmt: skip
     image = np.zeros((900, 1600, 3), np.uint8)
-    people = DetectorConfig(tiles=3, tile_classes=("pedestrian", "bicycle", "motorcycle"))
+    people = DetectorConfig(tiles=3, classes=("pedestrian", "bicycle", "motorcycle"))
     found = CameraDetector(model, people, "fake").detect(image, 450.0)
-    assert [(d.kind, d.box[0]) for d in found] == [(CameraClass.CAR, 500.0), (CameraClass.PEDESTRIAN, 1260.0)]
-    assert len(CameraDetector(model, DetectorConfig(tiles=3), "fake").detect(image, 450.0)) == 3
+    assert [(d.kind, d.box[0]) for d in found] == [
+        (CameraClass.PEDESTRIAN, 1260.0),
+        (CameraClass.BICYCLE, 1360.0),
+    ]
+    assert len(CameraDetector(model, DetectorConfig(tiles=3), "fake").detect(image, 450.0)) == 4
 
 
 def test_an_image_the_model_fails_on_is_reported_not_raised():
