@@ -53,7 +53,8 @@ def test_sim_terminated_leaves_a_closed_bag_marked_partial(tmp_path):
     """SIGTERM unwinds like Ctrl-C (``test_full_disk``: an interrupted writer marks its bag partial)."""
     out = tmp_path / "bag"
     proc = mmfusion("sim", "calm", "--duration", "20", "--compression", "none", "-o", str(out))
-    wait_until(lambda: any(out.glob("*.mcap")) or proc.poll() is not None)
+    # a chunk on disk, not only a file just opened (a signal then would leave it closed but empty)
+    wait_until(lambda: any(f.stat().st_size > 1 << 20 for f in out.glob("*.mcap")) or proc.poll() is not None)
     stop(proc, signal.SIGTERM)
     assert "stopped early" in read_metadata(out)["custom_data"][PARTIAL_KEY]
     assert sum(1 for _ in BagReader(out)) > 0  # every file finished: readable without recover
