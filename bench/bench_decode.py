@@ -21,6 +21,7 @@ from drive_cache import cached_drive
 
 from mmfusion_annotate.annotator import Annotator
 from mmfusion_annotate.config import PipelineConfig
+from mmfusion_annotate.library_threads import let_openmp_teams_sleep
 from mmfusion_annotate.msgs.samples import decode_sample
 from mmfusion_annotate.nodes.lazy_sample import lazy_camera_sample
 from mmfusion_annotate.recording import BagReader, deserialize
@@ -55,6 +56,7 @@ def run(rig, messages, threads: int) -> dict[str, np.ndarray]:
 
 
 def main() -> None:
+    let_openmp_teams_sleep()  # what every entry point of the suite does first (library_threads.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="drive length (cached under /tmp)")
     parser.add_argument("--rounds", type=int, default=2)

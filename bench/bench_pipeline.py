@@ -44,6 +44,7 @@ from mmfusion_annotate.annotator import Annotator
 from mmfusion_annotate.config import PipelineConfig
 from mmfusion_annotate.events.config import default_rules_path
 from mmfusion_annotate.events.model import AlignmentFrame
+from mmfusion_annotate.library_threads import let_openmp_teams_sleep
 from mmfusion_annotate.msgs.samples import decode_sample
 from mmfusion_annotate.outputs.builder import OutputBuilder
 from mmfusion_annotate.prelabel.evidence import ImageEvidence
@@ -239,6 +240,7 @@ VARIANTS = ("baseline", "live")
 
 
 def main() -> None:
+    let_openmp_teams_sleep()  # what every entry point of the suite does first (library_threads.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="cut_in")
     parser.add_argument("--seconds", type=float, default=6.0, help="drive length (cached under /tmp)")

@@ -50,6 +50,7 @@ import numpy as np
 import yaml
 from drive_cache import cached_drive
 
+from mmfusion_annotate.library_threads import let_openmp_teams_sleep
 from mmfusion_annotate.nodes.composition import EXECUTORS, init_context, run_nodes
 from mmfusion_annotate.nodes.dds_profile import ENV_VARS
 from mmfusion_annotate.nodes.qos import SENSOR_QOS_NAMES
@@ -175,6 +176,7 @@ def record_latencies(fusion, into: list[tuple[float, float]], parts: list[tuple[
 
 
 def main() -> None:
+    let_openmp_teams_sleep()  # what every entry point of the suite does first (library_threads.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--detector", default="", help="camera detector (name or .onnx); default LiDAR-only")
