@@ -20,6 +20,7 @@ import errno
 import fcntl
 import json
 import os
+import signal
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -43,6 +44,9 @@ from mmfusion_annotate.recording.metadata import (
     write_metadata,
 )
 from mmfusion_annotate.recording.qos import QosProfile, qos_profile
+
+_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+"""Held back while mcap's writer writes (``BagWriter._naming_file``)."""
 
 COMPRESSION = {"none": CompressionType.NONE, "lz4": CompressionType.LZ4, "zstd": CompressionType.ZSTD}
 EVENTS_RECORD = "mmfusion_events"
@@ -341,13 +345,19 @@ class BagWriter:
 
     @contextmanager
     def _naming_file(self) -> Iterator[None]:
-        """An ``OSError`` without a file name (a failed write) gets the open file's path."""
+        """Around every write into the open file: an ``OSError`` without a file name (a failed write) gets
+        the file's path, and SIGINT/SIGTERM wait until the write is done. A handler that raises (the CLI's)
+        in the middle of mcap's writer could leave a chunk on disk without its index, whose messages no
+        reader then sees; held back, the signal lands right after the write, with the file consistent."""
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
         try:
             yield
         except OSError as error:
             if error.filename is None and self._files:
                 raise OSError(error.errno, error.strerror or str(error), str(self._files[-1].path)) from error
             raise
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def _mark_saved(self) -> None:
         current = self._files[-1]
@@ -451,11 +461,12 @@ class BagWriter:
         index = len(self._files) - 1
         record = self._files[index]
         events = self._file_events(index, record)
-        if events:
-            self._writer.add_metadata(EVENTS_RECORD, events)
-        if self._labels.seen or any(label_topic(topic) for topic in self._topics):
-            for name, values in self._labels.records().items():
-                self._writer.add_metadata(name, values)
+        with self._naming_file():
+            if events:
+                self._writer.add_metadata(EVENTS_RECORD, events)
+            if self._labels.seen or any(label_topic(topic) for topic in self._topics):
+                for name, values in self._labels.records().items():
+                    self._writer.add_metadata(name, values)
         record.complete = True  # the rosbag2 record describes the bag including this file
         try:
             with self._naming_file():
