@@ -118,42 +118,40 @@ def test_a_restarted_recorder_never_writes_into_the_previous_bag(tmp_path):
     assert re.fullmatch(re.escape(str(tmp_path)) + r"/nuscenes_like_\d{8}_\d{6}", default)
 
 
+@pytest.fixture
+def context():
+    """An rclpy context on a random domain of its own, shut down after the test."""
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=random.Random().randint(120, 200))
+    yield context
+    rclpy.try_shutdown(context=context)
+
+
+def bag_recorder(context, tmp_path, *extra: Parameter) -> RecorderNode:
+    overrides = [Parameter("bag_dir", value=str(tmp_path)), Parameter("bag_name", value="bag"), *extra]
+    return RecorderNode(context=context, parameter_overrides=overrides)
+
+
 @pytest.mark.dds
-def test_messages_dropped_from_a_full_queue_make_the_recording_incomplete(tmp_path):
+def test_messages_dropped_from_a_full_queue_make_the_recording_incomplete(context, tmp_path):
     """A recorder that dropped messages lost data even when its files closed cleanly: main exits 1."""
-    context = rclpy.Context()
-    rclpy.init(context=context, domain_id=random.Random().randint(120, 200))
-    try:
-        overrides = [
-            Parameter("bag_dir", value=str(tmp_path)),
-            Parameter("bag_name", value="bag"),
-            Parameter("recorder.queue_limit_mb", value=1.0),
-        ]
-        node = RecorderNode(context=context, parameter_overrides=overrides)
-        topic = "/cam_front/image_raw/compressed"
-        assert node.recorder.enqueue(topic, "sensor_msgs/msg/CompressedImage", bytes(1000), 1)
-        assert not node.recorder.enqueue(topic, "sensor_msgs/msg/CompressedImage", bytes(2_000_000), 2)
-        node.close()
-        assert node.recorder.stats().dropped_total and not node.recording_complete
-        node.destroy_node()
-    finally:
-        rclpy.try_shutdown(context=context)
+    node = bag_recorder(context, tmp_path, Parameter("recorder.queue_limit_mb", value=1.0))
+    topic = "/cam_front/image_raw/compressed"
+    assert node.recorder.enqueue(topic, "sensor_msgs/msg/CompressedImage", bytes(1000), 1)
+    assert not node.recorder.enqueue(topic, "sensor_msgs/msg/CompressedImage", bytes(2_000_000), 2)
+    node.close()
+    assert node.recorder.stats().dropped_total and not node.recording_complete
+    node.destroy_node()
 
 
 @pytest.mark.dds
-def test_a_recorder_stopped_before_any_message_gives_its_folder_back(tmp_path):
+def test_a_recorder_stopped_before_any_message_gives_its_folder_back(context, tmp_path):
     """A start stopped at once leaves no empty bag folder behind (nothing to mistake for a drive)."""
-    context = rclpy.Context()
-    rclpy.init(context=context, domain_id=random.Random().randint(120, 200))
-    try:
-        overrides = [Parameter("bag_dir", value=str(tmp_path)), Parameter("bag_name", value="bag")]
-        node = RecorderNode(context=context, parameter_overrides=overrides)
-        assert (tmp_path / "bag").is_dir()  # claimed at start, so no other recorder takes the name
-        assert node.close() and node.recording_complete
-        assert not (tmp_path / "bag").exists()
-        node.destroy_node()
-    finally:
-        rclpy.try_shutdown(context=context)
+    node = bag_recorder(context, tmp_path)
+    assert (tmp_path / "bag").is_dir()  # claimed at start, so no other recorder takes the name
+    assert node.close() and node.recording_complete
+    assert not (tmp_path / "bag").exists()
+    node.destroy_node()
 
 
 @pytest.mark.dds
