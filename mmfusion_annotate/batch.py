@@ -126,64 +126,88 @@ def _outcome(item: Any, ok: bool, value: Any, attempts: int) -> Outcome:
 
 
 class _Schedule:
-    """Which items wait and how often each was tried (shared by both engines)."""
+    """Which items wait, how often each was submitted, and how often a worker died under it alone.
+
+    A local pool breaks as a whole when one worker dies, so the calls lost with it cannot be told apart:
+    they become *suspects*, run again one at a time, and only a death while an item runs alone is charged
+    to it (``retries`` bounds those). Charging every bystander would fail good items that happened to share
+    a pool with a bad one. Ray reports the task that died, so its losses are always charged."""
 
     def __init__(self, items: Sequence[Any], retries: int) -> None:
         self.items = items
         self.waiting = list(range(len(items)))[::-1]  # popped from the end: first item first
+        self.suspects: list[int] = []
         self.attempts = [0] * len(items)
+        self.deaths = [0] * len(items)
         self.retries = retries
 
-    def next(self) -> int:
-        index = self.waiting.pop()
+    def next(self, queue: list[int]) -> int:
+        index = queue.pop()
         self.attempts[index] += 1
         return index
 
     def done(self, index: int, ok: bool, value: Any) -> tuple[int, Outcome]:
         return index, _outcome(self.items[index], ok, value, self.attempts[index])
 
-    def lost(self, index: int, why: str) -> list[tuple[int, Outcome]]:
-        """The item's failure once its retries are spent, else nothing (it waits to be submitted again)."""
-        if self.attempts[index] > self.retries:
+    def lost(self, indices: list[int], why: str) -> list[tuple[int, Outcome]]:
+        """The calls lost together with one dead worker: a lone one is charged and fails once its retries
+        are spent; several are all suspects, to be run alone, uncharged."""
+        if len(indices) != 1:
+            self.suspects.extend(sorted(indices, reverse=True))
+            return []
+        index = indices[0]
+        self.deaths[index] += 1
+        if self.deaths[index] > self.retries:
             why = f"{LOST_WORKER} on each of {self.attempts[index]} attempts ({why})"
             return [self.done(index, False, why)]
-        self.waiting.append(index)
+        self.suspects.append(index)  # it killed a worker: it runs alone from now on
         return []
 
 
 def _run_processes(
     fn: Callable, items: Sequence, workers: int, max_in_flight: int, retries: int
 ) -> Iterator[tuple[int, Outcome]]:
-    """A ``ProcessPoolExecutor``. A worker that dies breaks the whole pool, so every call then in flight is
-    counted as lost (it cannot be told which one died) and a new pool takes them."""
+    """A ``ProcessPoolExecutor`` per round: the waiting items on ``workers`` processes, or, after a worker
+    died among several calls, each suspect alone on one process (see ``_Schedule``)."""
     schedule = _Schedule(items, retries)
     context = multiprocessing.get_context("spawn")
-    died = "a worker process died"
-    while schedule.waiting:
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context)
-        running: dict[Future, int] = {}
+    while schedule.waiting or schedule.suspects:
+        alone = bool(schedule.suspects)
+        queue = schedule.suspects if alone else schedule.waiting
+        size = 1 if alone else min(workers, len(queue))
+        pool = ProcessPoolExecutor(max_workers=size, mp_context=context)
         try:
-            broken = False
-            while not broken and (schedule.waiting or running):
-                while schedule.waiting and len(running) < max_in_flight:
-                    index = schedule.next()
-                    running[pool.submit(call, fn, items[index])] = index
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    index = running.pop(future)
-                    try:
-                        yield schedule.done(index, *future.result())
-                    except BrokenProcessPool:
-                        yield from schedule.lost(index, died)
-                        broken = True
-            for index in running.values():  # the pool broke: the calls in it were lost with it
-                yield from schedule.lost(index, died)
+            yield from _pool_round(pool, fn, schedule, queue, 1 if alone else max_in_flight)
         except BaseException:  # Ctrl-C, SIGTERM, the consumer gone: stop the workers now
             for process in list((getattr(pool, "_processes", None) or {}).values()):
                 process.terminate()  # private, but the executor has no public way before 3.14
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
+
+
+def _pool_round(
+    pool: ProcessPoolExecutor, fn: Callable, schedule: _Schedule, queue: list[int], limit: int
+) -> Iterator[tuple[int, Outcome]]:
+    """Calls from ``queue`` on ``pool`` until the queue is empty or the pool breaks; every call in flight
+    when it breaks is lost with it."""
+    running: dict[Future, int] = {}
+    while queue or running:
+        while queue and len(running) < limit:
+            index = schedule.next(queue)
+            running[pool.submit(call, fn, schedule.items[index])] = index
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        broken = False
+        for future in finished:
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                broken = True
+            else:
+                yield schedule.done(running.pop(future), *result)
+        if broken:
+            yield from schedule.lost(list(running.values()), "a worker process died")
+            return
 
 
 def _ray_module():
@@ -242,9 +266,9 @@ def _run_ray(
         task = ray.remote(call).options(num_cpus=1, max_retries=0)
         fn_ref = ray.put(fn)
         schedule = _Schedule(items, retries)
-        while schedule.waiting or running:
-            while schedule.waiting and len(running) < limit:
-                index = schedule.next()
+        while schedule.waiting or schedule.suspects or running:
+            while (schedule.waiting or schedule.suspects) and len(running) < limit:
+                index = schedule.next(schedule.suspects or schedule.waiting)
                 running[task.remote(fn_ref, items[index])] = index
             finished, _ = ray.wait(list(running), num_returns=1)
             for ref in finished:
@@ -252,7 +276,7 @@ def _run_ray(
                 try:
                     result = schedule.done(index, *ray.get(ref))
                 except lost_errors as exc:
-                    yield from schedule.lost(index, type(exc).__name__)
+                    yield from schedule.lost([index], type(exc).__name__)
                 except ray.exceptions.RayError as exc:  # e.g. an item that could not be unpickled
                     yield schedule.done(index, False, " ".join(_ANSI.sub("", str(exc)).split())[:300])
                 else:

@@ -37,6 +37,20 @@ def always_die(_: int) -> None:
     os._exit(1)
 
 
+def die_beside_a_running_call(item: tuple[int, str]) -> int:
+    """A negative item kills its worker once another call is running beside it (its ``started`` marker);
+    a positive one marks itself started and takes long enough to still be running then."""
+    x, folder = item
+    if x < 0:
+        deadline = time.monotonic() + 10
+        while not list(Path(folder).glob("started*")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os._exit(1)
+    (Path(folder) / f"started{x}").touch()
+    time.sleep(1.0)
+    return x
+
+
 def where(x: int) -> tuple[int, str]:
     import ray  # noqa: PLC0415
 
@@ -69,6 +83,16 @@ def test_processes_retry_the_items_of_a_killed_worker(tmp_path):
     assert all(o.ok for o in outcomes), outcomes
     assert [o.result for o in outcomes] == ["m0", "m1", "m2"]
     assert all(o.attempts >= 2 for o in outcomes)  # each killed its worker once
+
+
+@pytest.mark.slow
+def test_processes_do_not_charge_the_calls_lost_beside_a_dying_one(tmp_path):
+    """The pool breaks as a whole; without retries left, only the item that kills workers may fail."""
+    items = [(x, str(tmp_path)) for x in (1, -1, 2, 3)]
+    outcomes = run_batch(die_beside_a_running_call, items, workers=2, retries=0)
+    assert [o.ok for o in outcomes] == [True, False, True, True], outcomes
+    assert [o.result for o in outcomes] == [1, None, 2, 3]
+    assert LOST_WORKER in outcomes[1].error
 
 
 def test_processes_give_up_after_the_retries():
