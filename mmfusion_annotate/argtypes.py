@@ -64,12 +64,24 @@ def frame_range(text: str) -> tuple[int, int]:
     return a, b
 
 
-def worker_count(text: str) -> int:
-    """How many processes or CPUs to use: an integer from 1 to 1024."""
+def _whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text}") from None
+
+
+def entry_count(text: str) -> int:
+    """How many entries (of a list) to take: an integer >= 0, 0 meaning all."""
+    value = _whole(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0: all), got {text}")
+    return value
+
+
+def worker_count(text: str) -> int:
+    """How many processes or CPUs to use: an integer from 1 to 1024."""
+    value = _whole(text)
     if not 1 <= value <= 1024:
         raise argparse.ArgumentTypeError(f"must be between 1 and 1024, got {text}")
     return value

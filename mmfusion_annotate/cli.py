@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mmfusion_annotate.argtypes import (
+    entry_count,
     existing_path,
     frame_range,
     non_negative_float,
@@ -309,7 +310,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     from mmfusion_annotate.recording.bag_dir import bag_rig_file  # noqa: PLC0415
 
     rig = _load_rig(args.rig or bag_rig_file(args.bag))
-    report = build_review(args.bag, rig, progress=not args.json)
+    report = build_review(args.bag, rig, kinds=args.kind, limit=args.limit, progress=not args.json)
     page = write_review(report, args.output or Path(f"{args.bag.name}_review"))
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_review(report, page))
     if report.queue.missing:
@@ -475,6 +476,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 DETECTOR_HELP = (
     "camera detector: a model name from 'mmfusion models' or an .onnx file (prelabel.camera.detector.model)"
 )
+REVIEW_PICTURED = 200
+"""Entries ``mmfusion review`` draws pictures for by default: reading and drawing each entry's frame of a
+long drive's thousands would take minutes and make a page no browser opens quickly."""
 EXECUTOR_HELP = "rclpy executor: events (EventsExecutor, default: less overhead) or multi (MultiThreaded)"
 
 
@@ -731,6 +735,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the review queue of a replayed bag, highest priority first, as one self-contained HTML page "
         "(camera crop and bird's-eye view of each entry) and JSON",
         "Examples:\n  mmfusion review drive_annotated -o review/   # open review/index.html\n"
+        "  mmfusion review drive_annotated --kind class_flip --limit 0   # every class flip, all pictured\n"
         "  mmfusion review drive_annotated --json | jq '.entries[0]'",
         cmd_review,
     )
@@ -739,6 +744,14 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, help="folder for index.html and review.json (default: BAG_review)"
     )
     p.add_argument("--rig", type=existing_path, help="rig file (default: BAG/rig.yaml, else the shipped rig)")
+    p.add_argument(
+        "--kind", action="append", default=[], metavar="KIND",
+        help="only entries of this kind (reason); repeat for several (default: every kind)",
+    )  # fmt: skip
+    p.add_argument(
+        "--limit", type=entry_count, default=REVIEW_PICTURED, metavar="N",
+        help=f"pictures for the first N entries only, the rest listed (0: all; default {REVIEW_PICTURED})",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the queue as JSON instead of a summary")
 
     p = _add(

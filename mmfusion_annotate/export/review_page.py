@@ -3,9 +3,12 @@
 Each entry (``bagtools.review_queue``: highest priority first) shows what disagrees, the track, the time
 and two pictures of its highest-priority frame: the camera crop with the 2D box and the projected cuboid
 drawn, and the bird's-eye view around the object with the frame's cuboids. Pictures are PNG data URIs, so
-the page opens anywhere without a network or the bag. A small script on the page checks, once loaded,
-that the entries are in priority order and that every picture decoded, and writes what it found into the
-page (a headless browser's test reads it back).
+the page opens anywhere without a network or the bag. Only the first ``limit`` entries are pictured (a long
+drive has thousands of entries: reading and drawing each one's frame would take minutes and make a page
+no browser opens quickly); the rest are listed without pictures. Checkboxes on the page show or hide each
+kind, and ``index.html#kinds=a,b`` opens it showing those kinds only (a link an annotator can share).
+A small script on the page checks, once loaded, that the entries are in priority order and that every
+picture decoded, and writes what it found into the page (a headless browser's test reads it back).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import base64
 import html
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,13 +177,31 @@ def _top(points: np.ndarray | None, plan: _Plan) -> np.ndarray:
     )
 
 
-def build_review(bag: str | os.PathLike, rig: Rig, *, progress: bool = False) -> ReviewReport:
-    """The bag's queue and its pictures (an empty queue with ``missing`` set for a bag without review
-    items). BagError when ``bag`` is not a bag."""
+def build_review(
+    bag: str | os.PathLike,
+    rig: Rig,
+    *,
+    kinds: Sequence[str] = (),
+    limit: int = 0,
+    progress: bool = False,
+) -> ReviewReport:
+    """The bag's queue (only the entries of ``kinds`` when given) with pictures for its first ``limit``
+    entries (0: all). An empty queue with ``missing`` set for a bag without review items or without an
+    entry of ``kinds``. BagError when ``bag`` is not a bag."""
     bag = Path(bag)
     queue = read_review_queue(bag, progress=progress)
+    if kinds and queue.entries:
+        present = sorted({e.reason for e in queue.entries})
+        queue.entries = [e for e in queue.entries if e.reason in kinds]
+        if not queue.entries:
+            queue.missing = (
+                f"{bag}: no review entry of kind {', '.join(kinds)} (the bag has: {', '.join(present)})"
+            )
+    pictured = queue.entries[:limit] if limit > 0 else queue.entries
     report = ReviewReport(bag, queue, {e.id: Pictures() for e in queue.entries}, queue.losses)
-    if not queue.entries:
+    for entry in queue.entries[len(pictured) :]:
+        report.pictures[entry.id].notes.append(f"not pictured: only the first {limit} entries are")
+    if not pictured:
         return report
     try:
         frames = read_bag_labels(bag, rig).frames
@@ -188,7 +210,7 @@ def build_review(bag: str | os.PathLike, rig: Rig, *, progress: bool = False) ->
             pictures.notes.append(str(error))
         return report
     plans: dict[tuple[str, int], list[_Plan]] = {}
-    for entry in queue.entries:
+    for entry in pictured:
         frame = _nearest_frame(frames, entry.top.stamp)
         if frame is None:
             report.pictures[entry.id].notes.append("no labelled frame at the item's time")
@@ -227,10 +249,26 @@ article h2 { font-size: 1.05em; margin: 0 0 .4em; }
 table { border-collapse: collapse; } td, th { padding: 0 .8em 0 0; text-align: left; vertical-align: top; }
 .note { color: #a04000; } .legend span { display: inline-block; margin-right: 1.2em; }
 .swatch { display: inline-block; width: .9em; height: .9em; margin-right: .3em; vertical-align: middle; }
+#kinds label { margin-right: 1.2em; white-space: nowrap; }
 """
 
 _CHECK = """
+function showKinds() {
+  const boxes = Array.from(document.querySelectorAll('#kinds input'));
+  const shown = new Set(boxes.filter((b) => b.checked).map((b) => b.value));
+  const entries = Array.from(document.querySelectorAll('article.entry'));
+  entries.forEach((a) => { a.hidden = !shown.has(a.dataset.kind); });
+  const check = document.getElementById('check');
+  check.dataset.shown = String(entries.filter((a) => !a.hidden).length);
+}
 window.addEventListener('load', () => {
+  const wanted = new URLSearchParams(location.hash.slice(1)).get('kinds');
+  const boxes = document.querySelectorAll('#kinds input');
+  boxes.forEach((b) => {
+    if (wanted !== null) b.checked = wanted.split(',').includes(b.value);
+    b.addEventListener('change', showKinds);
+  });
+  showKinds();
   const images = Array.from(document.images);
   const decoded = images.filter((i) => i.complete && i.naturalWidth > 0).length;
   const entries = document.querySelectorAll('article.entry');
@@ -278,7 +316,8 @@ def _entry_html(rank: int, entry: ReviewEntry, pictures: Pictures, origin_ns: in
         pictures.top, f"bird's-eye view of {tracks}"
     )
     return (
-        f'<article class="entry" id="{e(entry.id)}" data-id="{e(entry.id)}" data-rank="{rank}" '
+        f'<article class="entry" id="{e(entry.id)}" data-id="{e(entry.id)}" data-kind="{e(entry.reason)}" '
+        f'data-rank="{rank}" '
         f'data-priority="{entry.priority:.6f}">'
         f'<h2>{rank}. <span class="priority">{entry.priority:.2f}</span> {e(entry.reason)} '
         f"<small>({e(entry.id)})</small></h2><table>{table}</table>{notes}"
@@ -298,11 +337,12 @@ def review_html(report: ReviewReport) -> str:
     first: dict[str, ReviewEntry] = {}
     for entry in queue.entries:
         first.setdefault(entry.reason, entry)
-    kinds = ", ".join(
-        f'<a href="#{e(top.id)}">{e(reason)}</a> ({sum(x.reason == reason for x in queue.entries)})'
+    kinds = "".join(
+        f'<label><input type="checkbox" value="{e(reason)}" checked> <a href="#{e(top.id)}">{e(reason)}</a> '
+        f"({sum(x.reason == reason for x in queue.entries)})</label>"
         for reason, top in first.items()
     )
-    summary = f"<p>By kind (first entry linked): {kinds}</p>" if kinds else ""
+    summary = f'<p id="kinds">Show kinds (first entry linked): {kinds}</p>' if kinds else ""
     entries = "".join(
         _entry_html(rank, entry, report.pictures[entry.id], queue.origin_ns)
         for rank, entry in enumerate(queue.entries, 1)

@@ -76,9 +76,11 @@ def write_labelled_bag(
     with_prelabels: bool = True,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     namespaces: tuple[str, ...] = ("",),
+    class_flips: bool = False,
 ) -> LabelledBag:
     """The bag; its pre-label topics (scene, review, annotations) under each of ``namespaces`` (``/car1``:
-    as a run under ``-r __ns:=/car1`` records them)."""
+    as a run under ``-r __ns:=/car1`` records them). ``class_flips``: each frame also holds a class-flip
+    review item about car 7 (a second entry in the review queue)."""
     rig = load_rig(default_rig_path())
     lidar = rig.lidars()[0]
     front, back = rig.sensor(FRONT), rig.sensor(BACK)
@@ -151,6 +153,8 @@ def write_labelled_bag(
                     "test",
                 ),
             )
+            if class_flips:
+                review += (ReviewItem("class_flip", (Modality.LIDAR,), 0.3, (7,), stamp, FRONT, "test"),)
             result = PrelabelResult(stamp, cuboids=tuple(cuboids), boxes2d=boxes2d, review_items=review)
             for ns in namespaces if with_prelabels else ():
                 bag.write(

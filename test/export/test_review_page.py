@@ -76,12 +76,16 @@ def test_review_of_a_replayed_bag_pictures_each_entry(labelled_bag, tmp_path):
 
 
 def _chromium_dom(page: Path) -> str:
+    return _chromium_dom_uri(page.resolve().as_uri())
+
+
+def _chromium_dom_uri(uri: str) -> str:
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.fail("Debian's chromium is not installed: run scripts/setup.sh --test")
     result = subprocess.run(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
-         "--dump-dom", page.resolve().as_uri()],
+         "--dump-dom", uri],
         capture_output=True, text=True, timeout=90, check=True,
     )  # fmt: skip
     return result.stdout
@@ -98,7 +102,7 @@ def test_the_page_renders_in_a_headless_browser_with_every_picture_decoded(label
     page = tmp_path / "review" / "index.html"
     assert "http" not in page.read_text().replace("http-equiv", "")  # self-contained: nothing fetched
     dom = _chromium_dom(page)
-    assert _check(dom) == {"images": "2", "decoded": "2", "ordered": "true"}
+    assert _check(dom) == {"images": "2", "decoded": "2", "ordered": "true", "shown": "1"}
     written = json.loads((tmp_path / "review" / "review.json").read_text())
     assert [e["id"] for e in written["entries"]] == re.findall(
         r'<article class="entry" id="([0-9a-f]+)"', dom
@@ -114,12 +118,40 @@ def test_the_browser_check_sees_order_and_broken_pictures(tmp_path):
     report = ReviewReport(Path("bag"), ReviewQueue(entries, 0), pictures)
     (tmp_path / "sorted.html").write_text(review_html(report))
     dom = _chromium_dom(tmp_path / "sorted.html")
-    assert _check(dom) == {"images": "6", "decoded": "5", "ordered": "true"}
+    assert _check(dom) == {"images": "6", "decoded": "5", "ordered": "true", "shown": "3"}
     ranks = [html.unescape(p) for p in re.findall(r'data-priority="([0-9.]+)"', dom)]
     assert [float(p) for p in ranks] == [0.9, 0.7, 0.5]
     report.queue.entries.reverse()
     (tmp_path / "reversed.html").write_text(review_html(report))
     assert _check(_chromium_dom(tmp_path / "reversed.html"))["ordered"] == "false"
+
+
+def test_only_the_first_entries_are_pictured_and_kinds_can_be_chosen(tmp_path):
+    bag = write_labelled_bag(tmp_path / "raw", class_flips=True)
+    report = build_review(bag.path, bag.rig, limit=1)
+    first, second = report.queue.entries
+    assert {first.reason, second.reason} == {REASON, "class_flip"}
+    assert report.pictures[first.id].crop is not None and report.pictures[first.id].notes == []
+    assert report.pictures[second.id].crop is None and report.pictures[second.id].top is None
+    assert report.pictures[second.id].notes == ["not pictured: only the first 1 entries are"]
+    flips = build_review(bag.path, bag.rig, kinds=["class_flip"]).queue
+    assert [(e.reason, e.object_ids, e.frames) for e in flips.entries] == [("class_flip", (7,), 3)]
+    none = build_review(bag.path, bag.rig, kinds=["id_switch"]).queue
+    assert none.entries == []
+    has = f"(the bag has: {REASON}, class_flip)"
+    assert none.missing == f"{bag.path}: no review entry of kind id_switch {has}"
+
+
+def test_the_page_shows_the_kinds_named_in_its_address(tmp_path):
+    """``index.html#kinds=class_flip`` opens with the other kinds hidden (their boxes unticked)."""
+    bag = write_labelled_bag(tmp_path / "raw", class_flips=True)
+    assert main(["review", str(bag.path), "-o", str(tmp_path / "review"), "--limit", "0"]) == 0
+    page = tmp_path / "review" / "index.html"
+    assert _check(_chromium_dom(page))["shown"] == "2"
+    dom = _chromium_dom_uri(page.resolve().as_uri() + "#kinds=class_flip")
+    assert _check(dom)["shown"] == "1"
+    hidden = re.findall(r'<article class="entry"[^>]*data-kind="([a-z0-9_]+)"[^>]*hidden', dom)
+    assert hidden == [REASON]
 
 
 def test_bag_without_prelabels_gives_an_empty_queue_with_the_reason(tmp_path, capsys):
@@ -140,6 +172,13 @@ def test_not_a_bag_is_one_line_and_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and err.startswith("mmfusion review: error:")
     assert "Traceback" not in err
+
+
+def test_a_negative_limit_is_one_line_and_exit_2(labelled_bag, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["review", str(labelled_bag.path), "--limit", "-1"])
+    assert exited.value.code == 2
+    assert "argument --limit: must be >= 0 (0: all), got -1" in capsys.readouterr().err
 
 
 def test_clip_around_review_entries(labelled_bag, tmp_path, capsys):
