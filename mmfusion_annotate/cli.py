@@ -476,6 +476,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 DETECTOR_HELP = (
     "camera detector: a model name from 'mmfusion models' or an .onnx file (prelabel.camera.detector.model)"
 )
+
+
+def _add_batch_options(p: argparse.ArgumentParser, verb: str, default: str, shared: str) -> None:
+    """``--workers`` and ``--ray`` of the commands that run over many bags (``mmfusion_annotate.batch``)."""
+    p.add_argument(
+        "--workers",
+        type=worker_count,
+        metavar="N",
+        help=f"bags {verb} at a time in local processes (default: {default}); with '--ray local': the CPUs "
+        "Ray may use",
+    )
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="one Ray task per bag: 'local' starts Ray here, 'auto' or HOST:PORT joins a running cluster "
+        f"(pip install 'mmfusion_annotate[fleet]'; {shared} on storage every node reaches)",
+    )
+
+
 REVIEW_PICTURED = 200
 """Entries ``mmfusion review`` draws pictures for by default: reading and drawing each entry's frame of a
 long drive's thousands would take minutes and make a page no browser opens quickly."""
@@ -567,19 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=existing_path, help="pipeline YAML (sections sync, fusion, prelabel)")
     p.add_argument("--detector", metavar="MODEL", help=DETECTOR_HELP)
     p.add_argument("--compression", choices=["none", "lz4", "zstd"], default="lz4")
-    p.add_argument(
-        "--workers",
-        type=worker_count,
-        metavar="N",
-        help="bags replayed at a time in local processes (default with several BAGs: the CPUs); with "
-        "'--ray local': the CPUs Ray may use",
-    )
-    p.add_argument(
-        "--ray",
-        metavar="ADDRESS",
-        help="one Ray task per bag: 'local' starts Ray here, 'auto' or HOST:PORT joins a running cluster "
-        "(pip install 'mmfusion_annotate[fleet]'; BAGs and OUT on storage every node reaches)",
-    )
+    _add_batch_options(p, "replayed", "the CPUs when there are several BAGs", "BAGs and OUT")
 
     p = _add(
         sub,
@@ -698,19 +705,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SEC",
         help="pre-label count window (default 10 s)",
     )
-    p.add_argument(
-        "--workers",
-        type=worker_count,
-        metavar="N",
-        help="bags read at a time in local processes (default: one, in this process); with '--ray local': "
-        "the CPUs Ray may use",
-    )
-    p.add_argument(
-        "--ray",
-        metavar="ADDRESS",
-        help="one Ray task per bag: 'local' starts Ray here, 'auto' or HOST:PORT joins a running cluster "
-        "(pip install 'mmfusion_annotate[fleet]'; the bags on storage every node reaches)",
-    )
+    _add_batch_options(p, "read", "one, in this process", "the bags")
 
     p = _add(
         sub,
