@@ -10,7 +10,8 @@ and outputs into a bag (the recorder's default: uncompressed). Stages are timed 
 (not wall time: the machine is shared) and reported *exclusive* of the stages nested in them, so the rows
 add up to the total; the first ``--warmup`` seconds of drive (JIT compilation, tracker start) are left out.
 Both variants run the occasional checks inline (``background_checks`` off): on their helper threads
-(the live default) their CPU would land in whichever stage was running meanwhile.
+(the live default) their CPU would land in whichever stage was running meanwhile. The library thread
+pools are capped as the node's process caps them (``fusion.cpu_threads``).
 
 Variants (same messages, same rig):
 - ``baseline``: what the pipeline did before this benchmark existed: every camera image decoded in full
@@ -44,7 +45,7 @@ from mmfusion_annotate.annotator import Annotator
 from mmfusion_annotate.config import PipelineConfig
 from mmfusion_annotate.events.config import default_rules_path
 from mmfusion_annotate.events.model import AlignmentFrame
-from mmfusion_annotate.library_threads import let_openmp_teams_sleep
+from mmfusion_annotate.library_threads import let_openmp_teams_sleep, limit_library_threads
 from mmfusion_annotate.msgs.samples import decode_sample
 from mmfusion_annotate.outputs.builder import OutputBuilder
 from mmfusion_annotate.prelabel.evidence import ImageEvidence
@@ -241,6 +242,9 @@ VARIANTS = ("baseline", "live")
 
 def main() -> None:
     let_openmp_teams_sleep()  # what every entry point of the suite does first (library_threads.py)
+    # and the OpenBLAS/OpenCV pools as the fusion node's process sizes them (apply_process_threads):
+    # unlimited, OpenBLAS spreads an (N, 3) @ (3, 3) product of a sweep over every core and spins
+    limit_library_threads(PipelineConfig().fusion.cpu_threads)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="cut_in")
     parser.add_argument("--seconds", type=float, default=6.0, help="drive length (cached under /tmp)")

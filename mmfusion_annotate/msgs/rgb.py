@@ -16,8 +16,10 @@ def pack_rgb(rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.shape[-1:] != (3,):
         raise CodecError(f"pack_rgb needs (..., 3) uint8 colours, got {rgb.shape} {rgb.dtype}")
-    r, g, b = (rgb[..., i].astype(np.uint32) for i in range(3))
-    return ((r << 16) | (g << 8) | b).view(np.float32)
+    # the little-endian bytes of 0x00RRGGBB are B, G, R, 0: one strided copy, no shifts of uint32 copies
+    packed = np.zeros(rgb.shape[:-1] + (4,), np.uint8)
+    packed[..., :3] = rgb[..., ::-1]
+    return packed.view("<u4")[..., 0].astype(np.uint32, copy=False).view(np.float32)
 
 
 def unpack_rgb(packed: np.ndarray) -> np.ndarray:

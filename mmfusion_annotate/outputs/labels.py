@@ -28,7 +28,8 @@ import numpy as np
 from mmfusion_annotate.events.model import Event, Severity
 from mmfusion_annotate.interfaces.cdr import new_message
 from mmfusion_annotate.interfaces.msgtypes import EVENT
-from mmfusion_annotate.msgs.pointcloud2 import encode_xyzrgb
+from mmfusion_annotate.msgs.pointcloud2 import encode, make_points
+from mmfusion_annotate.msgs.rgb import pack_rgb
 from mmfusion_annotate.msgs.time import make_header, split_ns
 from mmfusion_annotate.prelabel.model import (
     Box2D,
@@ -533,8 +534,10 @@ def colored_cloud(frame: Any, grey: tuple[int, int, int] = GREY) -> Any:
     the colour of the nearest camera that sees it (``FusedFrame.colored_points``), ``grey`` if none does.
     """
     sweep = frame.sweep
-    rgb = np.empty((len(sweep), 3), dtype=np.uint8)
-    rgb[:] = grey
+    # packed (``pack_rgb``) before they are spread over the sweep: a 4-byte fill and scatter, where an
+    # (N, 3) one copies 3-byte rows one at a time
+    rgb = np.full(len(sweep), pack_rgb(np.asarray(grey, np.uint8)).view(np.uint32))
     index, colors = frame.colored_points()
-    rgb[index] = colors
-    return encode_xyzrgb(sweep.xyz_deskewed, rgb, frame.rig.base_frame, frame.stamp)
+    rgb[index] = pack_rgb(colors).view(np.uint32)
+    points = make_points(sweep.xyz_deskewed, rgb=rgb.view(np.float32))
+    return encode(points, frame.rig.base_frame, frame.stamp)

@@ -147,7 +147,10 @@ def cluster_points(
     grid, n_components = _ndimage(xp).label(occupied, structure=np.ones((3, 3), dtype=bool))
     component = grid[ix, iy] - 1
     if gap_per_m > 0:
-        cx, cy = xp.nonzero(occupied)
+        # the occupied cells in row-major order (as ``nonzero`` of the grid lists them) from the few
+        # thousand points' cells, not a scan of the whole grid
+        cells = xp.unique(ix * n + iy)
+        cx, cy = cells // n, cells % n
         cells_xy = np.stack([to_numpy(cx), to_numpy(cy)], axis=1) * cfg.cell_m + (
             cfg.cell_m / 2 - cfg.max_range_m
         )

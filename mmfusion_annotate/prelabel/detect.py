@@ -219,11 +219,11 @@ def _cut_by_fov(p: np.ndarray, lidar: LidarGeometry | None) -> bool:
     bottom beam: the object continues outside the vertical field of view."""
     if lidar is None or lidar.top_elevation_deg is None or lidar.bottom_elevation_deg is None:
         return False
-    d = p - np.asarray(lidar.origin)
-    elevation = np.degrees(np.arctan2(d[:, 2], np.hypot(d[:, 0], d[:, 1])))
+    x, y, z = (p[:, k] - np.float64(lidar.origin[k]) for k in range(3))
+    elevation = np.arctan2(z, np.hypot(x, y))  # in degrees only at its ends: the conversion is monotonic
     return bool(
-        elevation.max() >= lidar.top_elevation_deg - lidar.tolerance_deg
-        or elevation.min() <= lidar.bottom_elevation_deg + lidar.tolerance_deg
+        np.degrees(elevation.max()) >= lidar.top_elevation_deg - lidar.tolerance_deg
+        or np.degrees(elevation.min()) <= lidar.bottom_elevation_deg + lidar.tolerance_deg
     )
 
 

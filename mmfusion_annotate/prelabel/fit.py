@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -41,14 +42,17 @@ class BevBox:
 def _normalized_box(
     c1: tuple[float, float], c2: tuple[float, float], theta: float, min_size: float
 ) -> BevBox:
-    """Box from extents along e1=(cos t, sin t) and e2=(-sin t, cos t); length is the longer side."""
-    e1 = np.array([math.cos(theta), math.sin(theta)])
-    e2 = np.array([-math.sin(theta), math.cos(theta)])
-    centre = e1 * (c1[0] + c1[1]) / 2 + e2 * (c2[0] + c2[1]) / 2
+    """Box from extents along e1=(cos t, sin t) and e2=(-sin t, cos t); length is the longer side.
+
+    The centre is ``e1 * (c1 sum) / 2 + e2 * (c2 sum) / 2`` in scalar floats (the same operations in the
+    same order as on two-element arrays, without their allocations: it runs once per cluster)."""
+    c, s = math.cos(theta), math.sin(theta)
+    m1, m2 = float(c1[0] + c1[1]), float(c2[0] + c2[1])
+    cx, cy = c * m1 / 2 + -s * m2 / 2, s * m1 / 2 + c * m2 / 2
     l1, l2 = max(c1[1] - c1[0], min_size), max(c2[1] - c2[0], min_size)
     if l1 >= l2:
-        return BevBox(float(centre[0]), float(centre[1]), l1, l2, wrap_half(theta))
-    return BevBox(float(centre[0]), float(centre[1]), l2, l1, wrap_half(theta + math.pi / 2))
+        return BevBox(cx, cy, l1, l2, wrap_half(theta))
+    return BevBox(cx, cy, l2, l1, wrap_half(theta + math.pi / 2))
 
 
 def wrap_half(angle: float) -> float:
@@ -63,6 +67,18 @@ def fit_at(xy: np.ndarray, theta: float, min_size: float) -> BevBox:
     return _normalized_box((e1.min(), e1.max()), (e2.min(), e2.max()), theta, min_size)
 
 
+@cache
+def _headings(angle_step_deg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The headings ``fit_lshape`` tries and their unit vectors along and across, (2, k) each: the same
+    for every cluster, so made once per step."""
+    thetas = np.deg2rad(np.arange(0.0, 90.0, angle_step_deg))
+    cos, sin = np.cos(thetas), np.sin(thetas)
+    along, across = np.stack([cos, sin]), np.stack([-sin, cos])
+    for a in (thetas, along, across):
+        a.flags.writeable = False  # shared by every call
+    return thetas, along, across
+
+
 def fit_lshape(xy: np.ndarray, angle_step_deg: float, max_points: int, min_size: float) -> BevBox:
     """Best-scoring rectangle for (n,2) points; ``max_points`` caps the cost by even subsampling."""
     if xy.shape[0] > max_points:
@@ -72,10 +88,9 @@ def fit_lshape(xy: np.ndarray, angle_step_deg: float, max_points: int, min_size:
         return _normalized_box(
             (xy[:, 0].min(), xy[:, 0].max()), (xy[:, 1].min(), xy[:, 1].max()), 0.0, min_size
         )
-    thetas = np.deg2rad(np.arange(0.0, 90.0, angle_step_deg))
-    cos, sin = np.cos(thetas), np.sin(thetas)
-    c1 = xy @ np.stack([cos, sin])  # (n, k)
-    c2 = xy @ np.stack([-sin, cos])
+    thetas, along, across = _headings(angle_step_deg)
+    c1 = xy @ along  # (n, k)
+    c2 = xy @ across
     lo1, hi1, lo2, hi2 = c1.min(0), c1.max(0), c2.min(0), c2.max(0)
     d1 = np.minimum(hi1 - c1, c1 - lo1)
     d2 = np.minimum(hi2 - c2, c2 - lo2)

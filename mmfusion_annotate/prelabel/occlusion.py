@@ -35,12 +35,14 @@ class RangeProfile:
     @classmethod
     def of(cls, xy: np.ndarray, obstacle: np.ndarray, sensor_xy: tuple[float, float]) -> RangeProfile:
         """Profile of a sweep's points ``xy`` (N,2, base_link) of which ``obstacle`` (N,) are above ground."""
-        rel = xy[obstacle] - np.asarray(sensor_xy, dtype=xy.dtype)
+        sensor = np.asarray(sensor_xy, dtype=xy.dtype)
+        # one column at a time: a mask over the rows of an (N, 2) view copies far slower
+        rx, ry = (xy[:, k][obstacle] - sensor[k] for k in range(2))
         bins = np.full(xy.shape[0], -1, np.int64)
         ranges = np.full(xy.shape[0], np.inf, np.float32)
-        azimuth = np.degrees(np.arctan2(rel[:, 1], rel[:, 0])) % 360.0
+        azimuth = np.degrees(np.arctan2(ry, rx)) % 360.0
         bins[obstacle] = (azimuth / AZIMUTH_BIN_DEG).astype(np.int64) % _BINS
-        ranges[obstacle] = np.hypot(rel[:, 0], rel[:, 1])
+        ranges[obstacle] = np.hypot(rx, ry)
         nearest = np.full(_BINS, np.inf, np.float32)
         np.minimum.at(nearest, bins[obstacle], ranges[obstacle])
         return cls(bins, ranges, nearest)
@@ -53,7 +55,8 @@ class RangeProfile:
         cluster = np.repeat(np.arange(sizes.size), sizes)
         bins = self.bins[order]
         offset = (bins - np.repeat(bins[bounds[:-1]], sizes) + _BINS // 2) % _BINS - _BINS // 2  # no wrap
-        by_offset = np.lexsort((offset, cluster))
+        # by cluster, then offset: one stable sort of a combined key orders as lexsort does, in less time
+        by_offset = np.argsort(cluster * _BINS + (offset + _BINS // 2), kind="stable")
         ends = np.stack([order[by_offset[bounds[:-1]]], order[by_offset[bounds[1:] - 1]]], axis=1)  # (K, 2)
         look = np.array([-1, 1])[:, None] * np.arange(1, LOOK_BINS + 1)  # (2, LOOK_BINS)
         beside = (self.bins[ends][:, :, None] + look) % _BINS
