@@ -28,7 +28,7 @@ from mmfusion_annotate.deferred import helper_executor, run_job
 from mmfusion_annotate.drops import DropCounts
 from mmfusion_annotate.errors import ConfigError, MmfusionError
 from mmfusion_annotate.events.config import load_rules
-from mmfusion_annotate.events.feed import SampleFeed, review_counts, track_frame
+from mmfusion_annotate.events.feed import SampleFeed, box_offsets, review_counts, track_frame
 from mmfusion_annotate.events.model import Event
 from mmfusion_annotate.events.tagger import EventTagger
 from mmfusion_annotate.fusion import EgoMotion, FusedFrame, FusionPipeline
@@ -338,6 +338,8 @@ class Annotator:
         timings = {"fusion": (t1 - t0) * 1e3, "prelabel": (t2 - t1) * 1e3}
         out.events += self.tagger.update(track_frame(labels))
         out.events += self.tagger.update(review_counts(labels))
+        for offsets in box_offsets(labels, self.rig):
+            out.events += self.tagger.update(offsets)
         timings["events"] = (perf_counter() - t2) * 1e3
         stamps = {name: s.stamp for name, s in samples.items() if s is not None}
         out.frames.append(AnnotatedFrame(frame, labels, synced, stamps, timings))

@@ -1,8 +1,9 @@
 """Critical-event tagging: driving events and sensor health from plain, typed observations.
 
 ``EventTagger(load_rules())`` takes ``EgoKinematics`` / ``TrackFrame`` / ``Arrival`` / ``ReviewCounts`` /
-``AlignmentFrame`` observations in time order and returns ``Event`` records; ``EgoEstimator`` builds
-``EgoKinematics`` from IMU and odometry. Thresholds live in the rule file (``default_rules.yaml``).
+``BoxOffsets`` / ``AlignmentFrame`` observations in time order and returns ``Event`` records;
+``EgoEstimator`` builds ``EgoKinematics`` from IMU and odometry. Thresholds live in the rule file
+(``default_rules.yaml``).
 """
 
 from mmfusion_annotate.events.config import EventRules, default_rules_path, load_rules
@@ -10,6 +11,7 @@ from mmfusion_annotate.events.ego import EgoEstimator
 from mmfusion_annotate.events.model import (
     AlignmentFrame,
     Arrival,
+    BoxOffsets,
     Category,
     EgoKinematics,
     Event,
@@ -23,6 +25,7 @@ from mmfusion_annotate.events.tagger import EventTagger
 __all__ = [
     "AlignmentFrame",
     "Arrival",
+    "BoxOffsets",
     "Category",
     "EgoEstimator",
     "EgoKinematics",

@@ -179,7 +179,47 @@ class RateDropRule(EpisodeRule):
     severity: Severity = Severity.WATCH
 
 
+class BoxBiasRule(_Model):
+    """The camera's error from where its own images put the projected cuboids (``events.box_bias``).
+
+    Per camera, the offsets r_i of the located boxes (``prelabel`` ``Box2D.image_offset``, px) over the last
+    ``window_s`` are fitted robustly as r_i = b + dt x u_i, u_i the box's image velocity: a small rotation
+    error shifts every box by the same b, a clock error dt each by dt x u_i. One box says little (a cuboid
+    a little off is as likely), many tracks say it well. An event when b across the image or dt is both
+    significant (``sigmas`` standard errors, clustered by track) and big enough to matter (``min_bias_deg``,
+    ``min_offset_ms``): with many boxes a tiny real bias is significant too, and no annotator should be
+    sent to it. The vertical bias is fitted, reported, and not judged (cuboid heights carry the ground
+    estimate's and the size prior's bias); a pitch error is ``calibration_drift``'s to find.
+    """
+
+    enabled: bool = True
+    window_s: float = Field(
+        4.0, gt=0, description="boxes of this many seconds are fitted together (a fault is found once it "
+        "holds about half of them: the fit is robust)"
+    )
+    min_pairs: int = Field(30, ge=4, description="located boxes in the window before the fit is judged")
+    min_objects: int = Field(5, ge=2, description="... of at least this many tracks (each is one witness)")
+    max_speed_mps: float = Field(
+        1.0, ge=0, description="only boxes of tracks this slow over ground: a moving object's cuboid lags "
+        "by the tracker's velocity error and the sweep's capture time, which looks like a clock error"
+    )
+    max_pairs: int = Field(600, ge=4, description="the newest boxes kept (a bounded fit)")
+    fit_every_s: float = Field(0.5, ge=0, description="stream time between two fits of one camera")
+    loss_scale_px: float = Field(
+        2.0, gt=0, description="residual (px) beyond which a box counts less (soft L1): a badly fitted cuboid"
+    )
+    sigmas: float = Field(4.0, gt=0, description="an estimate must exceed this many standard errors")
+    min_bias_deg: float = Field(0.25, gt=0, description="... and a bias this angle (either image axis)")
+    min_offset_ms: float = Field(15.0, gt=0, description="... or a clock offset this long")
+    release: float = Field(
+        0.8, gt=0, le=1, description="the event holds while an estimate passes this share of both thresholds"
+    )
+
+
 class DisagreementRule(EpisodeRule):
+    """Camera-LiDAR disagreement, by two signals, each an event of its own per camera: the rate of review
+    items per labelled object over ``window_s``, and the bias the located boxes share (``bias``)."""
+
     merge_gap_s: float = Field(2.0, ge=0)
     window_s: float = Field(10.0, gt=0)
     max_rate: float = Field(0.25, gt=0, description="review items per labelled object")
@@ -188,6 +228,7 @@ class DisagreementRule(EpisodeRule):
         10.0, gt=0, description="a longer episode is closed and a new one begun (never one drive-long event)"
     )
     severity: Severity = Severity.WATCH
+    bias: BoxBiasRule = BoxBiasRule()
 
 
 class EdgeConfig(_Model):

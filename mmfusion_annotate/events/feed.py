@@ -13,12 +13,14 @@ arrival timing (a false ``sync_drift`` in a fault-free ``mmfusion demo`` run; fi
 bench/RESULTS.md, docstring figures). So a picked image waits (at most ``PENDING_IMAGES`` of them)
 for the sweep whose ``[stamp, stamp + period)`` holds its stamp; if a later sweep arrives first (the
 covering one was lost), it pairs with the latest earlier sweep within two periods, or is skipped.
-``track_frame`` / ``review_counts`` adapt one ``PrelabelResult``. Only this module knows the payload keys.
+``track_frame`` / ``review_counts`` / ``box_offsets`` adapt one ``PrelabelResult``. Only this module knows
+the payload keys.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
@@ -31,6 +33,7 @@ from mmfusion_annotate.events.ego import EgoEstimator
 from mmfusion_annotate.events.model import (
     AlignmentFrame,
     Arrival,
+    BoxOffsets,
     Observation,
     ReviewCounts,
     TrackedObject,
@@ -182,3 +185,22 @@ def review_counts(result: PrelabelResult) -> ReviewCounts:
     cameras = tuple((cam, sum(i.camera == cam for i in items), len(ids))
                     for cam, ids in sorted(in_view.items()))
     return ReviewCounts(result.stamp, len(items), len(result.cuboids), cameras)
+
+
+def box_offsets(result: PrelabelResult, rig: Rig) -> list[BoxOffsets]:
+    """Per camera with 2D boxes in one ``PrelabelResult``: the located ones' track ids, speeds over ground,
+    offsets and image velocities (``prelabel.model.Box2D``), with the camera's focal lengths from ``rig``."""
+    speed = {c.object_id: math.hypot(*c.velocity) for c in result.cuboids}
+    located: dict[str, list[tuple[int, float, float, float, float, float]]] = {}
+    for box in result.boxes2d:
+        if box.object_id < 0:
+            continue  # a camera-only detection: no cuboid to be off from
+        rows = located.setdefault(box.camera, [])
+        if box.image_offset is not None and box.image_velocity is not None:
+            rows.append((box.object_id, speed.get(box.object_id, math.inf), *box.image_offset,
+                         *box.image_velocity))
+    out = []
+    for camera, rows in sorted(located.items()):
+        K = rig.sensor(camera).camera_model.K
+        out.append(BoxOffsets(result.stamp, camera, (float(K[0, 0]), float(K[1, 1])), tuple(rows)))
+    return out

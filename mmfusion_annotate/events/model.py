@@ -1,9 +1,10 @@
 """Event data model and the small plain inputs the rules read.
 
 The rules never see another stage's internals: adapters turn odometry/IMU into ``EgoKinematics``, tracks into
-``TrackedObject``, message stamps into ``Arrival``, review items into ``ReviewCounts`` and a camera image
-plus a LiDAR sweep into ``AlignmentFrame``. Every record is a frozen dataclass of plain values (arrays
-only in ``AlignmentFrame``), so the same inputs give the same events live and replayed from a bag.
+``TrackedObject``, message stamps into ``Arrival``, review items into ``ReviewCounts``, located 2D boxes into
+``BoxOffsets`` and a camera image plus a LiDAR sweep into ``AlignmentFrame``. Every record is a frozen
+dataclass of plain values (arrays only in ``AlignmentFrame``), so the same inputs give the same events live
+and replayed from a bag.
 """
 
 from __future__ import annotations
@@ -151,6 +152,19 @@ class ReviewCounts:
 
 
 @dataclass(frozen=True)
+class BoxOffsets:
+    """Where one camera's image put the projected cuboids of one frame: per located box (track id, the
+    track's speed over ground in m/s, offset x, offset y, image velocity x, image velocity y) in px and
+    px/s (``prelabel`` ``Box2D.object_id``, ``image_offset`` and ``image_velocity``), and the camera's
+    focal lengths (fx, fy, px) that turn a shift into an angle."""
+
+    stamp: Stamp
+    camera: str
+    focal_px: tuple[float, float]
+    boxes: tuple[tuple[int, float, float, float, float, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class AlignmentFrame:
     """A camera image and the LiDAR sweep around its exposure, for the data-driven sync/calibration checks.
 
@@ -173,4 +187,4 @@ class AlignmentFrame:
     yaw_rate: float
 
 
-Observation = EgoKinematics | TrackFrame | Arrival | ReviewCounts | AlignmentFrame
+Observation = EgoKinematics | TrackFrame | Arrival | ReviewCounts | BoxOffsets | AlignmentFrame

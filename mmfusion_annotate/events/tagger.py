@@ -1,9 +1,9 @@
 """EventTagger: one streaming entry point for every rule.
 
-Feed observations (``EgoKinematics``, ``TrackFrame``, ``Arrival``, ``ReviewCounts``, ``AlignmentFrame``) in
-time order; ``update`` returns the events that closed with it, ``finish`` closes the rest. The tagger keeps
-no wall-clock time, so the same observation sequence gives the same events, ids included, live or
-replayed from a bag.
+Feed observations (``EgoKinematics``, ``TrackFrame``, ``Arrival``, ``ReviewCounts``, ``BoxOffsets``,
+``AlignmentFrame``) in time order; ``update`` returns the events that closed with it, ``finish`` closes the
+rest. The tagger keeps no wall-clock time, so the same observation sequence gives the same events, ids
+included, live or replayed from a bag.
 
 The edge-alignment checks (sync and calibration drift: the costliest step per image) are ``Deferred``: an
 ``AlignmentFrame``'s check runs on ``executor`` (inline without one) and its events come out with the
@@ -22,6 +22,7 @@ import numpy as np
 
 from mmfusion_annotate.deferred import Deferred
 from mmfusion_annotate.events.alignment import depth_edges
+from mmfusion_annotate.events.box_bias import BoxBias
 from mmfusion_annotate.events.config import CalibrationDriftRule, EventRules, SyncDriftRule, load_rules
 from mmfusion_annotate.events.drift import CalibrationDriftCheck, SyncDriftCheck, prepare
 from mmfusion_annotate.events.driving import DrivingRules
@@ -29,6 +30,7 @@ from mmfusion_annotate.events.health import DisagreementHealth, StreamHealth
 from mmfusion_annotate.events.model import (
     AlignmentFrame,
     Arrival,
+    BoxOffsets,
     EgoKinematics,
     Event,
     Observation,
@@ -65,6 +67,7 @@ class EventTagger:
         self._driving = DrivingRules(self.rules)
         self._streams = StreamHealth(self.rules, nominal_rates_hz or {})
         self._review = DisagreementHealth(self.rules)
+        self._bias = BoxBias(self.rules)
         self._sync: dict[str, SyncDriftCheck] = {}
         self._calibration: dict[str, CalibrationDriftCheck] = {}
         self._clock: Stamp | None = None
@@ -93,6 +96,8 @@ class EventTagger:
             events += self._driving.on_tracks(observation)
         elif isinstance(observation, ReviewCounts):
             events += self._review.on_review(observation)
+        elif isinstance(observation, BoxOffsets):
+            events += self._bias.on_offsets(observation)
         elif isinstance(observation, AlignmentFrame):
             if self._wants_alignment(observation.camera):
                 movers = self._movers(observation)  # the tracks as of now, not as of when the job runs
@@ -106,7 +111,7 @@ class EventTagger:
         """Close every open episode (end of drive or bag); each ends at the last stamp it held."""
         events = [e for done in self._alignment_jobs.take_all() for e in done]
         events += self._driving.flush() + self._streams.flush()
-        events += self._review.flush()
+        events += self._review.flush() + self._bias.flush()
         for checks in (self._sync, self._calibration):
             for check in checks.values():
                 events += check.flush()

@@ -127,6 +127,19 @@ class CameraConfig(_Model):
     min_box_px: float = Field(8.0, ge=0)
     evidence_threshold: float = Field(0.15, ge=0, le=1)
     mismatch_iou: float = Field(0.5, ge=0, le=1)
+    locate_search_px: int = Field(
+        24,
+        ge=0,
+        description="how far (px) each side of a box is searched for the image's edge (its image_offset, "
+        "which the cross_modal_disagreement rule fits per camera); 0: boxes are not located",
+    )
+    locate_min_visible: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="only boxes with at least this share of their LiDAR points visible are located (an "
+        "occluded object's extent in the image is not its cuboid's)",
+    )
     detector: DetectorConfig = DetectorConfig()
 
 

@@ -21,6 +21,7 @@ _EDGE_REF = 0.08  # edge density that counts as fully "textured"
 _COLOUR_REF = 25.0  # Lab distance that counts as a full contrast
 _RING = 0.25  # ring width as a share of the box size
 _CONTEXT_PX = 8  # Sobel (1 px) + non-maximum suppression (1 px) + room for most hysteresis links
+_PEAK_CONTRAST = 2.0  # a side's edge must be this many times its search window's median (else: no edge)
 LAB_SAMPLES = 16_384
 
 
@@ -83,6 +84,33 @@ class ImageEvidence:
         s_in = np.array(cv2.sumElems(lab[iy1:iy2, ix1:ix2])[:3])
         return s_in / n_in, (s_out - s_in) / (n_out - n_in)
 
+    def locate(self, box, search_px: int) -> tuple[float, float] | None:
+        """Where the image puts the box: the shift (dx, dy) of its centre that brings each side onto the
+        strongest intensity edge across it within ``search_px`` (sub-pixel), each side on its own so a
+        box a little too wide or narrow still finds its centre; None when the search would leave the image.
+
+        The box of a projected cuboid is its silhouette's extent, so on a well-calibrated, well-synced
+        camera the shift is noise around zero; a camera's rotation or clock error moves every box, which is
+        what ``events`` fits over many boxes (one box alone cannot tell an error from a bad fit).
+        """
+        x1, y1, x2, y2 = box
+        s = int(min(search_px, (x2 - x1) / 3, (y2 - y1) / 3))
+        cx1, cy1 = math.floor(x1) - s - 1, math.floor(y1) - s - 1
+        cx2, cy2 = math.ceil(x2) + s + 2, math.ceil(y2) + s + 2
+        if s < 2 or cx1 < 0 or cy1 < 0 or cx2 > self.width or cy2 > self.height:
+            return None
+        gray = cv2.cvtColor(self.rgb[cy1:cy2, cx1:cx2], cv2.COLOR_RGB2GRAY).astype(np.float32)
+        inner_rows = slice(math.ceil(y1) + s - cy1, math.floor(y2) - s - cy1 + 1)  # away from the top/bottom
+        inner_cols = slice(math.ceil(x1) + s - cx1, math.floor(x2) - s - cx1 + 1)
+        across_x = np.abs(cv2.Sobel(gray[inner_rows], cv2.CV_32F, 1, 0, ksize=3)).sum(axis=0)
+        across_y = np.abs(cv2.Sobel(gray[:, inner_cols], cv2.CV_32F, 0, 1, ksize=3)).sum(axis=1)
+        shifts = [_edge_shift(profile, side - origin, s) for profile, side, origin in (
+            (across_x, x1, cx1), (across_x, x2, cx1), (across_y, y1, cy1), (across_y, y2, cy1))]
+        if any(d is None for d in shifts):
+            return None
+        left, right, top, bottom = shifts
+        return (left + right) / 2, (top + bottom) / 2  # type: ignore[operator]
+
     def score(self, box) -> float:
         inner = self._clip(box)
         w, h = box[2] - box[0], box[3] - box[1]
@@ -98,3 +126,20 @@ class ImageEvidence:
         means = self._lab_means(inner, outer)
         colour = 0.0 if means is None else min(1.0, float(np.linalg.norm(means[0] - means[1])) / _COLOUR_REF)
         return float(0.5 * edge + 0.5 * colour)
+
+
+def _edge_shift(profile: np.ndarray, at: float, search: int) -> float | None:
+    """Offset from ``at`` (profile index, fractional) of the strongest ``profile`` value within ``search``,
+    refined by a parabola through it and its neighbours; None when no edge stands out of the window."""
+    centre = round(at)
+    lo, hi = centre - search, centre + search + 1
+    if lo < 1 or hi > len(profile) - 1:
+        return None
+    window = profile[lo:hi]
+    k = int(np.argmax(window))
+    if window[k] < _PEAK_CONTRAST * float(np.median(window)) or window[k] <= 0:
+        return None
+    a, b, c = (float(v) for v in profile[lo + k - 1 : lo + k + 2])
+    curvature = a - 2 * b + c
+    sub = 0.5 * (a - c) / curvature if curvature < 0 else 0.0
+    return lo + k + sub - at

@@ -94,6 +94,11 @@ class Box2D:
     evidence score in [0, 1]. ``object_id`` is -1 for camera-only detections (a detector's box whose
     frustum holds too few LiDAR points for a cuboid: ``evidence`` is its score, ``provenance`` names the
     model).
+
+    ``image_offset`` is where the image itself puts the box: the shift (px) of its centre onto the image's
+    edges (``evidence.ImageEvidence.locate``; None where not judged), and ``image_velocity`` how fast the
+    projected box moves (px per second of the camera's stamp): a camera rotated by a small error shifts
+    every box alike, a clock error of dt by dt x ``image_velocity``, which ``events`` fits over many boxes.
     """
 
     object_id: int
@@ -105,6 +110,8 @@ class Box2D:
     evidence: float
     label: ObjectClass
     provenance: Provenance
+    image_offset: tuple[float, float] | None = None
+    image_velocity: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ ALGORITHM_BOX2D = "cuboid-projection+edge-colour-evidence"
 ALGORITHM_RADAR = "radar-bev-gating"
 TENTATIVE_FACTOR = 0.6  # confidence factor of a detection whose track is not yet confirmed
 HORIZON_M = 1000.0  # a point this far ahead at the camera's height lies on the horizon in its image
+_VELOCITY_STEP_NS = 20_000_000  # a box's image velocity: its projection this much later, differenced
 _log = logging.getLogger(__name__)
 
 
@@ -380,16 +381,24 @@ class Prelabeler:
         for name in sorted(frame.cameras):
             view = frame.cameras[name]
             sensor = self.rig.sensor(name)
-            T_cam_base = self.rig.transform(sensor.frame_id, self.rig.base_frame)
-            dt = ns_to_seconds(view.exposure_stamp - frame.stamp)
-            if frame.ego is not None:
-                T_cam_base = T_cam_base @ np.linalg.inv(frame.ego.track.pose(view.exposure_stamp))
-            corners = transform_points(T_cam_base, cuboid_corners(centres + velocities * dt, sizes, yaws))
-            near = self.cfg.camera.near_plane_m
-            projected, truncations = project_cuboids(corners, sensor.camera_model, near)
+            T_cam_rig = self.rig.transform(sensor.frame_id, self.rig.base_frame)
+
+            def project(stamp: int, T_cam_rig=T_cam_rig, sensor=sensor) -> tuple[np.ndarray, np.ndarray]:
+                """The cuboids' boxes in this camera at ``stamp`` (moved by their velocity and the ego's)."""
+                dt = ns_to_seconds(stamp - frame.stamp)
+                T_cam_base = T_cam_rig
+                if frame.ego is not None:
+                    T_cam_base = T_cam_rig @ np.linalg.inv(frame.ego.track.pose(stamp))
+                corners = transform_points(T_cam_base, cuboid_corners(centres + velocities * dt, sizes, yaws))
+                return project_cuboids(corners, sensor.camera_model, self.cfg.camera.near_plane_m)
+
+            projected, truncations = project(view.exposure_stamp)
             in_view = np.flatnonzero(~np.isnan(projected[:, 0]))
             if len(in_view) == 0:
                 continue
+            later, _ = project(view.exposure_stamp + _VELOCITY_STEP_NS)
+            velocity = ((later[:, :2] + later[:, 2:]) - (projected[:, :2] + projected[:, 2:])) / (
+                2 * ns_to_seconds(_VELOCITY_STEP_NS))
             evidence = ImageEvidence(view.image) if view.image is not None else None
             for k in in_view:
                 o, c = objects[k], cuboids[k]
@@ -408,6 +417,12 @@ class Prelabeler:
                     score = evidence.score(box)
                 if o.verdict is not None and o.verdict.positive and o.verdict.camera == name:
                     score = max(score, o.verdict.score)  # the detector's box in this image
+                offset = None
+                if (evidence is not None and self.cfg.camera.locate_search_px > 0 and truncations[k] == 0
+                        and visible_fraction >= self.cfg.camera.locate_min_visible
+                        and score >= self.cfg.camera.evidence_threshold):
+                    offset = evidence.locate(box, self.cfg.camera.locate_search_px)
+                image_velocity = tuple(velocity[k].tolist()) if np.isfinite(velocity[k]).all() else None
                 b = Box2D(
                     c.object_id,
                     name,
@@ -418,6 +433,8 @@ class Prelabeler:
                     score,
                     c.label,
                     self._prov(ALGORITHM_BOX2D, c.provenance.confidence * min(1.0, 0.5 + score)),
+                    offset,
+                    image_velocity,
                 )
                 boxes.append(b)
                 pts_box = None

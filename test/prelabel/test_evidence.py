@@ -73,3 +73,32 @@ def test_a_box_spanning_the_image_height_is_sampled_not_converted_pixel_by_pixel
     assert converted and max(converted) <= 2 * evidence.LAB_SAMPLES
     monkeypatch.setattr(evidence, "LAB_SAMPLES", 10**12)
     assert abs(ImageEvidence(rgb).score(box) - sampled) <= 0.01
+
+
+def _scene(rng: np.random.Generator) -> np.ndarray:
+    """A textured road-grey image with a car-coloured block covering pixel centres 300..419 x 200..269,
+    anti-aliased at its sides as a render or a lens blurs them."""
+    rgb = np.clip(rng.normal(110, 6, size=(480, 720, 3)), 0, 255).astype(np.uint8)
+    block = np.zeros((480, 720), np.float32)
+    block[200:270, 300:420] = 1.0
+    block = cv2.GaussianBlur(block, (5, 5), 1.0)[..., None]
+    return (rgb * (1 - block) + np.array([40, 60, 150]) * block).astype(np.uint8)
+
+
+def test_locate_finds_how_far_a_box_is_off_the_object_in_the_image():
+    image = ImageEvidence(_scene(np.random.default_rng(3)))
+    truth = (299.5, 199.5, 419.5, 269.5)  # the block's extent (pixel centres at integers)
+    for dx, dy in ((0.0, 0.0), (7.0, -4.0), (-11.3, 2.6), (15.0, 9.0)):
+        shifted = (truth[0] + dx, truth[1] + dy, truth[2] + dx, truth[3] + dy)
+        ox, oy = image.locate(shifted, 24)
+        assert abs(ox + dx) < 0.5 and abs(oy + dy) < 0.5, (dx, dy, ox, oy)
+    # a box a little too wide still finds the centre: each side looks for its own edge
+    ox, oy = image.locate((truth[0] - 5, truth[1], truth[2] + 5, truth[3]), 24)
+    assert abs(ox) < 0.5 and abs(oy) < 0.5
+
+
+def test_locate_declines_where_it_cannot_judge():
+    image = ImageEvidence(_scene(np.random.default_rng(4)))
+    assert image.locate((5.0, 199.5, 125.0, 269.5), 24) is None  # the search would leave the image
+    assert image.locate((500.0, 300.0, 600.0, 380.0), 24) is None  # no object there: no edge stands out
+    assert image.locate((299.5, 199.5, 303.5, 203.5), 24) is None  # too small to search
