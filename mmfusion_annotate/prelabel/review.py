@@ -129,7 +129,10 @@ def collect(
                     box.camera,
                     f"IoU {across:.2f} across the image (2D {iou:.2f}) between projected cuboid and visible "
                     "LiDAR points",
-                    {"horizontal_iou": across, "iou": iou, "iou_threshold": cfg.mismatch_iou},
+                    {"horizontal_iou": across, "iou": iou, "iou_threshold": cfg.mismatch_iou,
+                     "cuboid_x1_px": box.box[0], "cuboid_x2_px": box.box[2],
+                     "points_x1_px": points_box[0], "points_x2_px": points_box[2],
+                     "visible_fraction": box.visible_fraction},
                 )
     for box in camera_only:
         add(

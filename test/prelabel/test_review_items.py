@@ -33,6 +33,8 @@ def test_far_object_whose_points_are_flat_is_no_box_mismatch_but_a_shifted_one_i
     evidence = item.evidence_dict()
     assert item.reason == review.BOX_MISMATCH and evidence["iou_threshold"] == CFG.mismatch_iou
     assert evidence["horizontal_iou"] == pytest.approx(40 / 160)
+    compared = ("cuboid_x1_px", "cuboid_x2_px", "points_x1_px", "points_x2_px")
+    assert [evidence[k] for k in compared] == [_box().box[0], _box().box[2], 160.0, 260.0]
 
 
 def test_radar_target_beside_a_cuboid_is_its_return_one_far_away_is_an_item_with_its_position():
