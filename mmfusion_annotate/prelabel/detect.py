@@ -324,6 +324,9 @@ def orient_by_neighbours(
     return out
 
 
+FRAGMENT_LENGTH_M = 2.0
+"""A cluster of vehicle points shorter than this whose height fits no vehicle is a piece of one (a bumper,
+a door, the top of a car seen over another), too little to place a vehicle's box by: left unknown."""
 ROAD_USER_MAJORITY = 0.5
 """A cluster this much road user (vehicle or person points) is fitted on those points alone."""
 
@@ -396,7 +399,7 @@ def _add_detections(
     side = None
     if measured.width > car.width[1]:  # wider than a car: cars side by side (a truck is too narrow to cut)
         side = split_at_gap(p[:, :2], measured.yaw + math.pi / 2)
-    elif measured.length > car.length[1]:  # longer than a car and no wider: a row of parked cars
+    if side is None and measured.length > car.length[1]:  # longer than a car: a row of parked cars
         side = split_at_gap(p[:, :2], measured.yaw)
     if side is not None:
         for part in (side, ~side):  # each keeps the parent's verdict: the cut side borders no object
@@ -415,8 +418,9 @@ def _add_detections(
     evidence = None if point_classes is None else PointEvidence.of(point_classes[idx])
     scores = size_scores(measured.length, measured.width, z_top - z_bottom, cut, occluded=hidden > 0)
     label, conf = decide_with_evidence(
-        scores, evidence, cfg.semantics, foot_hidden or sparse, (z_top - z_bottom, cut)
+        scores, evidence, cfg.semantics, foot_hidden or sparse, (z_top - z_bottom, cut), measured.length
     )
+    scores = scores_for(scores, label)
     box = complete(measured, label, sensor_xy, int(hidden))
     out.append(
         Detection(
@@ -443,6 +447,7 @@ def decide_with_evidence(
     cfg: SemanticsConfig,
     person_ruled_out: bool = False,
     height: tuple[float, bool] | None = None,
+    length: float = math.inf,
 ) -> tuple[ObjectClass, float]:
     """``classify.decide`` checked against what else the returns say:
     - a pedestrian or cyclist fit is no road user when ``person_ruled_out`` (``Detection``) or, with the
@@ -454,7 +459,9 @@ def decide_with_evidence(
       all vehicle points (a car seen in part, behind another, or wider than a car for a stray return
       beside it) is the vehicle class its footprint fits best among those its ``height`` (measured, cut)
       fits (a car-tall cluster too wide for a car is two cars or a car and its neighbour's edge, no
-      truck), with the vehicle share as its confidence, halved: the size did not confirm it.
+      truck), with the vehicle share as its confidence, halved: the size did not confirm it. One whose
+      height fits no vehicle (a car seen over another shows its upper part only) takes the class too,
+      unless its measured ``length`` is that of a fragment (``FRAGMENT_LENGTH_M``).
     """
     label, confidence = decide(scores)
     if label in PERSON_CLASSES and (
@@ -470,21 +477,38 @@ def decide_with_evidence(
         and evidence.vehicle >= cfg.vehicle_share_for_class
         and evidence.points >= cfg.min_points_for_class
     ):
-        fits = [c for c in VEHICLE_CLASSES if height is None or height_fits(c, *height)] or VEHICLE_CLASSES
-        best = max(fits, key=lambda c: scores[CLASSES.index(c)])
+        fits = [c for c in VEHICLE_CLASSES if height is None or height_fits(c, *height)]
+        if not fits and length < FRAGMENT_LENGTH_M:  # a bumper, a door, a roof seen over another car
+            return ObjectClass.UNKNOWN, confidence
+        best = max(fits or VEHICLE_CLASSES, key=lambda c: scores[CLASSES.index(c)])
         return best, 0.5 * evidence.vehicle
     return label, confidence
+
+
+def scores_for(scores: np.ndarray, label: ObjectClass) -> np.ndarray:
+    """The size scores kept with a detection of class ``label``: unchanged where the size chose it; where
+    the point classifier did (the size fits no class: a car seen in part or beside its neighbour's edge),
+    that class alone, as a camera's box gives it, so the track's confidence (the class's share of the
+    scores) is not the near-zero vote of a size that fits nothing."""
+    if label is ObjectClass.UNKNOWN or decide(scores)[0] is not ObjectClass.UNKNOWN:
+        return scores
+    only = np.zeros_like(scores)
+    only[CLASSES.index(label)] = 1.0
+    return only
 
 
 def reclassify(
     det: Detection, view: str, sensor_xy: tuple[float, float], semantics: SemanticsConfig
 ) -> Detection:
-    """The detection scored again with its view known ("side" or "end", from the track's motion)."""
+    """The detection scored again with its view known ("side" or "end", from the track's motion or a
+    neighbour's heading); a vehicle whose measured longer side is wider than its class stays as it is
+    when told it shows its end (a parked car's 4 m side is no end, whatever a noisy track beside it says)."""
     m = det.measured
+    if view == "end" and det.label in VEHICLE_CLASSES and m.length > PRIORS[det.label].width[1]:
+        return det
     occluded = det.hidden_ends > 0
     scores = size_scores(m.length, m.width, det.z_top - det.z_bottom, det.height_cut, view, occluded)
-    label, conf = decide_with_evidence(
-        scores, det.evidence, semantics, det.person_ruled_out, (det.z_top - det.z_bottom, det.height_cut)
-    )
+    tall = (det.z_top - det.z_bottom, det.height_cut)
+    label, conf = decide_with_evidence(scores, det.evidence, semantics, det.person_ruled_out, tall, m.length)
     box = det.grown(label, sensor_xy, view)
-    return replace(det, box=box, scores=scores, label=label, confidence=conf)
+    return replace(det, box=box, scores=scores_for(scores, label), label=label, confidence=conf)

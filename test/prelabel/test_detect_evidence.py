@@ -5,14 +5,18 @@ import math
 import numpy as np
 from prelabel_scenes import box_surface, ground_points
 
-from mmfusion_annotate.prelabel.classify import size_scores
+from mmfusion_annotate.prelabel.classify import CLASSES, size_scores
 from mmfusion_annotate.prelabel.config import PrelabelConfig, SemanticsConfig
 from mmfusion_annotate.prelabel.detect import (
+    FRAGMENT_LENGTH_M,
+    Detection,
     LidarGeometry,
     PointEvidence,
     complete,
     decide_with_evidence,
     detect,
+    reclassify,
+    scores_for,
 )
 from mmfusion_annotate.prelabel.fit import BevBox
 from mmfusion_annotate.prelabel.model import ObjectClass
@@ -175,3 +179,41 @@ def test_a_car_seen_between_two_nearer_objects_grows_to_both_ends_and_a_too_wide
     box = complete(wide, ObjectClass.CAR, (0.0, 0.0))
     assert box.width == 1.85
     assert abs(box.cy - (8.0 - (2.9 - 1.85) / 2)) < 1e-9  # the face the sensor saw stays
+
+
+def test_a_car_the_points_name_keeps_that_class_alone_and_a_low_fragment_stays_unknown():
+    vehicle = PointEvidence(vehicle=1.0, person=0.0, points=200)
+    merged = size_scores(4.7, 2.9, 1.8)  # no class fits: the points name it
+    label, _ = decide_with_evidence(merged, vehicle, SEMANTICS, height=(1.8, False))
+    kept = scores_for(merged, label)
+    assert label is ObjectClass.CAR and kept[CLASSES.index(ObjectClass.CAR)] == 1.0 and kept.sum() == 1.0
+    # a track's confidence is its class's share of these: the size's vote alone put it under the cut
+    assert merged[CLASSES.index(ObjectClass.CAR)] / merged.sum() < PrelabelConfig().min_confidence
+    car = size_scores(4.4, 1.8, 1.5)
+    assert scores_for(car, ObjectClass.CAR) is car  # the size chose it: its scores stay
+
+    # the upper part of a car seen over another (0.7 m tall) still is one; a bumper's length is not
+    low = size_scores(2.6, 1.2, 0.7)
+    label, _ = decide_with_evidence(low, vehicle, SEMANTICS, height=(0.7, False), length=2.6)
+    assert label is ObjectClass.CAR
+    short = FRAGMENT_LENGTH_M - 0.5
+    bumper = size_scores(short, 0.3, 0.7)
+    label, _ = decide_with_evidence(bumper, vehicle, SEMANTICS, height=(0.7, False), length=short)
+    assert label is ObjectClass.UNKNOWN
+
+
+def test_a_parked_cars_long_side_is_no_end_whatever_a_track_beside_it_says():
+    measured = BevBox(13.0, -2.5, 4.4, 1.7, 0.35)
+    scores = size_scores(4.4, 1.7, 1.7)
+    box = complete(measured, ObjectClass.CAR, (0.0, 0.0), 1)
+    car = Detection(np.arange(300), measured, box, 0.0, 1.7, scores, ObjectClass.CAR, 0.77, hidden_ends=1)
+    assert reclassify(car, "end", (0.0, 0.0), SEMANTICS) is car
+    side = reclassify(car, "side", (0.0, 0.0), SEMANTICS)
+    assert side.label is ObjectClass.CAR and side.box.width < 2.0
+    # a short L may be either: there the view decides (a rear seen with a bit of its side)
+    short = BevBox(13.0, -2.5, 2.0, 1.2, 0.35)
+    rear = Detection(np.arange(300), short, complete(short, ObjectClass.CAR, (0.0, 0.0)), 0.0, 1.6,
+                     size_scores(2.0, 1.2, 1.6), ObjectClass.CAR, 0.6)  # fmt: skip
+    turned = reclassify(rear, "end", (0.0, 0.0), SEMANTICS)
+    assert turned.label is ObjectClass.CAR and _axis_error(turned.box.yaw, 0.35 + math.pi / 2) < 1e-9
+
