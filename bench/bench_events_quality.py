@@ -7,7 +7,8 @@ them), and every review item and event is judged true or false against the truth
 kind and per event type, TP / FP / FN with precision and recall, the false critical/severe events, and
 the events that span a whole window; ``--json`` writes the merged report and every drive's own.
 
-    .venv/bin/python bench/bench_events_quality.py [--seeds 20] [--duration 10] [--faults clean,...]
+    .venv/bin/python bench/bench_events_quality.py [--seeds 20] [--first-seed 0] [--duration 10] \
+        [--faults clean,...]
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--scenario", action="append", help="one scenario (repeatable); default: all")
-    parser.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1 per scenario and fault")
+    parser.add_argument("--seeds", type=int, default=20, help="N seeds per scenario and fault")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds FIRST..FIRST+N-1 (default 0)")
     parser.add_argument("--faults", default=",".join(FAULTS), help=f"comma-separated of {', '.join(FAULTS)}")
     parser.add_argument("--start", type=float, default=0.0, help="window start, s")
     parser.add_argument("--duration", type=float, default=None, help="window length, s (default: whole)")
@@ -51,7 +53,7 @@ def main() -> None:
     reports, per_fault = [], {f: [] for f in faults}
     for name in args.scenario or _scenarios():
         for fault in faults:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 started = time.perf_counter()
                 shifted = [dict(f, start_s=f["start_s"] + args.start) if "start_s" in f else f
                            for f in FAULTS[fault]]

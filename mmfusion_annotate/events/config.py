@@ -255,6 +255,12 @@ class SyncDriftRule(EpisodeRule):
     search_ms: float = Field(100.0, gt=0)
     step_ms: float = Field(5.0, gt=0)
     tolerance_ms: float = Field(10.0, gt=0)
+    min_shift_m: float = Field(
+        0.12,
+        ge=0,
+        description="below the ego's travel of this much during the offset, an offset is within tolerance: "
+        "the edge alignment's own bias is a few cm, which at low speed reads as a large time offset",
+    )
     max_off_fraction: float = Field(0.1, ge=0, lt=1)
     window_s: float = Field(10.0, gt=0)
     min_frames: int = Field(8, ge=1)

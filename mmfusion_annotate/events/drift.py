@@ -118,7 +118,7 @@ class SyncDriftCheck:
         pans = np.arange(-rule.pan_steps, rule.pan_steps + 1) * rules.calibration_drift.step_deg
         self._pans = perturbations_about(1, pans)
         self._expected = rule.expected_offset_ms.get(camera, 0.0)
-        self._window: deque[tuple[Stamp, np.ndarray, float]] = deque()
+        self._window: deque[tuple[Stamp, np.ndarray, float, float]] = deque()  # stamp, profile, peak, tol
         self._span = seconds_to_ns(rule.window_s)
         self.offset_ms: float | None = None
         """The current windowed estimate (true exposure - stamp), once ``min_frames`` frames were seen."""
@@ -135,21 +135,28 @@ class SyncDriftCheck:
             return []
         scores = scores / scores.max()
         group = self.rule.frame_group - 1
-        recent = [s for _, s, _ in list(self._window)[len(self._window) - group:]] if group else []
+        recent = [s for _, s, _, _ in list(self._window)[len(self._window) - group:]] if group else []
         own = self._peak(np.sum([*recent, scores], axis=0))
-        self._window.append((stamp, scores, own))
+        self._window.append((stamp, scores, own, self.tolerance_ms(prepared.speed)))
         while self._window[0][0] <= stamp - self._span:
             self._window.popleft()
-        offset = self._peak(np.sum([s for _, s, _ in self._window], axis=0))
+        offset = self._peak(np.sum([s for _, s, _, _ in self._window], axis=0))
         enough = len(self._window) >= self.rule.min_frames
         self.offset_ms = offset if enough else None
-        tol = self.rule.tolerance_ms
-        off = float(np.mean([abs(e - self._expected) > tol for _, _, e in self._window]))
+        off = float(np.mean([abs(e - self._expected) > tol for _, _, e, tol in self._window]))
         error = abs(offset - self._expected)
+        tol = float(np.mean([tol for *_, tol in self._window]))
         bad = enough and off > self.rule.max_off_fraction and error > tol
         event = self._episode.step(stamp, bad, bad, error, {"offset_ms": offset, "off_fraction": off,
                                                             "frames": float(len(self._window))})
         return [event] if event is not None else []
+
+    def tolerance_ms(self, speed_mps: float) -> float:
+        """The offset (ms) an estimate at ``speed_mps`` may be off by: the rule's tolerance, or the time the
+        ego takes to move ``min_shift_m`` where that is longer. Edge alignment resolves a displacement, not
+        a time: a few centimetres of edge bias read as a few ms at highway speed but tens of ms in slow
+        traffic."""
+        return max(self.rule.tolerance_ms, 1000.0 * self.rule.min_shift_m / max(speed_mps, 1e-3))
 
     def _peak(self, scores: np.ndarray) -> float:
         """Offset (ms) at the peak of the profile: each time shift with its best pan."""
