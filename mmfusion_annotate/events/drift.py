@@ -143,10 +143,10 @@ class SyncDriftCheck:
         offset = self._peak(np.sum([s for _, s, _, _ in self._window], axis=0))
         enough = len(self._window) >= self.rule.min_frames
         self.offset_ms = offset if enough else None
-        off = float(np.mean([abs(e - self._expected) > tol for _, _, e, tol in self._window]))
+        off = float(np.mean([abs(e - self._expected) > t for _, _, e, t in self._window]))
         error = abs(offset - self._expected)
-        tol = float(np.mean([tol for *_, tol in self._window]))
-        bad = enough and off > self.rule.max_off_fraction and error > tol
+        tolerance = float(np.mean([t for *_, t in self._window]))
+        bad = enough and off > self.rule.max_off_fraction and error > tolerance
         event = self._episode.step(stamp, bad, bad, error, {"offset_ms": offset, "off_fraction": off,
                                                             "frames": float(len(self._window))})
         return [event] if event is not None else []
